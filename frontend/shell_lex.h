@@ -1,0 +1,39 @@
+// Word expansion with BuildKit's shell-lexer semantics (frontend/dockerfile/
+// shell/lex.go): $V, ${V}, ${V:-w}, ${V-w}, ${V:+w}, ${V+w}, ${V:?m}, ${V?m},
+// ${V#p}, ${V##p}, ${V%p}, ${V%%p}, ${V/p/r}, ${V//p/r}, quoting and escapes.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::frontend {
+
+class ShellLex {
+ public:
+  using Lookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+  explicit ShellLex(char escape = '\\') : escape_(escape) {}
+
+  // One word: quotes removed, no field splitting. Throws std::runtime_error
+  // (message only; callers add the location) on bad syntax or ${V:?msg}.
+  std::string ProcessWord(std::string_view word, const Lookup& env) const;
+  std::string ProcessWord(std::string_view word, const std::map<std::string, std::string>& env) const;
+
+  // Full word splitting like a shell command line.
+  std::vector<std::string> ProcessWords(std::string_view word, const Lookup& env) const;
+
+  // Names referenced while processing, split into set / unset (for unused
+  // build-arg warnings and the linter's "ARG used before declared").
+  struct Matches { std::set<std::string> matched, unmatched; };
+  std::string ProcessWordWithMatches(std::string_view word, const Lookup& env, Matches* out) const;
+
+ private:
+  char escape_;
+};
+
+}  // namespace kiln::frontend

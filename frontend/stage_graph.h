@@ -1,0 +1,50 @@
+// The stage graph: which stage depends on which (FROM <stage>, COPY --from,
+// RUN --mount=from=), a topological order, and the sets of stages that can be
+// built side by side. --target prunes it to the stages the target needs.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "frontend/instructions.h"
+
+namespace kiln::frontend {
+
+struct BuildArgs {
+  std::map<std::string, std::string> values;  // --build-arg K=V
+  // Filled from the host by DefaultBuildArgs(): TARGETPLATFORM, BUILDARCH, *_PROXY, ...
+  std::map<std::string, std::string> predefined;
+};
+BuildArgs DefaultBuildArgs();
+
+struct StageNode {
+  int index = 0;                  // position in Dockerfile::stages
+  std::string base_image;         // FROM after global-ARG expansion; empty if FROM <stage>
+  std::optional<int> base_stage;  // FROM <stage>
+  bool scratch = false;
+  std::set<int> depends_on;       // stages needed (base + COPY --from + mount from)
+  std::set<std::string> images;   // external images referenced (FROM, --from=image)
+};
+
+struct StageGraph {
+  std::vector<StageNode> nodes;            // one per Dockerfile stage
+  int target = -1;                         // the stage to build (last by default)
+  std::vector<int> order;                  // topological, only stages the target needs
+  std::vector<std::vector<int>> waves;     // stages that may run in parallel, in order
+  std::vector<std::string> unused_build_args;  // --build-arg given but never declared
+};
+
+// Resolves FROM lines with global ARGs and build args, stage references by
+// name (case-insensitive) or index. Throws Error for unknown --target, cycles,
+// references to later or unknown stages.
+StageGraph BuildStageGraph(const Dockerfile& df, const BuildArgs& args,
+                           const std::string& target = "");
+
+// Stage referenced by a --from value: a stage name or index earlier than
+// `before`; nullopt means it names an image.
+std::optional<int> ResolveStageRef(const Dockerfile& df, const std::string& ref, int before);
+
+}  // namespace kiln::frontend

@@ -1,0 +1,66 @@
+// Running one RUN step in a fresh sandbox: new mount, pid, ipc, uts (and
+// optionally net) namespaces inside the build's user namespace, pivot_root
+// into an already-mounted rootfs, fresh /proc, minimal /dev, hosts/resolv.conf/
+// hostname like docker, seccomp filter, docker's default capability set,
+// no_new_privs, closed fds, rlimits. A tiny init is pid 1; the command is its
+// child; when the command ends every process in the namespace dies.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::sandbox {
+
+enum class Network { kHost, kNone };
+
+struct Mount {
+  enum class Type { kBind, kTmpfs } type = Type::kBind;
+  std::filesystem::path source;  // host path (bind)
+  std::string target;            // absolute path inside the rootfs
+  bool readonly = true;
+  uint64_t tmpfs_size = 0;       // bytes, 0 = kernel default
+  unsigned mode = 0755;
+};
+
+struct RunSpec {
+  std::filesystem::path rootfs;      // mounted merged view (sandbox::OverlayMount)
+  std::vector<std::string> argv;     // argv[0] looked up in the image's PATH from env
+  std::vector<std::string> env;      // exactly what the process sees, "K=V"
+  std::string cwd = "/";
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> groups;
+  std::string hostname = "kiln";
+  Network network = Network::kHost;
+  std::vector<Mount> mounts;         // --mount=type=bind|cache|tmpfs|secret
+  std::optional<std::chrono::seconds> timeout;
+  std::optional<uint64_t> memory_bytes;  // cgroup v2 when delegated, else a note
+  std::optional<double> cpus;
+  std::string stdin_data;            // heredoc fed to the command, if any
+  // Called with each complete line of output (stdout and stderr merged in order).
+  std::function<void(std::string_view line)> on_output;
+};
+
+struct RunResult {
+  int exit_code = 0;        // valid when signal == 0
+  int signal = 0;           // the command died of this signal
+  bool timed_out = false;
+  std::vector<std::string> tail;  // last lines of output, for error reports
+  bool ok() const { return signal == 0 && exit_code == 0 && !timed_out; }
+  std::string describe() const;   // "exit code 2", "killed by SIGKILL", "timed out after 10s"
+};
+
+// Throws sandbox::Error when the sandbox cannot be set up (not when the
+// command fails: that is a RunResult).
+RunResult Run(const RunSpec& spec);
+
+// Kills every running sandbox of this process (SIGINT/SIGTERM handlers of the
+// builder call this, then unwind).
+void KillAll();
+
+}  // namespace kiln::sandbox

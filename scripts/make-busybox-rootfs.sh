@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Makes a minimal root filesystem from Debian's busybox-static: /bin/busybox,
+# one symlink per applet, /etc/passwd and /etc/group with root, a build user
+# (1000) and nobody, and /tmp. Used as the local base image for examples,
+# tests and benchmarks (nothing is pulled from the internet).
+set -euo pipefail
+dest=${1:?usage: make-busybox-rootfs.sh DIR}
+bb=/bin/busybox
+[ -x "$bb" ] || { echo "make-busybox-rootfs: $bb missing (apt-get install busybox-static)" >&2; exit 1; }
+mkdir -p "$dest"/{bin,etc,tmp,root,home/app,var,usr/bin,usr/sbin,sbin}
+cp "$bb" "$dest/bin/busybox"
+chmod 0755 "$dest/bin/busybox"
+for applet in $("$bb" --list); do
+  [ "$applet" = busybox ] && continue
+  ln -sf busybox "$dest/bin/$applet"
+done
+cat >"$dest/etc/passwd" <<'P'
+root:x:0:0:root:/root:/bin/sh
+app:x:1000:1000:app:/home/app:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+P
+cat >"$dest/etc/group" <<'G'
+root:x:0:
+app:x:1000:
+nogroup:x:65534:
+G
+chmod 1777 "$dest/tmp"
+chmod 0700 "$dest/root"
+# Reproducible: fixed mtimes so the base image digest is the same everywhere.
+find "$dest" -exec touch -h -d @0 {} +

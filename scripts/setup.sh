@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything kiln needs to build and test, from Debian 12's packages.
+# Run as root (or through sudo). Safe to run again: apt-get skips what is there.
+set -euo pipefail
+
+build_deps=(cmake g++ make pkg-config git
+  libseccomp-dev libcap-dev libarchive-dev libssl-dev nlohmann-json3-dev
+  libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev)
+# Real parts the tests use: id mapping helpers, a registry, a base image source,
+# and the clients kiln must interoperate with.
+test_deps=(uidmap docker-registry busybox-static skopeo umoci buildah
+  apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq)
+
+want=("${build_deps[@]}")
+[ "${1:-}" = "--test" ] && want+=("${test_deps[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,141 @@
+# Shared helpers for the black-box tests. Source it from a *_test.sh script.
+#
+# The tests run as root in CI but exercise kiln as unprivileged users that
+# they create: kiln-ranged (with a subuid/subgid range) and kiln-single
+# (without one). A registry (Debian's docker-registry) is started on
+# 127.0.0.1 on a free port when a test asks for one. Exit code 77 = skipped.
+set -euo pipefail
+
+KT_SRC=${KILN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+KT_PASS=0
+KT_FAIL=0
+KT_CLEANUP=()
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+
+kt_cleanup() {
+  local i
+  for ((i = ${#KT_CLEANUP[@]} - 1; i >= 0; i--)); do eval "${KT_CLEANUP[$i]}" || true; done
+}
+trap kt_cleanup EXIT
+kt_on_exit() { KT_CLEANUP+=("$1"); }
+
+kt_skip() { echo "SKIP: $*"; exit 77; }
+kt_fail() { echo "FAIL: $*" >&2; KT_FAIL=$((KT_FAIL + 1)); }
+kt_ok() { echo "ok - $*"; KT_PASS=$((KT_PASS + 1)); }
+kt_check() {  # kt_check "description" command...
+  local what=$1; shift
+  if "$@"; then kt_ok "$what"; else kt_fail "$what"; fi
+}
+kt_eq() {  # kt_eq "description" expected actual
+  if [ "$2" = "$3" ]; then kt_ok "$1"; else kt_fail "$1: expected [$2], got [$3]"; fi
+}
+kt_done() {
+  echo "$KT_PASS passed, $KT_FAIL failed"
+  [ "$KT_FAIL" -eq 0 ]
+}
+
+kt_require_root() { [ "$(id -u)" -eq 0 ] || kt_skip "needs root to create test users"; }
+
+# A world-readable scratch dir, removed at exit.
+kt_workdir() {
+  KT_WORK=$(mktemp -d /tmp/kiln-test.XXXXXX)
+  chmod 0755 "$KT_WORK"
+  kt_on_exit "rm -rf '$KT_WORK'"
+  mkdir -p "$KT_WORK/bin"
+  install -m 0755 "${KILN:?KILN must point to the kiln binary}" "$KT_WORK/bin/kiln"
+  KT_KILN=$KT_WORK/bin/kiln
+}
+
+# Users: kiln-ranged has 100000 subordinate ids, kiln-single has none.
+kt_setup_users() {
+  kt_require_root
+  local u
+  for u in kiln-ranged kiln-single; do
+    id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$u"
+    sed -i "/^$u:/d" /etc/subuid /etc/subgid 2>/dev/null || true
+  done
+  echo "kiln-ranged:200000:100000" >>/etc/subuid
+  echo "kiln-ranged:200000:100000" >>/etc/subgid
+  touch /etc/subuid /etc/subgid
+}
+
+# kt_as USER cmd... : runs as USER with a per-test KILN_ROOT and HOME.
+kt_as() {
+  local user=$1; shift
+  local home
+  home=$(getent passwd "$user" | cut -d: -f6)
+  runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$user" \
+    KILN_ROOT="${KT_ROOT_OF[$user]:-$home/.local/share/kiln}" ASAN_OPTIONS="$ASAN_OPTIONS" \
+    ${KT_EXTRA_ENV:-} "$@"
+}
+declare -A KT_ROOT_OF
+# A fresh store for USER inside the work dir.
+kt_fresh_root() {
+  local user=$1 dir=$KT_WORK/root-$1-$RANDOM
+  mkdir -p "$dir"; chown "$user:" "$dir"
+  KT_ROOT_OF[$user]=$dir
+  echo "$dir"
+}
+
+kt_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Starts docker-registry on 127.0.0.1; sets KT_REGISTRY=127.0.0.1:PORT.
+# Optional: KT_REGISTRY_HTPASSWD=file, KT_REGISTRY_TLS="cert key".
+kt_start_registry() {
+  command -v docker-registry >/dev/null || kt_skip "docker-registry not installed"
+  local port dir
+  port=$(kt_free_port)
+  dir=$KT_WORK/registry-$port
+  mkdir -p "$dir/data"
+  {
+    echo "version: 0.1"
+    echo "log: {level: info, accesslog: {disabled: false}}"
+    echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
+    echo "http:"
+    echo "  addr: 127.0.0.1:$port"
+    if [ -n "${KT_REGISTRY_TLS:-}" ]; then
+      set -- $KT_REGISTRY_TLS
+      echo "  tls: {certificate: $1, key: $2}"
+    fi
+    if [ -n "${KT_REGISTRY_HTPASSWD:-}" ]; then
+      echo "auth: {htpasswd: {realm: kiln-test, path: $KT_REGISTRY_HTPASSWD}}"
+    fi
+  } >"$dir/config.yml"
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  local pid=$!
+  kt_on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+  local scheme=http
+  [ -n "${KT_REGISTRY_TLS:-}" ] && scheme=https
+  for _ in $(seq 100); do
+    curl -sk "$scheme://127.0.0.1:$port/v2/" -o /dev/null && break
+    sleep 0.1
+  done
+  KT_REGISTRY=127.0.0.1:$port
+  KT_REGISTRY_LOG=$dir/log
+}
+
+# An OCI layout holding busybox:latest made with umoci (independent of kiln).
+kt_make_busybox_layout() {
+  local layout=${1:-$KT_WORK/busybox}
+  command -v umoci >/dev/null || kt_skip "umoci not installed"
+  local tmp=$KT_WORK/bb-bundle.$RANDOM
+  umoci init --layout "$layout" >/dev/null
+  umoci new --image "$layout:latest" >/dev/null
+  umoci unpack --image "$layout:latest" "$tmp" >/dev/null
+  bash "$KT_SRC/scripts/make-busybox-rootfs.sh" "$tmp/rootfs"
+  umoci repack --image "$layout:latest" "$tmp" >/dev/null
+  umoci config --image "$layout:latest" --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --config.cmd sh --architecture amd64 --os linux >/dev/null
+  umoci gc --layout "$layout" >/dev/null
+  rm -rf "$tmp"
+  chmod -R a+rX "$layout"
+  KT_BUSYBOX_LAYOUT=$layout
+}
+
+# Pushes the busybox layout to the test registry as busybox:latest.
+kt_push_busybox() {
+  skopeo copy -q --dest-tls-verify=false "oci:$KT_BUSYBOX_LAYOUT:latest" \
+    "docker://$KT_REGISTRY/busybox:latest" >/dev/null
+}
