@@ -139,3 +139,16 @@ kt_push_busybox() {
   skopeo copy -q --dest-tls-verify=false "oci:$KT_BUSYBOX_LAYOUT:latest" \
     "docker://$KT_REGISTRY/busybox:latest" >/dev/null
 }
+
+# Rootless buildah for USER as these machines need it: runc (crun refuses the
+# hybrid cgroup layout), cgroupfs (no systemd), overlay storage.
+kt_setup_buildah() {
+  local user=$1 home
+  command -v buildah >/dev/null || kt_skip "buildah not installed"
+  home=$(getent passwd "$user" | cut -d: -f6)
+  mkdir -p "$home/.config/containers"
+  printf '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' \
+    >"$home/.config/containers/containers.conf"
+  printf '[storage]\ndriver = "overlay"\n' >"$home/.config/containers/storage.conf"
+  chown -R "$user:" "$home/.config"
+}

@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""kiln vs its peers, side by side, in one run (driven by bench/run).
+
+Each scenario runs kiln and the peer alternately (A B A B ...) after a warm-up
+and reports the median and min-max wall time per tool, the median of the
+per-pair ratios kiln/peer, and peak RSS (max RSS of the largest process, from
+getrusage via /usr/bin/time). Ratios, not seconds: these 2-core machines are
+shared and noisy. Exits non-zero only when a scenario could not run.
+"""
+import argparse
+import datetime
+import os
+import platform
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent
+USER = "kiln-bench"
+
+
+def sh(cmd, check=True, **kw):
+    return subprocess.run(cmd, shell=True, check=check, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.runs = args.runs or (3 if args.quick else 5)
+        self.rows = []
+        self.failures = []
+        self.work = Path(tempfile.mkdtemp(prefix="kiln-bench."))
+        os.chmod(self.work, 0o755)
+        self.kiln = self.work / "kiln"
+        shutil.copy(args.kiln, self.kiln)
+        os.chmod(self.kiln, 0o755)
+        self.home = None
+        self.registry = None
+        self.reg_proc = None
+
+    # --- set-up -----------------------------------------------------------
+    def setup_user(self):
+        if sh(f"id {USER}", check=False).returncode != 0:
+            sh(f"useradd -m -s /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 {USER}")
+        for f in ("/etc/subuid", "/etc/subgid"):
+            lines = [l for l in Path(f).read_text().splitlines() if not l.startswith(USER + ":")]
+            lines.append(f"{USER}:400000:100000")
+            Path(f).write_text("\n".join(lines) + "\n")
+        self.home = Path(sh(f"getent passwd {USER}").stdout.split(":")[5])
+        conf = self.home / ".config/containers"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "containers.conf").write_text(
+            '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
+        (conf / "storage.conf").write_text('[storage]\ndriver = "overlay"\n')
+        sh(f"chown -R {USER}: {self.home}/.config")
+
+    def start_registry(self):
+        if self.reg_proc:
+            self.reg_proc.terminate()
+            self.reg_proc.wait()
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        d = Path(tempfile.mkdtemp(prefix="reg.", dir=self.work))
+        (d / "config.yml").write_text(
+            f"version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {d}/data}}}}\n"
+            f"http: {{addr: 127.0.0.1:{port}}}\n")
+        self.reg_proc = subprocess.Popen(["docker-registry", "serve", str(d / "config.yml")],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if sh(f"curl -sf http://127.0.0.1:{port}/v2/", check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        self.registry = f"127.0.0.1:{port}"
+        return self.registry
+
+    def push_busybox(self):
+        layout = self.work / "busybox"
+        if not layout.exists():
+            bundle = self.work / "bb-bundle"
+            sh(f"umoci init --layout {layout} && umoci new --image {layout}:latest && "
+               f"umoci unpack --image {layout}:latest {bundle} && "
+               f"bash {SRC}/scripts/make-busybox-rootfs.sh {bundle}/rootfs && "
+               f"umoci repack --image {layout}:latest {bundle} && "
+               f"umoci config --image {layout}:latest --config.cmd sh "
+               f"--config.env PATH=/usr/sbin:/usr/bin:/sbin:/bin && umoci gc --layout {layout}")
+            shutil.rmtree(bundle)
+            sh(f"chmod -R a+rX {layout}")
+        sh(f"skopeo copy -q --dest-tls-verify=false oci:{layout}:latest docker://{self.registry}/busybox:latest")
+
+    def make_context(self, name, files, dockerfile):
+        """Deterministic context: `files` files in 100 dirs, ~15 KB each, half
+        compressible text and half random bytes (seeded)."""
+        ctx = self.work / name
+        if ctx.exists():
+            shutil.rmtree(ctx)
+        rng = random.Random(20261123)
+        words = [b"kiln", b"layer", b"overlay", b"digest", b"namespace", b"sandbox", b"build"]
+        for i in range(files):
+            d = ctx / "src" / f"d{i % 100:03d}"
+            d.mkdir(parents=True, exist_ok=True)
+            size = rng.randint(5_000, 25_000)
+            if i % 2:
+                data = rng.randbytes(size)
+            else:
+                data = b" ".join(rng.choice(words) for _ in range(size // 6))[:size]
+            (d / f"f{i:05d}.dat").write_bytes(data)
+        (ctx / "Dockerfile").write_text(dockerfile.replace("REG", self.registry))
+        sh(f"chmod -R a+rX {ctx}")
+        return ctx
+
+    # --- measuring --------------------------------------------------------
+    def timed(self, cmd, as_user=True):
+        out = self.work / "time.out"
+        env = (f"env -i PATH=/usr/local/bin:/usr/bin:/bin HOME={self.home} USER={USER} "
+               f"KILN_ROOT={self.home}/kiln-root XDG_RUNTIME_DIR=/tmp/xdg-{USER} ")
+        wrapped = f"/usr/bin/time -f '%e %M' -o {out} {cmd}"
+        full = f"runuser -u {USER} -- {env} sh -c {sh_quote(wrapped)}" if as_user else wrapped
+        r = sh(full, check=False, cwd=self.work)
+        if r.returncode != 0:
+            raise RuntimeError(f"{cmd}\n{r.stdout[-2000:]}")
+        secs, rss = out.read_text().split()[-2:]
+        return float(secs), int(rss) // 1024
+
+    def compare(self, scenario, goal, tools, prep=None, note=""):
+        """tools: list of (name, command, as_user). First is kiln."""
+        print(f"== {scenario}", flush=True)
+        results = {name: [] for name, _, _ in tools}
+        try:
+            for i in range(self.runs + 1):
+                for name, cmd, as_user in tools:
+                    if prep:
+                        prep(name)
+                    t = self.timed(cmd, as_user)
+                    if i > 0:  # the first round is the warm-up
+                        results[name].append(t)
+        except Exception as e:  # a scenario that cannot run is reported, not hidden
+            self.failures.append(f"{scenario}: {e}")
+            print(f"   FAILED: {e}", flush=True)
+            return
+        kiln = results[tools[0][0]]
+        for name, _, _ in tools:
+            times = [t for t, _ in results[name]]
+            rss = max(r for _, r in results[name])
+            ratio = ""
+            if name != tools[0][0]:
+                ratio = f"{statistics.median(k[0] / max(p[0], 1e-6) for k, p in zip(kiln, results[name])):.2f}"
+            self.rows.append((scenario, name, statistics.median(times), min(times), max(times), rss,
+                              ratio, goal if ratio else "", note))
+            print(f"   {name:28s} median {statistics.median(times):7.3f}s  [{min(times):.3f}-{max(times):.3f}]"
+                  f"  rss {rss} MB  {('ratio ' + ratio) if ratio else ''}", flush=True)
+
+    # --- scenarios --------------------------------------------------------
+    def clear_stores(self, _name=None):
+        sh(f"runuser -u {USER} -- sh -c 'rm -rf $HOME/kiln-root; buildah rm -a >/dev/null 2>&1; "
+           f"buildah rmi -a -f >/dev/null 2>&1; true'", check=False)
+
+    def run_all(self):
+        only = set(self.args.only.split(",")) if self.args.only else None
+        want = lambda s: only is None or s in only
+        files = 2000 if self.quick else 20000
+        k, reg = self.kiln, self.start_registry()
+        self.push_busybox()
+        multi = ("FROM REG/busybox AS build\nWORKDIR /src\nCOPY . .\n"
+                 "RUN find . -type f | wc -l > /count\n"
+                 "FROM REG/busybox\nCOPY --from=build /count /out/count\nCOPY src /app/src\nUSER 1000\n")
+        ctx = self.make_context("ctx", files, multi)
+        kb = f"{k} build --lint=off --progress=plain -t bench:latest {ctx}"
+        bb = f"buildah build --layers --tls-verify=false -q -t bench:latest {ctx}"
+        if want("cold"):
+            self.compare(f"1. cold multi-stage build, {files} files", "<= 0.5",
+                         [("kiln build", kb, True), ("buildah build --layers", bb, True)],
+                         prep=self.clear_stores)
+        if want("noop") or want("onefile"):
+            self.clear_stores()
+            self.timed(kb)
+            self.timed(bb)
+        if want("noop"):
+            self.compare("2. no-op rebuild", "<= 0.1",
+                         [("kiln build", kb, True), ("buildah build --layers", bb, True)])
+        if want("onefile"):
+            victim = ctx / "src/d007/f00007.dat"
+            counter = [0]
+
+            def touch_one(_name):
+                counter[0] += 1
+                victim.write_bytes(victim.read_bytes()[:4000] + str(counter[0]).encode())
+            self.compare("3. rebuild after one-file change", "<= 0.3",
+                         [("kiln build", kb, True), ("buildah build --layers", bb, True)], prep=touch_one)
+        if want("runs"):
+            rctx = self.work / "runs"
+            rctx.mkdir(exist_ok=True)
+            (rctx / "Dockerfile").write_text(f"FROM {reg}/busybox\n" + "RUN true\n" * 10 + "USER 1000\n")
+            sh(f"chmod -R a+rX {rctx}")
+            self.compare("4. 10 x RUN true (no cache)", "<= 0.33",
+                         [("kiln build", f"{k} build --lint=off --no-cache --progress=plain -t runs {rctx}", True),
+                          ("buildah build", f"buildah build --layers --no-cache --tls-verify=false -q -t runs {rctx}", True)])
+        if want("push"):
+            self.clear_stores()
+            self.timed(kb)
+            layout = self.work / "bench.oci"
+            self.timed(f"{k} build --lint=off -q -t bench:latest --output type=oci,dest={layout} {ctx}")
+            sh(f"chmod -R a+rX {layout}", check=False)
+            state = {}
+
+            def fresh_registry(_name):
+                state["reg"] = self.start_registry()
+            kp = lambda: f"{k} push bench:latest {state['reg']}/bench:latest"
+            sp = lambda: (f"skopeo copy -q --dest-tls-verify=false oci:{layout}:latest "
+                          f"docker://{state['reg']}/bench:latest")
+            self.compare_dynamic("5a. push to a local registry, cold", "< 1", kp, sp, fresh_registry)
+            fresh_registry(None)
+            self.timed(kp())
+            self.timed(sp())
+            self.compare_dynamic("5b. re-push, all blobs present", "< 0.1", kp, sp, None)
+        if want("layer"):
+            tree = ctx / "src"
+            self.compare(f"6a. layer from {files} files, gzip", ">= 0.9 throughput (ratio <= 1.11)",
+                         [("kiln layer (gzip)", f"{k} layer create --compression gzip {tree}", True),
+                          ("tar | gzip -6", f"sh -c 'tar -C {tree} -cf - . | gzip -6 > /dev/null'", True)])
+            self.compare(f"6b. layer from {files} files, zstd", ">= 0.9 throughput (ratio <= 1.11)",
+                         [("kiln layer (zstd)", f"{k} layer create --compression zstd {tree}", True),
+                          ("tar | zstd -T0", f"sh -c 'tar -C {tree} -cf - . | zstd -q -T0 -3 > /dev/null'", True)])
+        corpus = sorted(str(p) for p in (SRC / "tests/data/corpus/realworld").rglob("*.Dockerfile"))
+        listing = self.work / "corpus.txt"
+        listing.write_text("\n".join(corpus) + "\n")
+        if want("lint"):
+            npm = SRC / "bench/work/npm/node_modules/.bin"
+            tools = [("kiln lint", f"sh -c 'xargs {k} lint --format json --failure-threshold none < {listing} > /dev/null'", True)]
+            if (npm / "dockerfilelint").exists():
+                tools.append(("dockerfilelint (npm)",
+                              f"sh -c 'xargs {npm}/dockerfilelint -o json < {listing} > /dev/null || true'", True))
+            if (npm / "dockerfile_lint").exists():
+                tools.append(("dockerfile_lint (npm)",
+                              f"sh -c 'for f in $(cat {listing}); do {npm}/dockerfile_lint -j -f $f; done > /dev/null 2>&1 || true'", True))
+            self.compare(f"7. lint {len(corpus)} real-world Dockerfiles", "<= 0.02 (50x faster)", tools)
+        if want("parse"):
+            self.compare(f"8. parse {len(corpus)} real-world Dockerfiles", f"> 20,000 files/s",
+                         [("kiln parse", f"sh -c 'xargs {k} parse --dump < {listing} > /dev/null'", True)],
+                         note=f"{len(corpus)} files")
+        if want("apt") and not self.quick:
+            self.apt_scenario()
+
+    def compare_dynamic(self, scenario, goal, kiln_cmd, peer_cmd, prep):
+        """Like compare(), for commands that depend on state set by prep."""
+        print(f"== {scenario}", flush=True)
+        results = {"kiln push": [], "skopeo copy": []}
+        try:
+            for i in range(self.runs + 1):
+                for name, make in (("kiln push", kiln_cmd), ("skopeo copy", peer_cmd)):
+                    if prep:
+                        prep(name)
+                    t = self.timed(make())
+                    if i > 0:
+                        results[name].append(t)
+        except Exception as e:
+            self.failures.append(f"{scenario}: {e}")
+            print(f"   FAILED: {e}", flush=True)
+            return
+        k, s = results["kiln push"], results["skopeo copy"]
+        ratio = f"{statistics.median(a[0] / max(b[0], 1e-6) for a, b in zip(k, s)):.2f}"
+        for name, res, r in (("kiln push", k, ""), ("skopeo copy", s, ratio)):
+            times = [t for t, _ in res]
+            self.rows.append((scenario, name, statistics.median(times), min(times), max(times),
+                              max(m for _, m in res), r, goal if r else "", ""))
+            print(f"   {name:28s} median {statistics.median(times):7.3f}s rss {max(m for _, m in res)} MB {r}", flush=True)
+
+    def apt_scenario(self):
+        mirror_ok = sh("timeout 20 apt-get -qq update", check=False).returncode == 0
+        if not mirror_ok:
+            self.rows.append(("9. apt-get install build", "-", 0, 0, 0, 0, "", "", "skipped: mirror unreachable"))
+            return
+        rootfs = SRC / "bench/work/debian-rootfs"
+        layout = self.work / "debian"
+        if not (rootfs / "bin").exists():
+            sh(f"debootstrap --variant=minbase bookworm {rootfs} >/dev/null 2>&1")
+        bundle = self.work / "deb-bundle"
+        sh(f"umoci init --layout {layout} && umoci new --image {layout}:latest && "
+           f"umoci unpack --image {layout}:latest {bundle} && cp -a {rootfs}/. {bundle}/rootfs/ && "
+           f"umoci repack --image {layout}:latest {bundle} && umoci config --image {layout}:latest "
+           f"--config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin && "
+           f"skopeo copy -q --dest-tls-verify=false oci:{layout}:latest docker://{self.registry}/debian:bookworm")
+        shutil.rmtree(bundle, ignore_errors=True)
+        actx = self.work / "apt"
+        actx.mkdir(exist_ok=True)
+        (actx / "Dockerfile").write_text(
+            f"FROM {self.registry}/debian:bookworm\nRUN apt-get update && apt-get install -y "
+            "--no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*\nUSER 1000\n")
+        sh(f"chmod -R a+rX {actx}")
+        saved, self.runs = self.runs, 2
+        self.compare("9. apt-get install build (Debian base)", "<= 1",
+                     [("kiln build", f"{self.kiln} build --lint=off -q -t apt {actx}", True),
+                      ("buildah build", f"buildah build --layers --tls-verify=false -q -t apt {actx}", True)],
+                     prep=self.clear_stores)
+        self.runs = saved
+
+    # --- report -----------------------------------------------------------
+    def report(self):
+        def ver(cmd):
+            r = sh(cmd, check=False)
+            return r.stdout.strip().splitlines()[0] if r.stdout.strip() else "n/a"
+        cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                    if l.startswith("model name")), "?")
+        lines = [
+            "# Benchmark results", "",
+            f"Generated by `bench/run{' --quick' if self.quick else ''}` on "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.", "",
+            f"- machine: {os.cpu_count()} cores, {cpu}, kernel {platform.release()}",
+            f"- kiln: {ver(f'{self.kiln} --version')}",
+            f"- buildah: {ver('buildah --version')}; skopeo: {ver('skopeo --version')}; "
+            f"docker-registry: {ver('docker-registry --version')}",
+            f"- runs per tool: {self.runs} after one warm-up, alternating kiln and peer; "
+            "times are wall seconds, RSS is the peak of the largest process", "",
+            "| scenario | tool | median s | min–max s | peak RSS MB | kiln/peer (median of pairs) | goal | note |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for sc, tool, med, lo, hi, rss, ratio, goal, note in self.rows:
+            lines.append(f"| {sc} | {tool} | {med:.3f} | {lo:.3f}–{hi:.3f} | {rss} | {ratio} | {goal} | {note} |")
+        if self.failures:
+            lines += ["", "## Scenarios that could not run", ""] + [f"- {f.splitlines()[0]}" for f in self.failures]
+        text = "\n".join(lines) + "\n"
+        (SRC / "bench/RESULTS.md").write_text(text)
+        print(text)
+
+
+def sh_quote(s):
+    return "'" + s.replace("'", "'\"'\"'") + "'"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kiln", required=True)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int)
+    ap.add_argument("--only", help="comma-separated: cold,noop,onefile,runs,push,layer,lint,parse,apt")
+    args = ap.parse_args()
+    b = Bench(args)
+    try:
+        b.setup_user()
+        b.run_all()
+        b.report()
+    finally:
+        if b.reg_proc:
+            b.reg_proc.terminate()
+        shutil.rmtree(b.work, ignore_errors=True)
+    sys.exit(1 if b.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
