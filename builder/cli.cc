@@ -19,7 +19,7 @@ constexpr AddFn kCommands[] = {
     AddBuildCommand, AddImagesCommand, AddInspectCommand, AddRmiCommand,
     AddPushCommand,  AddPullCommand,   AddLintCommand,    AddParseCommand,
     AddSbomCommand,  AddSignCommands,  AddLoginCommands,  AddStoreCommands,
-    AddVersionCommand, AddLayerCommand,
+    AddVersionCommand, AddCompletionCommands, AddLayerCommand,
 };
 
 }  // namespace

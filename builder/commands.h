@@ -31,6 +31,7 @@ void AddSignCommands(CLI::App& app);   // sign, verify, keygen
 void AddLoginCommands(CLI::App& app);  // login, logout
 void AddStoreCommands(CLI::App& app);  // fsck, prune
 void AddVersionCommand(CLI::App& app);
+void AddCompletionCommands(CLI::App& app);  // completion, man (hidden)
 void AddLayerCommand(CLI::App& app);   // hidden plumbing: layer create
 
 // "kiln <version> (commit <sha>)", shared by --version and `kiln version`.
