@@ -50,6 +50,7 @@ struct RunResult {
   int exit_code = 0;        // valid when signal == 0
   int signal = 0;           // the command died of this signal
   bool timed_out = false;
+  int timeout_seconds = 0;  // the limit that was hit, when timed_out
   std::vector<std::string> tail;  // last lines of output, for error reports
   bool ok() const { return signal == 0 && exit_code == 0 && !timed_out; }
   std::string describe() const;   // "exit code 2", "killed by SIGKILL", "timed out after 10s"
@@ -60,7 +61,15 @@ struct RunResult {
 RunResult Run(const RunSpec& spec);
 
 // Kills every running sandbox of this process (SIGINT/SIGTERM handlers of the
-// builder call this, then unwind).
+// builder call this, then unwind). Async-signal-safe.
 void KillAll();
+
+// Run() starts each sandbox as a freshly executed copy of the running binary,
+// `/proc/self/exe __kiln-sandbox-init PARENT_PID` (so the caller may have
+// threads: namespaces, mounts and seccomp are set up in a new single-threaded
+// process). Every main() that may call Run() must call this first thing:
+// it returns false for an ordinary invocation and never returns for the
+// helper. The spec travels as JSON over fd 3, the status back over fd 4.
+bool MaybeRunHelper(int argc, char** argv);
 
 }  // namespace kiln::sandbox

@@ -1,0 +1,385 @@
+#include "sandbox/init.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "sandbox/capabilities.h"
+#include "sandbox/error.h"
+#include "sandbox/rootfs_setup.h"
+#include "sandbox/seccomp_filter.h"
+#include "sandbox/syscalls.h"
+#include "sandbox/unique_fd.h"
+
+namespace kiln::sandbox {
+namespace {
+
+constexpr int kSpecFd = 3;
+constexpr int kStatusFd = 4;
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+volatile sig_atomic_t g_target = 0;  // pid that signals go to (helper: init; init: command)
+volatile sig_atomic_t g_killed = 0;
+
+void KillTarget(int) {
+  g_killed = 1;
+  if (g_target > 0) ::kill(static_cast<pid_t>(g_target), SIGKILL);
+}
+
+void ForwardToTarget(int sig) {
+  if (g_target > 0) ::kill(static_cast<pid_t>(g_target), sig);
+}
+
+void SetHandlers(void (*handler)(int), std::initializer_list<int> sigs) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : sigs) ::sigaction(sig, &sa, nullptr);
+}
+
+void BlockAll(sigset_t* old) {
+  sigset_t all;
+  sigfillset(&all);
+  ::sigprocmask(SIG_BLOCK, &all, old);
+}
+
+void ResetSignals(const sigset_t& mask) {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
+  ::sigprocmask(SIG_SETMASK, &mask, nullptr);
+}
+
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+void WriteAll(int fd, const std::string& text) {
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+void LoopbackUp() {
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) throw Error("socket for bringing up lo: " + sys::ErrnoText(errno));
+  struct ifreq ifr {};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) throw Error("SIOCGIFFLAGS lo: " + sys::ErrnoText(errno));
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) throw Error("bringing up lo: " + sys::ErrnoText(errno));
+}
+
+void MkdirAll(const std::string& path) {
+  std::string cur;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t slash = path.find('/', pos + 1);
+    cur = path.substr(0, slash);
+    pos = slash == std::string::npos ? path.size() : slash;
+    if (cur.empty() || cur == "/") continue;
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) {
+      throw Error("creating the working directory " + path + ": " + sys::ErrnoText(errno));
+    }
+  }
+}
+
+void SetLimit(int resource, rlim_t want) {
+  struct rlimit rl {};
+  if (::getrlimit(resource, &rl) != 0) return;
+  rlim_t value = want == RLIM_INFINITY ? rl.rlim_max : std::min(want, rl.rlim_max);
+  rl.rlim_cur = rl.rlim_max = value;
+  if (::setrlimit(resource, &rl) != 0) throw Error("setrlimit: " + sys::ErrnoText(errno));
+}
+
+bool SetgroupsAllowed() {
+  UniqueFd fd(::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return true;
+  return ReadAll(fd.get()).rfind("deny", 0) != 0;
+}
+
+// The command's process: drops everything and execs. Never returns.
+[[noreturn]] void RunCommand(const RunSpec& spec, int err_fd) {
+  try {
+    ::setsid();
+    if (sys::CloseRange(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) throw Error("close_range: " + sys::ErrnoText(errno));
+    SetLimit(RLIMIT_NOFILE, 1048576);
+    SetLimit(RLIMIT_NPROC, RLIM_INFINITY);
+    if (::chdir(spec.cwd.c_str()) != 0) throw Error("chdir " + spec.cwd + ": " + sys::ErrnoText(errno));
+    RestrictBoundingSet();
+    std::vector<gid_t> groups(spec.groups.begin(), spec.groups.end());
+    if (SetgroupsAllowed()) {
+      if (::setgroups(groups.size(), groups.data()) != 0) {
+        throw Error("setting supplementary groups: " + sys::ErrnoText(errno));
+      }
+    } else if (!groups.empty()) {
+      throw Error("cannot set supplementary groups: the build's user namespace denies setgroups "
+                  "(no subordinate gid range in /etc/subgid)");
+    }
+    if (::setresgid(spec.gid, spec.gid, spec.gid) != 0) {
+      throw Error("setting gid " + std::to_string(spec.gid) + ": " + sys::ErrnoText(errno) +
+                  (errno == EINVAL ? " (the gid is not mapped in the build's user namespace: add a "
+                                     "subordinate gid range in /etc/subgid)"
+                                   : ""));
+    }
+    if (::setresuid(spec.uid, spec.uid, spec.uid) != 0) {
+      throw Error("setting uid " + std::to_string(spec.uid) + ": " + sys::ErrnoText(errno) +
+                  (errno == EINVAL ? " (the uid is not mapped in the build's user namespace: add a "
+                                     "subordinate uid range in /etc/subuid)"
+                                   : ""));
+    }
+    ApplyCapabilities(spec.uid == 0);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Error("no_new_privs: " + sys::ErrnoText(errno));
+    LoadSeccompFilter();
+  } catch (const std::exception& e) {
+    WriteAll(err_fd, e.what());
+    ::_exit(125);
+  }
+  std::vector<std::string> args = spec.argv;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env = spec.env;
+  std::vector<char*> envp;
+  std::string path = kDefaultPath;
+  for (auto& e : env) {
+    envp.push_back(e.data());
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  }
+  envp.push_back(nullptr);
+  const std::string& name = spec.argv[0];
+  int err = ENOENT;
+  if (name.find('/') != std::string::npos) {
+    ::execve(name.c_str(), argv.data(), envp.data());
+    err = errno;
+  } else {
+    size_t pos = 0;
+    bool eacces = false;
+    while (pos <= path.size()) {
+      size_t colon = path.find(':', pos);
+      std::string dir = path.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
+      pos = colon == std::string::npos ? path.size() + 1 : colon + 1;
+      std::string full = (dir.empty() ? "." : dir) + "/" + name;
+      ::execve(full.c_str(), argv.data(), envp.data());
+      if (errno == EACCES) eacces = true;
+      else if (errno != ENOENT && errno != ENOTDIR) { err = errno; break; }
+    }
+    if (eacces && err == ENOENT) err = EACCES;
+  }
+  std::string msg = "kiln: exec: \"" + name + "\": " +
+                    (err == ENOENT && name.find('/') == std::string::npos ? std::string("executable file not found in $PATH")
+                                                                          : sys::ErrnoText(err)) + "\n";
+  WriteAll(2, msg);
+  ::_exit(err == ENOENT ? 127 : 126);
+}
+
+// pid 1 of the sandbox. Never returns.
+[[noreturn]] void InitMain(const RunSpec& spec, const std::string& resolv_conf, int status_fd,
+                           const sigset_t& orig_mask) {
+  auto fail = [&](const std::string& msg) {
+    WriteAll(status_fd, "E" + msg);
+    ::_exit(1);
+  };
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Not dumpable: the command cannot reach init's /proc/1/{exe,fd,mem}
+  // (init is a copy of the kiln binary with full capabilities).
+  ::prctl(PR_SET_DUMPABLE, 0);
+  ResetSignals(orig_mask);
+  BlockAll(nullptr);
+  int err_pipe[2];
+  pid_t cmd = -1;
+  try {
+    // A mount namespace of init's own: its mounts and pivot_root do not
+    // touch the helper, and vanish when the sandbox's last process exits.
+    if (::unshare(CLONE_NEWNS) != 0) throw Error("unsharing the RUN mount namespace: " + sys::ErrnoText(errno));
+    if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      throw Error("making the RUN mount namespace private: " + sys::ErrnoText(errno));
+    }
+    SetupRootfs(spec, resolv_conf);
+    MkdirAll(spec.cwd);
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
+    cmd = ::fork();
+    if (cmd < 0) throw Error("fork of the command: " + sys::ErrnoText(errno));
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+  if (cmd == 0) {
+    ::close(err_pipe[0]);
+    ::close(status_fd);
+    ResetSignals(orig_mask);
+    RunCommand(spec, err_pipe[1]);
+  }
+  ::close(err_pipe[1]);
+  g_target = cmd;
+  // pid 1 gets only the signals it handles: pass them on to the command.
+  SetHandlers(ForwardToTarget, {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH});
+  ::sigprocmask(SIG_SETMASK, &orig_mask, nullptr);
+  std::string setup_error = ReadAll(err_pipe[0]);
+  ::close(err_pipe[0]);
+  if (!setup_error.empty()) {
+    ::kill(cmd, SIGKILL);
+    fail(setup_error);
+  }
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) fail("waiting for the command: " + sys::ErrnoText(errno));
+    if (pid == cmd) {
+      WriteAll(status_fd, "S" + std::to_string(status));
+      // Exiting as pid 1 kills every other process in the namespace.
+      ::_exit(0);
+    }
+  }
+}
+
+}  // namespace
+
+std::string SpecToJson(const RunSpec& spec) {
+  nlohmann::json j;
+  j["rootfs"] = spec.rootfs.string();
+  j["argv"] = spec.argv;
+  j["env"] = spec.env;
+  j["cwd"] = spec.cwd;
+  j["uid"] = spec.uid;
+  j["gid"] = spec.gid;
+  j["groups"] = spec.groups;
+  j["hostname"] = spec.hostname;
+  j["network"] = spec.network == Network::kNone ? "none" : "host";
+  j["mounts"] = nlohmann::json::array();
+  for (const auto& m : spec.mounts) {
+    j["mounts"].push_back({{"type", m.type == Mount::Type::kTmpfs ? "tmpfs" : "bind"},
+                           {"source", m.source.string()},
+                           {"target", m.target},
+                           {"readonly", m.readonly},
+                           {"tmpfs_size", m.tmpfs_size},
+                           {"mode", m.mode}});
+  }
+  return j.dump();
+}
+
+RunSpec SpecFromJson(const std::string& text) {
+  RunSpec spec;
+  try {
+    auto j = nlohmann::json::parse(text);
+    spec.rootfs = j.at("rootfs").get<std::string>();
+    spec.argv = j.at("argv").get<std::vector<std::string>>();
+    spec.env = j.at("env").get<std::vector<std::string>>();
+    spec.cwd = j.at("cwd").get<std::string>();
+    spec.uid = j.at("uid").get<uint32_t>();
+    spec.gid = j.at("gid").get<uint32_t>();
+    spec.groups = j.at("groups").get<std::vector<uint32_t>>();
+    spec.hostname = j.at("hostname").get<std::string>();
+    spec.network = j.at("network") == "none" ? Network::kNone : Network::kHost;
+    for (const auto& m : j.at("mounts")) {
+      Mount mount;
+      mount.type = m.at("type") == "tmpfs" ? Mount::Type::kTmpfs : Mount::Type::kBind;
+      mount.source = m.at("source").get<std::string>();
+      mount.target = m.at("target").get<std::string>();
+      mount.readonly = m.at("readonly").get<bool>();
+      mount.tmpfs_size = m.at("tmpfs_size").get<uint64_t>();
+      mount.mode = m.at("mode").get<unsigned>();
+      spec.mounts.push_back(std::move(mount));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed sandbox spec: ") + e.what());
+  }
+  return spec;
+}
+
+int HelperMain(int argc, char** argv) {
+  auto report = [](const nlohmann::json& j) { WriteAll(kStatusFd, j.dump()); };
+  try {
+    if (argc < 3) throw Error("usage: __kiln-sandbox-init PARENT_PID");
+    // SIGTERM when the caller dies (even by kill -9): we then kill the
+    // sandbox and still remove the mount stubs.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != static_cast<pid_t>(std::atoll(argv[2]))) return 1;
+    RunSpec spec = SpecFromJson(ReadAll(kSpecFd));
+    ::close(kSpecFd);
+    if (spec.argv.empty()) throw Error("empty command");
+    std::string resolv_conf = "nameserver 127.0.0.1\n";
+    if (spec.network == Network::kHost) {
+      UniqueFd fd(::open("/etc/resolv.conf", O_RDONLY | O_CLOEXEC));
+      resolv_conf = fd.valid() ? ReadAll(fd.get()) : "";
+    }
+    sigset_t orig;
+    BlockAll(&orig);
+    SetHandlers(KillTarget, {SIGTERM, SIGINT, SIGHUP});
+    MountStubs stubs(spec.rootfs);
+    for (const auto& s : StubsFor(spec)) stubs.Ensure(s.rel, s.is_dir, s.optional);
+    int flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (spec.network == Network::kNone) flags |= CLONE_NEWNET;
+    if (::unshare(flags) != 0) throw Error("unsharing the RUN namespaces: " + sys::ErrnoText(errno));
+    if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
+      throw Error("sethostname: " + sys::ErrnoText(errno));
+    }
+    if (spec.network == Network::kNone) LoopbackUp();
+    int init_pipe[2];
+    if (::pipe2(init_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
+    pid_t init = ::fork();
+    if (init < 0) throw Error("fork of the sandbox init: " + sys::ErrnoText(errno));
+    if (init == 0) {
+      ::close(init_pipe[0]);
+      ::close(kStatusFd);
+      InitMain(spec, resolv_conf, init_pipe[1], orig);
+    }
+    ::close(init_pipe[1]);
+    g_target = init;
+    ::sigprocmask(SIG_SETMASK, &orig, nullptr);
+    if (g_killed) ::kill(init, SIGKILL);  // a signal that came before g_target was set
+    int status = 0;
+    while (::waitpid(init, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::string msg = ReadAll(init_pipe[0]);
+    ::close(init_pipe[0]);
+    stubs.RemoveAll();
+    if (!msg.empty() && msg[0] == 'E') {
+      report({{"error", msg.substr(1)}});
+    } else if (!msg.empty() && msg[0] == 'S') {
+      report({{"status", std::atoi(msg.c_str() + 1)}});
+    } else if (g_killed) {
+      report({{"killed", true}});
+    } else {
+      report({{"error", "the sandbox init died (wait status " + std::to_string(status) + ")"}});
+    }
+  } catch (const std::exception& e) {
+    report({{"error", e.what()}});
+  }
+  return 0;
+}
+
+bool MaybeRunHelper(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], kHelperArg) != 0) return false;
+  ::_exit(HelperMain(argc, argv));
+}
+
+}  // namespace kiln::sandbox

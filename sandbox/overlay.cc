@@ -1,0 +1,135 @@
+#include "sandbox/overlay.h"
+
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "sandbox/error.h"
+#include "sandbox/syscalls.h"
+#include "sandbox/unique_fd.h"
+
+namespace kiln::sandbox {
+namespace {
+
+std::string FdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+UniqueFd OpenDir(const std::filesystem::path& dir, const char* role) {
+  UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) throw Error(std::string("overlay ") + role + " " + dir.string() + ": " + sys::ErrnoText(errno));
+  return fd;
+}
+
+// The kernel's explanation of a failed fsconfig, when it left one.
+std::string KernelLog(int fs_fd) {
+  std::string log;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fs_fd, buf, sizeof(buf) - 1)) > 0) {
+    std::string line(buf, static_cast<size_t>(n));
+    // Messages come as "e TEXT" (error), "w TEXT", "i TEXT".
+    if (line.size() > 2 && line[1] == ' ') line.erase(0, 2);
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    log += (log.empty() ? "" : "; ") + line;
+  }
+  return log;
+}
+
+void Bind(const std::filesystem::path& source, const std::filesystem::path& target, bool readonly) {
+  if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    throw Error("bind mounting " + source.string() + " on " + target.string() + ": " + sys::ErrnoText(errno));
+  }
+  if (readonly && sys::MountSetAttrRecursive(target.c_str(), MOUNT_ATTR_RDONLY) != 0) {
+    int err = errno;
+    ::umount2(target.c_str(), MNT_DETACH);
+    throw Error("making " + target.string() + " read-only: " + sys::ErrnoText(err));
+  }
+}
+
+}  // namespace
+
+OverlayMount::OverlayMount(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper,
+                           const std::filesystem::path& work, const std::filesystem::path& target)
+    : target_(target) {
+  if (lowers.empty() && upper.empty()) throw Error("overlay on " + target.string() + ": no layers");
+  if (lowers.empty()) {
+    Bind(upper, target, false);
+  } else if (upper.empty() && lowers.size() == 1) {
+    Bind(lowers[0], target, true);
+  } else {
+    try {
+      MountNative(lowers, upper, work, true);
+    } catch (const Error&) {
+      // Real root on a kernel refusing userxattr: trusted.* xattrs then.
+      if (CurrentUidIsRealRoot()) {
+        MountNative(lowers, upper, work, false);
+      } else {
+        throw;
+      }
+    }
+  }
+  mounted_ = true;
+}
+
+bool OverlayMount::CurrentUidIsRealRoot() {
+  // uid_map "0 0 4294967295" is the initial user namespace.
+  UniqueFd fd(::open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC));
+  char buf[128] = {};
+  if (!fd.valid() || ::read(fd.get(), buf, sizeof(buf) - 1) <= 0) return false;
+  unsigned inside = 1, outside = 1;
+  unsigned long count = 0;
+  return std::sscanf(buf, "%u %u %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
+         count == 4294967295UL && ::geteuid() == 0;
+}
+
+void OverlayMount::MountNative(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper,
+                               const std::filesystem::path& work, bool userxattr) {
+  UniqueFd fs(sys::FsOpen("overlay", FSOPEN_CLOEXEC));
+  if (!fs.valid()) throw Error("fsopen(overlay): " + sys::ErrnoText(errno));
+  auto config = [&](unsigned cmd, const char* key, const std::string* value, const std::string& what) {
+    if (sys::FsConfig(fs.get(), cmd, key, value ? value->c_str() : nullptr, 0) != 0) {
+      int err = errno;
+      std::string log = KernelLog(fs.get());
+      throw Error("overlay mount on " + target_.string() + ": " + what + ": " + sys::ErrnoText(err) +
+                  (log.empty() ? "" : " (" + log + ")"));
+    }
+  };
+  // The kernel resolves each path as it is configured, so the fds may be
+  // closed right after.
+  for (const auto& lower : lowers) {
+    UniqueFd fd = OpenDir(lower, "lower dir");
+    std::string path = FdPath(fd.get());
+    config(FSCONFIG_SET_STRING, "lowerdir+", &path, "lower dir " + lower.string());
+  }
+  if (!upper.empty()) {
+    UniqueFd up = OpenDir(upper, "upper dir"), wk = OpenDir(work, "work dir");
+    std::string up_path = FdPath(up.get()), wk_path = FdPath(wk.get());
+    config(FSCONFIG_SET_STRING, "upperdir", &up_path, "upper dir " + upper.string());
+    config(FSCONFIG_SET_STRING, "workdir", &wk_path, "work dir " + work.string());
+  }
+  // Without userxattr, removing a lower directory in a user namespace fails
+  // with EIO (design notes).
+  if (userxattr) config(FSCONFIG_SET_FLAG, "userxattr", nullptr, "userxattr");
+  config(FSCONFIG_CMD_CREATE, nullptr, nullptr, "create");
+  UniqueFd mnt(sys::FsMount(fs.get(), FSMOUNT_CLOEXEC, upper.empty() ? MOUNT_ATTR_RDONLY : 0));
+  if (!mnt.valid()) throw Error("fsmount(overlay) for " + target_.string() + ": " + sys::ErrnoText(errno));
+  if (sys::MoveMount(mnt.get(), "", AT_FDCWD, target_.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+    throw Error("moving the overlay mount to " + target_.string() + ": " + sys::ErrnoText(errno));
+  }
+  userxattr_ = userxattr;
+}
+
+OverlayMount::~OverlayMount() {
+  if (mounted_) ::umount2(target_.c_str(), MNT_DETACH);
+}
+
+OverlayMount::OverlayMount(OverlayMount&& other) noexcept
+    : target_(std::move(other.target_)),
+      mounted_(std::exchange(other.mounted_, false)),
+      userxattr_(other.userxattr_) {}
+
+}  // namespace kiln::sandbox

@@ -1,0 +1,285 @@
+#include "sandbox/run.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "sandbox/error.h"
+#include "sandbox/init.h"
+#include "sandbox/syscalls.h"
+#include "sandbox/unique_fd.h"
+
+extern char** environ;
+
+namespace kiln::sandbox {
+namespace {
+
+constexpr size_t kTailLines = 20;
+constexpr int kKillGraceMs = 5000;
+
+// Helpers currently running, for KillAll() from a signal handler.
+std::array<std::atomic<pid_t>, 64> g_helpers{};
+// Bumped by KillAll(): a Run() that started before and registered its
+// helper after the bump kills it itself.
+std::atomic<unsigned> g_kill_generation{0};
+
+class HelperSlot {
+ public:
+  explicit HelperSlot(pid_t pid) {
+    for (auto& slot : g_helpers) {
+      pid_t empty = 0;
+      if (slot.compare_exchange_strong(empty, pid)) {
+        slot_ = &slot;
+        return;
+      }
+    }
+  }
+  ~HelperSlot() {
+    if (slot_) slot_->store(0);
+  }
+  HelperSlot(const HelperSlot&) = delete;
+  HelperSlot& operator=(const HelperSlot&) = delete;
+
+ private:
+  std::atomic<pid_t>* slot_ = nullptr;
+};
+
+UniqueFd MemFdWith(const char* name, const std::string& data) {
+  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd.valid()) throw Error(std::string("memfd_create for the ") + name + ": " + sys::ErrnoText(errno));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
+    if (n <= 0) throw Error(std::string("writing the ") + name + ": " + sys::ErrnoText(errno));
+    off += static_cast<size_t>(n);
+  }
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) throw Error("lseek: " + sys::ErrnoText(errno));
+  return fd;
+}
+
+// Moves `fd` to a number >= 10 so posix_spawn's dup2 to 0..4 cannot clobber it.
+UniqueFd High(UniqueFd fd) {
+  UniqueFd high(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
+  if (!high.valid()) throw Error("fcntl F_DUPFD: " + sys::ErrnoText(errno));
+  return high;
+}
+
+void NoteLimitsOnce(const RunSpec& spec) {
+  if (!spec.memory_bytes && !spec.cpus) return;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::fprintf(stderr,
+                 "kiln: note: memory/cpu limits are not applied: they need a delegated (writable) cgroup v2 "
+                 "hierarchy, which this host does not give kiln\n");
+  });
+}
+
+class LineSplitter {
+ public:
+  LineSplitter(const RunSpec& spec, RunResult& result) : spec_(spec), result_(result) {}
+  void Feed(const char* data, size_t n) {
+    partial_.append(data, n);
+    size_t start = 0, nl;
+    while ((nl = partial_.find('\n', start)) != std::string::npos) {
+      Emit(std::string_view(partial_).substr(start, nl - start));
+      start = nl + 1;
+    }
+    partial_.erase(0, start);
+  }
+  void Flush() {
+    if (!partial_.empty()) Emit(partial_);
+    partial_.clear();
+  }
+
+ private:
+  void Emit(std::string_view line) {
+    if (spec_.on_output) spec_.on_output(line);
+    result_.tail.emplace_back(line);
+    if (result_.tail.size() > kTailLines) result_.tail.erase(result_.tail.begin());
+  }
+  const RunSpec& spec_;
+  RunResult& result_;
+  std::string partial_;
+};
+
+}  // namespace
+
+std::string RunResult::describe() const {
+  if (timed_out) return "timed out after " + std::to_string(timeout_seconds) + "s";
+  if (signal != 0) {
+    const char* abbrev = sigabbrev_np(signal);
+    return std::string("killed by ") + (abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal));
+  }
+  return "exit code " + std::to_string(exit_code);
+}
+
+void KillAll() {
+  g_kill_generation.fetch_add(1);
+  for (auto& slot : g_helpers) {
+    pid_t pid = slot.load();
+    if (pid > 0) ::kill(pid, SIGTERM);
+  }
+}
+
+RunResult Run(const RunSpec& spec) {
+  if (spec.argv.empty()) throw Error("Run: empty command");
+  if (!std::filesystem::is_directory(spec.rootfs)) {
+    throw Error("Run: the rootfs " + spec.rootfs.string() + " is not a directory");
+  }
+  for (const auto& m : spec.mounts) {
+    if (m.target.empty() || m.target[0] != '/') throw Error("Run: mount target must be absolute: " + m.target);
+  }
+  NoteLimitsOnce(spec);
+  const unsigned generation = g_kill_generation.load();
+  UniqueFd spec_fd = High(MemFdWith("kiln-spec", SpecToJson(spec)));
+  UniqueFd stdin_fd;
+  if (spec.stdin_data.empty()) {
+    stdin_fd.Reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!stdin_fd.valid()) throw Error("opening /dev/null: " + sys::ErrnoText(errno));
+  } else {
+    stdin_fd = MemFdWith("kiln-stdin", spec.stdin_data);
+  }
+  stdin_fd = High(std::move(stdin_fd));
+  int out_pipe[2], status_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
+  UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
+  UniqueFd status_r(status_pipe[0]), status_w(status_pipe[1]);
+  out_w = High(std::move(out_w));
+  status_w = High(std::move(status_w));
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, stdin_fd.get(), 0);
+  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 2);
+  posix_spawn_file_actions_adddup2(&actions, spec_fd.get(), 3);
+  posix_spawn_file_actions_adddup2(&actions, status_w.get(), 4);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t defaults;
+  sigfillset(&defaults);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::string parent = std::to_string(::getpid());
+  std::string exe = "/proc/self/exe";
+  std::string helper_arg = kHelperArg;
+  char* argv[] = {exe.data(), helper_arg.data(), parent.data(), nullptr};
+  pid_t helper = 0;
+  int err = ::posix_spawn(&helper, exe.c_str(), &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) throw Error("starting the sandbox helper /proc/self/exe: " + sys::ErrnoText(err));
+  HelperSlot slot(helper);
+  // If anything below throws (on_output included), the sandbox must not
+  // outlive Run(): SIGTERM makes the helper kill it and remove its stubs.
+  struct Reaper {
+    pid_t pid;
+    bool reaped = false;
+    ~Reaper() {
+      if (reaped) return;
+      ::kill(pid, SIGTERM);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  } reaper{helper};
+  if (g_kill_generation.load() != generation) ::kill(helper, SIGTERM);
+  out_w.Reset();
+  status_w.Reset();
+  spec_fd.Reset();
+  stdin_fd.Reset();
+
+  RunResult result;
+  LineSplitter lines(spec, result);
+  std::string status_text;
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  std::optional<Clock::time_point> deadline;
+  if (spec.timeout) deadline = start + *spec.timeout;
+  std::optional<Clock::time_point> kill_deadline;
+  bool out_open = true, status_open = true;
+  char buf[65536];
+  while (out_open || status_open) {
+    int wait_ms = -1;
+    auto now = Clock::now();
+    if (deadline && !result.timed_out) {
+      if (now >= *deadline) {
+        result.timed_out = true;
+        result.timeout_seconds = static_cast<int>(spec.timeout->count());
+        ::kill(helper, SIGTERM);
+        kill_deadline = now + std::chrono::milliseconds(kKillGraceMs);
+      } else {
+        wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now).count()) + 1;
+      }
+    }
+    if (kill_deadline) {
+      if (now >= *kill_deadline) {
+        ::kill(helper, SIGKILL);  // the helper is stuck: its init dies with it (PDEATHSIG)
+        kill_deadline.reset();
+      } else {
+        wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(*kill_deadline - now).count()) + 1;
+      }
+    }
+    struct pollfd fds[2] = {{out_open ? out_r.get() : -1, POLLIN, 0}, {status_open ? status_r.get() : -1, POLLIN, 0}};
+    int n = ::poll(fds, 2, wait_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("poll on the sandbox output: " + sys::ErrnoText(errno));
+    }
+    if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = ::read(out_r.get(), buf, sizeof(buf));
+      if (r > 0) lines.Feed(buf, static_cast<size_t>(r));
+      else if (r == 0 || errno != EINTR) out_open = false;
+    }
+    if (status_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = ::read(status_r.get(), buf, sizeof(buf));
+      if (r > 0) status_text.append(buf, static_cast<size_t>(r));
+      else if (r == 0 || errno != EINTR) status_open = false;
+    }
+  }
+  lines.Flush();
+  int helper_status = 0;
+  while (::waitpid(helper, &helper_status, 0) < 0 && errno == EINTR) {
+  }
+  reaper.reaped = true;
+  nlohmann::json status;
+  try {
+    status = nlohmann::json::parse(status_text);
+  } catch (const nlohmann::json::exception&) {
+    if (result.timed_out || g_kill_generation.load() != generation) {
+      result.signal = SIGKILL;  // killed before it could report
+      return result;
+    }
+    throw Error("the sandbox helper died without a report (wait status " + std::to_string(helper_status) +
+                ", output: " + (result.tail.empty() ? "" : result.tail.back()) + ")");
+  }
+  if (status.contains("error")) throw Error("setting up the RUN sandbox: " + status["error"].get<std::string>());
+  if (status.contains("status")) {
+    int w = status["status"].get<int>();
+    if (WIFEXITED(w)) result.exit_code = WEXITSTATUS(w);
+    if (WIFSIGNALED(w)) result.signal = WTERMSIG(w);
+  } else {
+    result.signal = SIGKILL;
+  }
+  return result;
+}
+
+}  // namespace kiln::sandbox

@@ -1,0 +1,230 @@
+#include "sandbox/userns.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "sandbox/error.h"
+#include "sandbox/id_map.h"
+#include "sandbox/syscalls.h"
+#include "sandbox/unique_fd.h"
+
+namespace kiln::sandbox {
+namespace {
+
+// Set in the re-executed process: "HOST_UID:HOST_GID:FULL_RANGE(0|1)".
+constexpr const char* kMarkerEnv = "_KILN_BUILD_USERNS";
+
+NamespaceState g_state;
+bool g_entered = false;
+std::atomic<pid_t> g_child{0};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool Covered(const std::vector<IdMapping>& map, uint32_t id) {
+  for (const auto& m : map) {
+    if (id >= m.inside && static_cast<uint64_t>(id) < static_cast<uint64_t>(m.inside) + m.count) return true;
+  }
+  return false;
+}
+
+void ReadOwnMaps(NamespaceState& state) {
+  state.uid_map = ParseIdMap(ReadFile("/proc/self/uid_map"));
+  state.gid_map = ParseIdMap(ReadFile("/proc/self/gid_map"));
+}
+
+void MakePrivateMountNamespace() {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    throw Error("unsharing the build's mount namespace: " + sys::ErrnoText(errno));
+  }
+  // Nothing we mount may propagate back to the host's namespace.
+  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    throw Error("making / private in the build's mount namespace: " + sys::ErrnoText(errno));
+  }
+}
+
+void ForwardSignal(int sig) {
+  pid_t child = g_child.load();
+  if (child > 0) ::kill(child, sig);
+}
+
+void ReadFull(int fd, void* buf, size_t len) {
+  auto* p = static_cast<char*>(buf);
+  while (len > 0) {
+    ssize_t n = ::read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error("user namespace child exited before it was set up");
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+}
+
+[[noreturn]] void ReexecInUserNamespace(char** argv, uint32_t uid, uint32_t gid) {
+  std::string name;
+  if (passwd* pw = ::getpwuid(uid)) name = pw->pw_name;
+  auto uranges = ReadSubIdRanges("/etc/subuid", name, uid);
+  // /etc/subgid is keyed by user name or uid too, not by gid.
+  auto granges = ReadSubIdRanges("/etc/subgid", name, uid);
+  bool full = !uranges.empty() && !granges.empty();
+  if (!full) {
+    std::fprintf(stderr,
+                 "kiln: no subordinate id range for %s in /etc/subuid and /etc/subgid, so only your own id is\n"
+                 "mapped (to root) in the build's user namespace: every file in the image is owned by root,\n"
+                 "and chown to any other id (RUN chown, COPY --chown, base layers owned by other users) fails.\n"
+                 "To add a range: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s\n",
+                 name.empty() ? std::to_string(uid).c_str() : name.c_str(),
+                 name.empty() ? std::to_string(uid).c_str() : name.c_str());
+  }
+  auto uid_map = BuildMappings(uid, full ? uranges : std::vector<SubIdRange>{});
+  auto gid_map = BuildMappings(gid, full ? granges : std::vector<SubIdRange>{});
+
+  int to_parent[2], to_child[2];
+  if (::pipe2(to_parent, O_CLOEXEC) != 0 || ::pipe2(to_child, O_CLOEXEC) != 0) {
+    throw Error("pipe for the user namespace child: " + sys::ErrnoText(errno));
+  }
+  UniqueFd parent_r(to_parent[0]), parent_w(to_parent[1]), child_r(to_child[0]), child_w(to_child[1]);
+  std::string marker = std::to_string(uid) + ":" + std::to_string(gid) + ":" + (full ? "1" : "0");
+  pid_t parent_pid = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw Error("fork for the user namespace child: " + sys::ErrnoText(errno));
+  if (pid == 0) {
+    // Single-threaded after fork, so unshare(CLONE_NEWUSER) is allowed here
+    // even when the caller has threads. Only async-signal-safe calls follow.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent_pid) ::_exit(1);
+    int err = 0;
+    if (::unshare(CLONE_NEWUSER) != 0) err = errno;
+    (void)!::write(to_parent[1], &err, sizeof(err));
+    if (err != 0) ::_exit(1);
+    char go = 0;
+    if (::read(to_child[0], &go, 1) != 1 || go != 'g') ::_exit(1);
+    ::setenv(kMarkerEnv, marker.c_str(), 1);
+    ::execv("/proc/self/exe", argv);
+    ::_exit(127);
+  }
+  g_child = pid;
+  parent_w.Reset();
+  child_r.Reset();
+  auto fail = [&](const std::string& what) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    throw Error(what);
+  };
+  int err = 0;
+  try {
+    ReadFull(parent_r.get(), &err, sizeof(err));
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  if (err != 0) {
+    std::string why = "creating the build's user namespace: " + sys::ErrnoText(err);
+    if (auto reason = ProbeUserNamespaces()) why += " (" + *reason + ")";
+    fail(why);
+  }
+  try {
+    WriteIdMaps(pid, uid_map, gid_map);
+  } catch (const Error& e) {
+    fail(e.what());
+  }
+  struct sigaction sa {};
+  sa.sa_handler = ForwardSignal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::sigaction(sig, &sa, nullptr);
+  (void)!::write(child_w.get(), "g", 1);
+  child_w.Reset();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) fail("waiting for the user namespace child: " + sys::ErrnoText(errno));
+  }
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+    ::_exit(128 + sig);
+  }
+  std::fflush(nullptr);
+  ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
+}  // namespace
+
+bool NamespaceState::CanOwn(uint32_t uid, uint32_t gid) const {
+  return Covered(uid_map, uid) && Covered(gid_map, gid);
+}
+
+std::optional<std::string> ProbeUserNamespaces() {
+  auto value = [](const char* path) {
+    std::string v = ReadFile(path);
+    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    return v;
+  };
+  std::string reasons;
+  auto add = [&](const std::string& r) { reasons += (reasons.empty() ? "" : "; ") + r; };
+  if (value("/proc/sys/kernel/unprivileged_userns_clone") == "0") {
+    add("the sysctl kernel.unprivileged_userns_clone=0 forbids unprivileged user namespaces "
+        "(sysctl -w kernel.unprivileged_userns_clone=1)");
+  }
+  if (value("/proc/sys/user/max_user_namespaces") == "0") {
+    add("the sysctl user.max_user_namespaces=0 forbids user namespaces (sysctl -w user.max_user_namespaces=15000)");
+  }
+  if (value("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1") {
+    add("AppArmor's kernel.apparmor_restrict_unprivileged_userns=1 restricts unprivileged user namespaces "
+        "(sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for kiln with 'userns,')");
+  }
+  if (!reasons.empty()) return reasons;
+  return std::nullopt;
+}
+
+NamespaceState EnterBuildNamespace(int /*argc*/, char** argv) {
+  NamespaceState state;
+  if (const char* marker = std::getenv(kMarkerEnv)) {
+    unsigned uid = 0, gid = 0;
+    int full = 0;
+    if (std::sscanf(marker, "%u:%u:%d", &uid, &gid, &full) != 3 || ::geteuid() != 0) {
+      throw Error(std::string("inconsistent build namespace marker ") + kMarkerEnv + "=" + marker);
+    }
+    state.rootless = true;
+    state.full_range = full == 1;
+    state.host_uid = uid;
+    state.host_gid = gid;
+  } else if (::geteuid() == 0) {
+    state.rootless = false;
+    state.full_range = true;
+  } else {
+    ReexecInUserNamespace(argv, ::geteuid(), ::getegid());
+  }
+  MakePrivateMountNamespace();
+  ReadOwnMaps(state);
+  g_state = state;
+  g_entered = true;
+  return state;
+}
+
+const NamespaceState& CurrentNamespace() {
+  if (!g_entered) {
+    g_state.rootless = ::getenv(kMarkerEnv) != nullptr || ::geteuid() != 0;
+    ReadOwnMaps(g_state);
+    g_state.full_range = g_state.uid_map.size() > 1 || (!g_state.uid_map.empty() && g_state.uid_map[0].count > 1);
+    g_entered = true;
+  }
+  return g_state;
+}
+
+}  // namespace kiln::sandbox

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs the sandbox gtest binary (isolation, ownership, overlay, cleanup
+# tests) as root, as kiln-ranged (subuid range) and as kiln-single (none):
+# the binary enters the build namespace itself, as kiln does.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+kt_require_root
+bin=${KILN_TEST_BIN_DIR:?KILN_TEST_BIN_DIR must point to the test binaries}/sandbox_tests
+[ -x "$bin" ] || kt_skip "sandbox_tests not built"
+# kt_workdir installs the kiln binary; the sandbox tests do not need it.
+KILN=${KILN:-$bin}
+[ -x "$KILN" ] || KILN=$bin
+kt_workdir
+kt_setup_users
+install -m 0755 "$bin" "$KT_WORK/bin/sandbox_tests"
+export KT_EXTRA_ENV="KILN_SOURCE_DIR=$KT_SRC"
+
+run_as() {  # run_as WHO cmd...
+  local who=$1; shift
+  local log=$KT_WORK/sandbox-$who.log
+  if [ "$who" = root ]; then
+    env KILN_SOURCE_DIR="$KT_SRC" "$@" >"$log" 2>&1
+  else
+    kt_as "$who" "$@" >"$log" 2>&1
+  fi
+  local rc=$?
+  grep -E '^\[ +(FAILED|SKIPPED|PASSED) +\]|METRIC|^kiln:' "$log" | sed "s/^/[$who] /" || true
+  return $rc
+}
+
+for who in root kiln-ranged kiln-single; do
+  if run_as "$who" "$KT_WORK/bin/sandbox_tests"; then
+    kt_ok "sandbox_tests as $who"
+  else
+    kt_fail "sandbox_tests as $who (log: $KT_WORK/sandbox-$who.log)"
+    tail -50 "$KT_WORK/sandbox-$who.log" >&2
+  fi
+done
+
+# SIGTERM to the outer process (the one that made the user namespace) is
+# forwarded: the tests in the namespace die of it, the outer process re-raises
+# it, and no sandbox process survives.
+log=$KT_WORK/sandbox-signal.log
+kt_as kiln-ranged "$KT_WORK/bin/sandbox_tests" --gtest_also_run_disabled_tests \
+  --gtest_filter=RunTest.DISABLED_LongRunForSignalForwarding >"$log" 2>&1 &
+for _ in $(seq 200); do grep -q LONG-RUN-STARTED "$log" && break; sleep 0.1; done
+sleep 0.5
+outer=$(pgrep -u kiln-ranged -o -f "$KT_WORK/bin/sandbox_tests" || true)
+if [ -n "$outer" ]; then
+  kill -TERM "$outer"
+  rc=0; wait $! || rc=$?
+  kt_eq "outer process dies of the forwarded SIGTERM" 143 "$rc"
+  sleep 0.5
+  kt_eq "no process of kiln-ranged left" "" "$(pgrep -u kiln-ranged -f 'sleep 60|sandbox_tests' || true)"
+  # The killed test binary could not remove its own scratch rootfs.
+  find /tmp -maxdepth 1 -name 'kiln-sbx-*' -user kiln-ranged -exec rm -rf {} +
+else
+  kt_fail "the long run did not start: $(cat "$log")"
+fi
+
+# The single-mapping warning is said once, naming the fix.
+if grep -q 'usermod --add-subuids' "$KT_WORK/sandbox-kiln-single.log"; then
+  kt_ok "kiln-single is told how to add a subuid range"
+else
+  kt_fail "kiln-single got no subuid advice"
+fi
+kt_eq "advice said once" 1 "$(grep -c 'usermod --add-subuids' "$KT_WORK/sandbox-kiln-single.log")"
+kt_eq "kiln-ranged gets no advice" 0 "$(grep -c 'usermod --add-subuids' "$KT_WORK/sandbox-kiln-ranged.log" || true)"
+kt_done
