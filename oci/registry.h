@@ -23,6 +23,8 @@ struct RegistryOptions {
   std::chrono::seconds timeout{60};
   int retries = 4;
   int parallel = 4;                    // concurrent blob transfers
+  // Blobs up to this size go up in one POST+PUT; larger ones in PATCH chunks of this size.
+  int64_t chunk_size = 8 << 20;
   std::function<void(const std::string&)> progress;  // one line per event
 };
 
