@@ -41,6 +41,7 @@ struct RunCmd {
   std::vector<std::string> args;  // exec form: argv; shell form: one string
   bool shell_form = true;
   std::vector<MountSpec> mounts;
+  std::vector<std::string> mount_flags;  // raw --mount values; Expand re-parses them
   std::string network;   // "", "default", "none", "host"
   std::string security;  // "", "sandbox", "insecure"
   std::vector<Heredoc> heredocs;
@@ -51,6 +52,8 @@ struct CopyCmd {               // COPY and ADD
   std::string dest;
   std::string from;            // --from
   std::string chown, chmod;    // as written
+  // unpack_default: ADD extracts local archives (false with --unpack=false);
+  // always false for COPY.
   bool link = false, parents = false, keep_git_dir = false, unpack_default = true;
   std::vector<std::string> excludes;
   std::string checksum;        // ADD --checksum
@@ -59,10 +62,17 @@ struct CopyCmd {               // COPY and ADD
 struct CmdCmd { std::vector<std::string> args; bool shell_form = true; };
 struct EntrypointCmd { std::vector<std::string> args; bool shell_form = true; };
 struct ShellCmd { std::vector<std::string> args; };
-struct KeyValue { std::string key, value; };
+// `value` has quotes removed and escapes processed but $VAR references kept;
+// `raw` is the value as written (quotes kept), which Expand() evaluates.
+// After Expand(), value is final and raw is its escaped form.
+struct KeyValue { std::string key, value, raw; };
 struct EnvCmd { std::vector<KeyValue> vars; };       // values unquoted, unexpanded
 struct LabelCmd { std::vector<KeyValue> labels; };
-struct ArgDecl { std::string name; std::optional<std::string> value; };
+struct ArgDecl {
+  std::string name;
+  std::optional<std::string> value;      // unquoted default, as KeyValue::value
+  std::optional<std::string> raw_value;  // default as written
+};
 struct ArgCmd { std::vector<ArgDecl> args; };
 struct ExposeCmd { std::vector<std::string> ports; };
 struct VolumeCmd { std::vector<std::string> paths; };
@@ -126,5 +136,13 @@ using VarMap = std::map<std::string, std::string>;
 // expanded against `vars` (RUN/CMD/ENTRYPOINT/SHELL text is left alone;
 // heredocs are left alone). Throws Error with the instruction's location.
 Instruction Expand(const Instruction& in, const VarMap& vars, char escape = '\\');
+
+// Removes quotes and processes escapes the way the shell lexer does, but
+// leaves $VAR references as written (for display of unexpanded values).
+std::string UnquoteWord(std::string_view word, char escape = '\\');
+
+// Inverse of the lexer for a literal: escapes $, quotes and the escape char so
+// that expanding the result yields `literal` unchanged.
+std::string EscapeWord(std::string_view literal, char escape = '\\');
 
 }  // namespace kiln::frontend

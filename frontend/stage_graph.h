@@ -25,6 +25,7 @@ struct StageNode {
   std::string base_image;         // FROM after global-ARG expansion; empty if FROM <stage>
   std::optional<int> base_stage;  // FROM <stage>
   bool scratch = false;
+  std::string platform;           // FROM --platform after global-ARG expansion
   std::set<int> depends_on;       // stages needed (base + COPY --from + mount from)
   std::set<std::string> images;   // external images referenced (FROM, --from=image)
 };
@@ -46,5 +47,13 @@ StageGraph BuildStageGraph(const Dockerfile& df, const BuildArgs& args,
 // Stage referenced by a --from value: a stage name or index earlier than
 // `before`; nullopt means it names an image.
 std::optional<int> ResolveStageRef(const Dockerfile& df, const std::string& ref, int before);
+// Same, with the location of the referring instruction for the error
+// ("circular dependency", "defined later", "invalid stage index").
+std::optional<int> ResolveStageRef(const Dockerfile& df, const std::string& ref, int before,
+                                   const Location& where);
+
+// Stage index for a --target name (case-insensitive); throws Error with a
+// did-you-mean when no stage has that name.
+int FindTargetStage(const Dockerfile& df, const std::string& target);
 
 }  // namespace kiln::frontend
