@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,10 +15,17 @@ namespace kiln::frontend {
 
 struct Heredoc {
   std::string name;       // the delimiter word, quotes removed
-  std::string content;    // body, each line with its '\n'; leading tabs removed for <<-
+  // Body exactly as written, each line with its own line ending. Like
+  // BuildKit, <<- only affects terminator matching here; consumers strip the
+  // body's leading tabs with ChompHeredocContent() when `chomp` is set.
+  std::string content;
   bool expand = true;     // false when the delimiter was quoted
   bool chomp = false;     // <<- form
   int file_descriptor = 0;  // 3<<EOF gives 3; 0 means stdin
+
+  // The body as the file/stdin content: `content`, leading tabs stripped
+  // from every line for <<-.
+  std::string Body() const;
 };
 
 struct Node {
@@ -31,6 +39,7 @@ struct Node {
   int start_line = 0;              // 1-based, inclusive
   int end_line = 0;
   std::vector<std::string> comments;  // comment lines directly above, '#' stripped
+  bool empty_continuation = false;    // blank lines inside its continuation
 };
 
 struct Warning {
@@ -54,5 +63,33 @@ ParseResult Parse(std::string_view text, const std::string& filename = "Dockerfi
 // BuildKit's Node.Dump(): one "(keyword [flags] args...)" line per
 // instruction, each ending in '\n'.
 std::string Dump(const ParseResult& result);
+// One instruction's dump line, without the trailing '\n'.
+std::string DumpNode(const Node& node);
+
+// BuildKit's heredoc word classification ("<<EOF", "3<<-'EOF'", ...):
+// nullopt when `word` is not a heredoc; throws frontend::Error (no location)
+// on an unbalanced quote in the delimiter. `content` is left empty.
+std::optional<Heredoc> ParseHeredocWord(std::string_view word);
+// The heredocs a logical line opens, in order (words inside quotes or after
+// an escape do not count).
+std::vector<Heredoc> HeredocsFromLine(std::string_view line);
+// Removes leading tabs from every line (what <<- means for the body).
+std::string ChompHeredocContent(std::string_view content);
+
+// BuildKit's argument word splitter for ENV/LABEL/ARG: quotes and escapes are
+// kept in the words (exposed for the instruction layer and tests).
+std::vector<std::string> SplitArgWords(std::string_view rest, char escape = '\\');
+
+// The `# syntax=` directive found at the top of a file, with BuildKit's
+// DetectSyntax rules: '#' or '//' comment directives (after an optional
+// '#!' line) or a whole-file JSON object with a "syntax" key.
+struct SyntaxDirective {
+  std::string ref;      // value up to the first space
+  std::string cmdline;  // the whole value
+  int line = 0;         // 1-based; 0 for the JSON form
+};
+std::optional<SyntaxDirective> DetectSyntax(std::string_view text);
+// Same for `# check=` (only the '#' comment form is honoured).
+std::optional<SyntaxDirective> DetectCheckDirective(std::string_view text);
 
 }  // namespace kiln::frontend

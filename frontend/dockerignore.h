@@ -1,5 +1,8 @@
 // .dockerignore with moby's patternmatcher semantics: *, ?, [...], **,
 // ! exceptions, last match wins, leading / and ./ normalised, comments.
+// Matching errors (a pattern whose character class is invalid, e.g.
+// "[z-a]") throw frontend::Error; constructing with a syntax error in a
+// pattern ("[", trailing "\\", lone "!") throws too.
 #pragma once
 
 #include <string>
@@ -20,11 +23,26 @@ class IgnoreMatcher {
   // walker must descend into an excluded directory.
   bool MayIncludeBelow(std::string_view dir) const;
   bool empty() const;
+  bool has_exclusions() const { return has_exclusions_; }
+  size_t size() const { return patterns_.size(); }
+
+  // moby's deprecated PatternMatcher.Matches: only the parent directory with
+  // as many segments as the pattern is also tried (kept for COPY --exclude
+  // compatibility checks and tests).
+  bool LegacyMatches(std::string_view path) const;
 
  private:
   struct Pattern;
   std::vector<std::shared_ptr<const Pattern>> patterns_;
+  bool has_exclusions_ = false;
 };
+
+// moby's top-level Matches(file, patterns): builds a matcher (throws on a bad
+// pattern), cleans `path`, "." never matches, then LegacyMatches.
+bool IgnoreMatches(std::string_view path, const std::vector<std::string>& patterns);
+
+// Go's path.Clean for '/'-separated paths ("a//b/../c/" -> "a/c", "" -> ".").
+std::string CleanPath(std::string_view path);
 
 // Reads .dockerignore lines (comments, blank lines, whitespace trimmed).
 std::vector<std::string> ReadIgnoreFile(std::string_view text);

@@ -19,6 +19,16 @@ class ShellLex {
 
   explicit ShellLex(char escape = '\\') : escape_(escape) {}
 
+  // BuildKit's Lex knobs. raw_quotes keeps quote characters in the output,
+  // raw_escapes keeps the escape character, skip_process_quotes treats quotes
+  // as ordinary characters (heredoc bodies), skip_unset_env leaves references
+  // to unset variables as written ("$X", "${X:-y}").
+  bool raw_quotes = false;
+  bool raw_escapes = false;
+  bool skip_process_quotes = false;
+  bool skip_unset_env = false;
+  char escape() const { return escape_; }
+
   // One word: quotes removed, no field splitting. Throws std::runtime_error
   // (message only; callers add the location) on bad syntax or ${V:?msg}.
   std::string ProcessWord(std::string_view word, const Lookup& env) const;
@@ -31,6 +41,8 @@ class ShellLex {
   // build-arg warnings and the linter's "ARG used before declared").
   struct Matches { std::set<std::string> matched, unmatched; };
   std::string ProcessWordWithMatches(std::string_view word, const Lookup& env, Matches* out) const;
+  std::vector<std::string> ProcessWordsWithMatches(std::string_view word, const Lookup& env,
+                                                   Matches* out) const;
 
  private:
   char escape_;

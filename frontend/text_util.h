@@ -1,0 +1,50 @@
+// Small UTF-8 and character-class helpers that mirror Go's unicode package,
+// so the parser and the shell lexer classify characters exactly as BuildKit.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace kiln::frontend {
+
+inline constexpr char32_t kRuneError = 0xFFFD;
+
+// Decodes one code point at `s[pos]`; invalid or truncated sequences decode
+// as kRuneError with width 1 (Go's utf8.DecodeRuneInString).
+char32_t DecodeMultiByteRune(std::string_view s, size_t pos, size_t* width);
+inline char32_t DecodeRune(std::string_view s, size_t pos, size_t* width) {
+  unsigned char b = static_cast<unsigned char>(s[pos]);
+  if (b < 0x80) {
+    *width = 1;
+    return b;
+  }
+  return DecodeMultiByteRune(s, pos, width);
+}
+void AppendRune(std::string& out, char32_t cp);
+
+// Go unicode.IsSpace / IsLetter / IsDigit.
+bool IsSpaceRune(char32_t cp);
+bool IsLetterRune(char32_t cp);
+bool IsDigitRune(char32_t cp);
+
+// unicode.IsSpace(rune(b)) on a single byte, as Go code that indexes strings
+// by byte does (0x85 and 0xA0 count as space there).
+inline bool IsSpaceByte(unsigned char b) {
+  return b == ' ' || (b >= '\t' && b <= '\r') || b == 0x85 || b == 0xA0;
+}
+// The `[\t\v\f\r ]` class BuildKit splits arguments on.
+inline bool IsArgSeparator(char c) {
+  return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// strings.TrimLeftFunc / TrimRightFunc / TrimSpace with unicode.IsSpace.
+std::string_view TrimLeftSpace(std::string_view s);
+std::string_view TrimRightSpace(std::string_view s);
+inline std::string_view TrimSpace(std::string_view s) { return TrimRightSpace(TrimLeftSpace(s)); }
+
+// Go strconv.Quote.
+void AppendGoQuoted(std::string& out, std::string_view s);
+std::string GoQuote(std::string_view s);
+
+}  // namespace kiln::frontend

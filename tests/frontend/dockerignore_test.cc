@@ -1,0 +1,114 @@
+// .dockerignore matching against moby/patternmatcher's vectors.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "frontend/dockerignore.h"
+#include "frontend/error.h"
+#include "tests/frontend/corpus_util.h"
+
+namespace kiln::frontend {
+namespace {
+
+using nlohmann::json;
+using testing::CorpusDir;
+using testing::ReadFileOrDie;
+
+json Cases() { return json::parse(ReadFileOrDie(CorpusDir() + "/moby-patternmatcher/patternmatcher-cases.json")); }
+
+std::vector<std::string> PatternsOf(const json& c) {
+  if (c.contains("patterns")) return c["patterns"].get<std::vector<std::string>>();
+  return {c["pattern"].get<std::string>()};
+}
+
+TEST(DockerIgnore, MatchesOrParentMatchesVectors) {
+  json cases = Cases()["matches_or_parent_matches"];
+  ASSERT_EQ(cases.size(), 72u);
+  for (const json& c : cases) {
+    IgnoreMatcher m(PatternsOf(c));
+    std::string path = c["path"].get<std::string>();
+    EXPECT_EQ(m.Excluded(path), c["match"].get<bool>()) << c.dump();
+  }
+}
+
+TEST(DockerIgnore, LegacyMatchesVectors) {
+  json cases = Cases()["legacy_matches"];
+  ASSERT_EQ(cases.size(), 65u);
+  for (const json& c : cases) {
+    std::string path = c["path"].get<std::string>();
+    if (c["error"].get<bool>()) {
+      EXPECT_THROW(IgnoreMatches(path, PatternsOf(c)), Error) << c.dump();
+      continue;
+    }
+    try {
+      EXPECT_EQ(IgnoreMatches(path, PatternsOf(c)), c["match"].get<bool>()) << c.dump();
+    } catch (const Error& e) {
+      ADD_FAILURE() << c.dump() << ": " << e.what();
+    }
+  }
+}
+
+TEST(DockerIgnore, NewPatternsVectors) {
+  const json all_cases = Cases();
+  for (const json& c : all_cases["new_patterns"]) {
+    auto patterns = c["patterns"].get<std::vector<std::string>>();
+    if (c["error"].get<bool>()) {
+      EXPECT_THROW(IgnoreMatcher{patterns}, Error) << c.dump();
+      continue;
+    }
+    IgnoreMatcher m(patterns);
+    if (c.contains("pattern_count")) {
+      EXPECT_EQ(m.size(), c["pattern_count"].get<size_t>());
+    }
+    if (c.contains("has_exclusions")) {
+      EXPECT_EQ(m.has_exclusions(), c["has_exclusions"].get<bool>());
+    }
+    if (c.contains("then_match")) {
+      for (int i = 0; i < 3; ++i) {  // must keep failing, not crash
+        EXPECT_THROW(m.Excluded(c["then_match"]["path"].get<std::string>()), Error);
+      }
+    }
+  }
+}
+
+TEST(DockerIgnore, ReadAllVectors) {
+  const json all_cases = Cases();
+  for (const json& c : all_cases["ignorefile_read_all"]) {
+    std::string input = c["input"].is_null() ? "" : c["input"].get<std::string>();
+    EXPECT_EQ(ReadIgnoreFile(input), c["expected"].get<std::vector<std::string>>());
+  }
+  EXPECT_EQ(ReadIgnoreFile("\xEF\xBB\xBF" "a\r\n./b/\n"), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(DockerIgnore, MayIncludeBelow) {
+  IgnoreMatcher m({"vendor", "!vendor/keep/file.go", "build"});
+  EXPECT_TRUE(m.Excluded("vendor/x.go"));
+  EXPECT_FALSE(m.Excluded("vendor/keep/file.go"));
+  EXPECT_TRUE(m.MayIncludeBelow("vendor"));
+  EXPECT_TRUE(m.MayIncludeBelow("vendor/keep"));
+  EXPECT_FALSE(m.MayIncludeBelow("build"));
+  EXPECT_TRUE(IgnoreMatcher({"a", "!**/*.md"}).MayIncludeBelow("a"));
+  EXPECT_FALSE(IgnoreMatcher({"a"}).MayIncludeBelow("a"));
+}
+
+TEST(DockerIgnore, FindIgnoreFile) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("kiln-ignore-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "sub");
+  EXPECT_EQ(FindIgnoreFile(dir.string(), (dir / "sub/Dockerfile").string()), "");
+  std::ofstream(dir / ".dockerignore") << "x\n";
+  EXPECT_EQ(FindIgnoreFile(dir.string(), (dir / "sub/Dockerfile").string()), (dir / ".dockerignore").string());
+  std::ofstream(dir / "sub/Dockerfile.dockerignore") << "y\n";
+  EXPECT_EQ(FindIgnoreFile(dir.string(), (dir / "sub/Dockerfile").string()),
+            (dir / "sub/Dockerfile.dockerignore").string());
+  std::ofstream(dir / "Containerfile.dockerignore") << "z\n";
+  EXPECT_EQ(FindIgnoreFile(dir.string(), (dir / "Containerfile").string()),
+            (dir / "Containerfile.dockerignore").string());
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kiln::frontend
