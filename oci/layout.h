@@ -20,7 +20,11 @@ void ExportOciLayout(const Store& store, const Descriptor& manifest,
 // the image manifest's descriptor.
 Descriptor ImportOciLayout(Store& store, const std::filesystem::path& dir, const std::string& tag);
 
-// `docker load` format: manifest.json, config, layer tars.
+// `docker load` format, shaped like `docker save` of Docker >= 25: an OCI
+// layout (oci-layout, index.json, blobs/sha256/...) plus manifest.json
+// ([{"Config","RepoTags","Layers"}] naming blobs/sha256/<hex> paths). Layers
+// are the store's blobs as-is (gzip/zstd); `docker load` decompresses them.
+// Written to a temp file and renamed, so a partial tar never appears.
 void ExportDockerArchive(const Store& store, const Descriptor& manifest,
                          const std::filesystem::path& tar_file,
                          const std::vector<std::string>& repo_tags);

@@ -8,7 +8,12 @@
 //                            used as overlay lower dirs; complete when
 //                            layers/<hex>.done exists
 //   tmp/                     scratch space (per-process dirs, swept when stale)
-//   lock                     flock(2): shared for readers, exclusive for writers of index.json
+//   lock                     flock(2) (Store::Lock): held shared by anyone using or adding
+//                            content (a build, a pull) and exclusive by Prune/Fsck(remove),
+//                            so GC never deletes what a running process is about to tag
+//   index.lock               flock(2), exclusive around every index.json rewrite and
+//                            AdoptLayerDir; index.json is replaced by rename, so readers
+//                            need no lock
 // Other folders (e.g. builder's cache/) may be added by upper layers via Path().
 #pragma once
 
@@ -101,8 +106,14 @@ class Store {
   // Integrity and garbage collection. `extra_roots` are digests kept alive by
   // upper layers (e.g. the build cache).
   struct FsckReport { std::vector<Digest> corrupt, orphaned; };
+  // Takes the store Lock itself (exclusive when removing, as Prune does):
+  // do not call while holding a Lock. Orphaned = reached by no tag, no
+  // index.json entry and no extra root.
   FsckReport Fsck(bool remove) const;
+  FsckReport Fsck(bool remove, const std::vector<Digest>& extra_roots) const;
   struct PruneReport { int blobs_removed = 0, layer_dirs_removed = 0; int64_t bytes_freed = 0; };
+  // Takes the exclusive store Lock itself (waits for running builds); do not
+  // call while holding a Lock. Removes unreachable blobs and layers/<hex> dirs.
   PruneReport Prune(const std::vector<Digest>& extra_roots) const;
 
   // All blobs and unpacked layers reachable from a manifest (config, layers, subject referrers excluded).

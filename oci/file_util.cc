@@ -1,0 +1,74 @@
+#include "oci/file_util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+
+#include "oci/error.h"
+
+namespace kiln::oci {
+
+void UniqueFd::Reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void WriteAll(int fd, const void* data, size_t size, const std::string& what) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno(what + ": write");
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+std::string ReadFileToString(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) ThrowErrno("read " + path.string() + ": open");
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno("read " + path.string());
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+void FsyncDir(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) ThrowErrno("fsync dir " + dir.string() + ": open");
+  if (::fsync(fd.get()) != 0) ThrowErrno("fsync dir " + dir.string());
+}
+
+void WriteFileAtomic(const std::filesystem::path& path, std::string_view data) {
+  auto dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto tmp = dir / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(rng() & 0xffffffff));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.valid()) ThrowErrno("write " + path.string() + ": create " + tmp.string());
+  try {
+    WriteAll(fd.get(), data.data(), data.size(), "write " + tmp.string());
+    if (::fsync(fd.get()) != 0) ThrowErrno("write " + tmp.string() + ": fsync");
+    fd.Reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) ThrowErrno("write " + path.string() + ": rename");
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  FsyncDir(dir);
+}
+
+}  // namespace kiln::oci

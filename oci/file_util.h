@@ -1,0 +1,46 @@
+// Small file helpers for oci/: an owning fd and atomic file writes
+// (temp file in the same dir, fsync, rename, fsync dir) so a crash never
+// leaves a half-written index.json or blob under its final name.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace kiln::oci {
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+  void Reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// Writes all of `size` bytes, retrying on EINTR/short writes; throws oci::Error.
+void WriteAll(int fd, const void* data, size_t size, const std::string& what);
+// Reads a whole (small) file; throws oci::Error naming the path.
+std::string ReadFileToString(const std::filesystem::path& path);
+// Atomically replaces `path` with `data`.
+void WriteFileAtomic(const std::filesystem::path& path, std::string_view data);
+// fsync(2) of a directory so a rename inside it is durable.
+void FsyncDir(const std::filesystem::path& dir);
+
+}  // namespace kiln::oci

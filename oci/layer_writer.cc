@@ -1,0 +1,414 @@
+// WriteLayer: a directory in overlay form -> a reproducible PAX tar blob.
+//
+// Pipeline: the walk feeds a libarchive tar writer (no filter) whose output
+// callback hashes the tar bytes (diff_id) and hands them, in ~1 MiB chunks, to
+// a compressor thread running a second libarchive writer in "raw" format with
+// the gzip/zstd filter; its output callback hashes the compressed bytes
+// (digest) and streams them into the store. Tar building and compression thus
+// use both cores, and nothing is held in memory beyond a few chunks.
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "oci/error.h"
+#include "oci/file_util.h"
+#include "oci/layer.h"
+#include "oci/layer_internal.h"
+
+namespace kiln::oci {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+constexpr size_t kMaxQueued = 8;
+
+// Bounded single-producer/single-consumer queue of byte chunks.
+class ChunkQueue {
+ public:
+  void Push(std::string chunk) {
+    std::unique_lock l(mu_);
+    not_full_.wait(l, [&] { return q_.size() < kMaxQueued || aborted_; });
+    if (aborted_) throw Error("write layer: compressor failed");
+    q_.push_back(std::move(chunk));
+    not_empty_.notify_one();
+  }
+  // False at end of stream.
+  bool Pop(std::string& out) {
+    std::unique_lock l(mu_);
+    not_empty_.wait(l, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return false;
+    out = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void Close() {
+    std::lock_guard l(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+  }
+  void Abort() {
+    std::lock_guard l(mu_);
+    aborted_ = true;
+    closed_ = true;
+    not_full_.notify_all();
+    not_empty_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_full_, not_empty_;
+  std::deque<std::string> q_;
+  bool closed_ = false, aborted_ = false;
+};
+
+struct ArchiveWriteDeleter {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+using ArchiveWritePtr = std::unique_ptr<archive, ArchiveWriteDeleter>;
+struct EntryDeleter {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
+
+void Check(archive* a, int r, const std::string& what) {
+  if (r < ARCHIVE_WARN) throw Error("write layer: " + what + ": " + (archive_error_string(a) ? archive_error_string(a) : "unknown error"));
+}
+
+// Output of the compressing writer: into the store (which hashes it).
+struct BlobSink {
+  Store::BlobWriter* blob;
+  std::exception_ptr error;
+};
+
+la_ssize_t BlobSinkWrite(archive*, void* ctx, const void* buf, size_t n) {
+  auto* s = static_cast<BlobSink*>(ctx);
+  try {
+    s->blob->Write(buf, n);
+  } catch (...) {
+    s->error = std::current_exception();
+    return -1;
+  }
+  return static_cast<la_ssize_t>(n);
+}
+
+// Output of the tar writer: hash, then either straight into the blob
+// (uncompressed) or batched into the compressor's queue.
+struct TarSink {
+  Sha256 hash;
+  ChunkQueue* queue = nullptr;  // compressed
+  Store::BlobWriter* blob = nullptr;  // uncompressed
+  std::string pending;
+  std::exception_ptr error;
+  void Flush() {
+    if (!pending.empty()) queue->Push(std::exchange(pending, {}));
+  }
+};
+
+la_ssize_t TarSinkWrite(archive*, void* ctx, const void* buf, size_t n) {
+  auto* s = static_cast<TarSink*>(ctx);
+  try {
+    if (s->blob) {
+      s->blob->Write(buf, n);
+    } else {
+      s->hash.Update(buf, n);
+      s->pending.append(static_cast<const char*>(buf), n);
+      if (s->pending.size() >= kChunk) s->Flush();
+    }
+  } catch (...) {
+    s->error = std::current_exception();
+    return -1;
+  }
+  return static_cast<la_ssize_t>(n);
+}
+
+struct WalkEntry {
+  std::string rel;   // tar path, no leading "./"
+  std::string full;  // on disk ("" for synthetic opaque markers)
+  struct stat st;
+  bool opaque_marker = false;
+};
+
+bool IsOpaque(const std::string& path) {
+  char v[8];
+  for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque"}) {
+    ssize_t n = ::lgetxattr(path.c_str(), name, v, sizeof v);
+    if (n == 1 && v[0] == 'y') return true;
+  }
+  return false;
+}
+
+std::vector<WalkEntry> Walk(const fs::path& dir) {
+  std::vector<WalkEntry> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
+  if (ec) throw Error("write layer: walk " + dir.string() + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) throw Error("write layer: walk " + dir.string() + ": " + ec.message());
+    WalkEntry e;
+    e.full = it->path().string();
+    e.rel = it->path().lexically_relative(dir).string();
+    if (::lstat(e.full.c_str(), &e.st) != 0) ThrowErrno("write layer: lstat " + e.full);
+    bool is_dir = S_ISDIR(e.st.st_mode);
+    bool opaque = is_dir && IsOpaque(e.full);
+    out.push_back(e);
+    if (opaque) {
+      WalkEntry m;
+      m.rel = e.rel + "/" + kOpaqueWhiteout;
+      m.st = e.st;
+      m.opaque_marker = true;
+      out.push_back(m);
+    }
+  }
+  if (ec) throw Error("write layer: walk " + dir.string() + ": " + ec.message());
+  // Plain byte order of the path: a directory sorts before its contents
+  // because it is a prefix of them.
+  std::sort(out.begin(), out.end(), [](const WalkEntry& a, const WalkEntry& b) { return a.rel < b.rel; });
+  return out;
+}
+
+// Sorted xattrs of `path`, minus overlayfs' own bookkeeping.
+std::vector<std::pair<std::string, std::string>> Xattrs(const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> out;
+  ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
+  if (n < 0) {
+    if (errno == ENOTSUP) return out;
+    ThrowErrno("write layer: llistxattr " + path);
+  }
+  if (n == 0) return out;
+  std::string names(static_cast<size_t>(n), '\0');
+  n = ::llistxattr(path.c_str(), names.data(), names.size());
+  if (n < 0) ThrowErrno("write layer: llistxattr " + path);
+  names.resize(static_cast<size_t>(n));
+  for (size_t pos = 0; pos < names.size();) {
+    std::string name(names.c_str() + pos);
+    pos += name.size() + 1;
+    if (name.empty() || name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.")) continue;
+    ssize_t vn = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (vn < 0) ThrowErrno("write layer: lgetxattr " + path + " " + name);
+    std::string value(static_cast<size_t>(vn), '\0');
+    vn = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+    if (vn < 0) ThrowErrno("write layer: lgetxattr " + path + " " + name);
+    value.resize(static_cast<size_t>(vn));
+    out.emplace_back(name, value);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void WriteFileData(archive* a, const WalkEntry& e) {
+  UniqueFd fd(::open(e.full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) ThrowErrno("write layer: open " + e.full);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  static thread_local std::unique_ptr<char[]> buf(new char[1 << 18]);
+  int64_t left = e.st.st_size;
+  while (left > 0) {
+    ssize_t n = ::read(fd.get(), buf.get(), static_cast<size_t>(std::min<int64_t>(left, 1 << 18)));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno("write layer: read " + e.full);
+    }
+    if (n == 0) throw Error("write layer: " + e.full + " shrank while being archived");
+    la_ssize_t w = archive_write_data(a, buf.get(), static_cast<size_t>(n));
+    if (w < 0) Check(a, ARCHIVE_FATAL, "write data of " + e.rel);
+    left -= n;
+  }
+}
+
+void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts) {
+  std::map<std::pair<dev_t, ino_t>, std::string> first_link;
+  EntryPtr entry(archive_entry_new());
+  for (const WalkEntry& e : Walk(dir)) {
+    archive_entry_clear(entry.get());
+    const struct stat& st = e.st;
+    int64_t mtime = st.st_mtim.tv_sec;
+    if (opts.source_date_epoch && mtime > *opts.source_date_epoch) mtime = *opts.source_date_epoch;
+    archive_entry_set_mtime(entry.get(), mtime, 0);
+    bool data = false;
+    if (e.opaque_marker || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))) {
+      // Whiteouts in the OCI form: an empty regular file named .wh.<name>.
+      std::string rel = e.rel;
+      if (!e.opaque_marker) {
+        auto slash = rel.rfind('/');
+        rel = (slash == std::string::npos ? std::string() : rel.substr(0, slash + 1)) + kWhiteoutPrefix +
+              (slash == std::string::npos ? rel : rel.substr(slash + 1));
+      }
+      archive_entry_set_pathname(entry.get(), rel.c_str());
+      archive_entry_set_filetype(entry.get(), AE_IFREG);
+      archive_entry_set_perm(entry.get(), 0);
+      archive_entry_set_size(entry.get(), 0);
+      Check(a, archive_write_header(a, entry.get()), "header of " + rel);
+      continue;
+    }
+    archive_entry_set_pathname(entry.get(), e.rel.c_str());
+    archive_entry_set_uid(entry.get(), st.st_uid);
+    archive_entry_set_gid(entry.get(), st.st_gid);
+    archive_entry_set_perm(entry.get(), st.st_mode & 07777);
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+      auto [it, inserted] = first_link.try_emplace({st.st_dev, st.st_ino}, e.rel);
+      if (!inserted) {
+        archive_entry_set_filetype(entry.get(), st.st_mode & S_IFMT);
+        archive_entry_set_hardlink(entry.get(), it->second.c_str());
+        archive_entry_set_size(entry.get(), 0);
+        Check(a, archive_write_header(a, entry.get()), "header of " + e.rel);
+        continue;
+      }
+    }
+    if (S_ISREG(st.st_mode)) {
+      archive_entry_set_filetype(entry.get(), AE_IFREG);
+      archive_entry_set_size(entry.get(), st.st_size);
+      data = st.st_size > 0;
+    } else if (S_ISDIR(st.st_mode)) {
+      archive_entry_set_filetype(entry.get(), AE_IFDIR);
+    } else if (S_ISLNK(st.st_mode)) {
+      archive_entry_set_filetype(entry.get(), AE_IFLNK);
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t n = ::readlink(e.full.c_str(), target.data(), target.size());
+      if (n < 0) ThrowErrno("write layer: readlink " + e.full);
+      target.resize(static_cast<size_t>(n));
+      archive_entry_set_symlink(entry.get(), target.c_str());
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+      archive_entry_set_filetype(entry.get(), st.st_mode & S_IFMT);
+      archive_entry_set_rdevmajor(entry.get(), major(st.st_rdev));
+      archive_entry_set_rdevminor(entry.get(), minor(st.st_rdev));
+    } else {
+      continue;  // sockets are not archivable (tar has no type for them)
+    }
+    for (auto& [name, value] : Xattrs(e.full))
+      archive_entry_xattr_add_entry(entry.get(), name.c_str(), value.data(), value.size());
+    Check(a, archive_write_header(a, entry.get()), "header of " + e.rel);
+    if (data) WriteFileData(a, e);
+  }
+}
+
+ArchiveWritePtr NewTarWriter() {
+  ArchiveWritePtr a(archive_write_new());
+  if (!a) throw Error("write layer: archive_write_new failed");
+  // Restricted PAX: plain ustar headers unless a name, id or xattr needs an
+  // extension record; maximally readable.
+  Check(a.get(), archive_write_set_format_pax_restricted(a.get()), "set format");
+  Check(a.get(), archive_write_set_bytes_per_block(a.get(), 10240), "set block size");
+  Check(a.get(), archive_write_set_bytes_in_last_block(a.get(), 1), "set last block");
+  return a;
+}
+
+}  // namespace
+
+Layer WriteLayer(const Store& store, const fs::path& dir, const LayerOptions& opts) {
+  auto blob = store.NewBlob();
+  TarSink tar_sink;
+  std::string media_type = media::kOciLayerTar;
+
+  if (opts.compression == Compression::kNone) {
+    tar_sink.blob = &blob;
+    ArchiveWritePtr a = NewTarWriter();
+    if (archive_write_open(a.get(), &tar_sink, nullptr, TarSinkWrite, nullptr) != ARCHIVE_OK) {
+      if (tar_sink.error) std::rethrow_exception(tar_sink.error);
+      Check(a.get(), ARCHIVE_FATAL, "open");
+    }
+    try {
+      WriteTar(a.get(), dir, opts);
+      if (archive_write_close(a.get()) != ARCHIVE_OK) Check(a.get(), ARCHIVE_FATAL, "close");
+    } catch (...) {
+      if (tar_sink.error) std::rethrow_exception(tar_sink.error);
+      throw;
+    }
+    Layer layer;
+    layer.blob = blob.Commit(media_type);  // hashed by the blob writer: digest == diff_id
+    layer.diff_id = layer.blob.digest;
+    return layer;
+  }
+
+  // The compressing writer.
+  ArchiveWritePtr z(archive_write_new());
+  if (!z) throw Error("write layer: archive_write_new failed");
+  Check(z.get(), archive_write_set_format_raw(z.get()), "set raw format");
+  if (opts.compression == Compression::kGzip) {
+    media_type = media::kOciLayerGzip;
+    Check(z.get(), archive_write_add_filter_gzip(z.get()), "add gzip");
+    // No mtime in the gzip header (reproducible); level 6 like `gzip -6`.
+    Check(z.get(), archive_write_set_filter_option(z.get(), "gzip", "timestamp", nullptr), "gzip:!timestamp");
+    Check(z.get(), archive_write_set_filter_option(z.get(), "gzip", "compression-level", "6"), "gzip level");
+  } else {
+    media_type = media::kOciLayerZstd;
+    Check(z.get(), archive_write_add_filter_zstd(z.get()), "add zstd");
+  }
+  // Trailing zero padding after a gzip member breaks strict readers.
+  Check(z.get(), archive_write_set_bytes_per_block(z.get(), 65536), "set block size");
+  Check(z.get(), archive_write_set_bytes_in_last_block(z.get(), 1), "set last block");
+  BlobSink blob_sink{&blob, nullptr};
+  if (archive_write_open(z.get(), &blob_sink, nullptr, BlobSinkWrite, nullptr) != ARCHIVE_OK) {
+    if (blob_sink.error) std::rethrow_exception(blob_sink.error);
+    Check(z.get(), ARCHIVE_FATAL, "open compressor");
+  }
+  EntryPtr raw(archive_entry_new());
+  archive_entry_set_pathname(raw.get(), "layer.tar");
+  archive_entry_set_filetype(raw.get(), AE_IFREG);
+  Check(z.get(), archive_write_header(z.get(), raw.get()), "raw header");
+
+  ChunkQueue queue;
+  std::exception_ptr z_error;
+  std::thread compressor([&] {
+    try {
+      std::string chunk;
+      while (queue.Pop(chunk)) {
+        if (archive_write_data(z.get(), chunk.data(), chunk.size()) < 0) {
+          if (blob_sink.error) std::rethrow_exception(blob_sink.error);
+          Check(z.get(), ARCHIVE_FATAL, "compress");
+        }
+      }
+      if (archive_write_close(z.get()) != ARCHIVE_OK) {
+        if (blob_sink.error) std::rethrow_exception(blob_sink.error);
+        Check(z.get(), ARCHIVE_FATAL, "close compressor");
+      }
+    } catch (...) {
+      z_error = std::current_exception();
+      queue.Abort();
+    }
+  });
+
+  std::exception_ptr tar_error;
+  tar_sink.queue = &queue;
+  try {
+    ArchiveWritePtr a = NewTarWriter();
+    if (archive_write_open(a.get(), &tar_sink, nullptr, TarSinkWrite, nullptr) != ARCHIVE_OK) {
+      if (tar_sink.error) std::rethrow_exception(tar_sink.error);
+      Check(a.get(), ARCHIVE_FATAL, "open");
+    }
+    WriteTar(a.get(), dir, opts);
+    if (archive_write_close(a.get()) != ARCHIVE_OK) {
+      if (tar_sink.error) std::rethrow_exception(tar_sink.error);
+      Check(a.get(), ARCHIVE_FATAL, "close");
+    }
+    tar_sink.Flush();
+    queue.Close();
+  } catch (...) {
+    tar_error = tar_sink.error ? tar_sink.error : std::current_exception();
+    queue.Abort();
+  }
+  compressor.join();
+  if (z_error) std::rethrow_exception(z_error);
+  if (tar_error) std::rethrow_exception(tar_error);
+
+  Layer layer;
+  layer.diff_id = tar_sink.hash.Final();
+  layer.blob = blob.Commit(media_type);  // the blob writer hashes the compressed bytes
+  return layer;
+}
+
+}  // namespace kiln::oci

@@ -1,0 +1,300 @@
+#include <archive.h>
+#include <fcntl.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "oci/error.h"
+#include "oci/layer.h"
+#include "ocicore_test_util.h"
+
+namespace kiln::oci {
+namespace {
+
+namespace fs = std::filesystem;
+using ocitest::ScratchDir;
+using ocitest::WriteText;
+
+struct Seen {
+  std::string path;
+  unsigned mode;
+  int64_t uid, gid, mtime;
+  std::string link;
+  bool hardlink;
+  bool has_uname;
+  std::vector<std::string> xattrs;
+};
+
+// Reads a layer blob with libarchive directly (independent of ForEachEntry).
+std::vector<Seen> List(const fs::path& blob) {
+  archive* a = archive_read_new();
+  archive_read_support_filter_all(a);
+  archive_read_support_format_tar(a);
+  EXPECT_EQ(archive_read_open_filename(a, blob.c_str(), 10240), ARCHIVE_OK);
+  std::vector<Seen> out;
+  archive_entry* e;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    Seen s{archive_entry_pathname(e), archive_entry_mode(e), archive_entry_uid(e), archive_entry_gid(e),
+           archive_entry_mtime(e), "", false, (archive_entry_uname(e) && *archive_entry_uname(e)) || (archive_entry_gname(e) && *archive_entry_gname(e)), {}};
+    if (archive_entry_hardlink(e)) {
+      s.link = archive_entry_hardlink(e);
+      s.hardlink = true;
+    } else if (archive_entry_symlink(e)) {
+      s.link = archive_entry_symlink(e);
+    }
+    EXPECT_FALSE(archive_entry_atime_is_set(e)) << s.path;
+    EXPECT_FALSE(archive_entry_ctime_is_set(e)) << s.path;
+    const char* n;
+    const void* v;
+    size_t sz;
+    archive_entry_xattr_reset(e);
+    // libarchive writes each xattr twice (SCHILY.xattr and LIBARCHIVE.xattr)
+    // and its reader reports both: keep one.
+    while (archive_entry_xattr_next(e, &n, &v, &sz) == ARCHIVE_OK)
+      if (std::find(s.xattrs.begin(), s.xattrs.end(), n) == s.xattrs.end()) s.xattrs.push_back(n);
+    out.push_back(s);
+  }
+  archive_read_free(a);
+  return out;
+}
+
+std::string Decompressed(const fs::path& blob) {
+  archive* a = archive_read_new();
+  archive_read_support_filter_all(a);
+  archive_read_support_format_raw(a);
+  archive_read_open_filename(a, blob.c_str(), 10240);
+  archive_entry* e;
+  std::string out;
+  if (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    char buf[65536];
+    la_ssize_t n;
+    while ((n = archive_read_data(a, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  archive_read_free(a);
+  return out;
+}
+
+bool UserXattrs(const fs::path& p) {
+  return ::setxattr(p.c_str(), "user.kiln.probe", "1", 1, 0) == 0 && ::removexattr(p.c_str(), "user.kiln.probe") == 0;
+}
+
+void SetMtimes(const fs::path& root, int64_t t) {
+  struct timespec ts[2] = {{t, 0}, {t, 0}};
+  for (auto& e : fs::recursive_directory_iterator(root)) utimensat(AT_FDCWD, e.path().c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+
+// A tree that looks like an overlay upper dir.
+void MakeTree(const fs::path& root) {
+  fs::create_directories(root / "etc");
+  WriteText(root / "etc" / "hosts", "127.0.0.1 localhost\n");
+  WriteText(root / "bin" / "tool", std::string(100000, 'b'));
+  ::chmod((root / "bin" / "tool").c_str(), 04755);
+  fs::create_hard_link(root / "bin" / "tool", root / "bin" / "tool-alias");
+  fs::create_symlink("../etc/hosts", root / "bin" / "hosts-link");
+  fs::create_directories(root / "a-b");
+  fs::create_directories(root / "a" / "b");
+  WriteText(root / "a" / "b" / "c", "c");
+  std::string longname(150, 'L');
+  WriteText(root / "a" / longname, "long");
+  WriteText(root / "owned", "o");
+  ::lchown((root / "owned").c_str(), 1234, 5678);
+}
+
+TEST(LayerWriter, EntriesSortedNumericIdsLinksKept) {
+  ScratchDir dir;
+  Store s(dir / "store");
+  MakeTree(dir / "tree");
+  Layer l = WriteLayer(s, dir / "tree", {Compression::kNone, std::nullopt});
+  EXPECT_EQ(l.blob.media_type, media::kOciLayerTar);
+  EXPECT_EQ(l.diff_id, l.blob.digest);
+  EXPECT_EQ(Sha256OfFile(s.BlobPath(l.blob.digest)), l.diff_id);
+  auto seen = List(s.BlobPath(l.blob.digest));
+  std::vector<std::string> names;
+  for (auto& e : seen) names.push_back(e.path);
+  std::vector<std::string> sorted = names;
+  // libarchive appends "/" to dirs; compare without it.
+  for (auto& n : sorted)
+    if (n.ends_with("/")) n.pop_back();
+  auto plain = sorted;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(plain, sorted);
+  EXPECT_LT(std::find(plain.begin(), plain.end(), "a") - plain.begin(),
+            std::find(plain.begin(), plain.end(), "a/b") - plain.begin());
+  EXPECT_NE(std::find(plain.begin(), plain.end(), "a/" + std::string(150, 'L')), plain.end());
+  for (auto& e : seen) {
+    EXPECT_FALSE(e.has_uname) << e.path;
+    if (e.path == "owned") {
+      EXPECT_EQ(e.uid, 1234);
+      EXPECT_EQ(e.gid, 5678);
+    }
+    if (e.path == "bin/tool") {
+      EXPECT_EQ(e.mode & 07777, 04755u);
+    }
+    if (e.path == "bin/tool-alias") {
+      EXPECT_TRUE(e.hardlink);
+      EXPECT_EQ(e.link, "bin/tool");
+    }
+    if (e.path == "bin/hosts-link") {
+      EXPECT_EQ(e.link, "../etc/hosts");
+    }
+  }
+}
+
+TEST(LayerWriter, WhiteoutsOpaqueAndXattrs) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mknod whiteouts and set trusted.* xattrs";
+  ScratchDir dir;
+  Store s(dir / "store");
+  auto t = dir / "tree";
+  fs::create_directories(t / "opaque-trusted");
+  fs::create_directories(t / "opaque-user");
+  fs::create_directories(t / "d");
+  ASSERT_EQ(::mknod((t / "d" / "gone").c_str(), S_IFCHR | 0, makedev(0, 0)), 0);
+  ASSERT_EQ(::setxattr((t / "opaque-trusted").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
+  bool user = UserXattrs(t);
+  if (user) {
+    ASSERT_EQ(::setxattr((t / "opaque-user").c_str(), "user.overlay.opaque", "y", 1, 0), 0);
+    WriteText(t / "x", "x");
+    ASSERT_EQ(::setxattr((t / "x").c_str(), "user.note", "hi", 2, 0), 0);
+  }
+  WriteText(t / "cap", "binary");
+  // A v2 file capability (cap_net_bind_service), as setcap writes it.
+  const unsigned char cap[20] = {0, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  ASSERT_EQ(::setxattr((t / "cap").c_str(), "security.capability", cap, sizeof cap, 0), 0);
+  ASSERT_EQ(::setxattr((t / "d").c_str(), "trusted.overlay.redirect", "/x", 2, 0), 0);
+
+  Layer l = WriteLayer(s, t, {Compression::kGzip, std::nullopt});
+  auto seen = List(s.BlobPath(l.blob.digest));
+  std::map<std::string, Seen> by;
+  for (auto& e : seen) by[e.path] = e;
+  EXPECT_TRUE(by.count("d/.wh.gone"));
+  EXPECT_FALSE(by.count("d/gone"));
+  EXPECT_TRUE(S_ISREG(by["d/.wh.gone"].mode));
+  EXPECT_TRUE(by.count("opaque-trusted/.wh..wh..opq"));
+  if (user) {
+    EXPECT_TRUE(by.count("opaque-user/.wh..wh..opq"));
+    EXPECT_EQ(by["x"].xattrs, std::vector<std::string>{"user.note"});
+  }
+  EXPECT_EQ(by["cap"].xattrs, std::vector<std::string>{"security.capability"});
+  for (auto& e : seen)
+    for (auto& x : e.xattrs) EXPECT_EQ(x.find(".overlay."), std::string::npos) << e.path << " " << x;
+}
+
+TEST(LayerWriter, ReproducibleAcrossPlacesAndTimes) {
+  ScratchDir dir;
+  Store s(dir / "store");
+  MakeTree(dir / "one");
+  SetMtimes(dir / "one", 1600000000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  MakeTree(dir / "two");
+  SetMtimes(dir / "two", 1600000000);
+  for (auto c : {Compression::kGzip, Compression::kZstd, Compression::kNone}) {
+    Layer a = WriteLayer(s, dir / "one", {c, std::nullopt});
+    Layer b = WriteLayer(s, dir / "two", {c, std::nullopt});
+    EXPECT_EQ(a.blob.digest, b.blob.digest);
+    EXPECT_EQ(a.diff_id, b.diff_id);
+  }
+  // With SOURCE_DATE_EPOCH, trees with different (newer) mtimes agree too.
+  MakeTree(dir / "three");
+  Layer a = WriteLayer(s, dir / "one", {Compression::kGzip, 1500000000});
+  Layer b = WriteLayer(s, dir / "three", {Compression::kGzip, 1500000000});
+  EXPECT_EQ(a.blob.digest, b.blob.digest);
+  for (auto& e : List(s.BlobPath(a.blob.digest))) EXPECT_LE(e.mtime, 1500000000) << e.path;
+  // Older mtimes are kept, not raised.
+  Layer c = WriteLayer(s, dir / "one", {Compression::kNone, 1700000000});
+  for (auto& e : List(s.BlobPath(c.blob.digest))) EXPECT_EQ(e.mtime, 1600000000) << e.path;
+}
+
+TEST(LayerWriter, GzipHeaderFixedAndDiffIdMatches) {
+  ScratchDir dir;
+  Store s(dir / "store");
+  MakeTree(dir / "tree");
+  Layer l = WriteLayer(s, dir / "tree", {});
+  EXPECT_EQ(l.blob.media_type, media::kOciLayerGzip);
+  std::string raw = ocitest::ReadText(s.BlobPath(l.blob.digest));
+  ASSERT_GT(raw.size(), 10u);
+  EXPECT_EQ(static_cast<unsigned char>(raw[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(raw[1]), 0x8b);
+  EXPECT_EQ(raw[3] & 0x08, 0) << "no file name";
+  EXPECT_EQ(raw.substr(4, 4), std::string(4, '\0')) << "no mtime";
+  EXPECT_EQ(Sha256Of(raw), l.blob.digest);
+  EXPECT_EQ(static_cast<int64_t>(raw.size()), l.blob.size);
+  EXPECT_EQ(Sha256Of(Decompressed(s.BlobPath(l.blob.digest))), l.diff_id);
+  // No zero padding after the gzip member: `gzip -t` is strict about it.
+  if (ocitest::HaveTool("gzip")) {
+    EXPECT_EQ(std::system(("gzip -t " + s.BlobPath(l.blob.digest).string() + " 2>/dev/null").c_str()), 0);
+  }
+}
+
+TEST(LayerWriter, Zstd) {
+  ScratchDir dir;
+  Store s(dir / "store");
+  MakeTree(dir / "tree");
+  Layer l = WriteLayer(s, dir / "tree", {Compression::kZstd, std::nullopt});
+  EXPECT_EQ(l.blob.media_type, media::kOciLayerZstd);
+  std::string raw = ocitest::ReadText(s.BlobPath(l.blob.digest));
+  EXPECT_EQ(raw.substr(0, 4), std::string("\x28\xb5\x2f\xfd", 4));
+  EXPECT_EQ(Sha256Of(Decompressed(s.BlobPath(l.blob.digest))), l.diff_id);
+  int n = 0;
+  ForEachEntry(s.BlobPath(l.blob.digest), [&](const TarEntry& e, const ReadFn& read) {
+    ++n;
+    if (e.path == "etc/hosts") {
+      char buf[64];
+      long got = read(buf, sizeof buf);
+      EXPECT_EQ(std::string(buf, static_cast<size_t>(got)), "127.0.0.1 localhost\n");
+    }
+    if (e.path == "bin/tool-alias") {
+      EXPECT_TRUE(e.hardlink);
+      EXPECT_EQ(e.link_target, "bin/tool");
+    }
+  });
+  EXPECT_GT(n, 8);
+}
+
+TEST(LayerWriter, MissingDirThrows) {
+  ScratchDir dir;
+  Store s(dir / "store");
+  EXPECT_THROW(WriteLayer(s, dir / "nope", {}), Error);
+  EXPECT_TRUE(fs::is_empty(dir / "store" / "tmp"));
+}
+
+// Throughput against `tar -c | gzip -6`. Opt-in (KILN_BENCH=1): it writes
+// ~200 MB and takes a while on a shared machine.
+TEST(LayerWriter, BenchVsTarGzip) {
+  if (!getenv("KILN_BENCH")) GTEST_SKIP() << "set KILN_BENCH=1 to run the benchmark";
+  ScratchDir dir;
+  Store s(dir / "store");
+  auto t = dir / "tree";
+  // Semi-compressible content, like binaries and text in real layers.
+  std::string chunk;
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < (1 << 20); ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    chunk.push_back(static_cast<char>("abcdefghij klmnopqrstuvwxyz\n0123"[x % 32]));
+  }
+  for (int d = 0; d < 20; ++d)
+    for (int f = 0; f < 10; ++f) WriteText(t / ("d" + std::to_string(d)) / ("f" + std::to_string(f)), chunk);
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = std::system(("tar -C " + t.string() + " -cf - . | gzip -6 > " + (dir / "ref.tgz").string()).c_str());
+  auto t1 = std::chrono::steady_clock::now();
+  ASSERT_EQ(rc, 0);
+  Layer l = WriteLayer(s, t, {});
+  auto t2 = std::chrono::steady_clock::now();
+  double ref = std::chrono::duration<double>(t1 - t0).count();
+  double ours = std::chrono::duration<double>(t2 - t1).count();
+  std::printf("tar|gzip -6: %.2fs (%lld bytes)  WriteLayer: %.2fs (%lld bytes)  ratio(throughput) %.2f\n", ref,
+              static_cast<long long>(fs::file_size(dir / "ref.tgz")), ours, static_cast<long long>(l.blob.size),
+              ref / ours);
+}
+
+}  // namespace
+}  // namespace kiln::oci
