@@ -1,0 +1,34 @@
+// JSON output; the schema is documented in docs/lint-json.md.
+#include <nlohmann/json.hpp>
+
+#include "frontend/lint/linter.h"
+
+namespace kiln::frontend::lint {
+
+std::string FormatJson(const std::vector<LintResult>& results) {
+  nlohmann::json files = nlohmann::json::array();
+  int counts[4] = {0, 0, 0, 0};
+  for (const auto& r : results) {
+    nlohmann::json findings = nlohmann::json::array();
+    for (const auto& f : r.findings) {
+      ++counts[static_cast<int>(f.severity)];
+      const Rule* rule = FindRule(f.rule);
+      nlohmann::json j = {{"rule", f.rule},
+                          {"name", rule ? rule->name : f.rule},
+                          {"severity", SeverityName(f.severity)},
+                          {"message", f.message},
+                          {"line", f.location.line},
+                          {"column", f.location.column > 0 ? f.location.column : 1},
+                          {"end_line", f.location.end_line > 0 ? f.location.end_line : f.location.line},
+                          {"hadolint", rule ? rule->hadolint : ""}};
+      findings.push_back(std::move(j));
+    }
+    files.push_back({{"file", r.filename}, {"findings", std::move(findings)}});
+  }
+  nlohmann::json doc = {{"version", 1},
+                        {"files", std::move(files)},
+                        {"summary", {{"error", counts[3]}, {"warning", counts[2]}, {"info", counts[1]}}}};
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace kiln::frontend::lint

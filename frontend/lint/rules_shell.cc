@@ -1,0 +1,135 @@
+// Rules about the shell script of RUN (KL3xx).
+#include <algorithm>
+#include <set>
+
+#include "frontend/lint/rules_common.h"
+
+namespace kiln::frontend::lint {
+namespace {
+
+bool IsPosixShell(const std::string& p) {
+  return p == "sh" || p == "bash" || p == "ash" || p == "dash" || p == "zsh" || p == "ksh" || p == "mksh";
+}
+
+// Does a `set` command (or SHELL argv) turn pipefail on?
+bool EnablesPipefail(const std::vector<std::string>& words) {
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "pipefail" && i > 0 && words[i - 1].starts_with("-") && words[i - 1].ends_with("o")) return true;
+  }
+  return false;
+}
+
+bool ShellHasPipefail(const std::vector<std::string>& shell) {
+  if (shell.empty()) return false;
+  const std::string prog = BaseName(shell[0]);
+  if (!IsPosixShell(prog)) return true;  // pwsh, cmd: no POSIX pipe semantics to fix
+  return EnablesPipefail(shell);
+}
+
+bool IsInterpreter(const std::string& p) {
+  return IsPosixShell(p) || p.starts_with("python") || p == "perl" || p == "ruby" || p == "node" || p == "php";
+}
+
+}  // namespace
+
+void CheckShellRules(RuleContext& ctx) {
+  for (const auto& stage : ctx.df.stages) {
+    bool shell_pipefail = false;
+    bool uses_curl = false, uses_wget = false;
+    const Instruction* downloader_second = nullptr;
+    const Instruction* prev_run = nullptr;
+    for (const auto& ins : stage.instructions) {
+      if (const auto* sh = std::get_if<ShellCmd>(&ins.command)) {
+        shell_pipefail = ShellHasPipefail(sh->args);
+        prev_run = nullptr;
+        continue;
+      }
+      const auto* run = std::get_if<RunCmd>(&ins.command);
+      if (!run) {
+        prev_run = nullptr;
+        continue;
+      }
+      const auto& cmds = ctx.Commands(ins);
+      const Location& at = ins.location;
+      // KL309: consecutive RUNs with the same flags that each do little.
+      if (prev_run) {
+        const auto& prev = std::get<RunCmd>(prev_run->command);
+        auto same_flags = prev.mounts.size() == run->mounts.size() && prev.network == run->network &&
+                          prev.security == run->security && prev.mounts.empty();
+        if (same_flags && ctx.Commands(*prev_run).size() <= 2 && cmds.size() <= 2 && run->shell_form && prev.shell_form)
+          ctx.Report("KL309", at, "consecutive RUN instructions (lines " + std::to_string(prev_run->location.line) + " and " +
+                                      std::to_string(at.line) + ") could be one RUN joined with &&, saving a layer");
+      }
+      prev_run = &ins;
+      bool pipefail = shell_pipefail || !run->shell_form;
+      bool reported_pipe = false, reported_cd = false, reported_sudo = false;
+      std::set<std::string> reported_interactive;
+      for (size_t i = 0; i < cmds.size(); ++i) {
+        const auto& c = cmds[i];
+        const std::string p = c.Program();
+        const auto args = c.Args();
+        if (p == "set" && EnablesPipefail(c.words)) pipefail = true;
+        if (c.piped_out && !pipefail && !reported_pipe && run->shell_form) {
+          ctx.Report("KL300", at, "RUN uses a pipe but the shell has no `-o pipefail`: a failure on the left of `|` is ignored; "
+                                  "add `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` or `set -o pipefail &&`");
+          reported_pipe = true;
+        }
+        if ((p == "curl" || p == "wget") && c.piped_out && i + 1 < cmds.size() && cmds[i + 1].piped_in) {
+          std::string next = cmds[i + 1].Program();
+          if (IsInterpreter(next) || (cmds[i + 1].words.size() > 0 && (BaseName(cmds[i + 1].words[0]) == "sudo") && IsInterpreter(next)))
+            ctx.Report("KL301", at, p + " output is piped straight into " + next +
+                                        ": the downloaded script runs unverified; download it, check its checksum, then run it");
+        }
+        if ((c.HasWord("sudo") || p == "sudo") && !reported_sudo) {
+          ctx.Report("KL302", at, "sudo in RUN: builds already run as the current USER; use USER to switch, or gosu/su-exec at runtime");
+          reported_sudo = true;
+        }
+        if (p == "cd" && !reported_cd) {
+          ctx.Report("KL303", at, "cd in RUN only lasts for that RUN; use WORKDIR to set the directory for later instructions");
+          reported_cd = true;
+        }
+        static const std::set<std::string> kInteractive = {"free", "kill", "mount", "ps", "service", "shutdown", "ssh", "top", "vim"};
+        if (kInteractive.count(p) && !reported_interactive.count(p)) {
+          ctx.Report("KL304", at, p + " makes no sense during an image build (no services or terminal there)");
+          reported_interactive.insert(p);
+        }
+        if (p == "ln" && !args.empty()) {
+          const std::string& last = args.back();
+          if (last == "/bin/sh")
+            ctx.Report("KL305", at, "RUN replaces /bin/sh; use the SHELL instruction to change the shell for RUN");
+        }
+        if (p == "curl") uses_curl = true;
+        if (p == "wget") {
+          uses_wget = true;
+          bool quiet = false;
+          for (const auto& a : args)
+            if (a.starts_with("--progress") || a == "-q" || a == "--quiet" || a == "-nv" || a == "--no-verbose" ||
+                a == "-o" || a.starts_with("--output-file") || a == "-a" || a.starts_with("--append-output") ||
+                (a.size() > 1 && a[0] == '-' && a[1] != '-' && a.find('q') != std::string::npos))
+              quiet = true;
+          if (!quiet) ctx.Report("KL307", at, "wget without --progress=dot:giga or -q floods the build log with progress bars");
+        }
+        if ((p == "curl" || p == "wget") && uses_curl && uses_wget && !downloader_second) {
+          downloader_second = &ins;
+          ctx.Report("KL306", at, "the stage uses both curl and wget; pick one so the image needs only one of them");
+        }
+        if (p == "useradd") {
+          bool no_log_init = false;
+          std::string uid;
+          for (size_t k = 0; k < args.size(); ++k) {
+            if (args[k] == "-l" || args[k] == "--no-log-init") no_log_init = true;
+            else if (args[k].size() > 1 && args[k][0] == '-' && args[k][1] != '-' && args[k].find('l') != std::string::npos)
+              no_log_init = true;
+            if ((args[k] == "-u" || args[k] == "--uid") && k + 1 < args.size()) uid = args[k + 1];
+            if (args[k].starts_with("--uid=")) uid = args[k].substr(6);
+          }
+          if (!no_log_init && uid.size() > 5 && std::all_of(uid.begin(), uid.end(), ::isdigit))
+            ctx.Report("KL308", at, "useradd -u " + uid + " without -l/--no-log-init creates a huge sparse /var/log/lastlog");
+        }
+      }
+    }
+  }
+}
+
+}  // namespace kiln::frontend::lint

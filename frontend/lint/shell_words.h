@@ -1,0 +1,35 @@
+// A light splitter of RUN shell text into simple commands and their words,
+// for rules that look at what a RUN runs (apt-get, pip, curl | sh, sudo, cd,
+// chmod ...). It is not a shell parser: it knows quoting, escapes, comments,
+// the operators ; & && || | and newlines, and treats $(...)/`...` and
+// subshell/brace groups as transparent. Good enough to find command words;
+// rules must not rely on it for exact semantics.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::frontend::lint {
+
+struct ShellCommand {
+  std::vector<std::string> words;  // quotes removed; leading VAR=value assignments dropped
+  std::vector<std::string> assignments;  // leading VAR=value words, as written (unquoted)
+  bool piped_in = false;   // stdin comes from a `|` before it
+  bool piped_out = false;  // its stdout goes into a `|`
+  // The program name without directory ("/usr/bin/apt-get" -> "apt-get"),
+  // looking through wrappers such as sudo, env, nice, time, xargs, exec.
+  std::string Program() const;
+  // Words after the program (wrappers and their options skipped).
+  std::vector<std::string> Args() const;
+  // True when sudo/doas is among the wrappers or is the program.
+  bool HasWord(std::string_view w) const;
+};
+
+// Splits `script` into commands in order. Never throws.
+std::vector<ShellCommand> SplitShell(std::string_view script);
+
+// Basename of a command word ("/usr/bin/pip3" -> "pip3").
+std::string BaseName(std::string_view word);
+
+}  // namespace kiln::frontend::lint
