@@ -1,0 +1,75 @@
+#include "builder/base_image.h"
+
+#include "builder/stage_executor.h"
+#include "oci/error.h"
+#include "oci/layout.h"
+#include "oci/reference.h"
+#include "oci/registry.h"
+
+namespace kiln::builder {
+
+ImageState StateFromManifest(const oci::Store& store, const oci::Descriptor& manifest) {
+  const oci::Manifest m = oci::ParseManifest(store.ReadBlob(manifest.digest));
+  ImageState st;
+  st.config = oci::ParseImageConfig(store.ReadBlob(m.config.digest));
+  st.layers = m.layers;
+  for (auto& l : st.layers) {
+    // The same bytes under their OCI name, so the manifest we write is pure OCI.
+    if (l.media_type == oci::media::kDockerLayerGzip) l.media_type = oci::media::kOciLayerGzip;
+    l.annotations.clear();
+  }
+  if (st.layers.size() != st.config.diff_ids.size())
+    throw oci::Error("image " + manifest.digest.str() + ": " + std::to_string(st.layers.size()) +
+                     " layers but " + std::to_string(st.config.diff_ids.size()) + " diff_ids");
+  st.digest = BaseStateDigest("image", manifest.digest.str());
+  return st;
+}
+
+std::string NormalizeTag(const std::string& ref) { return oci::Reference::Parse(ref).familiar(); }
+
+BaseImageResolver::BaseImageResolver(oci::Store& store, BaseImageOptions opts)
+    : store_(store), opts_(std::move(opts)) {}
+
+const ImageState& BaseImageResolver::Resolve(const std::string& name) {
+  std::lock_guard lock(mu_);  // one resolution at a time: pulls of one image are not duplicated
+  auto it = done_.find(name);
+  if (it != done_.end()) return *it->second;
+  auto st = std::make_shared<ImageState>(Load(name));
+  done_[name] = st;
+  return *st;
+}
+
+ImageState BaseImageResolver::Load(const std::string& name) {
+  if (name.rfind("oci:", 0) == 0) {
+    std::string path = name.substr(4), tag;
+    const auto colon = path.rfind(':');
+    if (colon != std::string::npos && path.find('/', colon) == std::string::npos) {
+      tag = path.substr(colon + 1);
+      path = path.substr(0, colon);
+    }
+    if (opts_.note) opts_.note("importing " + name);
+    return StateFromManifest(store_, oci::ImportOciLayout(store_, path, tag));
+  }
+  const oci::Reference ref = oci::Reference::Parse(name);
+  const std::string tag = ref.familiar();
+  if (!opts_.always_pull && ref.digest.empty()) {
+    if (auto d = store_.ResolveTag(tag)) return StateFromManifest(store_, *d);
+  }
+  oci::RegistryOptions ro;
+  ro.insecure_http = opts_.insecure;
+  ro.tls_verify = !opts_.insecure;
+  if (opts_.note) {
+    opts_.note("pulling " + ref.str());
+  }
+  oci::RegistryClient client(ro);
+  oci::Descriptor d;
+  try {
+    d = client.Pull(ref, store_, opts_.platform);
+  } catch (const std::exception& e) {
+    throw oci::Error("base image " + name + ": " + e.what());
+  }
+  if (ref.digest.empty()) store_.SetTag(tag, d);
+  return StateFromManifest(store_, d);
+}
+
+}  // namespace kiln::builder

@@ -1,0 +1,300 @@
+#include "builder/builder.h"
+
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "builder/base_image.h"
+#include "builder/config_apply.h"
+#include "builder/context.h"
+#include "builder/fs_runner.h"
+#include "builder/layer_cache.h"
+#include "builder/read_input.h"
+#include "builder/signals.h"
+#include "builder/stage_executor.h"
+#include "builder/step_cache.h"
+#include "frontend/context_file.h"
+#include "frontend/dockerignore.h"
+#include "frontend/error.h"
+#include "frontend/instructions.h"
+#include "frontend/lint/linter.h"
+#include "frontend/stage_graph.h"
+#include "frontend/stage_vars.h"
+#include "oci/file_util.h"
+#include "oci/layout.h"
+#include "oci/reference.h"
+#include "oci/registry.h"
+#include "oci/store.h"
+
+namespace kiln::builder {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void CheckPlatform(const std::string& requested) {
+  if (requested.empty()) return;
+  const oci::Platform host = oci::Platform::Host();
+  const std::string short_host = host.os + "/" + host.architecture;
+  if (requested == host.str() || requested == short_host) return;
+  throw std::runtime_error("--platform " + requested + ": kiln builds only for the host platform (" +
+                           host.str() + "); it does not emulate other architectures");
+}
+
+std::string DockerfileDisplayName(const std::string& path) {
+  if (path == "-") return "-";
+  return fs::path(path).filename().string();
+}
+
+// Tag part for an OCI layout's ref.name ("app:1.0" -> "1.0").
+std::string LayoutTag(const BuildOptions& opts, const OutputSpec& out) {
+  const std::string& name = !out.name.empty() ? out.name : (opts.tags.empty() ? "" : opts.tags.front());
+  if (name.empty()) return "latest";
+  return oci::Reference::Parse(name).tag.empty() ? "latest" : oci::Reference::Parse(name).tag;
+}
+
+void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const std::string& text,
+              const std::string& display) {
+  if (opts.lint == LintMode::kOff) return;
+  frontend::lint::LintOptions lo;
+  lo.source_text = text;
+  lo.context_dir = opts.context_dir;
+  auto result = frontend::lint::Lint(df, lo);
+  result.filename = display;
+  const bool errors = frontend::lint::HasErrors(result);
+  if (opts.lint == LintMode::kWarn) {
+    if (!result.findings.empty()) std::cerr << frontend::lint::FormatText(result);
+    return;
+  }
+  if (!errors) return;
+  frontend::lint::LintResult only_errors = result;
+  only_errors.findings.clear();
+  for (const auto& f : result.findings)
+    if (f.severity == frontend::lint::Severity::kError) only_errors.findings.push_back(f);
+  std::cerr << frontend::lint::FormatText(only_errors);
+  throw std::runtime_error("lint found " + std::to_string(only_errors.findings.size()) +
+                           " error(s) in " + display + "; fix them, or build with --lint=warn");
+}
+
+}  // namespace
+
+std::string HumanSize(int64_t bytes) {
+  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = double(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g%s", v, kUnits[u]);
+  return buf;
+}
+
+BuildResult Build(const BuildOptions& opts, Progress& progress) {
+  CheckPlatform(opts.platform);
+  const std::string df_path = opts.dockerfile.empty() ? frontend::FindDockerfile(opts.context_dir)
+                                                      : opts.dockerfile;
+  const std::string display = DockerfileDisplayName(df_path);
+  std::string text;
+  try {
+    text = ReadInputFile(df_path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("Dockerfile: ") + e.what());
+  }
+  const frontend::Dockerfile df = frontend::ParseDockerfile(text, display);
+  for (const auto& w : df.warnings) std::cerr << display << ":" << w.line << ": warning: " << w.message << "\n";
+  LintGate(opts, df, text, display);
+
+  frontend::BuildArgs args = frontend::DefaultBuildArgs();
+  for (const auto& [k, v] : opts.build_args) args.values[k] = v;
+  const frontend::StageGraph graph = frontend::BuildStageGraph(df, args, opts.target);
+  for (const auto& u : graph.unused_build_args)
+    std::cerr << "warning: build-arg " << u << " was given but no stage declares it\n";
+  const frontend::GlobalArgs globals = frontend::ResolveGlobalArgs(df, args);
+
+  oci::Store store(oci::Store::DefaultRoot());
+  oci::Store::Lock store_lock(store, false);
+  store.SweepStaleTemp();
+
+  // The context: .dockerignore filter and the persistent stat cache.
+  frontend::IgnoreMatcher ignore;
+  const std::string ignore_file = frontend::FindIgnoreFile(opts.context_dir, df_path == "-" ? "" : df_path);
+  if (!ignore_file.empty()) ignore = frontend::IgnoreMatcher(frontend::ReadIgnoreFile(oci::ReadFileToString(ignore_file)));
+  const std::string ctx_abs = fs::absolute(opts.context_dir).lexically_normal().string();
+  StatCache stat_cache(store.Path("cache/context") / (oci::Sha256Of(ctx_abs).hex + ".json"));
+  BuildContext context(ctx_abs, ignore, &stat_cache);
+
+  StepCache cache(store);
+  LayerCache layers(store);
+  BaseImageOptions bo;
+  bo.always_pull = opts.pull;
+  bo.insecure = opts.insecure_registry;
+  bo.note = [&progress](const std::string& s) { progress.Note(s); };
+  BaseImageResolver resolver(store, bo);
+  FsStepRunner runner(store, layers, &context, resolver, opts);
+
+  const std::string created = oci::Rfc3339(opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr)));
+  const std::string layer_time = opts.source_date_epoch ? "epoch=" + std::to_string(*opts.source_date_epoch) : "keep";
+
+  std::mutex states_mu;
+  std::map<int, ImageState> states;
+  auto stage_state = [&](int i) -> const ImageState* {
+    std::lock_guard lock(states_mu);
+    auto it = states.find(i);
+    return it == states.end() ? nullptr : &it->second;
+  };
+
+  BuildResult result;
+  std::mutex result_mu;
+  auto build_stage = [&](int idx) {
+    const frontend::Stage& stage = df.stages.at(size_t(idx));
+    const frontend::StageNode& node = graph.nodes.at(size_t(idx));
+    const std::string label = stage.name.empty() ? "stage-" + std::to_string(idx) : stage.name;
+    ImageState base;
+    const int from_id = progress.Begin("[" + label + "] FROM " +
+                                       (node.base_stage ? df.stages.at(size_t(*node.base_stage)).name
+                                                        : (node.scratch ? "scratch" : node.base_image)));
+    try {
+      if (node.base_stage) {
+        const ImageState* s = stage_state(*node.base_stage);
+        if (!s) throw std::runtime_error("stage " + std::to_string(*node.base_stage) + " was not built");
+        base = *s;
+      } else if (node.scratch) {
+        base.config = ScratchConfig(oci::Platform::Host());
+        base.digest = BaseStateDigest("scratch", oci::Platform::Host().str());
+      } else {
+        base = resolver.Resolve(node.base_image);
+      }
+    } catch (const frontend::Error&) {
+      progress.Failed(from_id, "base image");
+      throw;
+    } catch (const std::exception& e) {
+      progress.Failed(from_id, e.what());
+      frontend::Location where = stage.location;
+      where.column = 0;
+      throw frontend::Error(where, stage.from.image.empty() ? e.what() : std::string("FROM ") + node.base_image + ": " + e.what());
+    }
+    progress.Done(from_id);
+
+    StageSettings settings;
+    settings.no_cache = opts.no_cache || opts.no_cache_filter.count(stage.name) ||
+                        opts.no_cache_filter.count(std::to_string(idx));
+    settings.created = created;
+    settings.layer_time = layer_time;
+    settings.label = label;
+    settings.escape = df.escape;
+    StageExecutor exec(runner, &cache, &context, progress, stage_state);
+    ImageState final_state = exec.Build(df, idx, std::move(base), frontend::StageVars(args, globals, df.escape), settings);
+    {
+      std::lock_guard lock(result_mu);
+      result.steps_run += exec.steps_run();
+      result.steps_cached += exec.steps_cached();
+    }
+    std::lock_guard lock(states_mu);
+    states[idx] = std::move(final_state);
+  };
+
+  // Waves of independent stages, at most `jobs` at a time.
+  const size_t jobs = size_t(std::max(1, opts.jobs));
+  try {
+    for (const auto& wave : graph.waves) {
+      for (size_t start = 0; start < wave.size(); start += jobs) {
+        const size_t end = std::min(wave.size(), start + jobs);
+        if (end - start == 1) {
+          build_stage(wave[start]);
+          continue;
+        }
+        std::vector<std::exception_ptr> errors(end - start);
+        std::vector<std::thread> threads;
+        for (size_t i = start; i < end; ++i) {
+          threads.emplace_back([&, i] {
+            try {
+              build_stage(wave[i]);
+            } catch (...) {
+              errors[i - start] = std::current_exception();
+            }
+          });
+        }
+        for (auto& t : threads) t.join();
+        for (auto& e : errors)
+          if (e) std::rethrow_exception(e);
+      }
+    }
+  } catch (...) {
+    progress.Finish();
+    stat_cache.Save();  // digests learnt so far stay valid
+    ThrowIfCancelled();
+    throw;
+  }
+  ThrowIfCancelled();
+
+  ImageState target = states.at(graph.target);
+  target.config.created = created;
+  const oci::Descriptor config_desc = store.PutBlob(oci::ToJson(target.config), oci::media::kOciConfig);
+  oci::Manifest manifest;
+  manifest.config = config_desc;
+  manifest.layers = target.layers;
+  result.manifest = store.PutBlob(oci::ToJson(manifest), oci::media::kOciManifest);
+  result.config_digest = config_desc.digest;
+  result.size = config_desc.size + result.manifest.size;
+  for (const auto& l : target.layers) result.size += l.size;
+
+  for (const auto& t : opts.tags) {
+    const std::string tag = NormalizeTag(t);
+    store.SetTag(tag, result.manifest);
+    result.tags.push_back(tag);
+  }
+  stat_cache.Save();
+  progress.Finish();
+
+  for (const auto& out : opts.outputs) {
+    if (out.type == "oci") {
+      progress.Note("exporting OCI layout to " + out.dest);
+      oci::ExportOciLayout(store, result.manifest, out.dest, LayoutTag(opts, out));
+    } else if (out.type == "docker") {
+      progress.Note("exporting docker archive to " + out.dest);
+      std::vector<std::string> repo_tags = result.tags;
+      if (!out.name.empty()) repo_tags = {NormalizeTag(out.name)};
+      oci::ExportDockerArchive(store, result.manifest, out.dest, repo_tags);
+    }
+  }
+  std::vector<std::string> push_to;
+  for (const auto& out : opts.outputs)
+    if (out.type == "registry" || (out.type == "image" && !out.name.empty())) {
+      if (!out.name.empty()) push_to.push_back(out.name);
+      else push_to.insert(push_to.end(), opts.tags.begin(), opts.tags.end());
+    }
+  if (opts.push) push_to.insert(push_to.end(), opts.tags.begin(), opts.tags.end());
+  if (!push_to.empty()) {
+    oci::RegistryOptions ro;
+    ro.insecure_http = opts.insecure_registry;
+    ro.tls_verify = !opts.insecure_registry;
+    oci::RegistryClient client(ro);
+    for (const auto& name : push_to) {
+      progress.Note("pushing " + name);
+      client.Push(store, result.manifest, oci::Reference::Parse(name));
+    }
+  }
+
+  if (!opts.iidfile.empty()) oci::WriteFileAtomic(opts.iidfile, result.config_digest.str());
+  if (!opts.metadata_file.empty()) {
+    nlohmann::json md;
+    md["containerimage.digest"] = result.manifest.digest.str();
+    md["containerimage.config.digest"] = result.config_digest.str();
+    md["containerimage.descriptor"] = nlohmann::json::parse(oci::DescriptorToJson(result.manifest));
+    std::string names;
+    for (const auto& t : result.tags) names += (names.empty() ? "" : ",") + t;
+    md["image.name"] = names;
+    oci::WriteFileAtomic(opts.metadata_file, md.dump(2) + "\n");
+  }
+  return result;
+}
+
+}  // namespace kiln::builder

@@ -1,0 +1,230 @@
+#include "builder/context.h"
+
+#include <dirent.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "oci/file_util.h"
+
+namespace kiln::builder {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool ContextEntry::is_dir() const { return S_ISDIR(mode); }
+bool ContextEntry::is_symlink() const { return S_ISLNK(mode); }
+bool ContextEntry::is_regular() const { return S_ISREG(mode); }
+
+// ---- stat cache ----
+
+StatCache::StatCache(fs::path file) : file_(std::move(file)) {
+  std::error_code ec;
+  if (!fs::exists(file_, ec)) return;
+  try {
+    const json j = json::parse(oci::ReadFileToString(file_));
+    if (j.value("v", 0) != 1) return;
+    for (const auto& [path, v] : j.at("files").items()) {
+      files_[path] = Meta{v.at(0).get<int64_t>(), v.at(1).get<int64_t>(), v.at(2).get<int64_t>(),
+                          v.at(3).get<uint64_t>(), v.at(4).get<mode_t>(), v.at(5).get<std::string>()};
+    }
+  } catch (const std::exception&) {
+    files_.clear();  // a damaged cache only costs re-reading the files
+  }
+}
+
+std::optional<oci::Digest> StatCache::Get(const ContextEntry& e) const {
+  std::lock_guard lock(mu_);
+  auto it = files_.find(e.path);
+  if (it == files_.end() || it->second.size != e.size || it->second.mtime_ns != e.mtime_ns ||
+      it->second.ctime_ns != e.ctime_ns || it->second.ino != e.ino || it->second.mode != e.mode) {
+    ++misses_;
+    return std::nullopt;
+  }
+  ++hits_;
+  return oci::Digest{"sha256", it->second.hex};
+}
+
+void StatCache::Put(const ContextEntry& e, const oci::Digest& d) {
+  std::lock_guard lock(mu_);
+  files_[e.path] = Meta{e.size, e.mtime_ns, e.ctime_ns, e.ino, e.mode, d.hex};
+  dirty_ = true;
+}
+
+void StatCache::Save() const {
+  std::lock_guard lock(mu_);
+  if (!dirty_ || file_.empty()) return;
+  json files = json::object();
+  for (const auto& [p, m] : files_) files[p] = json::array({m.size, m.mtime_ns, m.ctime_ns, m.ino, m.mode, m.hex});
+  std::error_code ec;
+  fs::create_directories(file_.parent_path(), ec);
+  oci::WriteFileAtomic(file_, json{{"v", 1}, {"files", files}}.dump());
+}
+
+// ---- matching ----
+
+bool PathMatch(const std::string& pattern, const std::string& path) {
+  // glibc fnmatch with FNM_PATHNAME has Go's rules: '*' and '?' stop at '/',
+  // '\\' escapes, and both "[^...]" (Go) and "[!...]" negate.
+  return ::fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0;
+}
+
+std::string BuildContext::CleanSource(const std::string& source) {
+  std::string s = fs::path("/" + source).lexically_normal().string();
+  while (!s.empty() && s.front() == '/') s.erase(0, 1);
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  if (s == ".") s.clear();
+  return s;
+}
+
+bool BuildContext::HasWildcard(const std::string& s) {
+  return s.find_first_of("*?[") != std::string::npos;
+}
+
+// ---- the context ----
+
+BuildContext::BuildContext(fs::path root, frontend::IgnoreMatcher ignore, StatCache* cache)
+    : root_(std::move(root)), ignore_(std::move(ignore)), cache_(cache) {
+  struct stat st {};
+  if (::stat(root_.c_str(), &st) != 0)
+    throw std::runtime_error("build context " + root_.string() + ": " + std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) throw std::runtime_error("build context " + root_.string() + ": not a directory");
+  root_entry_.path = "";
+  root_entry_.mode = st.st_mode;
+}
+
+void BuildContext::Walk() {
+  // Depth-first with an explicit stack; lstat only, never reads content.
+  std::vector<std::string> stack{""};
+  while (!stack.empty()) {
+    std::string dir = stack.back();
+    stack.pop_back();
+    fs::path abs = dir.empty() ? root_ : root_ / dir;
+    DIR* d = ::opendir(abs.c_str());
+    if (!d) throw std::runtime_error("build context: open " + abs.string() + ": " + std::strerror(errno));
+    std::vector<std::string> names;
+    while (dirent* de = ::readdir(d)) {
+      std::string n = de->d_name;
+      if (n != "." && n != "..") names.push_back(std::move(n));
+    }
+    ::closedir(d);
+    for (const auto& n : names) {
+      std::string rel = dir.empty() ? n : dir + "/" + n;
+      struct stat st {};
+      if (::lstat((root_ / rel).c_str(), &st) != 0)
+        throw std::runtime_error("build context: stat " + rel + ": " + std::strerror(errno));
+      const bool excluded = !ignore_.empty() && ignore_.Excluded(rel);
+      if (S_ISDIR(st.st_mode) && (!excluded || ignore_.MayIncludeBelow(rel))) stack.push_back(rel);
+      if (excluded) continue;
+      ContextEntry e;
+      e.path = rel;
+      e.mode = st.st_mode;
+      e.size = st.st_size;
+      e.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+      e.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
+      e.ino = st.st_ino;
+      if (S_ISLNK(st.st_mode)) {
+        std::error_code ec;
+        e.link_target = fs::read_symlink(root_ / rel, ec).string();
+      }
+      entries_.push_back(std::move(e));
+    }
+  }
+  std::sort(entries_.begin(), entries_.end(),
+            [](const ContextEntry& a, const ContextEntry& b) { return a.path < b.path; });
+  for (size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].path] = i;
+  walked_ = true;
+}
+
+const std::vector<ContextEntry>& BuildContext::Entries() {
+  std::lock_guard lock(mu_);
+  if (!walked_) Walk();
+  return entries_;
+}
+
+const ContextEntry* BuildContext::Find(const std::string& rel_path) {
+  Entries();
+  if (rel_path.empty()) return &root_entry_;
+  auto it = index_.find(rel_path);
+  return it == index_.end() ? nullptr : &entries_[it->second];
+}
+
+std::vector<const ContextEntry*> BuildContext::Match(const std::string& source) {
+  const std::string clean = CleanSource(source);
+  std::vector<const ContextEntry*> out;
+  if (!HasWildcard(clean)) {
+    if (const ContextEntry* e = Find(clean)) out.push_back(e);
+    if (out.empty()) throw std::runtime_error("file not found in build context");
+    return out;
+  }
+  for (const auto& e : Entries())
+    if (PathMatch(clean, e.path)) out.push_back(&e);
+  if (out.empty()) throw std::runtime_error("no source files were specified (nothing matches in the build context)");
+  return out;
+}
+
+std::vector<const ContextEntry*> BuildContext::Below(const ContextEntry& top,
+                                                     const std::vector<std::string>& excludes) {
+  auto excluded = [&](const std::string& p) {
+    for (const auto& x : excludes)
+      if (PathMatch(CleanSource(x), p)) return true;
+    return false;
+  };
+  std::vector<const ContextEntry*> out;
+  if (!top.path.empty()) {
+    if (excluded(top.path)) return out;
+    out.push_back(&top);
+  }
+  if (!top.is_dir()) return out;
+  const auto& all = Entries();
+  const std::string prefix = top.path.empty() ? "" : top.path + "/";
+  auto it = std::lower_bound(all.begin(), all.end(), prefix,
+                             [](const ContextEntry& e, const std::string& p) { return e.path < p; });
+  std::string skip;  // an excluded directory hides everything below it
+  for (; it != all.end() && it->path.compare(0, prefix.size(), prefix) == 0; ++it) {
+    if (!skip.empty() && it->path.compare(0, skip.size(), skip) == 0) continue;
+    if (excluded(it->path)) {
+      if (it->is_dir()) skip = it->path + "/";
+      continue;
+    }
+    out.push_back(&*it);
+  }
+  return out;
+}
+
+oci::Digest BuildContext::FileDigest(const ContextEntry& e) {
+  if (cache_) {
+    if (auto d = cache_->Get(e)) return *d;
+  }
+  oci::Digest d = oci::Sha256OfFile(root_ / e.path);
+  if (cache_) cache_->Put(e, d);
+  return d;
+}
+
+oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& matches,
+                                        const std::vector<std::string>& excludes) {
+  oci::Sha256 h;
+  auto field = [&](const std::string& s) {
+    h.Update(std::to_string(s.size()) + ":");
+    h.Update(s);
+  };
+  for (const ContextEntry* top : matches) {
+    field("match");
+    field(top->path);
+    for (const ContextEntry* e : Below(*top, excludes)) {
+      field(e->path);
+      field(std::to_string(e->mode));
+      if (e->is_symlink()) field(e->link_target);
+      if (e->is_regular()) field(FileDigest(*e).hex);
+    }
+  }
+  return h.Final();
+}
+
+}  // namespace kiln::builder

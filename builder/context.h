@@ -1,0 +1,105 @@
+// The build context: the directory tree COPY/ADD read from, filtered by
+// .dockerignore, with a persistent stat cache so that an unchanged file is
+// never read again to learn its digest.
+//
+// Stat cache on disk: $KILN_ROOT/cache/context/<sha256 of the context's
+// absolute path>.json =
+//   {"v":1,"files":{"<rel path>":[size,mtime_ns,ctime_ns,ino,mode,"<sha256 hex>"],...}}
+// An entry is trusted only when all five metadata values still match lstat(2)
+// (ctime catches chmod/rename-over; ino catches replace-by-rename).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "frontend/dockerignore.h"
+#include "oci/digest.h"
+
+namespace kiln::builder {
+
+struct ContextEntry {
+  std::string path;  // relative, '/'-separated, no leading "./"
+  mode_t mode = 0;   // st_mode (type + permission bits)
+  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
+  uint64_t ino = 0;
+  std::string link_target;  // symlinks
+  bool is_dir() const;
+  bool is_symlink() const;
+  bool is_regular() const;
+};
+
+// Persistent path -> (metadata) -> digest memo. Thread-safe.
+class StatCache {
+ public:
+  StatCache() = default;  // in-memory only
+  explicit StatCache(std::filesystem::path file);  // loads if present
+  std::optional<oci::Digest> Get(const ContextEntry& e) const;
+  void Put(const ContextEntry& e, const oci::Digest& d);
+  void Save() const;  // atomically, only when something changed
+  int hits() const { return hits_; }
+  int misses() const { return misses_; }
+
+ private:
+  struct Meta { int64_t size, mtime_ns, ctime_ns; uint64_t ino; mode_t mode; std::string hex; };
+  std::filesystem::path file_;
+  mutable std::mutex mu_;
+  std::map<std::string, Meta> files_;
+  bool dirty_ = false;
+  mutable int hits_ = 0, misses_ = 0;
+};
+
+class BuildContext {
+ public:
+  // `ignore` filters the tree (.dockerignore). `cache` may be in-memory.
+  BuildContext(std::filesystem::path root, frontend::IgnoreMatcher ignore, StatCache* cache);
+
+  const std::filesystem::path& root() const { return root_; }
+  // Every non-ignored entry, sorted by path (walked on first use, metadata only).
+  const std::vector<ContextEntry>& Entries();
+  const ContextEntry* Find(const std::string& rel_path);
+
+  // COPY/ADD source -> the entries it names: a plain path gives that entry
+  // (the root for "."), a pattern (Go filepath.Match syntax per component)
+  // gives every matching entry. Throws std::runtime_error("file not found in
+  // build context" / "no source files were specified") when nothing matches.
+  std::vector<const ContextEntry*> Match(const std::string& source);
+
+  // Entries below (and including) `top` not matching an exclude pattern.
+  std::vector<const ContextEntry*> Below(const ContextEntry& top,
+                                         const std::vector<std::string>& excludes);
+
+  // Content digest of a regular file (stat cache first).
+  oci::Digest FileDigest(const ContextEntry& e);
+
+  // One digest over the matched sources: for every file below each match its
+  // path, type, permission bits, link target and content digest.
+  oci::Digest SourcesDigest(const std::vector<const ContextEntry*>& matches,
+                            const std::vector<std::string>& excludes);
+
+  // Normalises a source the way docker does ("./a/" -> "a", "/" -> "").
+  static std::string CleanSource(const std::string& source);
+  static bool HasWildcard(const std::string& s);
+
+ private:
+  void Walk();
+  std::filesystem::path root_;
+  frontend::IgnoreMatcher ignore_;
+  StatCache* cache_;
+  bool walked_ = false;
+  std::mutex mu_;
+  std::vector<ContextEntry> entries_;
+  std::map<std::string, size_t> index_;
+  ContextEntry root_entry_;
+};
+
+// Go filepath.Match on '/'-separated paths ('*' does not cross '/').
+bool PathMatch(const std::string& pattern, const std::string& path);
+
+}  // namespace kiln::builder

@@ -1,0 +1,267 @@
+#include "builder/copy.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <memory>
+
+#include "builder/config_apply.h"
+#include "oci/file_util.h"
+
+namespace kiln::builder {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void Fail(const std::string& what, const fs::path& p) {
+  throw std::runtime_error(what + " " + p.string() + ": " + std::strerror(errno));
+}
+
+std::vector<std::string> Split(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    if (j > i) out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string Basename(const std::string& rel) {
+  auto s = rel.rfind('/');
+  return s == std::string::npos ? rel : rel.substr(s + 1);
+}
+
+void SetOwnerMode(const fs::path& p, const struct stat& src, const CopyAttrs& a, bool is_link) {
+  if (::lchown(p.c_str(), a.uid, a.gid) != 0) Fail("chown", p);
+  if (is_link) return;
+  mode_t mode = a.chmod ? *a.chmod : (src.st_mode & 07777);
+  if (::chmod(p.c_str(), mode) != 0) Fail("chmod", p);
+}
+
+void SetTimes(const fs::path& p, const struct stat& src) {
+  struct timespec ts[2] = {src.st_atim, src.st_mtim};
+  ::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+
+void CopyRegular(const fs::path& from, const fs::path& to, const struct stat& st) {
+  oci::UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!in.valid()) Fail("open", from);
+  // Replace rather than write through: the old file may be a lower layer's
+  // hardlink or a symlink pointing anywhere.
+  struct stat old {};
+  if (::lstat(to.c_str(), &old) == 0 && !S_ISDIR(old.st_mode)) ::unlink(to.c_str());
+  oci::UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!out.valid()) Fail("create", to);
+  off_t left = st.st_size;
+  while (left > 0) {
+    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, size_t(left), 0);
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+      // Fallback for filesystems without copy_file_range.
+      char buf[1 << 16];
+      ssize_t r;
+      while ((r = ::read(in.get(), buf, sizeof buf)) > 0) oci::WriteAll(out.get(), buf, size_t(r), to.string());
+      if (r < 0) Fail("read", from);
+      break;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Fail("copy to", to);
+    }
+    if (n == 0) break;  // file shrank while copying
+    left -= n;
+  }
+}
+
+void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
+               const CopyAttrs& a, bool top);
+
+void CopyDirContents(const fs::path& from, const fs::path& to, const std::string& rel,
+                     const CopyAttrs& a) {
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(from, ec)) names.push_back(e.path().filename().string());
+  if (ec) throw std::runtime_error("read directory " + from.string() + ": " + ec.message());
+  for (const auto& n : names) {
+    std::string child = rel.empty() ? n : rel + "/" + n;
+    if (a.include && !a.include(child)) continue;
+    CopyEntry(from / n, to / n, child, a, false);
+  }
+}
+
+void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
+               const CopyAttrs& a, bool top) {
+  struct stat st {};
+  if (::lstat(from.c_str(), &st) != 0) Fail("stat", from);
+  if (S_ISDIR(st.st_mode)) {
+    struct stat old {};
+    bool exists = ::lstat(to.c_str(), &old) == 0;
+    if (exists && !S_ISDIR(old.st_mode)) {
+      ::unlink(to.c_str());
+      exists = false;
+    }
+    if (!exists && ::mkdir(to.c_str(), 0755) != 0) Fail("mkdir", to);
+    CopyDirContents(from, to, rel, a);
+    // An existing destination directory keeps its owner and mode (docker).
+    if (!exists || !top) SetOwnerMode(to, st, a, false);
+    SetTimes(to, st);
+  } else if (S_ISLNK(st.st_mode)) {
+    std::error_code ec;
+    fs::path target = fs::read_symlink(from, ec);
+    if (ec) throw std::runtime_error("readlink " + from.string() + ": " + ec.message());
+    struct stat old {};
+    if (::lstat(to.c_str(), &old) == 0) {
+      if (S_ISDIR(old.st_mode)) fs::remove_all(to, ec);
+      else ::unlink(to.c_str());
+    }
+    if (::symlink(target.c_str(), to.c_str()) != 0) Fail("symlink", to);
+    SetOwnerMode(to, st, a, true);
+    SetTimes(to, st);
+  } else if (S_ISREG(st.st_mode)) {
+    CopyRegular(from, to, st);
+    SetOwnerMode(to, st, a, false);
+    SetTimes(to, st);
+  } else {
+    // Sockets, fifos and devices have no place in a build context copy.
+    return;
+  }
+}
+
+}  // namespace
+
+std::vector<CopyTarget> PlanCopy(const std::vector<CopySource>& sources, const std::string& dest,
+                                 const std::string& workdir, size_t source_args, bool parents,
+                                 const std::function<bool(const std::string&)>& dest_is_dir) {
+  if (dest.empty()) throw std::runtime_error("destination can not be empty");
+  const bool slash = dest.back() == '/' || dest == "." || dest == ".." ||
+                     (dest.size() >= 2 && dest.compare(dest.size() - 2, 2, "/.") == 0);
+  if (source_args > 1 && !slash)
+    throw std::runtime_error("When using COPY with more than one source file, the destination must be a directory and end with a /");
+  const std::string abs = JoinWorkdir(workdir, dest);
+  const bool as_dir = slash || sources.size() > 1 || parents || (dest_is_dir && dest_is_dir(abs));
+  std::vector<CopyTarget> out;
+  for (const auto& s : sources) {
+    CopyTarget t;
+    t.source = s;
+    if (parents && !s.rel.empty()) {
+      t.dest = JoinWorkdir(abs, s.rel);
+      t.contents = s.is_dir;
+    } else if (s.is_dir) {
+      t.dest = abs;
+      t.contents = true;
+    } else {
+      t.dest = as_dir ? JoinWorkdir(abs, Basename(s.rel.empty() ? s.host_path.filename().string() : s.rel)) : abs;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+fs::path ResolveInRoot(const fs::path& rootfs, const std::string& path, bool follow_last) {
+  std::deque<std::string> todo;
+  for (auto& c : Split(path)) todo.push_back(c);
+  std::vector<std::string> cur;
+  int links = 0;
+  auto join = [&] {
+    fs::path p = rootfs;
+    for (const auto& c : cur) p /= c;
+    return p;
+  };
+  while (!todo.empty()) {
+    std::string c = todo.front();
+    todo.pop_front();
+    if (c == ".") continue;
+    if (c == "..") {
+      if (!cur.empty()) cur.pop_back();
+      continue;
+    }
+    cur.push_back(c);
+    if (todo.empty() && !follow_last) break;
+    fs::path host = join();
+    struct stat st {};
+    if (::lstat(host.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) continue;
+    if (++links > 40) throw std::runtime_error("too many levels of symbolic links resolving " + path);
+    std::error_code ec;
+    std::string target = fs::read_symlink(host, ec).string();
+    if (ec) throw std::runtime_error("readlink " + host.string() + ": " + ec.message());
+    cur.pop_back();
+    if (!target.empty() && target[0] == '/') cur.clear();
+    auto parts = Split(target);
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_front(*it);
+  }
+  return join();
+}
+
+fs::path MkdirAllInRoot(const fs::path& rootfs, const std::string& path) {
+  std::string prefix;
+  for (const auto& c : Split(path)) {
+    prefix += "/" + c;
+    fs::path host = ResolveInRoot(rootfs, prefix, true);
+    struct stat st {};
+    if (::lstat(host.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode))
+        throw std::runtime_error("cannot create directory " + prefix + ": a file of that name exists in the image");
+      continue;
+    }
+    if (::mkdir(host.c_str(), 0755) != 0 && errno != EEXIST) Fail("mkdir", host);
+    if (::lchown(host.c_str(), 0, 0) != 0) Fail("chown", host);
+    ::chmod(host.c_str(), 0755);  // umask must not decide image content
+  }
+  return ResolveInRoot(rootfs, path, true);
+}
+
+void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
+  if (t.contents) {
+    fs::path dst = ResolveInRoot(rootfs, t.dest, true);
+    struct stat st {};
+    const bool existed = ::lstat(dst.c_str(), &st) == 0;
+    dst = MkdirAllInRoot(rootfs, t.dest);
+    CopyDirContents(t.source.host_path, dst, t.source.rel, a);
+    if (!existed && ::lchown(dst.c_str(), a.uid, a.gid) != 0) Fail("chown", dst);
+    return;
+  }
+  const std::string parent = fs::path(t.dest).parent_path().string();
+  MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent);
+  fs::path dst = ResolveInRoot(rootfs, t.dest, false);
+  CopyEntry(t.source.host_path, dst, t.source.rel, a, true);
+}
+
+void WriteFileInRoot(const fs::path& rootfs, const std::string& dest, const std::string& content,
+                     const CopyAttrs& a, mode_t mode) {
+  const std::string parent = fs::path(dest).parent_path().string();
+  MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent);
+  fs::path dst = ResolveInRoot(rootfs, dest, false);
+  ::unlink(dst.c_str());
+  oci::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!out.valid()) Fail("create", dst);
+  oci::WriteAll(out.get(), content.data(), content.size(), dst.string());
+  if (::fchown(out.get(), a.uid, a.gid) != 0) Fail("chown", dst);
+  if (::fchmod(out.get(), a.chmod ? *a.chmod : mode) != 0) Fail("chmod", dst);
+}
+
+bool IsTarArchive(const fs::path& file) {
+  std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_tar(a.get());
+  archive_read_support_format_gnutar(a.get());
+  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) return false;
+  archive_entry* e = nullptr;
+  return archive_read_next_header(a.get(), &e) == ARCHIVE_OK;
+}
+
+mode_t ParseChmod(const std::string& text) {
+  if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos)
+    throw std::runtime_error("invalid --chmod value '" + text + "': expected an octal mode like 0755");
+  return static_cast<mode_t>(std::stoul(text, nullptr, 8));
+}
+
+}  // namespace kiln::builder

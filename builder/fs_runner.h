@@ -1,0 +1,41 @@
+// The real StepRunner: each filesystem step mounts an overlay (lowers = the
+// parent's unpacked layers, upper = a fresh dir in the store's tmp), runs the
+// command in the sandbox or copies files in as namespace-root, unmounts,
+// writes the upper dir as a reproducible layer and adopts it as that layer's
+// unpacked dir (the upper dir IS the layer in overlay form).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "builder/base_image.h"
+#include "builder/build_options.h"
+#include "builder/context.h"
+#include "builder/layer_cache.h"
+#include "builder/step_runner.h"
+#include "oci/layer.h"
+#include "oci/store.h"
+
+namespace kiln::builder {
+
+class FsStepRunner : public StepRunner {
+ public:
+  FsStepRunner(oci::Store& store, LayerCache& layers, BuildContext* context,
+               BaseImageResolver& images, const BuildOptions& opts);
+  std::optional<oci::Layer> Run(const ImageState& parent, const RunRequest& req) override;
+  std::optional<oci::Layer> Copy(const ImageState& parent, const CopyRequest& req) override;
+  const ImageState& Image(const std::string& ref) override { return images_.Resolve(ref); }
+
+ private:
+  std::optional<oci::Layer> Finish(const std::filesystem::path& upper);
+  std::filesystem::path CacheMountDir(const std::string& id);
+  oci::Store& store_;
+  LayerCache& layers_;
+  BuildContext* context_;
+  BaseImageResolver& images_;
+  const BuildOptions& opts_;
+  oci::LayerOptions layer_opts_;
+};
+
+}  // namespace kiln::builder

@@ -1,0 +1,254 @@
+#include "builder/stage_executor.h"
+
+#include <type_traits>
+
+#include "builder/config_apply.h"
+#include "builder/signals.h"
+#include "frontend/error.h"
+#include "frontend/stage_graph.h"
+
+namespace kiln::builder {
+
+namespace {
+
+std::string JoinNul(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + std::string(1, '\0');
+  return out;
+}
+
+// Only the line, so messages read "Dockerfile:5: COPY ...".
+frontend::Location LineOnly(frontend::Location l) {
+  l.column = 0;
+  return l;
+}
+
+bool IsUrl(const std::string& s) {
+  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
+}
+
+// The "<<EOF" of a RUN whose whole command is a heredoc.
+bool OnlyHeredoc(const frontend::RunCmd& run) {
+  if (run.heredocs.size() != 1 || run.args.size() != 1) return false;
+  std::string a = run.args[0];
+  while (!a.empty() && (a.back() == ' ' || a.back() == '\n' || a.back() == '\t')) a.pop_back();
+  size_t i = a.find_first_not_of(" \t");
+  return i != std::string::npos && a.compare(i, 2, "<<") == 0 && a.find(' ', i) == std::string::npos;
+}
+
+std::string MountText(const frontend::MountSpec& m) {
+  std::string s = "type=" + m.type + ",target=" + m.target + ",source=" + m.source + ",from=" + m.from +
+                  ",id=" + m.id + ",sharing=" + m.sharing + ",ro=" + (m.readonly ? "1" : "0") +
+                  ",required=" + (m.required ? "1" : "0") + ",env=" + m.env;
+  if (m.mode) s += ",mode=" + std::to_string(*m.mode);
+  if (m.uid) s += ",uid=" + std::to_string(*m.uid);
+  if (m.gid) s += ",gid=" + std::to_string(*m.gid);
+  if (m.size) s += ",size=" + std::to_string(*m.size);
+  return s;
+}
+
+}  // namespace
+
+oci::Digest BaseStateDigest(const std::string& kind, const std::string& id) {
+  return CacheKeyBuilder().Add("base", kind).Add("id", id).Finish();
+}
+
+StageExecutor::StageExecutor(StepRunner& runner, StepCache* cache, BuildContext* context,
+                             Progress& progress, std::function<const ImageState*(int)> stage_state)
+    : runner_(runner), cache_(cache), context_(context), progress_(progress),
+      stage_state_(std::move(stage_state)) {}
+
+const ImageState& StageExecutor::FromRef(const frontend::Dockerfile& df, int index,
+                                         const std::string& ref) {
+  if (auto s = frontend::ResolveStageRef(df, ref, index)) {
+    const ImageState* st = stage_state_(*s);
+    if (!st) throw std::runtime_error("stage " + ref + " has not been built");
+    return *st;
+  }
+  return runner_.Image(ref);
+}
+
+ImageState StageExecutor::Build(const frontend::Dockerfile& df, int index, ImageState base,
+                                frontend::StageVars vars, const StageSettings& settings) {
+  const frontend::Stage& stage = df.stages.at(size_t(index));
+  vars.SetBaseEnv(base.config.config.env);
+
+  // ONBUILD triggers of the base run first, then are cleared (docker).
+  std::vector<frontend::Instruction> program;
+  for (const auto& trigger : base.config.config.on_build)
+    program.push_back(frontend::ParseInstruction(trigger, stage.location, df.escape));
+  if (!base.config.config.on_build.empty()) {
+    base.config.config.on_build.clear();
+    base.digest = CacheKeyBuilder().Add("parent", base.digest.str()).Add("onbuild-cleared", "").Finish();
+  }
+  for (const auto& inst : stage.instructions) program.push_back(inst);
+
+  int total = 1;
+  for (const auto& inst : program)
+    if (!IsConfigOnly(inst)) ++total;
+  int step_no = 1;
+
+  ImageState state = std::move(base);
+  ConfigScope scope;
+  for (const auto& inst : program) {
+    ThrowIfCancelled();
+    const frontend::Instruction expanded = frontend::Expand(inst, vars.ForExpansion(), df.escape);
+    if (IsConfigOnly(inst)) {
+      ApplyConfigInstruction(state.config, scope, expanded, settings.created);
+      vars.Apply(inst);
+      oci::ImageConfig no_history = state.config;
+      no_history.history.clear();
+      state.digest = CacheKeyBuilder()
+                         .Add("parent", state.digest.str())
+                         .Add("config", oci::ToJson(no_history))
+                         .Add("history", state.config.history.back().created_by)
+                         .Finish();
+      continue;
+    }
+    ++step_no;
+    std::string text = inst.original;
+    if (text.size() > 200) text = text.substr(0, 200) + "...";
+    const std::string label = "[" + settings.label + " " + std::to_string(step_no) + "/" +
+                              std::to_string(total) + "] " + text;
+    state = Step(df, index, state, expanded, vars, settings, label);
+  }
+  return state;
+}
+
+ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const ImageState& state,
+                               const frontend::Instruction& inst, frontend::StageVars& vars,
+                               const StageSettings& settings, const std::string& label) {
+  const frontend::Location where = LineOnly(inst.location);
+  CacheKeyBuilder key;
+  key.Add("parent", state.digest.str()).Add("keyword", inst.keyword).Add("layer-time", settings.layer_time);
+
+  RunRequest run_req;
+  CopyRequest copy_req;
+  std::string created_by;
+  const bool is_run = std::holds_alternative<frontend::RunCmd>(inst.command);
+
+  if (is_run) {
+    const auto& run = std::get<frontend::RunCmd>(inst.command);
+    run_req.run = run;
+    run_req.where = where;
+    if (!run.shell_form) {
+      run_req.argv = run.args;
+    } else if (OnlyHeredoc(run)) {
+      run_req.argv = WithShell(state.config, run.heredocs[0].content);
+    } else {
+      // The shell reads the heredocs itself: pass the command and bodies as one script.
+      std::string script = run.args.empty() ? "" : run.args[0];
+      for (const auto& h : run.heredocs) script += "\n" + h.content + h.name;
+      run_req.argv = WithShell(state.config, script);
+    }
+    run_req.env = vars.RunEnv();
+    run_req.user = state.config.config.user;
+    run_req.cwd = state.config.config.working_dir.empty() ? "/" : state.config.config.working_dir;
+    std::vector<std::string> hist_args;
+    for (const auto& kv : vars.HistoryArgs()) hist_args.push_back(kv.key + "=" + kv.value);
+    created_by = RunCreatedBy(run_req.argv, hist_args);
+
+    key.Add("argv", JoinNul(run_req.argv)).Add("env", JoinNul(run_req.env)).Add("user", run_req.user)
+        .Add("cwd", run_req.cwd).Add("network", run.network).Add("security", run.security);
+    for (const auto& m : run.mounts) {
+      const ImageState* from = nullptr;
+      if (m.type == "cache" || m.type == "secret" || m.type == "ssh" || m.type == "tmpfs") {
+        // Their content never counts; only that they exist and where.
+        key.Add("mount", "type=" + m.type + ",target=" + m.target);
+      } else {
+        key.Add("mount", MountText(m));
+        if (!m.from.empty()) {
+          from = &FromRef(df, index, m.from);
+          key.Add("mount-from", from->digest.str());
+        } else if (context_) {
+          try {
+            auto matches = context_->Match(m.source.empty() ? "." : m.source);
+            key.Add("mount-context", context_->SourcesDigest(matches, {}).str());
+          } catch (const std::runtime_error& e) {
+            throw frontend::Error(where, "RUN --mount source " + m.source + ": " + e.what());
+          }
+        }
+      }
+      run_req.mount_from.push_back(from);
+    }
+  } else {
+    const auto& copy = std::get<frontend::CopyCmd>(inst.command);
+    copy_req.copy = copy;
+    copy_req.where = where;
+    copy_req.workdir = state.config.config.working_dir.empty() ? "/" : state.config.config.working_dir;
+    created_by = CopyCreatedBy(copy);
+    key.Add("dest", copy.dest).Add("workdir", copy_req.workdir).Add("chown", copy.chown)
+        .Add("chmod", copy.chmod).Add("flags", std::string(copy.link ? "L" : "") + (copy.parents ? "P" : "") +
+                                                (copy.keep_git_dir ? "G" : "") + (copy.unpack_default ? "U" : ""))
+        .Add("excludes", JoinNul(copy.excludes)).Add("checksum", copy.checksum);
+    if (!copy.chown.empty()) key.Add("user-db-parent", state.digest.str());
+    for (const auto& h : copy.heredocs) key.Add("heredoc", h.name + std::string(1, '\0') + h.content);
+    if (!copy.from.empty()) {
+      copy_req.from = &FromRef(df, index, copy.from);
+      key.Add("from", copy_req.from->digest.str());
+      for (const auto& s : copy.sources) key.Add("source", s);
+    } else {
+      for (const auto& s : copy.sources) {
+        key.Add("source", s);
+        if (s.rfind("<<", 0) == 0) continue;  // heredoc, hashed above
+        if (copy.is_add && IsUrl(s)) continue;  // the URL (and --checksum) is the identity
+        if (!context_) throw frontend::Error(where, inst.keyword + " " + s + ": no build context");
+        try {
+          auto matches = context_->Match(s);
+          key.Add("content", context_->SourcesDigest(matches, copy.excludes).str());
+        } catch (const std::runtime_error& e) {
+          throw frontend::Error(where, inst.keyword + " " + s + ": " + e.what());
+        }
+      }
+    }
+  }
+
+  const oci::Digest step_key = key.Finish();
+  const int id = progress_.Begin(label);
+  if (!settings.no_cache && cache_) {
+    if (auto hit = cache_->Lookup(step_key)) {
+      progress_.Cached(id);
+      ++steps_cached_;
+      return *hit;
+    }
+  }
+
+  std::optional<oci::Layer> layer;
+  try {
+    if (is_run) {
+      run_req.on_output = [this, id](std::string_view line) { progress_.Output(id, line); };
+      layer = runner_.Run(state, run_req);
+    } else {
+      layer = runner_.Copy(state, copy_req);
+    }
+  } catch (const StepFailed& e) {
+    progress_.Failed(id, e.what());
+    ThrowIfCancelled();  // killed by our own signal handler: report the cancel, not the step
+    throw StepError(where, inst.original + ": " + e.what(), e.tail());
+  } catch (const frontend::Error& e) {
+    progress_.Failed(id, e.message());
+    throw;
+  } catch (const std::exception& e) {
+    progress_.Failed(id, e.what());
+    throw frontend::Error(where, inst.keyword + ": " + e.what());
+  }
+  ++steps_run_;
+
+  ImageState next = state;
+  oci::History h;
+  h.created = settings.created;
+  h.created_by = created_by;
+  h.comment = kHistoryComment;
+  h.empty_layer = !layer.has_value();
+  next.config.history.push_back(h);
+  if (layer) {
+    next.config.diff_ids.push_back(layer->diff_id);
+    next.layers.push_back(layer->blob);
+  }
+  next.digest = step_key;
+  if (cache_) cache_->Put(step_key, next, created_by);
+  progress_.Done(id);
+  return next;
+}
+
+}  // namespace kiln::builder

@@ -1,0 +1,61 @@
+// The content-addressed build cache.
+//
+// A step's key is a SHA-256 over delimited fields (in the spirit of ccache's
+// hash delimiters, so "ab"+"c" never collides with "a"+"bc"):
+//   "kiln-step-cache\0" + format version, then for every field
+//   "\0F\0" + label + "\0" + decimal length + "\0" + value.
+// The fields a step adds are: the parent state digest, the expanded
+// instruction, and its inputs (context file digests, --from stage states,
+// the RUN environment, the layer timestamp policy). Secrets and cache mounts
+// are never fields: their content must not change (or leak into) the key.
+//
+// On disk, under $KILN_ROOT/cache/steps/:
+//   <key-hex>.json   {"v":1,"created_by":"...","config":<image config JSON>,
+//                     "layers":[<descriptor JSON>...]}
+// the whole state after the step (config with diff_ids/history, layer blobs
+// bottom first). Entries are written atomically (temp + rename), so
+// concurrent builds can share the cache; a reader that finds a missing blob
+// treats the entry as a miss.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "builder/image_state.h"
+#include "oci/digest.h"
+#include "oci/store.h"
+
+namespace kiln::builder {
+
+inline constexpr int kStepCacheVersion = 1;
+
+class CacheKeyBuilder {
+ public:
+  CacheKeyBuilder();
+  CacheKeyBuilder& Add(std::string_view label, std::string_view value);
+  oci::Digest Finish();  // once
+
+ private:
+  oci::Sha256 hash_;
+};
+
+class StepCache {
+ public:
+  explicit StepCache(const oci::Store& store);
+  // The state stored for `key`, or nullopt (absent, unreadable, or a layer
+  // blob is gone). The returned state's digest is `key`.
+  std::optional<ImageState> Lookup(const oci::Digest& key) const;
+  void Put(const oci::Digest& key, const ImageState& state, const std::string& created_by) const;
+  // Layer blobs referenced by any entry (GC roots for `kiln prune`).
+  std::vector<oci::Digest> Roots() const;
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  const oci::Store& store_;
+  std::filesystem::path dir_;
+};
+
+}  // namespace kiln::builder

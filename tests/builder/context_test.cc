@@ -1,0 +1,146 @@
+#include "builder/context.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace kiln::builder {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ContextTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/kiln-context-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    ctx_ = dir_ / "ctx";
+    fs::create_directories(ctx_ / "src/sub");
+    fs::create_directories(ctx_ / "node_modules/pkg");
+    Write("a.txt", "alpha");
+    Write("b.log", "bravo");
+    Write("src/main.c", "int main(){}");
+    Write("src/sub/x.h", "x");
+    Write("node_modules/pkg/index.js", "js");
+    fs::create_symlink("a.txt", ctx_ / "link");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void Write(const std::string& rel, const std::string& data) { std::ofstream(ctx_ / rel) << data; }
+
+  fs::path dir_, ctx_;
+};
+
+std::vector<std::string> Paths(const std::vector<const ContextEntry*>& v) {
+  std::vector<std::string> out;
+  for (auto* e : v) out.push_back(e->path);
+  return out;
+}
+
+TEST_F(ContextTest, WalkHonoursDockerignore) {
+  BuildContext ctx(ctx_, frontend::IgnoreMatcher({"node_modules", "*.log"}), nullptr);
+  std::vector<std::string> all;
+  for (const auto& e : ctx.Entries()) all.push_back(e.path);
+  EXPECT_EQ(all, (std::vector<std::string>{"a.txt", "link", "src", "src/main.c", "src/sub", "src/sub/x.h"}));
+  EXPECT_TRUE(ctx.Find("link")->is_symlink());
+  EXPECT_EQ(ctx.Find("link")->link_target, "a.txt");
+}
+
+TEST_F(ContextTest, MatchPlainWildcardAndMissing) {
+  BuildContext ctx(ctx_, frontend::IgnoreMatcher(), nullptr);
+  EXPECT_EQ(Paths(ctx.Match("./src/")), std::vector<std::string>{"src"});
+  EXPECT_EQ(Paths(ctx.Match("*.txt")), std::vector<std::string>{"a.txt"});
+  EXPECT_EQ(Paths(ctx.Match("src/*")), (std::vector<std::string>{"src/main.c", "src/sub"}));
+  EXPECT_EQ(Paths(ctx.Match(".")), std::vector<std::string>{""});
+  try {
+    ctx.Match("missing.txt");
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("file not found in build context"), std::string::npos);
+  }
+  EXPECT_THROW(ctx.Match("*.none"), std::runtime_error);
+}
+
+TEST_F(ContextTest, IgnoredFileIsNotInContext) {
+  BuildContext ctx(ctx_, frontend::IgnoreMatcher({"b.log"}), nullptr);
+  EXPECT_THROW(ctx.Match("b.log"), std::runtime_error);
+}
+
+TEST_F(ContextTest, GoMatchStarDoesNotCrossSlash) {
+  EXPECT_TRUE(PathMatch("src/*.c", "src/main.c"));
+  EXPECT_FALSE(PathMatch("*.c", "src/main.c"));
+  EXPECT_TRUE(PathMatch("src/[^x]*", "src/main.c"));
+  EXPECT_TRUE(PathMatch("a?txt", "a.txt"));
+}
+
+TEST_F(ContextTest, SourcesDigestFollowsContentModeAndExcludes) {
+  BuildContext ctx1(ctx_, frontend::IgnoreMatcher(), nullptr);
+  const auto d1 = ctx1.SourcesDigest(ctx1.Match("src"), {});
+  const auto d1x = ctx1.SourcesDigest(ctx1.Match("src"), {"src/sub"});
+  EXPECT_NE(d1, d1x);
+  Write("src/sub/x.h", "changed");
+  BuildContext ctx2(ctx_, frontend::IgnoreMatcher(), nullptr);
+  EXPECT_NE(d1, ctx2.SourcesDigest(ctx2.Match("src"), {}));
+  // The excluded file changing does not change the digest.
+  EXPECT_EQ(d1x, ctx2.SourcesDigest(ctx2.Match("src"), {"src/sub"}));
+  ::chmod((ctx_ / "src/main.c").c_str(), 0700);
+  BuildContext ctx3(ctx_, frontend::IgnoreMatcher(), nullptr);
+  EXPECT_NE(ctx2.SourcesDigest(ctx2.Match("src"), {}), ctx3.SourcesDigest(ctx3.Match("src"), {}));
+}
+
+TEST_F(ContextTest, StatCachePersistsAndAvoidsRereading) {
+  const fs::path cache_file = dir_ / "statcache.json";
+  oci::Digest first;
+  {
+    StatCache sc(cache_file);
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
+    first = ctx.SourcesDigest(ctx.Match("."), {});
+    EXPECT_EQ(sc.hits(), 0);
+    EXPECT_GT(sc.misses(), 0);
+    sc.Save();
+  }
+  ASSERT_TRUE(fs::exists(cache_file));
+  {
+    StatCache sc(cache_file);
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
+    EXPECT_EQ(ctx.SourcesDigest(ctx.Match("."), {}), first);
+    EXPECT_EQ(sc.misses(), 0);  // metadata only: nothing was read
+    EXPECT_GT(sc.hits(), 0);
+  }
+  // A changed file (new size, mtime, ctime) is read again, others are not.
+  Write("a.txt", "alpha2");
+  {
+    StatCache sc(cache_file);
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
+    EXPECT_NE(ctx.SourcesDigest(ctx.Match("."), {}), first);
+    EXPECT_EQ(sc.misses(), 1);
+  }
+}
+
+TEST_F(ContextTest, StatCacheTrustsMetadataNotContent) {
+  // Same size and restored mtime but a different inode (replaced by rename):
+  // the ino/ctime check must catch it.
+  const fs::path cache_file = dir_ / "sc.json";
+  struct stat st {};
+  ::stat((ctx_ / "a.txt").c_str(), &st);
+  oci::Digest before;
+  {
+    StatCache sc(cache_file);
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
+    before = ctx.FileDigest(*ctx.Find("a.txt"));
+    sc.Save();
+  }
+  std::ofstream(ctx_ / "new.tmp") << "ALPHA";
+  struct timespec ts[2] = {st.st_atim, st.st_mtim};
+  ::utimensat(AT_FDCWD, (ctx_ / "new.tmp").c_str(), ts, 0);
+  fs::rename(ctx_ / "new.tmp", ctx_ / "a.txt");
+  StatCache sc(cache_file);
+  BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
+  EXPECT_NE(ctx.FileDigest(*ctx.Find("a.txt")), before);
+}
+
+}  // namespace
+}  // namespace kiln::builder

@@ -1,0 +1,143 @@
+#include "builder/copy.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace kiln::builder {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> Dests(const std::vector<CopyTarget>& v) {
+  std::vector<std::string> out;
+  for (const auto& t : v) out.push_back(t.dest + (t.contents ? " (contents)" : ""));
+  return out;
+}
+
+auto NoDirs = [](const std::string&) { return false; };
+
+TEST(PlanCopy, FileToFileAndToDirectory) {
+  std::vector<CopySource> one{{"/ctx/a.txt", "a.txt", false}};
+  EXPECT_EQ(Dests(PlanCopy(one, "/x", "/", 1, false, NoDirs)), std::vector<std::string>{"/x"});
+  EXPECT_EQ(Dests(PlanCopy(one, "/x/", "/", 1, false, NoDirs)), std::vector<std::string>{"/x/a.txt"});
+  // An existing directory as destination receives the file.
+  auto isdir = [](const std::string& p) { return p == "/etc"; };
+  EXPECT_EQ(Dests(PlanCopy(one, "/etc", "/", 1, false, isdir)), std::vector<std::string>{"/etc/a.txt"});
+}
+
+TEST(PlanCopy, RelativeDestJoinsWorkdir) {
+  std::vector<CopySource> one{{"/ctx/a.txt", "a.txt", false}};
+  EXPECT_EQ(Dests(PlanCopy(one, "b.txt", "/app", 1, false, NoDirs)), std::vector<std::string>{"/app/b.txt"});
+  EXPECT_EQ(Dests(PlanCopy(one, ".", "/app", 1, false, NoDirs)), std::vector<std::string>{"/app/a.txt"});
+  EXPECT_EQ(Dests(PlanCopy(one, "sub/", "/app", 1, false, NoDirs)), std::vector<std::string>{"/app/sub/a.txt"});
+}
+
+TEST(PlanCopy, DirectoryContentsAreCopiedNotTheDirectory) {
+  std::vector<CopySource> dir{{"/ctx/src", "src", true}};
+  EXPECT_EQ(Dests(PlanCopy(dir, "/app", "/", 1, false, NoDirs)), std::vector<std::string>{"/app (contents)"});
+  EXPECT_EQ(Dests(PlanCopy(dir, "/app/", "/", 1, false, NoDirs)), std::vector<std::string>{"/app (contents)"});
+}
+
+TEST(PlanCopy, SeveralSourcesNeedSlash) {
+  std::vector<CopySource> two{{"/ctx/a", "a", false}, {"/ctx/b", "b", false}};
+  EXPECT_THROW(PlanCopy(two, "/x", "/", 2, false, NoDirs), std::runtime_error);
+  EXPECT_EQ(Dests(PlanCopy(two, "/x/", "/", 2, false, NoDirs)), (std::vector<std::string>{"/x/a", "/x/b"}));
+  // One wildcard source matching two files: dest is a directory.
+  EXPECT_EQ(Dests(PlanCopy(two, "/x", "/", 1, false, NoDirs)), (std::vector<std::string>{"/x/a", "/x/b"}));
+}
+
+TEST(PlanCopy, ParentsKeepsTheSourcePath) {
+  std::vector<CopySource> s{{"/ctx/a/b/c.txt", "a/b/c.txt", false}, {"/ctx/d", "d", true}};
+  EXPECT_EQ(Dests(PlanCopy(s, "/out/", "/", 2, true, NoDirs)),
+            (std::vector<std::string>{"/out/a/b/c.txt", "/out/d (contents)"}));
+}
+
+TEST(ParseChmod, OctalOnly) {
+  EXPECT_EQ(ParseChmod("755"), mode_t(0755));
+  EXPECT_EQ(ParseChmod("0644"), mode_t(0644));
+  EXPECT_THROW(ParseChmod("u+x"), std::runtime_error);
+  EXPECT_THROW(ParseChmod("999"), std::runtime_error);
+}
+
+class CopyFs : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/kiln-copy-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    root_ = dir_ / "rootfs";
+    src_ = dir_ / "src";
+    fs::create_directories(root_ / "usr/bin");
+    fs::create_symlink("usr/bin", root_ / "bin");
+    fs::create_symlink("/", root_ / "escape");  // absolute: must stay inside
+    fs::create_directories(src_ / "d/e");
+    std::ofstream(src_ / "f.sh") << "#!/bin/sh\n";
+    ::chmod((src_ / "f.sh").c_str(), 0750);
+    std::ofstream(src_ / "d/e/g.txt") << "g";
+    std::ofstream(src_ / "d/skip.txt") << "s";
+    fs::create_symlink("e/g.txt", src_ / "d/link");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  CopyAttrs Me() {
+    CopyAttrs a;
+    a.uid = ::getuid();
+    a.gid = ::getgid();
+    return a;
+  }
+  fs::path dir_, root_, src_;
+};
+
+TEST_F(CopyFs, ResolveInRootClampsAbsoluteLinks) {
+  EXPECT_EQ(ResolveInRoot(root_, "/bin/x", true), root_ / "usr/bin/x");
+  EXPECT_EQ(ResolveInRoot(root_, "/escape/etc/passwd", true), root_ / "etc/passwd");
+  EXPECT_EQ(ResolveInRoot(root_, "/../../etc", true), root_ / "etc");
+  EXPECT_EQ(ResolveInRoot(root_, "/bin", false), root_ / "bin");
+}
+
+TEST_F(CopyFs, CopiesFileKeepingModeThroughSymlinkedDir) {
+  CopyInto(root_, CopyTarget{{src_ / "f.sh", "f.sh", false}, "/bin/tool", false}, Me());
+  struct stat st {};
+  ASSERT_EQ(::lstat((root_ / "usr/bin/tool").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_TRUE(fs::is_symlink(root_ / "bin"));  // the link was followed, not replaced
+}
+
+TEST_F(CopyFs, DirectoryContentsWithFilterSymlinksAndChmod) {
+  CopyAttrs a = Me();
+  a.chmod = 0600;
+  a.include = [](const std::string& rel) { return rel != "d/skip.txt"; };
+  CopyInto(root_, CopyTarget{{src_ / "d", "d", true}, "/opt/new/dir", true}, a);
+  EXPECT_TRUE(fs::exists(root_ / "opt/new/dir/e/g.txt"));
+  EXPECT_FALSE(fs::exists(root_ / "opt/new/dir/skip.txt"));
+  EXPECT_FALSE(fs::exists(root_ / "opt/new/dir/d"));
+  EXPECT_TRUE(fs::is_symlink(root_ / "opt/new/dir/link"));
+  EXPECT_EQ(fs::read_symlink(root_ / "opt/new/dir/link"), "e/g.txt");
+  struct stat st {};
+  ::stat((root_ / "opt/new/dir/e/g.txt").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // Missing parents are 0755.
+  ::stat((root_ / "opt").c_str(), &st);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+}
+
+TEST_F(CopyFs, WriteFileInRootForHeredocs) {
+  WriteFileInRoot(root_, "/etc/motd", "hello\n", Me());
+  std::ifstream in(root_ / "etc/motd");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), "hello\n");
+}
+
+TEST_F(CopyFs, TarDetection) {
+  EXPECT_FALSE(IsTarArchive(src_ / "f.sh"));
+  if (::system(("tar -C " + src_.string() + " -czf " + (dir_ / "x.tgz").string() + " d").c_str()) != 0)
+    GTEST_SKIP() << "tar not available";
+  EXPECT_TRUE(IsTarArchive(dir_ / "x.tgz"));
+}
+
+}  // namespace
+}  // namespace kiln::builder

@@ -1,0 +1,196 @@
+#!/bin/bash
+# kiln build end to end: bases from an OCI layout and from a registry, the
+# common instructions, --output type=oci checked with skopeo and umoci,
+# ownership from RUN chown as kiln-ranged and kiln-single, clean failures,
+# no-op rebuilds and reproducible digests.
+source "$(dirname "$0")/lib.sh"
+kt_require_root
+command -v skopeo >/dev/null || kt_skip "skopeo not installed"
+command -v python3 >/dev/null || kt_skip "python3 not installed"
+kt_workdir
+kt_setup_users
+kt_make_busybox_layout
+BB=$KT_BUSYBOX_LAYOUT
+
+# A directory USER can write.
+udir() { mkdir -p "$2"; chown "$1:" "$2"; echo "$2"; }
+# A Python expression over a JSON file (d), printed.
+jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
+
+# ---- the context ----
+CTX=$KT_WORK/ctx
+mkdir -p "$CTX/sub"
+echo "hello from kiln" >"$CTX/hello.txt"
+printf '#!/bin/sh\necho script\n' >"$CTX/script.sh"
+echo "ignored" >"$CTX/secret.log"
+echo "*.log" >"$CTX/.dockerignore"
+echo "nested" >"$CTX/sub/n.txt"
+{
+  echo "FROM oci:$BB:latest"
+  echo "ENV APP_HOME=/app MODE=test"
+  echo "WORKDIR /app"
+  echo "COPY hello.txt ./"
+  echo "COPY sub/ ./sub/"
+  echo "COPY --chmod=0755 script.sh /usr/local/bin/script.sh"
+  echo 'RUN echo built-$MODE > /app/built.txt && chmod 0640 /app/built.txt'
+  echo "LABEL org.example.title=kiln-test"
+  echo "USER 1000:1000"
+  echo 'ENTRYPOINT ["/bin/sh"]'
+  echo 'CMD ["-c", "cat /app/hello.txt"]'
+} >"$CTX/Dockerfile"
+chmod -R a+rX "$CTX"
+
+for user in kiln-ranged kiln-single; do
+  kt_fresh_root "$user" >/dev/null
+  out=$(udir "$user" "$KT_WORK/out-$user")
+  if ! kt_as "$user" "$KT_KILN" build --lint=off --progress=plain -t test:1 --output "type=oci,dest=$out/layout" "$CTX" \
+      >"$KT_WORK/build-$user.log" 2>&1; then
+    cat "$KT_WORK/build-$user.log"
+    kt_fail "$user: build from an OCI layout base"
+    continue
+  fi
+  kt_ok "$user: build from an OCI layout base"
+  cfg=$KT_WORK/cfg-$user.json
+  skopeo inspect --config "oci:$out/layout:1" >"$cfg"
+  kt_eq "$user: env" "True" "$(jget "$cfg" '"APP_HOME=/app" in d["config"]["Env"] and "MODE=test" in d["config"]["Env"]')"
+  kt_eq "$user: user" "1000:1000" "$(jget "$cfg" 'd["config"]["User"]')"
+  kt_eq "$user: workdir" "/app" "$(jget "$cfg" 'd["config"]["WorkingDir"]')"
+  kt_eq "$user: entrypoint" "['/bin/sh']" "$(jget "$cfg" 'd["config"]["Entrypoint"]')"
+  kt_eq "$user: cmd" "['-c', 'cat /app/hello.txt']" "$(jget "$cfg" 'd["config"]["Cmd"]')"
+  kt_eq "$user: label" "kiln-test" "$(jget "$cfg" 'd["config"]["Labels"]["org.example.title"]')"
+  kt_eq "$user: RUN history" 'RUN /bin/sh -c echo built-$MODE > /app/built.txt && chmod 0640 /app/built.txt # buildkit' \
+    "$(jget "$cfg" '[h["created_by"] for h in d["history"] if h["created_by"].startswith("RUN")][0]')"
+  kt_eq "$user: created = SOURCE_DATE_EPOCH default" "1970-01-01T00:00:00Z" "$(jget "$cfg" 'd["created"]')"
+  bundle=$KT_WORK/bundle-$user
+  if umoci unpack --rootless --image "$out/layout:1" "$bundle" >/dev/null 2>&1; then
+    kt_eq "$user: COPY content" "hello from kiln" "$(cat "$bundle/rootfs/app/hello.txt")"
+    kt_eq "$user: COPY dir content" "nested" "$(cat "$bundle/rootfs/app/sub/n.txt")"
+    kt_eq "$user: RUN content" "built-test" "$(cat "$bundle/rootfs/app/built.txt")"
+    kt_eq "$user: RUN mode" "640" "$(stat -c %a "$bundle/rootfs/app/built.txt")"
+    kt_eq "$user: --chmod" "755" "$(stat -c %a "$bundle/rootfs/usr/local/bin/script.sh")"
+    kt_check "$user: .dockerignore honoured" test ! -e "$bundle/rootfs/app/secret.log"
+    kt_check "$user: base files still there" test -e "$bundle/rootfs/bin/busybox"
+  else
+    kt_fail "$user: umoci unpack"
+  fi
+  kt_eq "$user: kiln images" "test:1" "$(kt_as "$user" "$KT_KILN" images -q)"
+
+  # No-op rebuild: every step CACHED, nothing run.
+  start=$(date +%s.%N)
+  kt_as "$user" "$KT_KILN" build --lint=off --progress=plain -t test:1 "$CTX" >"$KT_WORK/rebuild-$user.log" 2>&1 \
+    || kt_fail "$user: rebuild"
+  end=$(date +%s.%N)
+  echo "# no-op rebuild as $user: $(python3 -c "print(round($end-$start,3))")s"
+  kt_eq "$user: rebuild CACHED count" "4" "$(grep -c ' CACHED$' "$KT_WORK/rebuild-$user.log")"
+  kt_check "$user: rebuild ran no step" grep -q "(0 steps run, 4 cached)" "$KT_WORK/rebuild-$user.log"
+
+  # One file changed: only the steps from its COPY on run again.
+  echo "changed" >"$CTX/sub/n.txt"
+  kt_as "$user" "$KT_KILN" build --lint=off --progress=plain -t test:1 "$CTX" >"$KT_WORK/change-$user.log" 2>&1 \
+    || kt_fail "$user: rebuild after a change"
+  kt_check "$user: change reruns dependent steps only" grep -q "(3 steps run, 1 cached)" "$KT_WORK/change-$user.log"
+  echo "nested" >"$CTX/sub/n.txt"
+done
+
+# ---- RUN chown: the owner lands in the layer, or a clear failure ----
+OWN=$KT_WORK/own
+mkdir -p "$OWN"
+printf 'FROM oci:%s:latest\nRUN touch /owned && chown 1234:2345 /owned\n' "$BB" >"$OWN/Dockerfile"
+chmod -R a+rX "$OWN"
+owner_in_layout() {  # layout dir -> "uid/gid" of /owned in the top layer
+  python3 -c '
+import json, sys, tarfile
+d = sys.argv[1]
+idx = json.load(open(d + "/index.json"))
+m = json.load(open(d + "/blobs/sha256/" + idx["manifests"][0]["digest"].split(":")[1]))
+top = m["layers"][-1]["digest"].split(":")[1]
+with tarfile.open(d + "/blobs/sha256/" + top) as t:
+    for e in t.getmembers():
+        if e.name.lstrip("./") == "owned":
+            print("%d/%d" % (e.uid, e.gid))
+' "$1"
+}
+for user in kiln-ranged kiln-single; do
+  kt_fresh_root "$user" >/dev/null
+  out=$(udir "$user" "$KT_WORK/own-$user")
+  if kt_as "$user" "$KT_KILN" build --lint=off --progress=plain --output "type=oci,dest=$out/l" "$OWN" \
+      >"$KT_WORK/own-$user.log" 2>&1; then
+    kt_eq "$user: chown recorded in the layer" "1234/2345" "$(owner_in_layout "$out/l")"
+  elif [ "$user" = kiln-single ]; then
+    kt_check "kiln-single: chown failure names the line" grep -q "kiln: error: Dockerfile:2: RUN" "$KT_WORK/own-$user.log"
+  else
+    cat "$KT_WORK/own-$user.log"
+    kt_fail "$user: chown build"
+  fi
+done
+
+# ---- failures: one clear line, exit 1, store unchanged ----
+kt_fresh_root kiln-ranged >/dev/null
+kt_as kiln-ranged "$KT_KILN" build --lint=off -q -t keep:1 "$CTX" >/dev/null 2>&1 || kt_fail "baseline build"
+before=$(kt_as kiln-ranged "$KT_KILN" images -q)
+fail_case() {  # name dockerfile-text expected-substring
+  local d=$KT_WORK/fail-$1 rc=0
+  mkdir -p "$d"
+  printf '%b' "$2" >"$d/Dockerfile"
+  chmod -R a+rX "$d"
+  kt_as kiln-ranged "$KT_KILN" build --lint=off --progress=plain -t broken:1 "$d" >"$d.out" 2>"$d.err" || rc=$?
+  kt_eq "$1: exit code" 1 "$rc"
+  kt_check "$1: message" grep -qF "$3" "$d.err"
+  kt_eq "$1: store unchanged" "$before" "$(kt_as kiln-ranged "$KT_KILN" images -q)"
+}
+fail_case failing-run "FROM oci:$BB:latest\nRUN echo about to fail; exit 3\n" \
+  "kiln: error: Dockerfile:2: RUN echo about to fail; exit 3: exit code 3"
+fail_case missing-file "FROM oci:$BB:latest\nENV A=1\nCOPY missing.txt /x\n" \
+  "kiln: error: Dockerfile:3: COPY missing.txt: file not found in build context"
+fail_case missing-base "FROM oci:$KT_WORK/no-such-layout:latest\nRUN true\n" "kiln: error: Dockerfile:1: FROM"
+rc=0
+kt_as kiln-ranged "$KT_KILN" build --lint=off -f "$KT_WORK/nope/Dockerfile" "$CTX" >/dev/null 2>"$KT_WORK/nodf.err" || rc=$?
+kt_eq "unreadable Dockerfile: exit 1" 1 "$rc"
+kt_check "unreadable Dockerfile: message" grep -q "kiln: error: Dockerfile: cannot read" "$KT_WORK/nodf.err"
+
+# ---- registry base, as root ----
+if command -v docker-registry >/dev/null; then
+  kt_start_registry
+  kt_push_busybox
+  REG=$KT_WORK/reg
+  mkdir -p "$REG"
+  printf 'FROM %s/busybox\nRUN echo from-registry > /r.txt\n' "$KT_REGISTRY" >"$REG/Dockerfile"
+  if KILN_ROOT=$KT_WORK/root-root "$KT_KILN" build --lint=off --progress=plain -t regtest:1 \
+      --output "type=oci,dest=$KT_WORK/reg-out" "$REG" >"$KT_WORK/reg.log" 2>&1; then
+    kt_ok "root: build from a registry base"
+    umoci unpack --image "$KT_WORK/reg-out:1" "$KT_WORK/reg-bundle" >/dev/null 2>&1 || true
+    kt_eq "root: RUN on a pulled base" "from-registry" "$(cat "$KT_WORK/reg-bundle/rootfs/r.txt" 2>/dev/null)"
+    kt_check "root: pulled base is in the store" \
+      grep -q busybox <(KILN_ROOT=$KT_WORK/root-root "$KT_KILN" images -q)
+  else
+    cat "$KT_WORK/reg.log"
+    kt_fail "root: build from a registry base"
+  fi
+else
+  echo "# docker-registry not installed: registry base not tested"
+fi
+
+# ---- reproducibility: two dirs, two times, empty caches, same digest ----
+REPRO=$KT_WORK/repro-a
+mkdir -p "$REPRO"
+echo "payload" >"$REPRO/data.txt"
+{
+  echo "FROM oci:$BB:latest AS build"
+  echo "COPY data.txt /src/"
+  echo "RUN cat /src/data.txt > /src/out.txt && date +%s > /src/when && rm /src/when"
+  echo "FROM oci:$BB:latest"
+  echo "COPY --from=build /src/out.txt /out.txt"
+  echo "RUN mkdir -p /srv && echo done > /srv/done"
+} >"$REPRO/Dockerfile"
+chmod -R a+rX "$REPRO"
+kt_fresh_root kiln-ranged >/dev/null
+d1=$(kt_as kiln-ranged "$KT_KILN" build --lint=off -q "$REPRO" 2>"$KT_WORK/repro-a.err") || cat "$KT_WORK/repro-a.err"
+sleep 1.1
+cp -a "$REPRO" "$KT_WORK/repro-b"
+touch "$KT_WORK/repro-b/data.txt"
+kt_fresh_root kiln-ranged >/dev/null
+d2=$(kt_as kiln-ranged "$KT_KILN" build --lint=off -q "$KT_WORK/repro-b" 2>"$KT_WORK/repro-b.err") || cat "$KT_WORK/repro-b.err"
+kt_check "reproducible: a digest was printed" test "${d1#sha256:}" != "$d1"
+kt_eq "reproducible: same manifest digest" "$d1" "$d2"
+
+kt_done
