@@ -12,7 +12,7 @@ run: ## install, build, and build examples/hello with kiln
 
 test: ## install, build with sanitizers, run every test
 	scripts/setup.sh --test
-	cmake -S . -B build-test -DKILN_SANITIZE=ON >/dev/null
+	cmake -S . -B build-test -DKILN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" >/dev/null
 	cmake --build build-test -j $(JOBS)
 	cd build-test && ctest --output-on-failure -j $(JOBS) --timeout 900
 

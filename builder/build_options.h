@@ -48,6 +48,14 @@ struct BuildOptions {
   std::string network;                 // default network for RUN: "" / "host" / "none"
   bool insecure_registry = false;      // plain HTTP/unverified TLS to non-localhost registries
   std::string compression = "gzip";    // gzip | zstd | none
+  // Post-build supply-chain step (builder/finalize.h).
+  bool strip_setuid = true;            // --strip=off disables
+  std::vector<std::string> keep_setuid;  // --keep-setuid PATH
+  bool strip_shells = false;           // --strip-shells
+  bool secret_scan = true;             // --secret-scan=off disables
+  std::vector<std::string> allow_secrets;  // --allow-secret PATH|RULE
+  bool sbom = false;                   // --sbom: SBOMs + provenance as referrers
+  std::vector<std::string> cache_from, cache_to;  // "type=registry,ref=R" (registry_cache.h)
 };
 
 }  // namespace kiln::builder

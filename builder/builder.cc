@@ -13,9 +13,11 @@
 #include "builder/base_image.h"
 #include "builder/config_apply.h"
 #include "builder/context.h"
+#include "builder/finalize.h"
 #include "builder/fs_runner.h"
 #include "builder/layer_cache.h"
 #include "builder/read_input.h"
+#include "builder/registry_cache.h"
 #include "builder/signals.h"
 #include "builder/stage_executor.h"
 #include "builder/step_cache.h"
@@ -82,6 +84,13 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
                            " error(s) in " + display + "; fix them, or build with --lint=warn");
 }
 
+oci::RegistryOptions RegistryOptionsFor(const BuildOptions& opts) {
+  oci::RegistryOptions ro;
+  ro.insecure_http = opts.insecure_registry;
+  ro.tls_verify = !opts.insecure_registry;
+  return ro;
+}
+
 }  // namespace
 
 std::string HumanSize(int64_t bytes) {
@@ -132,6 +141,14 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   BuildContext context(ctx_abs, ignore, &stat_cache);
 
   StepCache cache(store);
+  if (!opts.cache_from.empty() && !opts.no_cache) {
+    oci::RegistryClient client(RegistryOptionsFor(opts));
+    for (const auto& spec : opts.cache_from) {
+      const CacheTransfer t = ImportRegistryCache(store, cache, client, ParseRegistryCacheSpec(spec));
+      progress.Note("cache from " + spec + ": " + std::to_string(t.entries) + " new entries, " +
+                    std::to_string(t.layers) + " layers");
+    }
+  }
   LayerCache layers(store);
   BaseImageOptions bo;
   bo.always_pull = opts.pull;
@@ -141,6 +158,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   FsStepRunner runner(store, layers, &context, resolver, opts);
 
   const std::string created = oci::Rfc3339(opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr)));
+  const std::string started_on = oci::Rfc3339(int64_t(std::time(nullptr)));
   const std::string layer_time = opts.source_date_epoch ? "epoch=" + std::to_string(*opts.source_date_epoch) : "keep";
 
   std::mutex states_mu;
@@ -245,6 +263,12 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   result.config_digest = config_desc.digest;
   result.size = config_desc.size + result.manifest.size;
   for (const auto& l : target.layers) result.size += l.size;
+  {  // strip setuid, secret scan, SBOM/provenance: may replace the manifest
+    const FinalizeResult fin = FinalizeImage(store, opts, {result.manifest, created, started_on, display, text}, std::cerr);
+    result.manifest = fin.manifest;
+    result.config_digest = fin.config_digest;
+    result.size = fin.size;
+  }
 
   for (const auto& t : opts.tags) {
     const std::string tag = NormalizeTag(t);
@@ -273,13 +297,19 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     }
   if (opts.push) push_to.insert(push_to.end(), opts.tags.begin(), opts.tags.end());
   if (!push_to.empty()) {
-    oci::RegistryOptions ro;
-    ro.insecure_http = opts.insecure_registry;
-    ro.tls_verify = !opts.insecure_registry;
-    oci::RegistryClient client(ro);
+    oci::RegistryClient client(RegistryOptionsFor(opts));
     for (const auto& name : push_to) {
       progress.Note("pushing " + name);
       client.Push(store, result.manifest, oci::Reference::Parse(name));
+    }
+  }
+
+  if (!opts.cache_to.empty()) {
+    oci::RegistryClient client(RegistryOptionsFor(opts));
+    for (const auto& spec : opts.cache_to) {
+      const CacheTransfer t = ExportRegistryCache(store, cache, client, ParseRegistryCacheSpec(spec), cache.Used());
+      progress.Note("cache to " + spec + ": " + std::to_string(t.entries) + " entries, " +
+                    std::to_string(t.layers) + " layers");
     }
   }
 

@@ -60,7 +60,7 @@ void AddBuildCommand(CLI::App& app) {
   struct Flags {
     BuildOptions opts;
     std::vector<std::string> build_args, outputs, secrets, no_cache_filter;
-    std::string progress = "auto", lint = "error", timestamp, sde;
+    std::string progress = "auto", lint = "error", timestamp, sde, strip = "on", secret_scan = "on";
     bool quiet = false;
   };
   auto f = std::make_shared<Flags>();
@@ -86,7 +86,16 @@ void AddBuildCommand(CLI::App& app) {
   cmd->add_option("--secret", f->secrets, "Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")->allow_extra_args(false);
   cmd->add_option("--network", f->opts.network, "Default RUN network: default, host or none")->check(CLI::IsMember({"default", "host", "none"}));
   cmd->add_flag("--insecure", f->opts.insecure_registry, "Allow plain HTTP / unverified TLS registries");
+  cmd->add_option("--cache-from", f->opts.cache_from, "Import build cache: type=registry,ref=REF")->allow_extra_args(false);
+  cmd->add_option("--cache-to", f->opts.cache_to, "Export build cache: type=registry,ref=REF")->allow_extra_args(false);
   cmd->add_option("--compression", f->opts.compression, "Layer compression: gzip, zstd or none")->check(CLI::IsMember({"gzip", "zstd", "none"}));
+
+  cmd->add_option("--strip", f->strip, "Strip setuid/setgid bits from the image: on (default) or off")->check(CLI::IsMember({"on", "off"}));
+  cmd->add_option("--keep-setuid", f->opts.keep_setuid, "Leave this setuid/setgid path as it is (repeatable)")->allow_extra_args(false);
+  cmd->add_flag("--strip-shells", f->opts.strip_shells, "Also remove shells and download tools from the image");
+  cmd->add_option("--secret-scan", f->secret_scan, "Fail the build on secrets in any layer: on (default) or off")->check(CLI::IsMember({"on", "off"}));
+  cmd->add_option("--allow-secret", f->opts.allow_secrets, "Secret-scan finding to accept: a path or a rule id (repeatable)")->allow_extra_args(false);
+  cmd->add_flag("--sbom", f->opts.sbom, "Attach SPDX and CycloneDX SBOMs and SLSA provenance to the image");
 
   cmd->callback([f] {
     BuildOptions opts = f->opts;
@@ -99,6 +108,8 @@ void AddBuildCommand(CLI::App& app) {
       }
     }
     for (const auto& o : f->outputs) opts.outputs.push_back(ParseOutput(o));
+    opts.strip_setuid = f->strip != "off";
+    opts.secret_scan = f->secret_scan != "off";
     for (const auto& s : f->secrets) {
       auto kv = ParseKv(s, "--secret");
       SecretSpec sec{kv["id"], kv.count("src") ? kv["src"] : kv["source"], kv["env"]};

@@ -54,6 +54,7 @@ std::optional<ImageState> StepCache::Lookup(const oci::Digest& key) const {
     }
     if (st.layers.size() != st.config.diff_ids.size()) return std::nullopt;
     st.digest = key;
+    MarkUsed(key);
     return st;
   } catch (const std::exception&) {
     return std::nullopt;  // a damaged entry is a miss; Put() replaces it
@@ -69,6 +70,17 @@ void StepCache::Put(const oci::Digest& key, const ImageState& state,
   j["layers"] = json::array();
   for (const auto& d : state.layers) j["layers"].push_back(json::parse(oci::DescriptorToJson(d)));
   oci::WriteFileAtomic(dir_ / (key.hex + ".json"), j.dump());
+  MarkUsed(key);
+}
+
+void StepCache::MarkUsed(const oci::Digest& key) const {
+  std::lock_guard lock(used_mu_);
+  used_.push_back(key);
+}
+
+std::vector<oci::Digest> StepCache::Used() const {
+  std::lock_guard lock(used_mu_);
+  return used_;
 }
 
 std::vector<oci::Digest> StepCache::Roots() const {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,10 +53,16 @@ class StepCache {
   // Layer blobs referenced by any entry (GC roots for `kiln prune`).
   std::vector<oci::Digest> Roots() const;
   const std::filesystem::path& dir() const { return dir_; }
+  // Keys this process hit or wrote, in order (what --cache-to exports).
+  std::vector<oci::Digest> Used() const;
 
  private:
+  void MarkUsed(const oci::Digest& key) const;
+
   const oci::Store& store_;
   std::filesystem::path dir_;
+  mutable std::mutex used_mu_;
+  mutable std::vector<oci::Digest> used_;
 };
 
 }  // namespace kiln::builder
