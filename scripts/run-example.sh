@@ -11,7 +11,7 @@ trap 'rm -rf "$work"' EXIT
 # The base: busybox-static as a one-layer image built by kiln itself.
 mkdir -p "$work/base"
 "$src/scripts/make-busybox-rootfs.sh" "$work/base/rootfs"
-printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nUSER 1000\nCMD ["sh"]\n' >"$work/base/Dockerfile"
+printf 'FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nCMD ["sh"]\n' >"$work/base/Dockerfile"
 "$kiln" build --quiet --lint=off -t busybox:local "$work/base" >/dev/null
 
 name=$(basename "$example")
