@@ -157,8 +157,8 @@ std::vector<std::string> ContextSecretFiles(const RuleContext& ctx) {
     if (ec) break;
     // Bound the walk: a linter must not hang on a huge context (e.g. $HOME).
     if (++visited > 200000) break;
-    std::string rel = fs::relative(it->path(), root, ec).generic_string();
-    if (ec) break;
+    // lexically_relative: fs::relative would canonicalise (a realpath per entry).
+    const std::string rel = it->path().lexically_relative(root).generic_string();
     const bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
     if (is_dir) {
       if (rel == ".git" || (ctx.opts.excluded && ctx.opts.excluded(rel) &&
@@ -198,8 +198,13 @@ bool SourceCovers(const std::string& src, const std::string& file) {
 }
 
 void CheckSecretFiles(RuleContext& ctx) {
+  // Walk the context only when something is copied from it.
+  bool copies_from_context = false;
+  for (const auto& st : ctx.df.stages)
+    for (const auto& ins : st.instructions)
+      if (const auto* cp = std::get_if<CopyCmd>(&ins.command); cp && cp->from.empty()) copies_from_context = true;
   std::vector<std::string> context_secrets;
-  if (!ctx.opts.context_dir.empty()) context_secrets = ContextSecretFiles(ctx);
+  if (!ctx.opts.context_dir.empty() && copies_from_context) context_secrets = ContextSecretFiles(ctx);
   for (const auto& st : ctx.df.stages) {
     for (const auto& ins : st.instructions) {
       const auto* cp = std::get_if<CopyCmd>(&ins.command);

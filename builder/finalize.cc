@@ -1,0 +1,109 @@
+#include "builder/finalize.h"
+
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+
+#include "builder/base_image.h"
+#include "oci/digest.h"
+#include "oci/provenance.h"
+#include "oci/reference.h"
+#include "oci/supply_chain.h"
+
+namespace kiln::builder {
+
+namespace {
+
+// Repository the referrers are tagged under: that of the first -t tag
+// ("app:1" -> "app"); untagged builds use "kiln-untagged".
+std::string ReferrerRepo(const BuildOptions& opts) {
+  if (opts.tags.empty()) return "kiln-untagged";
+  std::string s = NormalizeTag(opts.tags.front());
+  if (auto at = s.find('@'); at != std::string::npos) s.resize(at);
+  const auto colon = s.rfind(':');
+  const auto slash = s.rfind('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) s.resize(colon);
+  return s;
+}
+
+void StripStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput& in, oci::Descriptor& manifest,
+               std::ostream& log) {
+  oci::StripOptions so;
+  so.keep_setuid = opts.keep_setuid;
+  if (opts.strip_shells) so.strip_shells = oci::DefaultShells();
+  so.mtime = opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr));
+  const oci::StripResult r = oci::StripSetuid(store, manifest, so);
+  for (const auto& k : r.report.kept) log << "kiln: setuid/setgid kept (allowlisted): " << k << "\n";
+  if (!r.layer) return;
+  char buf[48];
+  for (const auto& c : r.report.changed) {
+    std::snprintf(buf, sizeof buf, " (%04o -> %04o)", c.old_mode, c.new_mode);
+    log << "kiln: stripped setuid/setgid: " << c.path << buf << "\n";
+  }
+  for (const auto& w : r.report.removed) log << "kiln: removed (--strip-shells): " << w << "\n";
+  manifest = oci::AppendLayer(store, manifest, *r.layer, "kiln: strip setuid/setgid bits", in.created);
+}
+
+void SecretStep(const oci::Store& store, const BuildOptions& opts, const oci::Descriptor& manifest,
+                std::ostream& log) {
+  oci::SecretScanOptions so;
+  for (const auto& a : opts.allow_secrets) {
+    // "/etc/x" or "dir/" is a path; a bare word may be a rule id or a path.
+    so.allow_paths.push_back(a);
+    if (a.find('/') == std::string::npos) so.allow_rules.insert(a);
+  }
+  const auto findings = oci::ScanImageForSecrets(store, manifest, so);
+  if (findings.empty()) return;
+  for (const auto& f : findings) log << "kiln: secret: " << oci::FormatFinding(f) << "\n";
+  throw std::runtime_error("secret scan: " + std::to_string(findings.size()) +
+                           " secret(s) in the image (deleted files still ship in their layer); remove them, "
+                           "allow them with --allow-secret PATH|RULE, or build with --secret-scan=off");
+}
+
+void AttestStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput& in,
+                const oci::Descriptor& manifest, std::ostream& log) {
+  const std::string repo = ReferrerRepo(opts);
+  const std::string name = opts.tags.empty() ? "" : NormalizeTag(opts.tags.front());
+  oci::SbomDocOptions doc;
+  doc.created = in.created;
+  doc.tool_version = KILN_VERSION;
+  for (auto format : {oci::SbomFormat::kSpdxJson, oci::SbomFormat::kCycloneDxJson}) {
+    const std::string text = oci::GenerateSbom(store, manifest, format, doc, name);
+    const auto d = oci::AttachSbom(store, repo, manifest, format, text, in.created);
+    log << "kiln: attached " << oci::SbomMediaType(format) << " " << d.digest.str() << "\n";
+  }
+  oci::ProvenanceInput pi;
+  pi.image_name = name;
+  pi.image_manifest = manifest.digest;
+  pi.dockerfile_path = in.dockerfile_path;
+  pi.dockerfile_digest = oci::Sha256Of(in.dockerfile_text);
+  for (const auto& [k, v] : opts.build_args) pi.build_args[k] = v;
+  pi.target = opts.target;
+  const oci::Platform host = oci::Platform::Host();
+  pi.platforms = {host.os + "/" + host.architecture};
+  pi.kiln_version = KILN_VERSION;
+  pi.invocation_id = manifest.digest.str();
+  pi.started_on = in.started_on;
+  pi.finished_on = in.created;
+  const auto d = oci::AttachProvenance(store, repo, manifest, oci::ProvenanceStatement(pi), in.created);
+  log << "kiln: attached " << oci::kInTotoMediaType << " " << d.digest.str() << "\n";
+}
+
+}  // namespace
+
+FinalizeResult FinalizeImage(oci::Store& store, const BuildOptions& opts, const FinalizeInput& in, std::ostream& log) {
+  oci::Descriptor manifest = in.manifest;
+  if (opts.strip_setuid) StripStep(store, opts, in, manifest, log);
+  if (opts.secret_scan) SecretStep(store, opts, manifest, log);
+  if (opts.sbom) AttestStep(store, opts, in, manifest, log);
+
+  FinalizeResult r;
+  r.manifest = manifest;
+  const oci::Manifest m = oci::ParseManifest(store.ReadBlob(manifest.digest));
+  r.config_digest = m.config.digest;
+  r.size = m.config.size + manifest.size;
+  for (const auto& l : m.layers) r.size += l.size;
+  return r;
+}
+
+}  // namespace kiln::builder
