@@ -201,7 +201,7 @@ fs::path ResolveInRoot(const fs::path& rootfs, const std::string& path, bool fol
   return join();
 }
 
-fs::path MkdirAllInRoot(const fs::path& rootfs, const std::string& path) {
+fs::path MkdirAllInRoot(const fs::path& rootfs, const std::string& path, uid_t uid, gid_t gid) {
   std::string prefix;
   for (const auto& c : Split(path)) {
     prefix += "/" + c;
@@ -213,7 +213,7 @@ fs::path MkdirAllInRoot(const fs::path& rootfs, const std::string& path) {
       continue;
     }
     if (::mkdir(host.c_str(), 0755) != 0 && errno != EEXIST) Fail("mkdir", host);
-    if (::lchown(host.c_str(), 0, 0) != 0) Fail("chown", host);
+    if (::lchown(host.c_str(), uid, gid) != 0) Fail("chown", host);
     ::chmod(host.c_str(), 0755);  // umask must not decide image content
   }
   return ResolveInRoot(rootfs, path, true);
@@ -224,13 +224,13 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
     fs::path dst = ResolveInRoot(rootfs, t.dest, true);
     struct stat st {};
     const bool existed = ::lstat(dst.c_str(), &st) == 0;
-    dst = MkdirAllInRoot(rootfs, t.dest);
+    dst = MkdirAllInRoot(rootfs, t.dest, a.uid, a.gid);
     CopyDirContents(t.source.host_path, dst, t.source.rel, a);
     if (!existed && ::lchown(dst.c_str(), a.uid, a.gid) != 0) Fail("chown", dst);
     return;
   }
   const std::string parent = fs::path(t.dest).parent_path().string();
-  MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent);
+  MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent, a.uid, a.gid);
   fs::path dst = ResolveInRoot(rootfs, t.dest, false);
   CopyEntry(t.source.host_path, dst, t.source.rel, a, true);
 }
@@ -238,7 +238,7 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
 void WriteFileInRoot(const fs::path& rootfs, const std::string& dest, const std::string& content,
                      const CopyAttrs& a, mode_t mode) {
   const std::string parent = fs::path(dest).parent_path().string();
-  MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent);
+  MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent, a.uid, a.gid);
   fs::path dst = ResolveInRoot(rootfs, dest, false);
   ::unlink(dst.c_str());
   oci::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));

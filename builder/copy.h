@@ -50,7 +50,10 @@ struct CopyAttrs {
 std::filesystem::path ResolveInRoot(const std::filesystem::path& rootfs, const std::string& path,
                                     bool follow_last);
 // mkdir -p inside the rootfs; created directories are 0755 root:root.
-std::filesystem::path MkdirAllInRoot(const std::filesystem::path& rootfs, const std::string& path);
+// Missing directories are created 0755 and owned by uid:gid (COPY --chown owns
+// the directories it creates, as BuildKit does).
+std::filesystem::path MkdirAllInRoot(const std::filesystem::path& rootfs, const std::string& path,
+                                     uid_t uid = 0, gid_t gid = 0);
 
 // Copies one planned target into the rootfs.
 void CopyInto(const std::filesystem::path& rootfs, const CopyTarget& target, const CopyAttrs& attrs);
