@@ -1,9 +1,10 @@
 #include "oci/spdx.h"
 
 #include <gtest/gtest.h>
+
+#include <cctype>
 #include <nlohmann/json.hpp>
 
-#include <regex>
 #include <set>
 
 #include "tests/oci/sbom_fixture.h"
@@ -30,14 +31,20 @@ TEST(Spdx, RequiredFieldsOf23) {
   EXPECT_TRUE(doc["documentNamespace"].get<std::string>().starts_with("https://"));
   EXPECT_EQ(doc["creationInfo"]["created"], "2024-01-02T03:04:05Z");
   EXPECT_FALSE(doc["creationInfo"]["creators"].empty());
-  std::regex id_re("SPDXRef-[A-Za-z0-9.-]+");
+  // SPDXRef-[A-Za-z0-9.-]+, checked by hand (std::regex trips GCC 12 under ASan).
+  auto valid_id = [](const std::string& id) {
+    if (id.rfind("SPDXRef-", 0) != 0 || id.size() == 8) return false;
+    for (char c : id.substr(8))
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') return false;
+    return true;
+  };
   std::set<std::string> ids;
   std::set<std::string> purls;
   for (const auto& p : doc["packages"]) {
     for (const char* f : {"SPDXID", "name", "downloadLocation", "licenseConcluded", "licenseDeclared", "copyrightText"})
       EXPECT_TRUE(p.contains(f)) << f << " in " << p.dump();
     std::string id = p["SPDXID"];
-    EXPECT_TRUE(std::regex_match(id, id_re)) << id;
+    EXPECT_TRUE(valid_id(id)) << id;
     EXPECT_TRUE(ids.insert(id).second) << "duplicate " << id;
     if (p.contains("externalRefs"))
       for (const auto& r : p["externalRefs"])
