@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -140,7 +141,8 @@ bool SetgroupsAllowed() {
       if (::setgroups(groups.size(), groups.data()) != 0) {
         throw Error("setting supplementary groups: " + sys::ErrnoText(errno));
       }
-    } else if (!groups.empty()) {
+    } else if (std::any_of(groups.begin(), groups.end(), [&](gid_t g) { return g != spec.gid; })) {
+      // Only the primary group alone may go unset: it is the effective gid anyway.
       throw Error("cannot set supplementary groups: the build's user namespace denies setgroups "
                   "(no subordinate gid range in /etc/subgid)");
     }

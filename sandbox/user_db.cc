@@ -137,10 +137,12 @@ ResolvedUser ResolveUser(const std::filesystem::path& rootfs, const std::string&
   if (colon != std::string::npos) {
     out.gid = LookupGroup(groups, spec.substr(colon + 1));
   } else if (entry) {
-    // Supplementary groups only in the implicit form, as runc does.
+    // Supplementary groups only in the implicit form, as runc does: the
+    // groups listing the user plus the group of its primary gid, in file order.
     for (const auto& g : groups) {
-      if (std::find(g.members.begin(), g.members.end(), entry->name) != g.members.end() &&
-          std::find(out.groups.begin(), out.groups.end(), g.gid) == out.groups.end()) {
+      const bool member = g.gid == entry->gid ||
+                          std::find(g.members.begin(), g.members.end(), entry->name) != g.members.end();
+      if (member && std::find(out.groups.begin(), out.groups.end(), g.gid) == out.groups.end()) {
         out.groups.push_back(g.gid);
       }
     }

@@ -40,7 +40,8 @@ kt_require_root() { [ "$(id -u)" -eq 0 ] || kt_skip "needs root to create test u
 kt_workdir() {
   KT_WORK=$(mktemp -d /tmp/kiln-test.XXXXXX)
   chmod 0755 "$KT_WORK"
-  kt_on_exit "rm -rf '$KT_WORK'"
+  # KT_KEEP=1 keeps the scratch dir for a post-mortem.
+  if [ -n "${KT_KEEP:-}" ]; then echo "# scratch dir kept: $KT_WORK"; else kt_on_exit "rm -rf '$KT_WORK'"; fi
   mkdir -p "$KT_WORK/bin"
   install -m 0755 "${KILN:?KILN must point to the kiln binary}" "$KT_WORK/bin/kiln"
   KT_KILN=$KT_WORK/bin/kiln

@@ -38,7 +38,7 @@ TEST_F(UserDbTest, NameGivesPrimaryAndSupplementaryGroups) {
   EXPECT_EQ(u.uid, 1000u);
   EXPECT_EQ(u.gid, 1001u);
   EXPECT_EQ(u.home, "/home/app");
-  EXPECT_EQ(u.groups, (std::vector<uint32_t>{50, 999}));
+  EXPECT_EQ(u.groups, (std::vector<uint32_t>{1001, 50, 999}));  // as buildah/runc: `id` shows groups=1001(app),...
 }
 
 TEST_F(UserDbTest, ExplicitGroupHasNoSupplementaryGroups) {
