@@ -116,7 +116,7 @@ std::string RegistryClient::GetManifest(const Reference& ref, Descriptor* desc_o
   return resp.body;
 }
 
-void RegistryClient::PutManifest(const Reference& ref, const std::string& body, const std::string& media_type) {
+std::string RegistryClient::PutManifest(const Reference& ref, const std::string& body, const std::string& media_type) {
   RegistrySession& s = impl_->Session(ref);
   const std::string what = "PUT manifest";
   std::vector<std::string> scopes = {RepositoryScope(ref.repository, "pull,push")};
@@ -133,6 +133,7 @@ void RegistryClient::PutManifest(const Reference& ref, const std::string& body, 
   });
   std::string claimed = resp.Header("docker-content-digest");
   if (!claimed.empty()) CheckDigest(Sha256Of(body), claimed, what + " " + ref.str());
+  return resp.Header("oci-subject");
 }
 
 Index RegistryClient::Referrers(const Reference& repo, const Digest& subject) {

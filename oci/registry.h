@@ -42,6 +42,9 @@ class RegistryClient {
   // the image manifest descriptor (an index is resolved to `platform`).
   Descriptor Pull(const Reference& ref, Store& store, const Platform& platform,
                   TransferStats* stats = nullptr);
+  // The image manifest `ref` names (an index resolved to `platform`),
+  // without fetching any blob: the subject for referrers and signatures.
+  Descriptor ResolveManifest(const Reference& ref, const Platform& platform);
   // Pushes a manifest and everything it references; tags by ref.tag.
   // Returns the pushed manifest's digest.
   Digest Push(const Store& store, const Descriptor& manifest, const Reference& ref,
@@ -50,7 +53,9 @@ class RegistryClient {
   // Lower level, used by cache export and referrers.
   std::optional<Descriptor> HeadManifest(const Reference& ref);
   std::string GetManifest(const Reference& ref, Descriptor* desc_out);
-  void PutManifest(const Reference& ref, const std::string& body, const std::string& media_type);
+  // Returns the OCI-Subject response header: a registry with the referrers
+  // API sets it when it indexed the manifest's subject (empty otherwise).
+  std::string PutManifest(const Reference& ref, const std::string& body, const std::string& media_type);
   void PushBlob(const Store& store, const Reference& repo, const Descriptor& blob, TransferStats* stats);
   // Referrers API, falling back to the sha256-<hex> tag schema.
   Index Referrers(const Reference& repo, const Digest& subject);

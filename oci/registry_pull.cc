@@ -33,6 +33,19 @@ const Descriptor& ChoosePlatform(const Index& index, const Platform& want, const
 
 }  // namespace
 
+Descriptor RegistryClient::ResolveManifest(const Reference& ref, const Platform& platform) {
+  Descriptor desc;
+  const std::string body = GetManifest(ref, &desc);
+  if (!IsIndex(desc.media_type)) return desc;
+  const Index index = ParseIndex(body);
+  const Descriptor chosen = ChoosePlatform(index, platform, "index " + desc.digest.str() + " of " + ref.str());
+  Reference child = ref;
+  child.digest = chosen.digest.str();
+  GetManifest(child, &desc);  // verified against chosen.digest
+  desc.platform = chosen.platform;
+  return desc;
+}
+
 Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platform& platform, TransferStats* stats) {
   const std::string what = "pull " + ref.str();
   try {
