@@ -187,6 +187,23 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
   return layer;
 }
 
+std::optional<oci::Layer> FsStepRunner::Workdir(const ImageState& parent, const WorkdirRequest& req) {
+  StepDirs dirs(store_);
+  {
+    sandbox::OverlayMount mount(layers_.Lowers(parent), dirs.upper, dirs.work, dirs.merged);
+    // BuildKit resolves the owner as a file op does: a name takes uid and
+    // gid from passwd, a bare number is uid = gid, "u:g" as --chown.
+    sandbox::ResolvedUser owner;
+    if (!req.user.empty()) {
+      const bool named = req.user.find(':') == std::string::npos &&
+                         req.user.find_first_not_of("0123456789") != std::string::npos;
+      owner = named ? sandbox::ResolveUser(dirs.merged, req.user) : sandbox::ResolveChown(dirs.merged, req.user);
+    }
+    MkdirAllInRoot(dirs.merged, req.path, owner.uid, owner.gid);
+  }
+  return Finish(dirs.upper);
+}
+
 std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const CopyRequest& req) {
   const auto& copy = req.copy;
   StepDirs dirs(store_);

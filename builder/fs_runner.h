@@ -25,6 +25,7 @@ class FsStepRunner : public StepRunner {
                BaseImageResolver& images, const BuildOptions& opts);
   std::optional<oci::Layer> Run(const ImageState& parent, const RunRequest& req) override;
   std::optional<oci::Layer> Copy(const ImageState& parent, const CopyRequest& req) override;
+  std::optional<oci::Layer> Workdir(const ImageState& parent, const WorkdirRequest& req) override;
   const ImageState& Image(const std::string& ref) override { return images_.Resolve(ref); }
 
  private:

@@ -109,9 +109,13 @@ ImageState StageExecutor::Build(const frontend::Dockerfile& df, int index, Image
   }
   for (const auto& inst : stage.instructions) program.push_back(inst);
 
+  // BuildKit counts every WORKDIR as a step (it is a mkdir).
+  auto is_workdir = [](const frontend::Instruction& i) {
+    return std::holds_alternative<frontend::WorkdirCmd>(i.command);
+  };
   int total = 1;
   for (const auto& inst : program)
-    if (!IsConfigOnly(inst)) ++total;
+    if (!IsConfigOnly(inst) || is_workdir(inst)) ++total;
   int step_no = 1;
 
   ImageState state = std::move(base);
@@ -120,7 +124,12 @@ ImageState StageExecutor::Build(const frontend::Dockerfile& df, int index, Image
     ThrowIfCancelled();
     frontend::Instruction expanded = frontend::Expand(inst, vars.ForExpansion(), df.escape);
     ResolveHeredocs(expanded, vars.ForExpansion(), df.escape);
-    if (IsConfigOnly(inst)) {
+    // WORKDIR / has nothing to create: config only, as in BuildKit.
+    const bool fs_step = !IsConfigOnly(inst) ||
+                         (is_workdir(inst) &&
+                          JoinWorkdir(state.config.config.working_dir,
+                                      std::get<frontend::WorkdirCmd>(expanded.command).path) != "/");
+    if (!fs_step) {
       ApplyConfigInstruction(state.config, scope, expanded, settings.created);
       vars.Apply(inst);
       oci::ImageConfig no_history = state.config;
@@ -151,10 +160,20 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
 
   RunRequest run_req;
   CopyRequest copy_req;
+  WorkdirRequest workdir_req;
   std::string created_by;
   const bool is_run = std::holds_alternative<frontend::RunCmd>(inst.command);
+  const auto* workdir = std::get_if<frontend::WorkdirCmd>(&inst.command);
 
-  if (is_run) {
+  if (workdir) {
+    workdir_req.path = JoinWorkdir(state.config.config.working_dir, workdir->path);
+    workdir_req.user = state.config.config.user;
+    workdir_req.where = where;
+    created_by = "WORKDIR " + workdir_req.path;
+    // The owner comes from USER resolved in the parent's /etc/passwd, which
+    // the parent digest already names.
+    key.Add("workdir", workdir_req.path).Add("user", workdir_req.user);
+  } else if (is_run) {
     const auto& run = std::get<frontend::RunCmd>(inst.command);
     run_req.run = run;
     run_req.where = where;
@@ -242,7 +261,9 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
 
   std::optional<oci::Layer> layer;
   try {
-    if (is_run) {
+    if (workdir) {
+      layer = runner_.Workdir(state, workdir_req);
+    } else if (is_run) {
       run_req.on_output = [this, id](std::string_view line) { progress_.Output(id, line); };
       layer = runner_.Run(state, run_req);
     } else {
@@ -262,12 +283,18 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
   ++steps_run_;
 
   ImageState next = state;
-  oci::History h;
-  h.created = settings.created;
-  h.created_by = created_by;
-  h.comment = kHistoryComment;
-  h.empty_layer = !layer.has_value();
-  next.config.history.push_back(h);
+  if (workdir) {
+    ConfigScope no_scope;  // WORKDIR does not touch CMD/ENTRYPOINT state
+    ApplyConfigInstruction(next.config, no_scope, inst, settings.created);
+    next.config.history.back().empty_layer = !layer.has_value();
+  } else {
+    oci::History h;
+    h.created = settings.created;
+    h.created_by = created_by;
+    h.comment = kHistoryComment;
+    h.empty_layer = !layer.has_value();
+    next.config.history.push_back(h);
+  }
   if (layer) {
     next.config.diff_ids.push_back(layer->diff_id);
     next.layers.push_back(layer->blob);

@@ -39,6 +39,15 @@ struct CopyRequest {
   frontend::Location where;
 };
 
+// WORKDIR creates its directory at once, as BuildKit's
+// Mkdir(wd, 0755, WithParents, WithUser(USER)): every directory it creates is
+// 0755 and owned by the stage's USER (root when unset).
+struct WorkdirRequest {
+  std::string path;  // absolute, clean, not "/"
+  std::string user;  // config USER, resolved by the runner inside the rootfs
+  frontend::Location where;
+};
+
 // A step that ran and failed (non-zero exit): what the user needs to see.
 class StepFailed : public std::runtime_error {
  public:
@@ -67,6 +76,7 @@ class StepRunner {
   // Each returns the step's new layer, or nullopt when the filesystem did not change.
   virtual std::optional<oci::Layer> Run(const ImageState& parent, const RunRequest& req) = 0;
   virtual std::optional<oci::Layer> Copy(const ImageState& parent, const CopyRequest& req) = 0;
+  virtual std::optional<oci::Layer> Workdir(const ImageState& parent, const WorkdirRequest& req) = 0;
   // An image named by COPY --from / --mount from= (not a stage).
   virtual const ImageState& Image(const std::string& ref) = 0;
 };

@@ -33,6 +33,11 @@ class FakeRunner : public StepRunner {
     copies.push_back(req);
     return MakeLayer("copy" + std::to_string(copies.size()));
   }
+  std::optional<oci::Layer> Workdir(const ImageState&, const WorkdirRequest& req) override {
+    workdirs.push_back(req);
+    if (workdir_exists) return std::nullopt;
+    return MakeLayer("workdir" + std::to_string(workdirs.size()));
+  }
   const ImageState& Image(const std::string& ref) override {
     images.push_back(ref);
     image_.digest = BaseStateDigest("image", ref);
@@ -47,8 +52,10 @@ class FakeRunner : public StepRunner {
   }
   std::vector<RunRequest> runs;
   std::vector<CopyRequest> copies;
+  std::vector<WorkdirRequest> workdirs;
   std::vector<std::string> images;
   bool fail_next = false;
+  bool workdir_exists = false;  // Workdir() finds the directory already there
 
  private:
   oci::Store& store_;
@@ -122,7 +129,7 @@ const char* kDockerfile =
 TEST_F(StageTest, FirstBuildRunsStepsAndRecordsHistory) {
   FakeRunner r(*store_);
   auto o = BuildStage(kDockerfile, r);
-  EXPECT_EQ(o.run, 2);
+  EXPECT_EQ(o.run, 3);  // WORKDIR, COPY, RUN
   EXPECT_EQ(o.cached, 0);
   ASSERT_EQ(r.copies.size(), 1u);
   EXPECT_EQ(r.copies[0].workdir, "/app");
@@ -136,13 +143,19 @@ TEST_F(StageTest, FirstBuildRunsStepsAndRecordsHistory) {
   EXPECT_EQ(c.config.user, "1000");
   EXPECT_EQ(c.config.working_dir, "/app");
   EXPECT_EQ(*c.config.cmd, std::vector<std::string>{"/app/run"});
-  EXPECT_EQ(c.diff_ids.size(), 2u);
-  EXPECT_EQ(o.state.layers.size(), 2u);
+  EXPECT_EQ(c.diff_ids.size(), 3u);
+  EXPECT_EQ(o.state.layers.size(), 3u);
   ASSERT_EQ(c.history.size(), 6u);
   EXPECT_EQ(c.history[2].created_by, "COPY app.txt ./ # buildkit");
   EXPECT_FALSE(c.history[2].empty_layer);
   EXPECT_EQ(c.history[3].created_by, "RUN /bin/sh -c echo $GREETING > out # buildkit");
   EXPECT_TRUE(c.history[0].empty_layer);
+  // WORKDIR created /app at once (BuildKit's mkdir), as root: USER comes later.
+  ASSERT_EQ(r.workdirs.size(), 1u);
+  EXPECT_EQ(r.workdirs[0].path, "/app");
+  EXPECT_EQ(r.workdirs[0].user, "");
+  EXPECT_EQ(c.history[1].created_by, "WORKDIR /app");
+  EXPECT_FALSE(c.history[1].empty_layer);
 }
 
 TEST_F(StageTest, NoOpRebuildIsAllCachedAndIdentical) {
@@ -151,8 +164,9 @@ TEST_F(StageTest, NoOpRebuildIsAllCachedAndIdentical) {
   FakeRunner r2(*store_);
   auto second = BuildStage(kDockerfile, r2);
   EXPECT_EQ(second.run, 0);
-  EXPECT_EQ(second.cached, 2);
+  EXPECT_EQ(second.cached, 3);
   EXPECT_TRUE(r2.runs.empty());
+  EXPECT_TRUE(r2.workdirs.empty());
   EXPECT_TRUE(r2.copies.empty());
   EXPECT_EQ(oci::ToJson(first.state.config), oci::ToJson(second.state.config));
   EXPECT_EQ(first.state.digest, second.state.digest);
@@ -198,7 +212,7 @@ TEST_F(StageTest, NoCacheRunsEverything) {
   BuildStage(kDockerfile, r1);
   FakeRunner r2(*store_);
   auto o = BuildStage(kDockerfile, r2, true);
-  EXPECT_EQ(o.run, 2);
+  EXPECT_EQ(o.run, 3);
   EXPECT_EQ(o.cached, 0);
 }
 
@@ -250,6 +264,35 @@ TEST_F(StageTest, RunHeredocIsPassedToTheShell) {
   BuildStage("FROM scratch\nRUN <<EOF\necho one\necho two\nEOF\n", r);
   ASSERT_EQ(r.runs.size(), 1u);
   EXPECT_EQ(r.runs[0].argv, (std::vector<std::string>{"/bin/sh", "-c", "echo one\necho two\n"}));
+}
+
+TEST_F(StageTest, WorkdirCreatesItsDirectoryAsUserAndChains) {
+  const std::string df =
+      "FROM scratch\n"
+      "WORKDIR /\n"        // nothing to create: config only
+      "USER app\n"
+      "WORKDIR /a\n"
+      "WORKDIR b\n"
+      "WORKDIR ../c\n";
+  FakeRunner r(*store_);
+  r.workdir_exists = true;  // e.g. the base has them: no layer
+  auto o = BuildStage(df, r);
+  ASSERT_EQ(r.workdirs.size(), 3u);
+  EXPECT_EQ(r.workdirs[0].path, "/a");
+  EXPECT_EQ(r.workdirs[1].path, "/a/b");
+  EXPECT_EQ(r.workdirs[2].path, "/a/c");
+  for (const auto& w : r.workdirs) EXPECT_EQ(w.user, "app");
+  const auto& c = o.state.config;
+  EXPECT_EQ(c.config.working_dir, "/a/c");
+  EXPECT_TRUE(c.diff_ids.empty());
+  ASSERT_EQ(c.history.size(), 5u);
+  EXPECT_EQ(c.history[0].created_by, "WORKDIR /");
+  EXPECT_EQ(c.history[4].created_by, "WORKDIR /a/c");
+  for (const auto& h : c.history) EXPECT_TRUE(h.empty_layer);
+  // A different USER is a different step (the owner differs).
+  FakeRunner r2(*store_);
+  auto o2 = BuildStage("FROM scratch\nUSER other\nWORKDIR /a\n", r2);
+  EXPECT_EQ(o2.run, 1);
 }
 
 }  // namespace
