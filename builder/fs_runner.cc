@@ -4,11 +4,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
 #include <cstdlib>
 #include <set>
 
 #include "builder/config_apply.h"
 #include "builder/copy.h"
+#include "oci/file_lock.h"
+#include "oci/file_util.h"
 #include "oci/url_fetch.h"
 #include "sandbox/overlay.h"
 #include "sandbox/run.h"
@@ -89,9 +94,157 @@ std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper) {
   return layer;
 }
 
-fs::path FsStepRunner::CacheMountDir(const std::string& id) {
-  fs::path dir = store_.Path("cache/mounts") / oci::Sha256Of(id).hex;
-  fs::create_directories(dir);
+// What a RUN step's mounts hold on to until the command has finished: the
+// overlays and temp dirs behind bind/secret mounts, and the cache locks.
+struct FsStepRunner::MountResources {
+  std::vector<oci::Store::TempDir> dirs;
+  std::vector<std::unique_ptr<sandbox::OverlayMount>> overlays;
+  // Cache lock files to take before the run, with exclusive or shared.
+  std::map<fs::path, bool> cache_locks;
+  std::vector<oci::FileLock> locks;
+  std::set<std::string> private_dirs;  // cache instances this step holds privately
+  // Blocking locks in path order, so two steps never wait on each other.
+  void LockCaches() {
+    for (const auto& [file, exclusive] : cache_locks) locks.emplace_back(file, exclusive);
+  }
+};
+
+std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSpec& m, const ImageState* from,
+                                                        const std::string& cwd, sandbox::RunSpec& spec,
+                                                        MountResources& held) {
+  sandbox::Mount sm;
+  sm.target = JoinWorkdir(cwd, m.target);
+  if (m.type == "tmpfs") {
+    sm.type = sandbox::Mount::Type::kTmpfs;
+    sm.tmpfs_size = m.size.value_or(0);
+    sm.readonly = false;
+    sm.mode = m.mode.value_or(01777);
+    return sm;
+  }
+  if (m.type == "cache") {
+    if (!m.from.empty() || !m.source.empty())
+      throw std::runtime_error("--mount type=cache with from=/source= (a seeded cache) is not supported");
+    sm.source = CacheMountDir(m.id.empty() ? sm.target : m.id, m, held);
+    sm.readonly = m.readonly;
+    return sm;
+  }
+  if (m.type == "secret") return SecretMount(m, cwd, spec, held);
+  if (m.type == "bind") {
+    std::vector<fs::path> lowers;
+    if (from) {
+      lowers = layers_.Lowers(*from);
+    } else {
+      if (!context_) throw std::runtime_error("--mount type=bind needs a build context");
+      lowers = {context_->root()};
+    }
+    fs::path root;
+    if (m.readonly && !from) {
+      root = context_->root();
+    } else {
+      // A stage's layers seen through an overlay; rw mounts get a throwaway
+      // upper dir, so their writes are discarded as BuildKit discards them.
+      held.dirs.push_back(store_.MakeTempDir("bind"));
+      const fs::path base = held.dirs.back().path();
+      if (lowers.empty()) {  // a stage with no layers: an empty tree
+        fs::create_directory(base / "empty");
+        lowers = {base / "empty"};
+      }
+      fs::path upper, work;
+      if (!m.readonly) {
+        upper = base / "upper";
+        work = base / "work";
+        fs::create_directory(upper);
+        fs::create_directory(work);
+      }
+      root = base / "merged";
+      fs::create_directory(root);
+      held.overlays.push_back(std::make_unique<sandbox::OverlayMount>(lowers, upper, work, root));
+    }
+    sm.source = ResolveInRoot(root, "/" + BuildContext::CleanSource(m.source), true);
+    struct stat st {};
+    if (::stat(sm.source.c_str(), &st) != 0)
+      throw std::runtime_error("--mount type=bind source " + (m.source.empty() ? "." : m.source) + ": not found in " +
+                               (from ? "the stage" : "the build context"));
+    sm.readonly = m.readonly;
+    return sm;
+  }
+  throw std::runtime_error("--mount type=" + m.type + " is not supported");
+}
+
+std::optional<sandbox::Mount> FsStepRunner::SecretMount(const frontend::MountSpec& m, const std::string& cwd,
+                                                       sandbox::RunSpec& spec, MountResources& held) {
+  const std::string id = m.id.empty() ? fs::path(m.target).filename().string() : m.id;
+  const SecretSpec* found = nullptr;
+  for (const auto& s : opts_.secrets)
+    if (s.id == id) found = &s;
+  if (!found) {
+    if (m.required) throw std::runtime_error("secret " + id + " is required but was not given (--secret id=" + id + ",src=FILE)");
+    return std::nullopt;  // docker skips an optional secret nobody passed
+  }
+  std::string value;
+  if (!found->src.empty()) {
+    try {
+      value = oci::ReadFileToString(found->src);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("secret " + id + ": " + e.what());
+    }
+  } else {
+    const char* v = std::getenv(found->env.c_str());
+    if (!v) throw std::runtime_error("secret " + id + ": environment variable " + found->env + " is not set");
+    value = v;
+  }
+  if (!m.env.empty()) spec.env.push_back(m.env + "=" + value);
+  if (!m.env.empty() && m.target.empty()) return std::nullopt;  // env= alone: no file
+
+  // The file lives in a private temp dir for this step only (BuildKit keeps
+  // it in a tmpfs), root-owned 0400 unless uid/gid/mode say otherwise.
+  held.dirs.push_back(store_.MakeTempDir("secret"));
+  const fs::path file = held.dirs.back().path() / "secret";
+  CopyAttrs attrs;
+  attrs.uid = m.uid.value_or(0);
+  attrs.gid = m.gid.value_or(0);
+  WriteFileInRoot(held.dirs.back().path(), "/secret", value, attrs, m.mode.value_or(0400));
+  sandbox::Mount sm;
+  sm.source = file;
+  sm.target = m.target.empty() ? "/run/secrets/" + id : JoinWorkdir(cwd, m.target);
+  sm.readonly = true;
+  return sm;
+}
+
+fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::MountSpec& m, MountResources& held) {
+  const fs::path root = store_.Path("cache/mounts");
+  fs::create_directories(root);
+  const std::string base = (root / oci::Sha256Of(id).hex).string();
+  fs::path dir = base;
+  if (m.sharing == "private") {
+    // The first instance nobody is using; each instance is kept for later builds.
+    for (int n = 0;; ++n) {
+      const std::string cand = n == 0 ? base : base + "." + std::to_string(n);
+      if (held.cache_locks.count(cand + ".lock")) continue;
+      if (auto lock = oci::FileLock::TryExclusive(cand + ".lock")) {
+        held.locks.push_back(std::move(*lock));
+        held.private_dirs.insert(cand);
+        dir = cand;
+        break;
+      }
+    }
+  } else if (m.sharing == "shared" || m.sharing == "locked" || m.sharing.empty()) {
+    // Shared users hold the lock shared, so `locked` and `private` users see them.
+    if (held.private_dirs.count(base))
+      throw std::runtime_error("cache mount " + id + " is mounted twice in one step with different sharing");
+    bool& exclusive = held.cache_locks[base + ".lock"];
+    exclusive = exclusive || m.sharing == "locked";
+  } else {
+    throw std::runtime_error("--mount type=cache sharing=" + m.sharing + ": expected shared, private or locked");
+  }
+  if (::mkdir(dir.c_str(), 0755) == 0) {
+    // uid/gid/mode apply when the cache is created, as in BuildKit.
+    if (::chown(dir.c_str(), m.uid.value_or(0), m.gid.value_or(0)) != 0)
+      throw std::runtime_error("cache mount " + id + ": chown " + dir.string() + ": " + std::strerror(errno));
+    ::chmod(dir.c_str(), m.mode.value_or(0755));
+  } else if (errno != EEXIST) {
+    throw std::runtime_error("cache mount " + id + ": mkdir " + dir.string() + ": " + std::strerror(errno));
+  }
   return dir;
 }
 
@@ -125,60 +278,12 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
     spec.stdin_data = req.stdin_data;
     spec.on_output = req.on_output;
 
-    std::vector<std::unique_ptr<sandbox::OverlayMount>> from_mounts;
-    std::vector<oci::Store::TempDir> from_dirs;
+    MountResources held;
     for (size_t i = 0; i < req.run.mounts.size(); ++i) {
-      const auto& m = req.run.mounts[i];
-      sandbox::Mount sm;
-      sm.target = JoinWorkdir(req.cwd, m.target);
-      if (m.type == "tmpfs") {
-        sm.type = sandbox::Mount::Type::kTmpfs;
-        sm.tmpfs_size = m.size.value_or(0);
-        sm.readonly = false;
-        sm.mode = m.mode.value_or(01777);
-      } else if (m.type == "cache") {
-        sm.source = CacheMountDir(m.id.empty() ? sm.target : m.id);
-        sm.readonly = m.readonly;
-        if (m.uid || m.gid) ::chown(sm.source.c_str(), m.uid.value_or(0), m.gid.value_or(0));
-        if (m.mode) ::chmod(sm.source.c_str(), *m.mode);
-      } else if (m.type == "secret") {
-        const std::string id = m.id.empty() ? fs::path(m.target).filename().string() : m.id;
-        const SecretSpec* found = nullptr;
-        for (const auto& s : opts_.secrets)
-          if (s.id == id) found = &s;
-        if (!found) {
-          if (m.required) throw std::runtime_error("secret " + id + " is required but was not given (--secret id=" + id + ",src=FILE)");
-          continue;
-        }
-        if (!m.env.empty() || !found->env.empty()) {
-          if (!found->env.empty()) {
-            const char* v = std::getenv(found->env.c_str());
-            spec.env.push_back((m.env.empty() ? id : m.env) + "=" + (v ? v : ""));
-          }
-          if (m.target.empty() && !m.env.empty()) continue;
-        }
-        if (found->src.empty()) continue;
-        sm.source = found->src;
-        sm.target = m.target.empty() ? "/run/secrets/" + id : JoinWorkdir(req.cwd, m.target);
-        sm.readonly = true;
-      } else if (m.type == "bind") {
-        const ImageState* from = i < req.mount_from.size() ? req.mount_from[i] : nullptr;
-        fs::path root;
-        if (from) {
-          from_dirs.push_back(store_.MakeTempDir("mountfrom"));
-          root = from_dirs.back().path();
-          from_mounts.push_back(std::make_unique<sandbox::OverlayMount>(layers_.Lowers(*from), fs::path(), fs::path(), root));
-        } else {
-          if (!context_) throw std::runtime_error("--mount type=bind needs a build context");
-          root = context_->root();
-        }
-        sm.source = ResolveInRoot(root, "/" + BuildContext::CleanSource(m.source), true);
-        sm.readonly = m.readonly;
-      } else {
-        throw std::runtime_error("--mount type=" + m.type + " is not supported");
-      }
-      spec.mounts.push_back(std::move(sm));
+      const ImageState* from = i < req.mount_from.size() ? req.mount_from[i] : nullptr;
+      if (auto sm = PrepareMount(req.run.mounts[i], from, req.cwd, spec, held)) spec.mounts.push_back(std::move(*sm));
     }
+    held.LockCaches();
 
     sandbox::RunResult result = sandbox::Run(spec);
     if (!result.ok()) throw StepFailed(result.describe(), result.tail);

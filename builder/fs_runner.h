@@ -16,6 +16,7 @@
 #include "builder/step_runner.h"
 #include "oci/layer.h"
 #include "oci/store.h"
+#include "sandbox/run.h"
 
 namespace kiln::builder {
 
@@ -30,7 +31,12 @@ class FsStepRunner : public StepRunner {
 
  private:
   std::optional<oci::Layer> Finish(const std::filesystem::path& upper);
-  std::filesystem::path CacheMountDir(const std::string& id);
+  struct MountResources;
+  std::optional<sandbox::Mount> PrepareMount(const frontend::MountSpec& m, const ImageState* from,
+                                             const std::string& cwd, sandbox::RunSpec& spec, MountResources& held);
+  std::optional<sandbox::Mount> SecretMount(const frontend::MountSpec& m, const std::string& cwd,
+                                            sandbox::RunSpec& spec, MountResources& held);
+  std::filesystem::path CacheMountDir(const std::string& id, const frontend::MountSpec& m, MountResources& held);
   oci::Store& store_;
   LayerCache& layers_;
   BuildContext* context_;
