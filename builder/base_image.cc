@@ -34,12 +34,40 @@ const ImageState& BaseImageResolver::Resolve(const std::string& name) {
   std::lock_guard lock(mu_);  // one resolution at a time: pulls of one image are not duplicated
   auto it = done_.find(name);
   if (it != done_.end()) return *it->second;
-  auto st = std::make_shared<ImageState>(Load(name));
+  UsedImage used;
+  used.name = name;
+  auto st = std::make_shared<ImageState>(Load(name, used));
   done_[name] = st;
+  used_[name] = used;
   return *st;
 }
 
-ImageState BaseImageResolver::Load(const std::string& name) {
+std::vector<UsedImage> BaseImageResolver::Used() const {
+  std::lock_guard lock(mu_);
+  std::vector<UsedImage> out;
+  for (const auto& [name, u] : used_) out.push_back(u);
+  return out;
+}
+
+namespace {
+
+// A purl for an image by name (as BuildKit writes it in provenance):
+// pkg:docker/<name>@<tag or digest>?platform=<os>%2F<arch>.
+std::string DockerPurl(const oci::Reference& ref, const oci::Platform& p) {
+  std::string name = ref.familiar();
+  std::string version = ref.digest.empty() ? ref.tag : ref.digest;
+  if (auto at = name.find('@'); at != std::string::npos) name.resize(at);
+  const auto colon = name.rfind(':');
+  const auto slash = name.rfind('/');
+  if (!ref.tag.empty() && colon != std::string::npos && (slash == std::string::npos || colon > slash)) name.resize(colon);
+  std::string platform = p.os + "%2F" + p.architecture;
+  if (!p.variant.empty()) platform += "%2F" + p.variant;
+  return "pkg:docker/" + name + (version.empty() ? "" : "@" + version) + "?platform=" + platform;
+}
+
+}  // namespace
+
+ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   if (name.rfind("oci:", 0) == 0) {
     std::string path = name.substr(4), tag;
     const auto colon = path.rfind(':');
@@ -48,12 +76,19 @@ ImageState BaseImageResolver::Load(const std::string& name) {
       path = path.substr(0, colon);
     }
     if (opts_.note) opts_.note("importing " + name);
-    return StateFromManifest(store_, oci::ImportOciLayout(store_, path, tag));
+    const oci::Descriptor d = oci::ImportOciLayout(store_, path, tag);
+    used.uri = "oci-layout:" + path + (tag.empty() ? "" : "?tag=" + tag);
+    used.manifest = d.digest;
+    return StateFromManifest(store_, d);
   }
   const oci::Reference ref = oci::Reference::Parse(name);
   const std::string tag = ref.familiar();
+  used.uri = DockerPurl(ref, opts_.platform);
   if (!opts_.always_pull && ref.digest.empty()) {
-    if (auto d = store_.ResolveTag(tag)) return StateFromManifest(store_, *d);
+    if (auto d = store_.ResolveTag(tag)) {
+      used.manifest = d->digest;
+      return StateFromManifest(store_, *d);
+    }
   }
   oci::RegistryOptions ro;
   ro.insecure_http = opts_.insecure;
@@ -69,6 +104,7 @@ ImageState BaseImageResolver::Load(const std::string& name) {
     throw oci::Error("base image " + name + ": " + e.what());
   }
   if (ref.digest.empty()) store_.SetTag(tag, d);
+  used.manifest = d.digest;
   return StateFromManifest(store_, d);
 }
 

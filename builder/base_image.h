@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "builder/image_state.h"
 #include "oci/image.h"
@@ -31,17 +32,28 @@ ImageState StateFromManifest(const oci::Store& store, const oci::Descriptor& man
 // The store's tag for a user-written reference ("busybox" -> "busybox:latest").
 std::string NormalizeTag(const std::string& ref);
 
+// An image the build actually used (FROM or COPY --from=<image>), for the
+// provenance's resolvedDependencies.
+struct UsedImage {
+  std::string name;      // as written: "busybox", "127.0.0.1:5000/app:1", "oci:/path:tag"
+  std::string uri;       // "pkg:docker/busybox@latest?platform=linux%2Famd64", "oci-layout:/path?tag=tag"
+  oci::Digest manifest;  // the image manifest used (after platform resolution)
+};
+
 class BaseImageResolver {
  public:
   BaseImageResolver(oci::Store& store, BaseImageOptions opts);
   const ImageState& Resolve(const std::string& name);
+  // Every image resolved so far, sorted by name.
+  std::vector<UsedImage> Used() const;
 
  private:
-  ImageState Load(const std::string& name);
+  ImageState Load(const std::string& name, UsedImage& used);
   oci::Store& store_;
   BaseImageOptions opts_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<ImageState>> done_;
+  std::map<std::string, UsedImage> used_;
 };
 
 }  // namespace kiln::builder

@@ -158,7 +158,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   FsStepRunner runner(store, layers, &context, resolver, opts);
 
   const std::string created = oci::Rfc3339(opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr)));
-  const std::string started_on = oci::Rfc3339(int64_t(std::time(nullptr)));
+  const int64_t started = int64_t(std::time(nullptr));
   const std::string layer_time = opts.source_date_epoch ? "epoch=" + std::to_string(*opts.source_date_epoch) : "keep";
 
   std::mutex states_mu;
@@ -264,7 +264,17 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   result.size = config_desc.size + result.manifest.size;
   for (const auto& l : target.layers) result.size += l.size;
   {  // strip setuid, secret scan, SBOM/provenance: may replace the manifest
-    const FinalizeResult fin = FinalizeImage(store, opts, {result.manifest, created, started_on, display, text}, std::cerr);
+    FinalizeInput fin_in;
+    fin_in.manifest = result.manifest;
+    fin_in.created = created;
+    fin_in.started = started;
+    fin_in.dockerfile_path = display;
+    fin_in.dockerfile_text = text;
+    fin_in.images = resolver.Used();
+    size_t context_files = 0;
+    fin_in.context_digest = context.ReadDigest(&context_files);
+    fin_in.context_files = int64_t(context_files);
+    const FinalizeResult fin = FinalizeImage(store, opts, fin_in, std::cerr);
     result.manifest = fin.manifest;
     result.config_digest = fin.config_digest;
     result.size = fin.size;

@@ -214,16 +214,47 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
     h.Update(std::to_string(s.size()) + ":");
     h.Update(s);
   };
+  std::map<std::string, std::string> read;
   for (const ContextEntry* top : matches) {
     field("match");
     field(top->path);
     for (const ContextEntry* e : Below(*top, excludes)) {
       field(e->path);
       field(std::to_string(e->mode));
-      if (e->is_symlink()) field(e->link_target);
-      if (e->is_regular()) field(FileDigest(*e).hex);
+      std::string record = std::to_string(e->mode);
+      record.push_back('\0');
+      if (e->is_symlink()) {
+        field(e->link_target);
+        record.append(e->link_target);
+      }
+      record.push_back('\0');
+      if (e->is_regular()) {
+        const std::string hex = FileDigest(*e).hex;
+        field(hex);
+        record.append(hex);
+      }
+      read.emplace(e->path, std::move(record));
     }
   }
+  {
+    std::lock_guard lock(read_mu_);
+    read_.merge(read);
+  }
+  return h.Final();
+}
+
+oci::Digest BuildContext::ReadDigest(size_t* count) const {
+  std::lock_guard lock(read_mu_);
+  oci::Sha256 h;
+  auto field = [&](const std::string& s) {
+    h.Update(std::to_string(s.size()) + ":");
+    h.Update(s);
+  };
+  for (const auto& [path, record] : read_) {
+    field(path);
+    field(record);
+  }
+  if (count) *count = read_.size();
   return h.Final();
 }
 

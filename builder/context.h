@@ -83,6 +83,13 @@ class BuildContext {
   oci::Digest SourcesDigest(const std::vector<const ContextEntry*>& matches,
                             const std::vector<std::string>& excludes);
 
+  // One digest over every context entry a SourcesDigest call covered so far
+  // (what COPY/ADD and RUN --mount from the context read, after
+  // .dockerignore and --exclude): for each, sorted by path, its path, mode,
+  // link target and content digest. Independent of the order of reads; an
+  // empty set has a digest too. `count` gets the number of entries.
+  oci::Digest ReadDigest(size_t* count = nullptr) const;
+
   // Normalises a source the way docker does ("./a/" -> "a", "/" -> "").
   static std::string CleanSource(const std::string& source);
   static bool HasWildcard(const std::string& s);
@@ -97,6 +104,8 @@ class BuildContext {
   std::vector<ContextEntry> entries_;
   std::map<std::string, size_t> index_;
   ContextEntry root_entry_;
+  mutable std::mutex read_mu_;
+  std::map<std::string, std::string> read_;  // path -> "mode\0link\0content hex"
 };
 
 // Go filepath.Match on '/'-separated paths ('*' does not cross '/').

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "builder/base_image.h"
+#include "builder/provenance_input.h"
 #include "oci/digest.h"
 #include "oci/provenance.h"
 #include "oci/reference.h"
@@ -72,19 +73,17 @@ void AttestStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput
     const auto d = oci::AttachSbom(store, repo, manifest, format, text, in.created);
     log << "kiln: attached " << oci::SbomMediaType(format) << " " << d.digest.str() << "\n";
   }
-  oci::ProvenanceInput pi;
-  pi.image_name = name;
-  pi.image_manifest = manifest.digest;
-  pi.dockerfile_path = in.dockerfile_path;
-  pi.dockerfile_digest = oci::Sha256Of(in.dockerfile_text);
-  for (const auto& [k, v] : opts.build_args) pi.build_args[k] = v;
-  pi.target = opts.target;
-  const oci::Platform host = oci::Platform::Host();
-  pi.platforms = {host.os + "/" + host.architecture};
-  pi.kiln_version = KILN_VERSION;
-  pi.invocation_id = manifest.digest.str();
-  pi.started_on = in.started_on;
-  pi.finished_on = in.created;
+  BuildFacts facts;
+  facts.image_name = name;
+  facts.manifest = manifest.digest;
+  facts.dockerfile_path = in.dockerfile_path;
+  facts.dockerfile_text = in.dockerfile_text;
+  facts.images = in.images;
+  facts.context_digest = in.context_digest;
+  facts.context_files = in.context_files;
+  facts.started = in.started;
+  facts.finished = int64_t(std::time(nullptr));
+  const oci::ProvenanceInput pi = MakeProvenanceInput(opts, facts);
   const auto d = oci::AttachProvenance(store, repo, manifest, oci::ProvenanceStatement(pi), in.created);
   log << "kiln: attached " << oci::kInTotoMediaType << " " << d.digest.str() << "\n";
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/base_image.h"
 #include "builder/build_options.h"
 #include "oci/image.h"
 #include "oci/store.h"
@@ -20,9 +21,12 @@ namespace kiln::builder {
 struct FinalizeInput {
   oci::Descriptor manifest;       // the built image
   std::string created;            // RFC 3339 (SOURCE_DATE_EPOCH or now)
-  std::string started_on;         // RFC 3339, for provenance
+  int64_t started = 0;            // wall clock (unix seconds), for provenance
   std::string dockerfile_path;    // as displayed
   std::string dockerfile_text;
+  std::vector<UsedImage> images;  // every image the build used, for provenance
+  oci::Digest context_digest;     // of the context files read, for provenance
+  int64_t context_files = -1;
 };
 
 struct FinalizeResult {

@@ -33,9 +33,15 @@ std::string ProvenanceStatement(const ProvenanceInput& in) {
   json deps = json::array();
   for (const auto& b : in.base_images) {
     if (b.digest.empty()) throw Error("provenance: base image " + b.uri + " has no digest");
-    deps.push_back({{"uri", b.uri}, {"digest", digest_set(b.digest)}});
+    json dep = {{"uri", b.uri}, {"digest", digest_set(b.digest)}};
+    if (!b.name.empty()) dep["name"] = b.name;
+    deps.push_back(std::move(dep));
   }
-  if (!in.context_digest.empty()) deps.push_back({{"uri", in.context_uri}, {"digest", digest_set(in.context_digest)}});
+  if (!in.context_digest.empty()) {
+    json dep = {{"uri", in.context_uri}, {"digest", digest_set(in.context_digest)}, {"name", "context"}};
+    if (in.context_files >= 0) dep["annotations"] = {{"files", std::to_string(in.context_files)}};
+    deps.push_back(std::move(dep));
+  }
   if (!in.dockerfile_digest.empty())
     deps.push_back({{"uri", in.context_uri + "/" + in.dockerfile_path}, {"digest", digest_set(in.dockerfile_digest)},
                     {"name", "dockerfile"}});

@@ -8,6 +8,7 @@
 //   runDetails{builder{id, version{kiln}}, metadata{invocationId, startedOn, finishedOn}}.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,10 +33,12 @@ struct ProvenanceInput {
   struct Dependency {
     std::string uri;                      // "pkg:docker/debian@12?platform=linux%2Famd64", "file:///ctx"
     Digest digest;
+    std::string name;                     // optional: the image as the Dockerfile names it
   };
   std::vector<Dependency> base_images;    // FROM images, resolved to digests
   std::string context_uri = "file:///context";
-  Digest context_digest;                  // digest of the build context (after .dockerignore)
+  Digest context_digest;                  // digest of the context files the build read (after .dockerignore)
+  int64_t context_files = -1;             // how many (>= 0: recorded as an annotation)
   std::string builder_id = "https://kiln.invalid/builder/local";
   std::string kiln_version;
   std::string invocation_id;

@@ -142,5 +142,29 @@ TEST_F(ContextTest, StatCacheTrustsMetadataNotContent) {
   EXPECT_NE(ctx.FileDigest(*ctx.Find("a.txt")), before);
 }
 
+// The provenance's context digest covers exactly what COPY/ADD read (after
+// .dockerignore and --exclude), in any order, and changes with their content.
+TEST_F(ContextTest, ReadDigestCoversWhatWasRead) {
+  auto read = [&](const std::vector<std::string>& sources, size_t* n) {
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher({"*.log"}), nullptr);
+    for (const auto& s : sources) ctx.SourcesDigest(ctx.Match(s), {"src/sub"});
+    return ctx.ReadDigest(n);
+  };
+  size_t n = 0;
+  const oci::Digest none = read({}, &n);
+  EXPECT_EQ(n, 0u);
+  const oci::Digest both = read({"a.txt", "src"}, &n);
+  EXPECT_EQ(n, 3u);  // a.txt, src, src/main.c (src/sub excluded)
+  EXPECT_NE(both, none);
+  EXPECT_EQ(read({"src", "a.txt", "a.txt"}, nullptr), both);  // order and repeats do not matter
+  EXPECT_NE(read({"a.txt"}, nullptr), both);
+  // Ignored and unread files do not count.
+  Write("b.log", "changed");
+  Write("node_modules/pkg/index.js", "changed");
+  EXPECT_EQ(read({"a.txt", "src"}, nullptr), both);
+  Write("src/main.c", "int main(){return 1;}");
+  EXPECT_NE(read({"a.txt", "src"}, nullptr), both);
+}
+
 }  // namespace
 }  // namespace kiln::builder

@@ -16,7 +16,7 @@ TEST(Provenance, InTotoStatementWithSlsaV1Predicate) {
   in.build_args = {{"VERSION", "1.2"}, {"NPM_TOKEN", "abc"}, {"URL", "https://u:s3cr3tpw@host/x"}};
   in.target = "release";
   in.platforms = {"linux/amd64"};
-  in.base_images = {{"pkg:docker/debian@12?platform=linux%2Famd64", Sha256Of("base")}};
+  in.base_images = {{"pkg:docker/debian@12?platform=linux%2Famd64", Sha256Of("base"), "debian:12"}};
   in.context_digest = Sha256Of("ctx");
   in.kiln_version = "0.1.0";
   in.invocation_id = "b1d-123";
@@ -39,6 +39,9 @@ TEST(Provenance, InTotoStatementWithSlsaV1Predicate) {
   EXPECT_EQ(ext["dockerfile"], "Dockerfile");
   ASSERT_EQ(bd["resolvedDependencies"].size(), 3u);
   EXPECT_EQ(bd["resolvedDependencies"][0]["digest"]["sha256"], Sha256Of("base").hex);
+  EXPECT_EQ(bd["resolvedDependencies"][0]["name"], "debian:12");
+  EXPECT_EQ(bd["resolvedDependencies"][1]["name"], "context");
+  EXPECT_FALSE(bd["resolvedDependencies"][1].contains("annotations"));  // file count unknown
   const auto& rd = j["predicate"]["runDetails"];
   EXPECT_EQ(rd["builder"]["version"]["kiln"], "0.1.0");
   EXPECT_EQ(rd["metadata"]["invocationId"], "b1d-123");
@@ -50,7 +53,7 @@ TEST(Provenance, RequiresSubjectAndBaseDigests) {
   ProvenanceInput in;
   EXPECT_THROW(ProvenanceStatement(in), Error);
   in.image_manifest = Sha256Of("m");
-  in.base_images = {{"pkg:docker/debian@12", Digest{}}};
+  in.base_images = {{"pkg:docker/debian@12", Digest{}, ""}};
   EXPECT_THROW(ProvenanceStatement(in), Error);
 }
 
