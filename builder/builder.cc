@@ -16,6 +16,7 @@
 #include "builder/finalize.h"
 #include "builder/fs_runner.h"
 #include "builder/layer_cache.h"
+#include "builder/push.h"
 #include "builder/read_input.h"
 #include "builder/registry_cache.h"
 #include "builder/signals.h"
@@ -310,7 +311,8 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     oci::RegistryClient client(RegistryOptionsFor(opts));
     for (const auto& name : push_to) {
       progress.Note("pushing " + name);
-      client.Push(store, result.manifest, oci::Reference::Parse(name));
+      PushWithReferrers(client, store, result.manifest, oci::Reference::Parse(name),
+                        [&progress](const std::string& s) { progress.Note(s); });
     }
   }
 

@@ -1,10 +1,12 @@
-// `kiln push IMAGE [DEST]`: push a stored image (to DEST when given).
+// `kiln push IMAGE [DEST]`: push a stored image (to DEST when given), with
+// the SBOM/provenance referrers the store holds for it.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
 #include "builder/base_image.h"
 #include "builder/commands.h"
+#include "builder/push.h"
 #include "oci/error.h"
 #include "oci/reference.h"
 #include "oci/registry.h"
@@ -30,11 +32,13 @@ void AddPushCommand(CLI::App& app) {
     ro.tls_verify = !*insecure;
     ro.progress = [](const std::string& s) { std::cerr << s << "\n"; };
     oci::RegistryClient client(ro);
-    oci::TransferStats stats;
     const auto ref = oci::Reference::Parse(dest->empty() ? *name : *dest);
-    const auto d = client.Push(store, *desc, ref, &stats);
-    std::cout << ref.str() << ": " << d.str() << " (" << stats.blobs_uploaded << " uploaded, "
-              << stats.blobs_skipped << " already there)\n";
+    const PushSummary s =
+        PushWithReferrers(client, store, *desc, ref, [](const std::string& line) { std::cerr << line << "\n"; });
+    std::cout << ref.str() << ": " << s.digest.str() << " (" << s.stats.blobs_uploaded << " uploaded, "
+              << s.stats.blobs_skipped << " already there";
+    if (s.referrers > 0) std::cout << ", " << s.referrers << " referrers";
+    std::cout << ")\n";
   });
 }
 

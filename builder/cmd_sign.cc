@@ -1,5 +1,6 @@
 // `kiln keygen`, `kiln sign`, `kiln verify`: cosign-format key-based
-// signatures of images in the local store (bodies in oci/supply_chain.h).
+// signatures of images in the local store, or, for an image that is not
+// there (or with --remote), in its registry (bodies in oci/supply_chain.h).
 // The key password comes from $KILN_PASSWORD (like cosign's
 // COSIGN_PASSWORD) or from a prompt when stdin is a terminal.
 #include <CLI/CLI.hpp>
@@ -75,10 +76,11 @@ std::string RepositoryOf(const std::string& name) {
   return s;
 }
 
-oci::Descriptor ResolveLocal(const oci::Store& store, const std::string& name, const std::string& what) {
-  const auto desc = store.ResolveTag(NormalizeTag(name));
-  if (!desc) throw oci::Error(what + ": no image " + name + " in the store " + store.root().string());
-  return *desc;
+oci::RegistryOptions Options(bool insecure) {
+  oci::RegistryOptions ro;
+  ro.insecure_http = insecure;
+  ro.tls_verify = !insecure;
+  return ro;
 }
 
 }  // namespace
@@ -96,35 +98,52 @@ void AddSignCommands(CLI::App& app) {
     });
   }
   {
-    auto* cmd = app.add_subcommand("sign", "Sign an image in the local store (cosign format)");
+    auto* cmd = app.add_subcommand("sign", "Sign an image (cosign format): in the local store, else in its registry");
     auto name = std::make_shared<std::string>();
     auto key = std::make_shared<std::string>();
     auto push = std::make_shared<std::string>();
+    auto remote = std::make_shared<bool>(false);
     auto insecure = std::make_shared<bool>(false);
-    cmd->add_option("IMAGE", *name, "Image in the local store")->required();
+    cmd->add_option("IMAGE", *name, "Image in the local store, else a registry reference")->required();
     cmd->add_option("--key", *key, "Private key (from kiln keygen)")->required();
     cmd->add_option("--push", *push, "Push the signature image to this repository (e.g. localhost:5000/app)");
+    cmd->add_flag("--remote", *remote, "Sign the image in the registry even when it is in the local store");
     cmd->add_flag("--insecure", *insecure, "Allow plain HTTP / unverified TLS");
-    cmd->callback([name, key, push, insecure] {
+    cmd->callback([name, key, push, remote, insecure] {
       oci::Store store(oci::Store::DefaultRoot());
       oci::Store::Lock lock(store, false);
-      const oci::Descriptor desc = ResolveLocal(store, *name, "sign");
+      std::optional<oci::Descriptor> local;
+      if (!*remote) local = store.ResolveTag(NormalizeTag(*name));
+      // An image only in a registry: sign the digest the registry serves and
+      // push the signature next to it.
+      const std::string dest_name = !push->empty() ? *push : (local ? "" : *name);
       // The payload names the repository the signature will be checked
       // against: the push destination when there is one.
-      const std::string repo = RepositoryOf(push->empty() ? *name : *push);
+      const std::string repo = RepositoryOf(dest_name.empty() ? *name : dest_name);
+      std::unique_ptr<oci::RegistryClient> client;
+      if (!dest_name.empty() || !local) client = std::make_unique<oci::RegistryClient>(Options(*insecure));
+      oci::Descriptor desc;
+      if (local) {
+        desc = *local;
+      } else {
+        desc = client->ResolveManifest(oci::Reference::Parse(*name), oci::Platform::Host());
+      }
+      oci::Reference dest;
+      if (!dest_name.empty()) {
+        dest = oci::Reference::Parse(dest_name);
+        dest.digest.clear();
+        dest.tag = oci::SignatureTag(desc.digest);
+        // Signatures already in the registry are kept: ours is added to them (as cosign does).
+        const std::string local_tag = repo + ":" + oci::SignatureTag(desc.digest);
+        if (!store.ResolveTag(local_tag) && client->HeadManifest(dest))
+          store.SetTag(local_tag, client->Pull(dest, store, oci::Platform{}));
+      }
       const std::string pw = ReadPassword("sign", false);
       const oci::Signature sig = oci::Sign(store, desc, repo, *key, pw);
       std::cerr << "signed " << repo << "@" << desc.digest.str() << " -> " << repo << ":"
                 << oci::SignatureTag(desc.digest) << "\n";
-      if (!push->empty()) {
-        oci::RegistryOptions ro;
-        ro.insecure_http = *insecure;
-        ro.tls_verify = !*insecure;
-        oci::RegistryClient client(ro);
-        oci::Reference dest = oci::Reference::Parse(*push);
-        dest.digest.clear();
-        dest.tag = oci::SignatureTag(desc.digest);
-        const oci::Digest d = client.Push(store, sig.sig_manifest, dest);
+      if (!dest_name.empty()) {
+        const oci::Digest d = client->Push(store, sig.sig_manifest, dest);
         std::cout << dest.str() << ": " << d.str() << "\n";
       } else {
         std::cout << sig.sig_manifest.digest.str() << "\n";
@@ -132,20 +151,42 @@ void AddSignCommands(CLI::App& app) {
     });
   }
   {
-    auto* cmd = app.add_subcommand("verify", "Verify an image's signature with a public key (exit 1 if none verifies)");
+    auto* cmd = app.add_subcommand(
+        "verify", "Verify an image's signature with a public key (exit 1 if none verifies): local store, else registry");
     auto name = std::make_shared<std::string>();
     auto key = std::make_shared<std::string>();
     auto reference = std::make_shared<std::string>();
-    cmd->add_option("IMAGE", *name, "Image in the local store")->required();
+    auto remote = std::make_shared<bool>(false);
+    auto insecure = std::make_shared<bool>(false);
+    cmd->add_option("IMAGE", *name, "Image in the local store, else a registry reference")->required();
     cmd->add_option("--key", *key, "Public key (from kiln keygen)")->required();
     cmd->add_option("--reference", *reference, "Repository the signature names (default: IMAGE's repository)");
-    cmd->callback([name, key, reference] {
+    cmd->add_flag("--remote", *remote, "Verify against the registry even when the image is in the local store");
+    cmd->add_flag("--insecure", *insecure, "Allow plain HTTP / unverified TLS");
+    cmd->callback([name, key, reference, remote, insecure] {
       oci::Store store(oci::Store::DefaultRoot());
       oci::Store::Lock lock(store, false);
-      const oci::Descriptor desc = ResolveLocal(store, *name, "verify");
       const std::string repo = RepositoryOf(reference->empty() ? *name : *reference);
-      oci::Verify(store, desc.digest, repo, *key);  // throws (exit 1) explaining each failure
-      std::cout << "Verified OK: " << repo << "@" << desc.digest.str() << "\n";
+      std::optional<oci::Descriptor> local;
+      if (!*remote) local = store.ResolveTag(NormalizeTag(*name));
+      if (local) {
+        oci::Verify(store, local->digest, repo, *key);  // throws (exit 1) explaining each failure
+        std::cout << "Verified OK: " << repo << "@" << local->digest.str() << "\n";
+        return;
+      }
+      // The digest the registry serves now, and the signatures stored for it there.
+      oci::RegistryClient client(Options(*insecure));
+      const oci::Reference ref = oci::Reference::Parse(*name);
+      const oci::Descriptor m = client.ResolveManifest(ref, oci::Platform::Host());
+      oci::Reference sig_ref = ref;
+      sig_ref.digest.clear();
+      sig_ref.tag = oci::SignatureTag(m.digest);
+      if (!client.HeadManifest(sig_ref))
+        throw oci::Error("verify " + repo + "@" + m.digest.str() + ": no signature in the registry (" + sig_ref.str() +
+                         " not found)");
+      const oci::Descriptor sig = client.Pull(sig_ref, store, oci::Platform{});
+      oci::VerifySignatureManifest(store, sig, m.digest, repo, *key);
+      std::cout << "Verified OK: " << repo << "@" << m.digest.str() << " (registry)\n";
     });
   }
 }

@@ -126,7 +126,13 @@ bool Verify(const Store& store, const Digest& manifest_digest, const std::string
   std::string tag = repo + ":" + SignatureTag(manifest_digest);
   auto sig = store.ResolveTag(tag);
   if (!sig) throw Error("verify " + repo + "@" + manifest_digest.str() + ": no signature (" + tag + " not in the store)");
-  Manifest m = ParseManifest(store.ReadBlob(sig->digest, /*verify=*/true));
+  return VerifySignatureManifest(store, *sig, manifest_digest, repo, public_key);
+}
+
+bool VerifySignatureManifest(const Store& store, const Descriptor& sig_manifest, const Digest& manifest_digest,
+                             const std::string& docker_reference, const std::filesystem::path& public_key) {
+  const std::string repo = Repo(docker_reference);
+  Manifest m = ParseManifest(store.ReadBlob(sig_manifest.digest, /*verify=*/true));
   std::string why;
   for (const auto& l : m.layers) {
     if (l.media_type != kCosignSimpleSigningMediaType) continue;

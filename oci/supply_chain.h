@@ -72,6 +72,10 @@ Signature Sign(Store& store, const Descriptor& manifest, const std::string& dock
 // Throws oci::Error explaining each failure otherwise: never a quiet false.
 bool Verify(const Store& store, const Digest& manifest_digest, const std::string& docker_reference,
             const std::filesystem::path& public_key);
+// Same for a given signature manifest in the store (e.g. one just fetched
+// from a registry's "<repo>:sha256-<hex>.sig").
+bool VerifySignatureManifest(const Store& store, const Descriptor& sig_manifest, const Digest& manifest_digest,
+                             const std::string& docker_reference, const std::filesystem::path& public_key);
 void KeyGen(const std::filesystem::path& private_key, const std::filesystem::path& public_key,
             const std::string& password);
 

@@ -1,0 +1,30 @@
+#include "builder/push.h"
+
+#include "oci/referrers.h"
+#include "oci/remote_referrers.h"
+
+namespace kiln::builder {
+
+PushSummary PushWithReferrers(oci::RegistryClient& client, const oci::Store& store, const oci::Descriptor& manifest,
+                              const oci::Reference& ref, const std::function<void(const std::string&)>& note) {
+  PushSummary s;
+  s.digest = client.Push(store, manifest, ref, &s.stats);
+  const oci::Index local = oci::FindLocalReferrers(store, manifest.digest);
+  if (local.manifests.empty()) return s;
+  const oci::ReferrersPush r = oci::PushReferrers(client, store, ref, manifest, local.manifests, &s.stats);
+  s.referrers = r.artifacts;
+  if (note) {
+    std::string line = "pushed " + std::to_string(r.artifacts) + " referrer(s) of " + manifest.digest.str() + " to " +
+                       ref.registry + "/" + ref.repository;
+    if (r.registry_indexed) {
+      line += " (indexed by the registry's referrers API)";
+    } else {
+      line += " (fallback index " + oci::ReferrersTag(manifest.digest) + ", " + std::to_string(r.kept) +
+              " other entr" + (r.kept == 1 ? "y" : "ies") + " kept)";
+    }
+    note(line);
+  }
+  return s;
+}
+
+}  // namespace kiln::builder

@@ -1,0 +1,28 @@
+// Pushing an image from the store together with the referrers the store
+// holds for it (SBOMs and provenance attached by `kiln build --sbom`), so
+// they travel with the image: `kiln build --push`, `-o type=registry` and
+// `kiln push` all go through here.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "oci/image.h"
+#include "oci/reference.h"
+#include "oci/registry.h"
+#include "oci/store.h"
+
+namespace kiln::builder {
+
+struct PushSummary {
+  oci::Digest digest;
+  oci::TransferStats stats;
+  int referrers = 0;  // artifacts pushed with it
+};
+
+// `note` gets one line per referrer step ("3 referrers ... (fallback tag
+// sha256-...)").
+PushSummary PushWithReferrers(oci::RegistryClient& client, const oci::Store& store, const oci::Descriptor& manifest,
+                              const oci::Reference& ref, const std::function<void(const std::string&)>& note);
+
+}  // namespace kiln::builder
