@@ -48,6 +48,7 @@ struct BuildOptions {
   std::string network;                 // default network for RUN: "" / "host" / "none"
   bool insecure_registry = false;      // plain HTTP/unverified TLS to non-localhost registries
   std::string compression = "gzip";    // gzip | zstd | none
+  std::string format = "oci";          // oci | docker (Docker schema 2 manifest)
   // Post-build supply-chain step (builder/finalize.h).
   bool strip_setuid = true;            // --strip=off disables
   std::vector<std::string> keep_setuid;  // --keep-setuid PATH

@@ -89,6 +89,7 @@ void AddBuildCommand(CLI::App& app) {
   cmd->add_option("--cache-from", f->opts.cache_from, "Import build cache: type=registry,ref=REF")->allow_extra_args(false);
   cmd->add_option("--cache-to", f->opts.cache_to, "Export build cache: type=registry,ref=REF")->allow_extra_args(false);
   cmd->add_option("--compression", f->opts.compression, "Layer compression: gzip, zstd or none")->check(CLI::IsMember({"gzip", "zstd", "none"}));
+  cmd->add_option("--format", f->opts.format, "Manifest format: oci (default) or docker (Docker schema 2)")->check(CLI::IsMember({"oci", "docker"}));
 
   cmd->add_option("--strip", f->strip, "Strip setuid/setgid bits from the image: on (default) or off")->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--keep-setuid", f->opts.keep_setuid, "Leave this setuid/setgid path as it is (repeatable)")->allow_extra_args(false);
@@ -118,6 +119,8 @@ void AddBuildCommand(CLI::App& app) {
       opts.secrets.push_back(sec);
     }
     opts.no_cache_filter.insert(f->no_cache_filter.begin(), f->no_cache_filter.end());
+    if (opts.format == "docker" && opts.compression == "zstd")
+      throw CLI::ValidationError("--format docker", "Docker schema 2 has no zstd layers; use --compression gzip or --format oci");
     if (f->timestamp == "now") {
       opts.source_date_epoch.reset();
     } else {

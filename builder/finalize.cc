@@ -7,6 +7,7 @@
 #include "builder/base_image.h"
 #include "builder/provenance_input.h"
 #include "oci/digest.h"
+#include "oci/docker_manifest.h"
 #include "oci/provenance.h"
 #include "oci/reference.h"
 #include "oci/supply_chain.h"
@@ -94,6 +95,8 @@ FinalizeResult FinalizeImage(oci::Store& store, const BuildOptions& opts, const 
   oci::Descriptor manifest = in.manifest;
   if (opts.strip_setuid) StripStep(store, opts, in, manifest, log);
   if (opts.secret_scan) SecretStep(store, opts, manifest, log);
+  // Before attesting, so that SBOM and provenance name the manifest pushed.
+  if (opts.format == "docker") manifest = oci::ConvertToDockerManifest(store, manifest);
   if (opts.sbom) AttestStep(store, opts, in, manifest, log);
 
   FinalizeResult r;

@@ -166,6 +166,25 @@ if command -v docker-registry >/dev/null; then
     cat "$KT_WORK/reg.log"
     kt_fail "root: build from a registry base"
   fi
+  # --format docker: Docker schema 2 media types, same config (image ID), and
+  # readable by skopeo and by kiln's own pull.
+  if KILN_ROOT=$KT_WORK/root-root "$KT_KILN" build --lint=off -q --format docker --insecure \
+      -t "$KT_REGISTRY/fmt/docker:1" --push "$REG" >"$KT_WORK/fmt.log" 2>&1; then
+    raw=$(skopeo inspect --tls-verify=false --raw "docker://$KT_REGISTRY/fmt/docker:1")
+    kt_eq "--format docker: manifest media type" "application/vnd.docker.distribution.manifest.v2+json" \
+      "$(jq -r .mediaType <<<"$raw")"
+    kt_eq "--format docker: config and layer media types" \
+      "application/vnd.docker.container.image.v1+json application/vnd.docker.image.rootfs.diff.tar.gzip" \
+      "$(jq -r '[.config.mediaType, (.layers | map(.mediaType) | unique | .[])] | join(" ")' <<<"$raw")"
+    kt_check "--format docker: kiln pulls it back" \
+      env KILN_ROOT="$KT_WORK/root-pull" "$KT_KILN" pull --insecure "$KT_REGISTRY/fmt/docker:1"
+  else
+    cat "$KT_WORK/fmt.log"
+    kt_fail "--format docker: build and push"
+  fi
+  rc=0
+  "$KT_KILN" build --lint=off --format docker --compression zstd "$REG" >/dev/null 2>&1 || rc=$?
+  kt_eq "--format docker with zstd layers is a usage error" 2 "$rc"
 else
   echo "# docker-registry not installed: registry base not tested"
 fi
