@@ -4,10 +4,15 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include "builder/commands.h"
 #include "builder/read_input.h"
@@ -35,7 +40,8 @@ struct LintOpts {
 
 // Context checks default to the Dockerfile's directory (what `kiln build
 // -f DIR/Dockerfile DIR` would send); stdin has none unless --context.
-void SetContext(const LintOpts& o, const std::string& file, lint::LintOptions& lo) {
+using MatcherCache = std::map<std::string, std::shared_ptr<frontend::IgnoreMatcher>>;
+void SetContext(const LintOpts& o, const std::string& file, lint::LintOptions& lo, MatcherCache& matchers) {
   if (o.no_context) return;
   std::string dir = o.context;
   if (dir.empty() && file != "-") dir = std::filesystem::path(file).parent_path().string();
@@ -44,10 +50,19 @@ void SetContext(const LintOpts& o, const std::string& file, lint::LintOptions& l
   lo.context_dir = dir;
   const std::string ignore_file = frontend::FindIgnoreFile(dir, file == "-" ? "" : file);
   if (ignore_file.empty()) return;
-  auto matcher = std::make_shared<frontend::IgnoreMatcher>(frontend::ReadIgnoreFile(ReadInputFile(ignore_file)));
-  lo.excluded = [matcher](const std::string& p) { return matcher->Excluded(p); };
-  lo.may_include_below = [matcher](const std::string& d) { return matcher->MayIncludeBelow(d); };
+  auto& matcher = matchers[ignore_file];
+  if (!matcher) matcher = std::make_shared<frontend::IgnoreMatcher>(frontend::ReadIgnoreFile(ReadInputFile(ignore_file)));
+  lo.excluded = [matcher = matcher](const std::string& p) { return matcher->Excluded(p); };
+  lo.may_include_below = [matcher = matcher](const std::string& d) { return matcher->MayIncludeBelow(d); };
 }
+
+// One file's outcome; files are linted in parallel and reported in order.
+struct FileOutcome {
+  lint::LintResult result;
+  std::optional<lint::Severity> threshold;
+  std::string read_error;   // the file could not be read: exit 2
+  std::string parse_error;  // frontend::Error (parse or config): exit 2
+};
 
 void RunLint(const LintOpts& o) {
   if (o.rules_markdown) {
@@ -58,40 +73,80 @@ void RunLint(const LintOpts& o) {
     std::cerr << "kiln lint: at least one FILE (or '-') is required\n";
     throw ExitCode{2};
   }
-  std::vector<lint::LintResult> results;
-  bool failed = false;
-  bool color = o.format == "text" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
-  try {
-    for (const auto& file : o.files) {
-      lint::LintOptions lo;
-      std::string config_path = o.config.empty() ? lint::FindLintConfig(file) : o.config;
-      if (!config_path.empty()) lo.config = lint::LoadLintConfig(config_path);
+  // Options are prepared in order (config and .dockerignore lookups are
+  // memoized per directory), then the files are linted on every core.
+  std::vector<lint::LintOptions> options(o.files.size());
+  std::vector<FileOutcome> outcomes(o.files.size());
+  lint::LintConfigFinder finder;
+  std::map<std::string, lint::LintConfig> configs;
+  MatcherCache matchers;
+  for (size_t i = 0; i < o.files.size(); ++i) {
+    const std::string& file = o.files[i];
+    lint::LintOptions& lo = options[i];
+    try {
+      std::string config_path = o.config.empty() ? finder.Find(file) : o.config;
+      if (!config_path.empty()) {
+        auto it = configs.find(config_path);
+        if (it == configs.end()) it = configs.emplace(config_path, lint::LoadLintConfig(config_path)).first;
+        lo.config = it->second;
+      }
       lo.ignore = o.ignore;
       lo.trusted_registries = o.trusted;
       lo.shellcheck = o.shellcheck;
-      SetContext(o, file, lo);
-      std::string threshold = !o.threshold.empty() ? o.threshold : lo.config.failure_threshold.value_or("error");
-      auto level = lint::ParseThreshold(threshold);
+      SetContext(o, file, lo, matchers);
+      outcomes[i].threshold =
+          lint::ParseThreshold(!o.threshold.empty() ? o.threshold : lo.config.failure_threshold.value_or("error"));
+    } catch (const frontend::Error& e) {
+      outcomes[i].parse_error = e.what();
+    }
+  }
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next++) < o.files.size();) {
+      FileOutcome& out = outcomes[i];
+      if (!out.parse_error.empty()) continue;
       std::string text;
       try {
-        text = ReadInputFile(file);
+        text = ReadInputFile(o.files[i]);
       } catch (const std::exception& e) {
-        std::cerr << "kiln lint: " << e.what() << "\n";
-        throw ExitCode{2};
+        out.read_error = e.what();
+        continue;
       }
-      auto result = lint::LintSource(text, file, lo);
-      failed = failed || lint::ReachesThreshold(result, level);
-      if (o.format == "text") std::cout << lint::FormatText(result, color);
-      results.push_back(std::move(result));
+      try {
+        out.result = lint::LintSource(text, o.files[i], options[i]);
+      } catch (const frontend::Error& e) {
+        out.parse_error = e.what();
+      }
     }
-  } catch (const frontend::Error& e) {
-    std::cout.flush();
-    std::cerr << "kiln lint: " << e.what() << "\n";
-    throw ExitCode{2};
+  };
+  const size_t n_threads = std::min<size_t>(o.files.size(), std::max(1u, std::thread::hardware_concurrency()));
+  {
+    std::vector<std::jthread> pool;
+    for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(worker);
+    worker();
+  }
+
+  std::vector<lint::LintResult> results;
+  bool failed = false;
+  const bool color = o.format == "text" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  // A file that cannot be read or parsed is reported and makes the exit code
+  // 2, but the other files are still linted and reported.
+  bool broken = false;
+  for (auto& out : outcomes) {
+    if (!out.read_error.empty() || !out.parse_error.empty()) {
+      std::cout.flush();
+      std::cerr << "kiln lint: " << (out.read_error.empty() ? out.parse_error : out.read_error) << "\n";
+      broken = true;
+      continue;
+    }
+    failed = failed || lint::ReachesThreshold(out.result, out.threshold);
+    if (o.format == "text") std::cout << lint::FormatText(out.result, color);
+    results.push_back(std::move(out.result));
   }
   if (o.format == "json") std::cout << lint::FormatJson(results);
   if (o.format == "sarif") std::cout << lint::FormatSarif(results);
   std::cout.flush();
+  if (broken) throw ExitCode{2};
   if (failed) throw ExitCode{1};
 }
 

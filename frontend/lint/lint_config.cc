@@ -133,18 +133,33 @@ LintConfig LoadLintConfig(const std::string& path) {
 }
 
 std::string FindLintConfig(const std::string& dockerfile_path) {
+  return LintConfigFinder().Find(dockerfile_path);
+}
+
+std::string LintConfigFinder::Find(const std::string& dockerfile_path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path dir = dockerfile_path == "-" ? fs::current_path(ec) : fs::absolute(dockerfile_path, ec).parent_path();
   if (ec) return "";
-  while (true) {
-    for (const char* name : {".kiln-lint.json", ".kiln-lint.yaml", ".kiln-lint.yml"}) {
-      fs::path p = dir / name;
-      if (fs::is_regular_file(p, ec)) return p.string();
+  return FindFrom(dir);
+}
+
+std::string LintConfigFinder::FindFrom(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  auto it = by_dir_.find(dir.native());
+  if (it != by_dir_.end()) return it->second;
+  std::string found;
+  std::error_code ec;
+  for (const char* name : {".kiln-lint.json", ".kiln-lint.yaml", ".kiln-lint.yml"}) {
+    fs::path p = dir / name;
+    if (fs::is_regular_file(p, ec)) {
+      found = p.string();
+      break;
     }
-    if (!dir.has_parent_path() || dir.parent_path() == dir) return "";
-    dir = dir.parent_path();
   }
+  if (found.empty() && dir.has_parent_path() && dir.parent_path() != dir) found = FindFrom(dir.parent_path());
+  by_dir_.emplace(dir.native(), found);
+  return found;
 }
 
 }  // namespace kiln::frontend::lint

@@ -11,9 +11,11 @@
 // `key: value` scalars; `#` comments, blank lines. Anything else is an error.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "frontend/lint/rule.h"
@@ -38,5 +40,16 @@ LintConfig LoadLintConfig(const std::string& path);
 // directory of `dockerfile_path` or a parent; "" when none ("-" searches
 // from the working directory).
 std::string FindLintConfig(const std::string& dockerfile_path);
+
+// FindLintConfig memoized per directory: linting a tree of Dockerfiles stats
+// each directory once instead of once per file and level.
+class LintConfigFinder {
+ public:
+  std::string Find(const std::string& dockerfile_path);
+
+ private:
+  std::string FindFrom(const std::filesystem::path& dir);
+  std::unordered_map<std::string, std::string> by_dir_;
+};
 
 }  // namespace kiln::frontend::lint

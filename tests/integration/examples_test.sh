@@ -34,8 +34,15 @@ set +e
 kt_as "$user" "$KT_KILN" lint "$KT_WORK/bad.Dockerfile" >/dev/null; rc_bad=$?
 kt_as "$user" "$KT_KILN" lint --no-such-flag "$KT_WORK/bad.Dockerfile" >/dev/null 2>&1; rc_usage=$?
 kt_as "$user" "$KT_KILN" build -q "$KT_WORK" -f "$KT_WORK/bad.Dockerfile" >/dev/null 2>&1; rc_gate=$?
+printf 'FROM busybox:1.36\nCOPPY a b\n' >"$KT_WORK/broken.Dockerfile"
+kt_as "$user" "$KT_KILN" lint --format json "$KT_WORK/bad.Dockerfile" "$KT_WORK/broken.Dockerfile" \
+  "$KT_WORK/examples/hello/Dockerfile" >"$KT_WORK/many.json" 2>"$KT_WORK/many.err"; rc_many=$?
 set -e
 kt_eq "lint exits 1 on error findings" 1 "$rc_bad"
+kt_eq "a file that does not parse makes lint exit 2" 2 "$rc_many"
+kt_check "...naming it with file:line" grep -q "broken.Dockerfile:2:1: unknown instruction \"COPPY\"" "$KT_WORK/many.err"
+kt_eq "...while the other files are still linted, in order" "bad.Dockerfile Dockerfile" \
+  "$(jq -r '[.files[].file | split("/") | last] | join(" ")' "$KT_WORK/many.json")"
 kt_eq "usage errors exit 2" 2 "$rc_usage"
 kt_eq "the build gate stops an insecure Dockerfile" 1 "$rc_gate"
 kt_done
