@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -31,12 +32,20 @@ namespace {
 
 constexpr size_t kTailLines = 20;
 constexpr int kKillGraceMs = 5000;
+// A cancelled build (SIGINT/SIGTERM to kiln) gives a step less time, and the
+// output loop looks for a cancellation at least this often: the signal may
+// have been handled on another thread, leaving this one in poll().
+constexpr int kCancelGraceMs = 2000;
+constexpr int kCancelPollMs = 100;
 
 // Helpers currently running, for KillAll() from a signal handler.
 std::array<std::atomic<pid_t>, 64> g_helpers{};
 // Bumped by KillAll(): a Run() that started before and registered its
 // helper after the bump kills it itself.
 std::atomic<unsigned> g_kill_generation{0};
+// Set for good by KillAll(): a Run() that begins after it (the signal came
+// between the builder's last check and this step) does not start at all.
+std::atomic<bool> g_cancelled{false};
 
 class HelperSlot {
  public:
@@ -129,12 +138,15 @@ std::string RunResult::describe() const {
 }
 
 void KillAll() {
+  g_cancelled.store(true);
   g_kill_generation.fetch_add(1);
   for (auto& slot : g_helpers) {
     pid_t pid = slot.load();
     if (pid > 0) ::kill(pid, SIGTERM);
   }
 }
+
+void ClearKillAll() { g_cancelled.store(false); }
 
 RunResult Run(const RunSpec& spec) {
   if (spec.argv.empty()) throw Error("Run: empty command");
@@ -146,6 +158,11 @@ RunResult Run(const RunSpec& spec) {
   }
   NoteLimitsOnce(spec);
   const unsigned generation = g_kill_generation.load();
+  if (g_cancelled.load()) {  // checked after loading the generation, so no KillAll() slips between
+    RunResult killed;
+    killed.signal = SIGKILL;
+    return killed;
+  }
   UniqueFd spec_fd = High(MemFdWith("kiln-spec", SpecToJson(spec)));
   UniqueFd stdin_fd;
   if (spec.stdin_data.empty()) {
@@ -216,10 +233,19 @@ RunResult Run(const RunSpec& spec) {
   if (spec.timeout) deadline = start + *spec.timeout;
   std::optional<Clock::time_point> kill_deadline;
   bool out_open = true, status_open = true;
+  bool cancel_seen = false;
   char buf[65536];
   while (out_open || status_open) {
     int wait_ms = -1;
     auto now = Clock::now();
+    if (!cancel_seen && g_kill_generation.load() != generation) {
+      // KillAll() sent SIGTERM; if the helper does not end the step in time,
+      // SIGKILL below ends it (a stuck helper must not hold the build).
+      cancel_seen = true;
+      ::kill(helper, SIGTERM);
+      const auto cancel_deadline = now + std::chrono::milliseconds(kCancelGraceMs);
+      if (!kill_deadline || cancel_deadline < *kill_deadline) kill_deadline = cancel_deadline;
+    }
     if (deadline && !result.timed_out) {
       if (now >= *deadline) {
         result.timed_out = true;
@@ -238,6 +264,7 @@ RunResult Run(const RunSpec& spec) {
         wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(*kill_deadline - now).count()) + 1;
       }
     }
+    if (!cancel_seen) wait_ms = wait_ms < 0 ? kCancelPollMs : std::min(wait_ms, kCancelPollMs);
     struct pollfd fds[2] = {{out_open ? out_r.get() : -1, POLLIN, 0}, {status_open ? status_r.get() : -1, POLLIN, 0}};
     int n = ::poll(fds, 2, wait_ms);
     if (n < 0) {

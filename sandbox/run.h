@@ -60,9 +60,13 @@ struct RunResult {
 // command fails: that is a RunResult).
 RunResult Run(const RunSpec& spec);
 
-// Kills every running sandbox of this process (SIGINT/SIGTERM handlers of the
-// builder call this, then unwind). Async-signal-safe.
+// Kills every running sandbox of this process, and makes every later Run()
+// return at once as killed (SIGINT/SIGTERM handlers of the builder call this,
+// then unwind: the process is shutting down). Async-signal-safe.
 void KillAll();
+// Undoes KillAll()'s effect on later Run()s, for a process that goes on
+// after a cancellation (tests).
+void ClearKillAll();
 
 // Run() starts each sandbox as a freshly executed copy of the running binary,
 // `/proc/self/exe __kiln-sandbox-init PARENT_PID` (so the caller may have

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "sandbox/error.h"
 #include "tests/sandbox/sandbox_fixture.h"
@@ -138,8 +140,25 @@ TEST(RunTest, KillAllStopsRunningSandboxes) {
   auto start = std::chrono::steady_clock::now();
   RunResult r = sandbox::Run(spec);
   killer.join();
+  ClearKillAll();
   EXPECT_EQ(r.signal, SIGKILL);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(6));
+}
+
+// Ctrl-C between the builder's last check and the next step's Run(): the step
+// must not start (build_cancel_test.sh hit this window).
+TEST(RunTest, RunAfterKillAllDoesNotStart) {
+  KILN_REQUIRE_BASE();
+  StepRootfs fs;
+  RunSpec spec = fs.Spec({"sh", "-c", "echo started"});
+  std::vector<std::string> out;
+  spec.on_output = [&](std::string_view l) { out.emplace_back(l); };
+  KillAll();
+  RunResult r = sandbox::Run(spec);
+  ClearKillAll();
+  EXPECT_EQ(r.signal, SIGKILL);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(sandbox::Run(fs.Spec({"true"})).exit_code, 0);  // cleared
 }
 
 TEST(RunTest, AThrowingOutputCallbackLeavesNoSandboxBehind) {
