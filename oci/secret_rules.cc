@@ -338,6 +338,9 @@ std::vector<SecretMatch> ScanCommand(std::string_view cmd) {
     std::string upper(name);
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (upper == "GPG_KEY" || upper == "GPG_KEYS") continue;
+    // A bare KEY/ACCESS names anything (LABEL "sort key"=v); only compounds
+    // such as API_KEY or ACCESS_TOKEN say "credential".
+    if (upper == "KEY" || upper == "ACCESS") continue;
     bool sensitive = false;
     size_t p = 0;
     while (p <= upper.size() && !sensitive) {

@@ -54,7 +54,7 @@ for dir in "$KT_WORK"/cases/*/; do
       if [ -z "$missing" ]; then kt_ok "$name: matches docker's expected entries ($(cat "$dir/buildah-unsupported" | cut -c1-40)...)"
       else kt_fail "$name: missing expected entries:"; echo "$missing" | sed 's/^/    /'; fi
     else
-      kt_fail "$name: kiln build failed"; tail -5 "$out/kiln-$name.log" | sed 's/^/    /'
+      kt_fail "$name: kiln build failed"; tail -n 5 "$out/kiln-$name.log" | sed 's/^/    /'
     fi
     continue
   fi
@@ -73,7 +73,7 @@ for dir in "$KT_WORK"/cases/*/; do
   fi
   if [ $krc -ne 0 ] || [ $brc -ne 0 ]; then
     kt_fail "$name: build failed (kiln $krc, buildah $brc)"
-    tail -5 "$out/kiln-$name.log" "$out/buildah-$name.log" | sed 's/^/    /'
+    tail -n 5 "$out/kiln-$name.log" "$out/buildah-$name.log" | sed 's/^/    /'
     continue
   fi
   kt_as "$user" buildah push -q "conf-$name" "oci:$out/buildah-$name:latest" >/dev/null 2>&1 ||

@@ -29,7 +29,7 @@ for target in parser_fuzz expand_fuzz; do
       -print_final_stats=1 -artifact_prefix="$work/" "$work/$target" "$seeds" >"$work/$target.log" 2>&1; then
     kt_ok "$target ran ${seconds}s: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work/$target.log")"
   else
-    tail -60 "$work/$target.log"
+    tail -n 60 "$work/$target.log"
     kt_fail "$target found a crash"
   fi
 done

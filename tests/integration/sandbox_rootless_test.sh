@@ -32,7 +32,7 @@ for who in root kiln-ranged kiln-single; do
     kt_ok "sandbox_tests as $who"
   else
     kt_fail "sandbox_tests as $who (log: $KT_WORK/sandbox-$who.log)"
-    tail -50 "$KT_WORK/sandbox-$who.log" >&2
+    tail -n 50 "$KT_WORK/sandbox-$who.log" >&2
   fi
 done
 

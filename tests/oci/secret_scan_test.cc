@@ -108,6 +108,9 @@ TEST(SecretRules, DockleSensitiveEnvCases) {
   const auto& fp = j["known_false_positive_upstream"];
   EXPECT_EQ(!ScanCommand(fp["created_by"].get<std::string>()).empty(), fp["ideal"].get<bool>());
   EXPECT_TRUE(ScanCommand("/bin/sh -c #(nop) ENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D").empty());
+  // conformance 21: a label whose name ends in a bare "key" is no credential.
+  EXPECT_TRUE(ScanCommand("LABEL org.example.name=kiln test version=1.0 spaced key=v").empty());
+  EXPECT_FALSE(ScanCommand("ENV API_KEY=0123456789abcdef").empty());
 }
 
 TEST(SecretScan, EveryLayerIncludingDeletedFiles) {
