@@ -4,13 +4,9 @@
 # ownership from RUN chown as kiln-ranged and kiln-single, clean failures,
 # no-op rebuilds and reproducible digests.
 source "$(dirname "$0")/lib.sh"
-kt_require_root
 command -v skopeo >/dev/null || kt_skip "skopeo not installed"
 command -v python3 >/dev/null || kt_skip "python3 not installed"
-kt_workdir
-kt_setup_users
-kt_make_busybox_layout
-BB=$KT_BUSYBOX_LAYOUT
+kt_begin_build_test
 
 # A directory USER can write.
 udir() { mkdir -p "$2"; chown "$1:" "$2"; echo "$2"; }

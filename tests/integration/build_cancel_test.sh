@@ -5,12 +5,8 @@
 # running either and the next build succeeds. Also the TTY progress view
 # under a pty (script(1)): step names, CACHED on a rebuild. As kiln-ranged.
 source "$(dirname "$0")/lib.sh"
-kt_require_root
 command -v script >/dev/null || kt_skip "script (util-linux) not installed"
-kt_workdir
-kt_setup_users
-kt_make_busybox_layout
-BB=$KT_BUSYBOX_LAYOUT
+kt_begin_build_test
 user=kiln-ranged
 
 CTX=$KT_WORK/ctx

@@ -118,6 +118,16 @@ kt_start_registry() {
 }
 
 # An OCI layout holding busybox:latest made with umoci (independent of kiln).
+# The usual start of a build test: scratch dir, the test users and a busybox
+# base layout in $BB.
+kt_begin_build_test() {
+  kt_require_root
+  kt_workdir
+  kt_setup_users
+  kt_make_busybox_layout
+  BB=$KT_BUSYBOX_LAYOUT
+}
+
 kt_make_busybox_layout() {
   local layout=${1:-$KT_WORK/busybox}
   command -v umoci >/dev/null || kt_skip "umoci not installed"

@@ -7,12 +7,8 @@
 # discarded) and type=tmpfs. As kiln-ranged; the secret case also as
 # kiln-single.
 source "$(dirname "$0")/lib.sh"
-kt_require_root
 command -v python3 >/dev/null || kt_skip "python3 not installed"
-kt_workdir
-kt_setup_users
-kt_make_busybox_layout
-BB=$KT_BUSYBOX_LAYOUT
+kt_begin_build_test
 tree="python3 $KT_SRC/tests/integration/image_tree.py"
 
 SECRET_FILE_VALUE=kiln-file-secret-7f3a9c

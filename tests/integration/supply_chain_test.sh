@@ -8,12 +8,8 @@
 # (no referrers API), and the SBOMs, provenance and a signature found again
 # from the registry by kiln-single with an empty store.
 source "$(dirname "$0")/lib.sh"
-kt_require_root
 command -v python3 >/dev/null || kt_skip "python3 not installed"
-kt_workdir
-kt_setup_users
-kt_make_busybox_layout
-BB=$KT_BUSYBOX_LAYOUT
+kt_begin_build_test
 U=kiln-ranged
 kt_fresh_root "$U" >/dev/null
 TREE="python3 $KT_SRC/tests/integration/image_tree.py tree"
