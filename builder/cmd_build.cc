@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <signal.h>
 
 #include "builder/build_options.h"
@@ -14,7 +15,9 @@
 #include "builder/process_args.h"
 #include "builder/progress.h"
 #include "builder/signals.h"
+#include "builder/stdin_context.h"
 #include "builder/step_runner.h"
+#include "oci/store.h"
 #include "sandbox/userns.h"
 
 namespace kiln::builder {
@@ -64,7 +67,7 @@ void AddBuildCommand(CLI::App& app) {
     bool quiet = false;
   };
   auto f = std::make_shared<Flags>();
-  cmd->add_option("CONTEXT", f->opts.context_dir, "Build context directory")->capture_default_str();
+  cmd->add_option("CONTEXT", f->opts.context_dir, "Build context directory ('-': a tar archive or a Dockerfile on stdin)")->capture_default_str();
   cmd->add_option("-f,--file", f->opts.dockerfile, "Dockerfile (default: CONTEXT/Dockerfile or Containerfile; '-' = stdin)");
   cmd->add_option("-t,--tag", f->opts.tags, "Name and tag for the image (repeatable)")->allow_extra_args(false);
   cmd->add_option("--build-arg", f->build_args, "Build-time variable K=V (K alone takes the value from the environment)")->allow_extra_args(false);
@@ -145,6 +148,12 @@ void AddBuildCommand(CLI::App& app) {
     // is re-executed here inside its user namespace).
     sandbox::EnterBuildNamespace(ProcessArgc(), ProcessArgv());
     SignalGuard signals;
+    std::optional<StdinContext> stdin_context;
+    if (opts.context_dir == "-") {
+      stdin_context.emplace(ReadStdinContext(oci::Store(oci::Store::DefaultRoot()), opts.dockerfile));
+      opts.context_dir = stdin_context->context_dir;
+      if (!stdin_context->dockerfile.empty()) opts.dockerfile = stdin_context->dockerfile;
+    }
 
     std::unique_ptr<Progress> progress;
     if (opts.progress == ProgressMode::kQuiet) progress = std::make_unique<NullProgress>();

@@ -42,6 +42,9 @@ struct ExtractOptions {
   // Skip device nodes (block/char other than whiteouts) with a warning,
   // since an unprivileged user namespace cannot create them.
   bool skip_devices = true;
+  // False: entries keep the extracting user's ids (a build context from a
+  // tar, whose owners mean nothing on this machine).
+  bool keep_owners = true;
   std::function<void(const std::string&)> warn;
 };
 

@@ -116,7 +116,7 @@ class Extractor {
       if (!exists && ::mkdirat(parent.get(), base.c_str(), 0700) != 0) Fail("mkdir");
       UniqueFd fd(::openat(parent.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd.valid()) Fail("open dir");
-      Chown(::fchown(fd.get(), uid, gid), uid, gid);
+      if (opts_.keep_owners) Chown(::fchown(fd.get(), uid, gid), uid, gid);
       SetXattrs(e, fd.get(), parent.get(), base);
       // Mode and mtime last: adding children changes the mtime, and a
       // read-only mode would stop us adding them.
@@ -128,7 +128,7 @@ class Extractor {
       UniqueFd fd(::openat(parent.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!fd.valid()) Fail("create");
       WriteData(a, fd.get(), archive_entry_size(e));
-      Chown(::fchown(fd.get(), uid, gid), uid, gid);
+      if (opts_.keep_owners) Chown(::fchown(fd.get(), uid, gid), uid, gid);
       if (::fchmod(fd.get(), perm) != 0) Fail("chmod");  // after chown, which clears setuid
       SetXattrs(e, fd.get(), parent.get(), base);
       if (::futimens(fd.get(), ts) != 0) Fail("utimens");
@@ -137,7 +137,7 @@ class Extractor {
     if (type == AE_IFLNK) {
       const char* target = archive_entry_symlink(e);
       if (::symlinkat(target ? target : "", parent.get(), base.c_str()) != 0) Fail("symlink");
-      Chown(::fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW), uid, gid);
+      if (opts_.keep_owners) Chown(::fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW), uid, gid);
       SetXattrs(e, -1, parent.get(), base);
       if (::utimensat(parent.get(), base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) Fail("utimens");
       return;
@@ -150,7 +150,7 @@ class Extractor {
       }
       dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
       if (::mknodat(parent.get(), base.c_str(), type | 0600, dev) != 0) Fail("mknod");
-      Chown(::fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW), uid, gid);
+      if (opts_.keep_owners) Chown(::fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW), uid, gid);
       if (::fchmodat(parent.get(), base.c_str(), perm, 0) != 0) Fail("chmod");
       if (::utimensat(parent.get(), base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) Fail("utimens");
       return;

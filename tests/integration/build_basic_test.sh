@@ -144,6 +144,36 @@ kt_as kiln-ranged "$KT_KILN" build --lint=off -f "$KT_WORK/nope/Dockerfile" "$CT
 kt_eq "unreadable Dockerfile: exit 1" 1 "$rc"
 kt_check "unreadable Dockerfile: message" grep -q "kiln: error: Dockerfile: cannot read" "$KT_WORK/nodf.err"
 
+# ---- context from stdin (docker build -), as kiln-single: the tar's owners
+# (root, 1234) mean nothing here and must not be needed ----
+SC=$KT_WORK/stdin-ctx
+mkdir -p "$SC"
+printf 'FROM oci:%s:latest\nCOPY a.txt /a.txt\n' "$BB" >"$SC/Dockerfile"
+echo from-stdin >"$SC/a.txt"
+chown 1234:1234 "$SC/a.txt"
+chmod -R a+rX "$SC"
+tar -C "$SC" -czf "$KT_WORK/ctx.tgz" .
+chmod a+r "$KT_WORK/ctx.tgz"
+d_dir=$(kt_as kiln-single "$KT_KILN" build --lint=off -q "$SC" 2>"$KT_WORK/sc-dir.err") || cat "$KT_WORK/sc-dir.err"
+d_tar=$(kt_as kiln-single "$KT_KILN" build --lint=off -q - <"$KT_WORK/ctx.tgz" 2>"$KT_WORK/sc-tar.err") || cat "$KT_WORK/sc-tar.err"
+kt_check "stdin tar context: built" test -n "$d_tar"
+kt_eq "stdin tar context: same image as the directory" "$d_dir" "$d_tar"
+d_df=$(printf 'FROM oci:%s:latest\nLABEL from=stdin\n' "$BB" | kt_as kiln-single "$KT_KILN" build --lint=off -q - 2>"$KT_WORK/sc-df.err") ||
+  cat "$KT_WORK/sc-df.err"
+kt_check "Dockerfile on stdin (empty context): built" test "${d_df#sha256:}" != "$d_df"
+python3 - "$KT_WORK/evil.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    data = b"FROM scratch\n"
+    i = tarfile.TarInfo("Dockerfile"); i.size = len(data); t.addfile(i, io.BytesIO(data))
+    i = tarfile.TarInfo("../../escaped.txt"); i.size = 1; t.addfile(i, io.BytesIO(b"x"))
+PY
+chmod a+r "$KT_WORK/evil.tar"
+rc=0
+kt_as kiln-single "$KT_KILN" build --lint=off -q - <"$KT_WORK/evil.tar" >/dev/null 2>"$KT_WORK/evil.err" || rc=$?
+kt_eq "stdin tar with ../ entries: refused" 1 "$rc"
+kt_check "...naming the entry" grep -q "escaped.txt" "$KT_WORK/evil.err"
+
 # ---- registry base, as root ----
 if command -v docker-registry >/dev/null; then
   kt_start_registry
