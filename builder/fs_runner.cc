@@ -340,8 +340,14 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
     for (const auto& s : copy.sources) {
       ++source_args;
       if (s.rfind("<<", 0) == 0) {
+        // "<<EOF", "<<-EOF", "<<'EOF'", "<<\"EOF\"": the heredoc named EOF.
+        std::string name = s.substr(s.rfind("<<-", 0) == 0 ? 3 : 2);
+        if (name.size() >= 2 && (name.front() == '\'' || name.front() == '"') && name.back() == name.front())
+          name = name.substr(1, name.size() - 2);
+        const size_t before = heredocs.size();
         for (const auto& h : copy.heredocs)
-          if ("<<" + h.name == s || "<<-" + h.name == s) heredocs.push_back(&h);
+          if (h.name == name) heredocs.push_back(&h);
+        if (heredocs.size() == before) throw std::runtime_error("COPY " + s + ": no heredoc of that name");
         continue;
       }
       if (copy.is_add && IsUrl(s)) {

@@ -7,7 +7,8 @@
 # `kiln-args` (extra kiln flags, e.g. --strip=off, with a README saying why),
 # `expect` containing "fail" (both must fail), `docker-differs` (+LINE / -LINE
 # applied to buildah's tree where docker itself differs from buildah, with a
-# README saying why), `buildah-unsupported` (the reason) with `expected-lines`
+# README saying why), `docker-config` (docker's config fields, used instead of
+# buildah's where they differ, with a README), `buildah-unsupported` (the reason) with `expected-lines`
 # (lines docker's image has, checked in kiln's tree instead).
 #
 # buildah 1.28 also leaves the mount points of its RUN runtime in the image
@@ -89,6 +90,8 @@ for dir in "$KT_WORK"/cases/*/; do
   $tree config "$out/kiln-$name" "conf-$name" >"$out/$name.kiln.config" 2>&1 ||
     $tree config "$out/kiln-$name" "" >"$out/$name.kiln.config"
   $tree config "$out/buildah-$name" latest >"$out/$name.buildah.config"
+  # docker's config where it differs from buildah's (README says why).
+  [ -f "$dir/docker-config" ] && cp "$dir/docker-config" "$out/$name.buildah.config"
   if diff -u "$out/$name.buildah.tree" "$out/$name.kiln.tree" >"$out/$name.tree.diff" &&
      diff -u "$out/$name.buildah.config" "$out/$name.kiln.config" >"$out/$name.config.diff"; then
     kt_ok "$name: same tree and config as buildah"
