@@ -1,5 +1,7 @@
 #include "builder/layer_cache.h"
 
+#include <set>
+
 #include "oci/error.h"
 #include "oci/layer.h"
 
@@ -31,9 +33,17 @@ fs::path LayerCache::Ensure(const oci::Descriptor& blob, const oci::Digest& diff
 }
 
 std::vector<fs::path> LayerCache::Lowers(const ImageState& state) {
+  // The same diff twice in one image (e.g. two `RUN true`) is one directory,
+  // and overlayfs refuses a lower dir given twice (ELOOP). Only the topmost
+  // copy is kept: everything the lower copy shows or hides, the upper one
+  // shows or hides already.
   std::vector<fs::path> out;
-  for (size_t i = state.layers.size(); i-- > 0;)
-    out.push_back(Ensure(state.layers[i], state.config.diff_ids.at(i)));
+  std::set<oci::Digest> seen;
+  for (size_t i = state.layers.size(); i-- > 0;) {
+    const oci::Digest& diff_id = state.config.diff_ids.at(i);
+    if (!seen.insert(diff_id).second) continue;
+    out.push_back(Ensure(state.layers[i], diff_id));
+  }
   return out;
 }
 

@@ -144,6 +144,13 @@ kt_as kiln-ranged "$KT_KILN" build --lint=off -f "$KT_WORK/nope/Dockerfile" "$CT
 kt_eq "unreadable Dockerfile: exit 1" 1 "$rc"
 kt_check "unreadable Dockerfile: message" grep -q "kiln: error: Dockerfile: cannot read" "$KT_WORK/nodf.err"
 
+# ---- the same diff in several layers (each RUN true leaves an identical
+# one): overlayfs refuses a lower dir given twice ----
+mkdir -p "$KT_WORK/dup"
+printf 'FROM oci:%s:latest\nRUN true\nRUN true\nRUN true\nRUN echo ok > /ok\n' "$BB" >"$KT_WORK/dup/Dockerfile"
+chmod -R a+rX "$KT_WORK/dup"
+kt_check "identical layers (RUN true x3) stack" kt_as kiln-ranged "$KT_KILN" build --lint=off -q --no-cache "$KT_WORK/dup"
+
 # ---- context from stdin (docker build -), as kiln-single: the tar's owners
 # (root, 1234) mean nothing here and must not be needed ----
 SC=$KT_WORK/stdin-ctx
