@@ -91,8 +91,7 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
     }
   }
   oci::RegistryOptions ro;
-  ro.insecure_http = opts_.insecure;
-  ro.tls_verify = !opts_.insecure;
+  ro.AllowInsecure(opts_.insecure);
   if (opts_.note) {
     opts_.note("pulling " + ref.str());
   }

@@ -86,10 +86,7 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
 }
 
 oci::RegistryOptions RegistryOptionsFor(const BuildOptions& opts) {
-  oci::RegistryOptions ro;
-  ro.insecure_http = opts.insecure_registry;
-  ro.tls_verify = !opts.insecure_registry;
-  return ro;
+  return oci::RegistryOptions().AllowInsecure(opts.insecure_registry);
 }
 
 }  // namespace

@@ -72,8 +72,7 @@ void AddInspectCommand(CLI::App& app) {
         if (name->rfind("sha256:", 0) == 0)
           throw oci::Error("inspect: no image " + *name + " in the store " + store.root().string());
         oci::RegistryOptions ro;
-        ro.insecure_http = *insecure;
-        ro.tls_verify = !*insecure;
+        ro.AllowInsecure(*insecure);
         oci::RegistryClient client(ro);
         const oci::Reference ref = oci::Reference::Parse(*name);
         const oci::Descriptor m = client.ResolveManifest(ref, oci::Platform::Host());

@@ -31,8 +31,7 @@ void AddLoginCommands(CLI::App& app) {
     if (f->password.empty()) throw oci::Error("login: a password is required (-p or --password-stdin)");
     oci::RegistryOptions ro;
     ro.auth_file = f->auth_file;
-    ro.insecure_http = f->insecure;
-    ro.tls_verify = !f->insecure;
+    ro.AllowInsecure(f->insecure);
     oci::Login(f->registry, f->user, f->password, ro);
     std::cout << "Login Succeeded\n";
   });

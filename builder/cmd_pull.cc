@@ -24,8 +24,7 @@ void AddPullCommand(CLI::App& app) {
     oci::Store::Lock lock(store, false);
     const auto ref = oci::Reference::Parse(*name);
     oci::RegistryOptions ro;
-    ro.insecure_http = *insecure;
-    ro.tls_verify = !*insecure;
+    ro.AllowInsecure(*insecure);
     if (!*quiet) ro.progress = [](const std::string& s) { std::cerr << s << "\n"; };
     oci::RegistryClient client(ro);
     oci::TransferStats stats;

@@ -28,8 +28,7 @@ void AddPushCommand(CLI::App& app) {
     auto desc = store.ResolveTag(NormalizeTag(*name));
     if (!desc) throw oci::Error("push: no image " + *name + " in the store " + store.root().string());
     oci::RegistryOptions ro;
-    ro.insecure_http = *insecure;
-    ro.tls_verify = !*insecure;
+    ro.AllowInsecure(*insecure);
     ro.progress = [](const std::string& s) { std::cerr << s << "\n"; };
     oci::RegistryClient client(ro);
     const auto ref = oci::Reference::Parse(dest->empty() ? *name : *dest);

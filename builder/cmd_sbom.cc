@@ -64,8 +64,7 @@ void AddSbomCommand(CLI::App& app) {
       return;
     }
     oci::RegistryOptions ro;
-    ro.insecure_http = *insecure;
-    ro.tls_verify = !*insecure;
+    ro.AllowInsecure(*insecure);
     oci::RegistryClient client(ro);
     const oci::Reference ref = oci::Reference::Parse(*name);
     oci::Descriptor m;

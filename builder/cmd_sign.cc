@@ -76,13 +76,6 @@ std::string RepositoryOf(const std::string& name) {
   return s;
 }
 
-oci::RegistryOptions Options(bool insecure) {
-  oci::RegistryOptions ro;
-  ro.insecure_http = insecure;
-  ro.tls_verify = !insecure;
-  return ro;
-}
-
 }  // namespace
 
 void AddSignCommands(CLI::App& app) {
@@ -121,7 +114,7 @@ void AddSignCommands(CLI::App& app) {
       // against: the push destination when there is one.
       const std::string repo = RepositoryOf(dest_name.empty() ? *name : dest_name);
       std::unique_ptr<oci::RegistryClient> client;
-      if (!dest_name.empty() || !local) client = std::make_unique<oci::RegistryClient>(Options(*insecure));
+      if (!dest_name.empty() || !local) client = std::make_unique<oci::RegistryClient>(oci::RegistryOptions().AllowInsecure(*insecure));
       oci::Descriptor desc;
       if (local) {
         desc = *local;
@@ -175,7 +168,7 @@ void AddSignCommands(CLI::App& app) {
         return;
       }
       // The digest the registry serves now, and the signatures stored for it there.
-      oci::RegistryClient client(Options(*insecure));
+      oci::RegistryClient client(oci::RegistryOptions().AllowInsecure(*insecure));
       const oci::Reference ref = oci::Reference::Parse(*name);
       const oci::Descriptor m = client.ResolveManifest(ref, oci::Platform::Host());
       oci::Reference sig_ref = ref;

@@ -26,6 +26,13 @@ struct RegistryOptions {
   // Blobs up to this size go up in one POST+PUT; larger ones in PATCH chunks of this size.
   int64_t chunk_size = 8 << 20;
   std::function<void(const std::string&)> progress;  // one line per event
+
+  // The CLI's --insecure: plain HTTP to any host, TLS without verification.
+  RegistryOptions& AllowInsecure(bool insecure) {
+    insecure_http = insecure;
+    tls_verify = !insecure;
+    return *this;
+  }
 };
 
 struct TransferStats {
