@@ -39,10 +39,6 @@ struct StepDirs {
   }
 };
 
-bool IsUrl(const std::string& s) {
-  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
-}
-
 bool IsDir(const fs::path& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -350,7 +346,7 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
         if (heredocs.size() == before) throw std::runtime_error("COPY " + s + ": no heredoc of that name");
         continue;
       }
-      if (copy.is_add && IsUrl(s)) {
+      if (copy.is_add && frontend::IsHttpSource(s)) {
         auto tmp = store_.MakeTempDir("add");
         auto f = oci::FetchUrl(s, tmp.path() / "download", copy.checksum);
         sources.push_back(CopySource{f.file, f.filename, false});
@@ -383,7 +379,7 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
     auto dest_is_dir = [&](const std::string& p) { return IsDir(ResolveInRoot(dirs.merged, p, true)); };
     for (const auto& t : PlanCopy(sources, copy.dest, req.workdir, source_args, copy.parents, dest_is_dir)) {
       // ADD: a local tar archive is extracted into the destination directory.
-      if (copy.is_add && copy.unpack_default && !t.source.is_dir && !IsUrl(copy.sources.front()) &&
+      if (copy.is_add && copy.unpack_default && !t.source.is_dir && !frontend::IsHttpSource(copy.sources.front()) &&
           IsTarArchive(t.source.host_path)) {
         const std::string dir = copy.dest.back() == '/' || dest_is_dir(dest_abs) ? dest_abs : dest_abs;
         oci::ExtractOptions eo;

@@ -13,6 +13,11 @@ PushSummary PushWithReferrers(oci::RegistryClient& client, const oci::Store& sto
   if (local.manifests.empty()) return s;
   const oci::ReferrersPush r = oci::PushReferrers(client, store, ref, manifest, local.manifests, &s.stats);
   s.referrers = r.artifacts;
+  if (r.already_listed) {
+    if (note) note("referrers of " + manifest.digest.str() + ": all " + std::to_string(local.manifests.size()) +
+                   " already listed by " + ref.registry + "/" + ref.repository);
+    return s;
+  }
   if (note) {
     std::string line = "pushed " + std::to_string(r.artifacts) + " referrer(s) of " + manifest.digest.str() + " to " +
                        ref.registry + "/" + ref.repository;

@@ -49,10 +49,6 @@ frontend::Location LineOnly(frontend::Location l) {
   return l;
 }
 
-bool IsUrl(const std::string& s) {
-  return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
-}
-
 // The "<<EOF" of a RUN whose whole command is a heredoc.
 bool OnlyHeredoc(const frontend::RunCmd& run) {
   if (run.heredocs.size() != 1 || run.args.size() != 1) return false;
@@ -237,7 +233,7 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
       for (const auto& s : copy.sources) {
         key.Add("source", s);
         if (s.rfind("<<", 0) == 0) continue;  // heredoc, hashed above
-        if (copy.is_add && IsUrl(s)) continue;  // the URL (and --checksum) is the identity
+        if (copy.is_add && frontend::IsHttpSource(s)) continue;  // the URL (and --checksum) is the identity
         if (!context_) throw frontend::Error(where, inst.keyword + " " + s + ": no build context");
         try {
           auto matches = context_->Match(s);

@@ -4,11 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include "frontend/ast.h"
+#include "frontend/text_util.h"
 
 namespace kiln::frontend {
 namespace {
 
-bool IsGoSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 // `^<prefix>\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`

@@ -11,7 +11,8 @@
 
 namespace kiln::frontend {
 
-namespace {
+// Named, not anonymous: IgnoreMatcher::Pattern (external linkage) derives from it.
+namespace dockerignore_internal {
 struct IgnorePattern {
   enum class Type { kExact, kPrefix, kSuffix, kGlob };
   enum class Tok { kLit, kAny, kStar, kDoubleStarDirs, kDoubleStarEnd, kClass };
@@ -34,6 +35,10 @@ struct IgnorePattern {
 
   bool Match(std::string_view path) const;
 };
+}  // namespace dockerignore_internal
+
+namespace {
+using dockerignore_internal::IgnorePattern;
 using Pattern = IgnorePattern;
 }  // namespace
 

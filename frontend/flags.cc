@@ -6,15 +6,11 @@
 #include <stdexcept>
 
 #include "frontend/suggest.h"
+#include "frontend/text_util.h"
 
 namespace kiln::frontend {
 
 namespace {
-
-std::string ToLower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 const std::map<std::string, std::vector<FlagSpec>, std::less<>>& AllFlags() {
   static const std::map<std::string, std::vector<FlagSpec>, std::less<>> table = {
@@ -62,7 +58,7 @@ Location FlagLocation(Location where, std::string_view original, const std::stri
 }
 
 bool ParseBool(const std::string& value, bool* out) {
-  std::string v = ToLower(value);
+  std::string v = AsciiLower(value);
   if (v == "true" || v == "1") {
     *out = true;
     return true;
@@ -168,7 +164,7 @@ ParsedFlags ParseFlags(std::string_view keyword, const std::vector<std::string>&
     }
     std::string body = raw.substr(2);
     auto eq = body.find('=');
-    std::string name = ToLower(body.substr(0, eq));
+    std::string name = AsciiLower(body.substr(0, eq));
     std::optional<std::string> value;
     if (eq != std::string::npos) value = body.substr(eq + 1);
 
@@ -225,10 +221,10 @@ MountSpec ParseMount(const std::string& value, const WordExpander* expand) {
   // The type decides defaults and which keys are legal, so find it first.
   for (const auto& field : fields) {
     auto eq = field.find('=');
-    if (eq != std::string::npos && ToLower(field.substr(0, eq)) == "type") {
+    if (eq != std::string::npos && AsciiLower(field.substr(0, eq)) == "type") {
       std::string t = field.substr(eq + 1);
       if (expand) t = (*expand)(t);
-      t = ToLower(t);
+      t = AsciiLower(t);
       if (t != "bind" && t != "cache" && t != "tmpfs" && t != "secret" && t != "ssh") {
         throw std::runtime_error("unsupported mount type \"" + t + "\"");
       }
@@ -241,7 +237,7 @@ MountSpec ParseMount(const std::string& value, const WordExpander* expand) {
   for (const auto& field : fields) {
     if (field.empty()) continue;
     auto eq = field.find('=');
-    std::string key = ToLower(field.substr(0, eq));
+    std::string key = AsciiLower(field.substr(0, eq));
     if (eq == std::string::npos) {
       if (key == "ro" || key == "readonly") {
         readonly = true;
@@ -284,7 +280,7 @@ MountSpec ParseMount(const std::string& value, const WordExpander* expand) {
         readonly = (key == "readonly" || key == "ro") ? b : !b;
       }
     } else if (key == "sharing") {
-      std::string s = ToLower(v);
+      std::string s = AsciiLower(v);
       if (!deferred && s != "shared" && s != "private" && s != "locked") {
         throw std::runtime_error("unsupported sharing value \"" + v + "\"");
       }
@@ -392,7 +388,7 @@ unsigned long long ParseByteSize(std::string_view text) {
   } catch (const std::exception&) {
     throw bad();
   }
-  std::string suffix = ToLower(s.substr(i));
+  std::string suffix = AsciiLower(s.substr(i));
   if (!suffix.empty() && suffix[0] == ' ') suffix.erase(0, 1);
   long double mult = 1;
   if (!suffix.empty()) {

@@ -7,13 +7,13 @@
 #include "frontend/ast.h"
 #include "frontend/error.h"
 #include "frontend/shell_lex.h"
+#include "frontend/text_util.h"
 
 namespace kiln::frontend {
 namespace {
 
 std::optional<std::string> NoEnv(const std::string&) { return std::nullopt; }
 
-bool IsGoSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'; }
 
 size_t CountQuotes(const std::string& s) {
   size_t n = 0;

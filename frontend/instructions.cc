@@ -7,6 +7,7 @@
 #include "frontend/flags.h"
 #include "frontend/shell_lex.h"
 #include "frontend/suggest.h"
+#include "frontend/text_util.h"
 
 namespace kiln::frontend {
 
@@ -24,11 +25,6 @@ std::string Upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
 }
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
 std::string Trim(std::string_view s) {
@@ -103,10 +99,10 @@ FromCmd BuildFrom(const Node& node, const Location& where) {
   ParsedFlags flags = ParseFlags("FROM", node.flags, where, node.original);
   FromCmd from;
   from.platform = flags.Get("platform");
-  if (node.args.size() == 1 || (node.args.size() == 3 && Lower(node.args[1]) == "as")) {
+  if (node.args.size() == 1 || (node.args.size() == 3 && AsciiLower(node.args[1]) == "as")) {
     from.image = node.args[0];
     if (node.args.size() == 3) {
-      from.name = Lower(node.args[2]);
+      from.name = AsciiLower(node.args[2]);
       // BuildKit's rule: ^[a-z][a-z0-9-_.]*$ (after lower-casing).
       bool valid = !from.name.empty() && from.name[0] >= 'a' && from.name[0] <= 'z' &&
                    std::all_of(from.name.begin(), from.name.end(), [](char c) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct RunCmd {
   std::string security;  // "", "sandbox", "insecure"
   std::vector<Heredoc> heredocs;
 };
+// An ADD source that is fetched over HTTP(S) instead of read from the context.
+inline bool IsHttpSource(std::string_view s) { return s.starts_with("http://") || s.starts_with("https://"); }
+
 struct CopyCmd {               // COPY and ADD
   bool is_add = false;
   std::vector<std::string> sources;  // heredoc sources appear as "<<NAME" entries

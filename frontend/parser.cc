@@ -54,7 +54,6 @@ bool IsCommentLine(std::string_view text) {
   return !t.empty() && t[0] == '#';
 }
 
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Parser directives (`# escape=`), honoured only before any other line.
 class DirectiveScanner {
@@ -102,8 +101,7 @@ class DirectiveScanner {
     size_t end = line.size();
     while (end > i && is_space(line[end - 1])) --end;
     if (end <= i) return false;
-    name->clear();
-    for (char c : n) *name += AsciiLower(c);
+    *name = AsciiLower(n);
     value->assign(line.substr(i, end - i));
     return true;
   }

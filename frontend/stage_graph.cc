@@ -12,15 +12,11 @@
 #include "frontend/shell_lex.h"
 #include "frontend/stage_vars.h"
 #include "frontend/suggest.h"
+#include "frontend/text_util.h"
 
 namespace kiln::frontend {
 
 namespace {
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool AllDigits(const std::string& s) {
   return !s.empty() && s.size() < 10 &&
@@ -45,7 +41,7 @@ std::pair<std::string, std::string> OciArch(const std::string& machine) {
 void AddDependency(StageNode& node, std::optional<int> stage, const std::string& ref) {
   if (stage) {
     node.depends_on.insert(*stage);
-  } else if (Lower(ref) != "scratch") {
+  } else if (AsciiLower(ref) != "scratch") {
     node.images.insert(ref);
   }
 }
@@ -87,7 +83,7 @@ std::optional<int> ResolveStageRef(const Dockerfile& df, const std::string& ref,
     throw Error(where, "invalid stage index " + ref + ": the Dockerfile has " +
                            std::to_string(count) + " stages");
   }
-  std::string name = Lower(ref);
+  std::string name = AsciiLower(ref);
   for (int i = 0; i < count; ++i) {
     if (df.stages[i].name.empty() || df.stages[i].name != name) continue;
     if (i < before) return i;
@@ -106,7 +102,7 @@ std::optional<int> ResolveStageRef(const Dockerfile& df, const std::string& ref,
 }
 
 int FindTargetStage(const Dockerfile& df, const std::string& target) {
-  std::string name = Lower(target);
+  std::string name = AsciiLower(target);
   std::vector<std::string> names;
   for (const auto& s : df.stages) {
     if (!s.name.empty() && s.name == name) return s.index;
@@ -153,7 +149,7 @@ StageGraph BuildStageGraph(const Dockerfile& df, const BuildArgs& args, const st
                                        : ResolveStageRef(df, image, stage.index, stage.location);
     if (node.base_stage) {
       node.depends_on.insert(*node.base_stage);
-    } else if (Lower(image) == "scratch") {
+    } else if (AsciiLower(image) == "scratch") {
       node.scratch = true;
     } else {
       node.base_image = image;

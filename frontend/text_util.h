@@ -38,6 +38,17 @@ inline bool IsArgSeparator(char c) {
   return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
 }
 
+// The whitespace of Go's `\s` in RE2 (no \v): directives and heredoc words.
+inline bool IsGoSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r'; }
+
+// Locale-independent ASCII lower-casing (instruction names, flag values, rule IDs).
+inline std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 // strings.TrimLeftFunc / TrimRightFunc / TrimSpace with unicode.IsSpace.
 std::string_view TrimLeftSpace(std::string_view s);
 std::string_view TrimRightSpace(std::string_view s);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include "oci/text_util.h"
 
 namespace kiln::oci {
 namespace {
@@ -30,11 +31,6 @@ struct CurlDeleter {
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // State shared with the C callbacks; exceptions are parked here because they
 // must not unwind through libcurl.
@@ -62,7 +58,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   std::string value = line.substr(colon + 1);
   auto b = value.find_first_not_of(" \t");
   value = b == std::string::npos ? "" : value.substr(b);
-  t->resp->headers.emplace(Lower(line.substr(0, colon)), value);
+  t->resp->headers.emplace(AsciiLower(line.substr(0, colon)), value);
   return size * n;
 }
 

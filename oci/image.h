@@ -27,6 +27,9 @@ inline constexpr const char* kDockerManifest = "application/vnd.docker.distribut
 inline constexpr const char* kDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr const char* kDockerConfig = "application/vnd.docker.container.image.v1+json";
 inline constexpr const char* kDockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+// The index annotation that names a manifest (an OCI layout's tag).
+inline constexpr const char* kRefNameAnnotation = "org.opencontainers.image.ref.name";
+inline bool IsIndexMediaType(const std::string& mt) { return mt == kOciIndex || mt == kDockerManifestList; }
 }  // namespace media
 
 struct Platform {

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "oci/error.h"
+#include "oci/text_util.h"
 
 namespace kiln::oci {
 
@@ -17,17 +18,12 @@ std::string CleanTarPath(std::string_view p) {
   return std::string(p);
 }
 
-static std::string_view BaseName(std::string_view p) {
-  auto slash = p.rfind('/');
-  return slash == std::string_view::npos ? p : p.substr(slash + 1);
-}
-
 static std::string_view DirName(std::string_view p) {
   auto slash = p.rfind('/');
   return slash == std::string_view::npos ? std::string_view() : p.substr(0, slash);
 }
 
-bool IsWhiteoutPath(std::string_view clean_path) { return BaseName(clean_path).starts_with(".wh."); }
+bool IsWhiteoutPath(std::string_view clean_path) { return PathBaseName(clean_path).starts_with(".wh."); }
 
 std::string ReadAll(const ReadFn& read, size_t limit) {
   std::string out;
@@ -73,7 +69,7 @@ void ForEachFinalEntry(const std::vector<LayerBlob>& layers, const FinalEntryFn&
     ForEachEntry(layers[i].path, [&](const TarEntry& raw, const ReadFn& read) {
       std::string path = CleanTarPath(raw.path);
       if (path.empty()) return;  // the root directory entry
-      std::string_view base = BaseName(path);
+      std::string_view base = PathBaseName(path);
       if (base == ".wh..wh..opq") {
         mine.opaque.insert(std::string(DirName(path)));
         return;

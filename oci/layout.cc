@@ -20,10 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kRefName = "org.opencontainers.image.ref.name";
 constexpr const char* kOciLayoutFile = R"({"imageLayoutVersion":"1.0.0"})";
-
-bool IsIndexType(const std::string& mt) { return mt == media::kOciIndex || mt == media::kDockerManifestList; }
 
 fs::path LayoutBlob(const fs::path& dir, const Digest& d) { return dir / "blobs" / d.algorithm / d.hex; }
 
@@ -67,7 +64,7 @@ void CollectBlobs(const Store& store, const Descriptor& desc, std::vector<Digest
   out.push_back(desc.digest);
   std::string body = store.ReadBlob(desc.digest);
   auto j = nlohmann::json::parse(body, nullptr, false);
-  if (IsIndexType(desc.media_type) || (j.is_object() && j.contains("manifests"))) {
+  if (media::IsIndexMediaType(desc.media_type) || (j.is_object() && j.contains("manifests"))) {
     for (auto& m : ParseIndex(body).manifests) {
       if (store.HasBlob(m.digest)) CollectBlobs(store, m, out);  // other platforms may be absent
     }
@@ -110,15 +107,15 @@ void ExportOciLayout(const Store& store, const Descriptor& manifest, const fs::p
   Index idx;
   if (fs::exists(dir / "index.json")) idx = ReadLayoutIndex(dir);
   Descriptor d = manifest;
-  d.annotations.erase(kRefName);
+  d.annotations.erase(media::kRefNameAnnotation);
   if (!tag.empty()) {
     std::erase_if(idx.manifests, [&](const Descriptor& m) {
-      auto it = m.annotations.find(kRefName);
+      auto it = m.annotations.find(media::kRefNameAnnotation);
       return it != m.annotations.end() && it->second == tag;
     });
-    d.annotations[kRefName] = tag;
+    d.annotations[media::kRefNameAnnotation] = tag;
   } else {
-    std::erase_if(idx.manifests, [&](const Descriptor& m) { return m.digest == d.digest && !m.annotations.count(kRefName); });
+    std::erase_if(idx.manifests, [&](const Descriptor& m) { return m.digest == d.digest && !m.annotations.count(media::kRefNameAnnotation); });
   }
   idx.manifests.push_back(d);
   WriteFileAtomic(dir / "index.json", ToJson(idx));
@@ -130,13 +127,13 @@ Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string&
   Index idx = ReadLayoutIndex(dir);
   std::vector<const Descriptor*> hits;
   for (auto& m : idx.manifests) {
-    auto it = m.annotations.find(kRefName);
+    auto it = m.annotations.find(media::kRefNameAnnotation);
     if (tag.empty() || (it != m.annotations.end() && it->second == tag)) hits.push_back(&m);
   }
   if (hits.empty()) throw Error(where + ": no such image in index.json");
   if (hits.size() > 1) throw Error(where + ": " + std::to_string(hits.size()) + " images match; name a tag");
   Descriptor desc = *hits[0];
-  desc.annotations.erase(kRefName);
+  desc.annotations.erase(media::kRefNameAnnotation);
   for (int depth = 0;; ++depth) {
     if (depth > 4) throw Error(where + ": indexes nested too deeply");
     auto path = LayoutBlob(dir, desc.digest);
@@ -144,7 +141,7 @@ Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string&
     std::string body = ReadFileToString(path);
     if (Sha256Of(body) != desc.digest) throw Error(where + ": blob " + desc.digest.str() + " is corrupt");
     auto j = nlohmann::json::parse(body, nullptr, false);
-    if (IsIndexType(desc.media_type) || (j.is_object() && j.contains("manifests"))) {
+    if (media::IsIndexMediaType(desc.media_type) || (j.is_object() && j.contains("manifests"))) {
       desc = PickPlatform(ParseIndex(body), where);
       continue;
     }

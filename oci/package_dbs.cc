@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include "oci/text_util.h"
 
 namespace kiln::oci {
 
@@ -14,12 +15,6 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // RFC 822-style paragraphs (dpkg status, DEP-5 copyright, Python metadata
@@ -48,7 +43,7 @@ std::vector<Paragraph> Paragraphs(std::string_view text, bool stop_at_first_blan
     }
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    last = Lower(Trim(line.substr(0, colon)));
+    last = AsciiLower(Trim(line.substr(0, colon)));
     auto& slot = out.back()[last];
     std::string value(Trim(line.substr(colon + 1)));
     slot = slot.empty() ? value : slot + "\n" + value;  // repeated fields (Classifier)
@@ -273,7 +268,7 @@ std::string PurlEncode(std::string_view s) {
 
 void FillIdentifiers(Package& p, const OsRelease& os) {
   std::string distro = os.id.empty() ? "" : os.id + (os.version_id.empty() ? "" : "-" + os.version_id);
-  std::string vendor = Lower(p.name), product = Lower(p.name), version = p.version;
+  std::string vendor = AsciiLower(p.name), product = AsciiLower(p.name), version = p.version;
   if (p.type == "deb" || p.type == "apk") {
     std::string ns = p.type == "deb" ? (os.id.empty() ? "debian" : os.id) : (os.id.empty() ? "alpine" : os.id);
     p.purl = "pkg:" + p.type + "/" + PurlEncode(ns) + "/" + PurlEncode(p.name) + "@" + PurlEncode(p.version);
@@ -286,7 +281,7 @@ void FillIdentifiers(Package& p, const OsRelease& os) {
     if (auto d = version.rfind('-'); d != std::string::npos && p.type == "deb") version = version.substr(0, d);
     if (auto r = version.rfind("-r"); r != std::string::npos && p.type == "apk") version = version.substr(0, r);
   } else if (p.type == "pypi") {
-    std::string n = Lower(p.name);
+    std::string n = AsciiLower(p.name);
     std::replace(n.begin(), n.end(), '_', '-');
     p.purl = "pkg:pypi/" + PurlEncode(n) + "@" + PurlEncode(p.version);
   } else if (p.type == "npm") {
@@ -294,8 +289,8 @@ void FillIdentifiers(Package& p, const OsRelease& os) {
     if (n.starts_with("@") && n.find('/') != std::string::npos) {
       auto slash = n.find('/');
       p.purl = "pkg:npm/" + PurlEncode(n.substr(0, slash)) + "/" + PurlEncode(n.substr(slash + 1));
-      vendor = Lower(n.substr(1, slash - 1));
-      product = Lower(n.substr(slash + 1));
+      vendor = AsciiLower(n.substr(1, slash - 1));
+      product = AsciiLower(n.substr(slash + 1));
     } else {
       p.purl = "pkg:npm/" + PurlEncode(n);
     }
@@ -313,9 +308,9 @@ void FillIdentifiers(Package& p, const OsRelease& os) {
     p.purl = "pkg:golang/" + path + "@" + PurlEncode(p.version);
     if (p.name.starts_with("github.com/") && std::count(p.name.begin(), p.name.end(), '/') >= 2) {
       size_t a = p.name.find('/') + 1, b = p.name.find('/', a);
-      vendor = Lower(p.name.substr(a, b - a));
+      vendor = AsciiLower(p.name.substr(a, b - a));
       size_t c = p.name.find('/', b + 1);
-      product = Lower(p.name.substr(b + 1, c == std::string::npos ? std::string::npos : c - b - 1));
+      product = AsciiLower(p.name.substr(b + 1, c == std::string::npos ? std::string::npos : c - b - 1));
     } else {
       return;  // no derivable vendor/product
     }

@@ -3,6 +3,7 @@
 // or is "localhost"); otherwise the image lives on docker.io, where one-part
 // names gain "library/".
 #include "oci/reference.h"
+#include "oci/text_util.h"
 
 
 #include "oci/error.h"
@@ -20,7 +21,6 @@ bool LooksLikeHost(std::string_view component) {
 // Hand-written matchers for the distribution/reference grammar (std::regex
 // trips GCC 12's -Wmaybe-uninitialized under the sanitizers, and is slow).
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
 bool IsHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 // [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*
@@ -49,9 +49,9 @@ bool IsPathComponent(std::string_view s) {
 
 // [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
 bool IsTag(std::string_view s) {
-  if (s.empty() || s.size() > 128 || !(IsAlnum(s[0]) || s[0] == '_')) return false;
+  if (s.empty() || s.size() > 128 || !(IsAsciiAlnum(s[0]) || s[0] == '_')) return false;
   for (char c : s) {
-    if (!(IsAlnum(c) || c == '_' || c == '.' || c == '-')) return false;
+    if (!(IsAsciiAlnum(c) || c == '_' || c == '.' || c == '-')) return false;
   }
   return true;
 }
@@ -71,7 +71,7 @@ bool IsDigest(std::string_view s) {
     }
   }
   for (char c : enc) {
-    if (!(IsAlnum(c) || c == '=' || c == '_' || c == '-')) return false;
+    if (!(IsAsciiAlnum(c) || c == '=' || c == '_' || c == '-')) return false;
   }
   if (alg == "sha256") {
     if (enc.size() != 64) return false;
@@ -110,9 +110,9 @@ bool IsRegistryHost(std::string_view s) {
   while (true) {
     auto dot = host.find('.', start);
     std::string_view label = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty() || !IsAlnum(label.front()) || !IsAlnum(label.back())) return false;
+    if (label.empty() || !IsAsciiAlnum(label.front()) || !IsAsciiAlnum(label.back())) return false;
     for (char c : label) {
-      if (!(IsAlnum(c) || c == '-')) return false;
+      if (!(IsAsciiAlnum(c) || c == '-')) return false;
     }
     if (dot == std::string_view::npos) return true;
     start = dot + 1;

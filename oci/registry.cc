@@ -55,9 +55,9 @@ RegistryClient::RegistryClient(RegistryOptions opts) : impl_(std::make_unique<Im
 
 RegistryClient::~RegistryClient() = default;
 
-std::optional<Descriptor> RegistryClient::HeadManifest(const Reference& ref) {
+std::optional<Descriptor> RegistryClient::HeadManifest(const Reference& ref, const std::string& actions) {
   RegistrySession& s = impl_->Session(ref);
-  std::vector<std::string> scopes = {RepositoryScope(ref.repository, "pull")};
+  std::vector<std::string> scopes = {RepositoryScope(ref.repository, actions)};
   auto resp = WithRetries(impl_->opts, "HEAD manifest " + ref.str(), [&](int) {
     HttpRequest req;
     req.method = "HEAD";

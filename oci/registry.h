@@ -58,7 +58,9 @@ class RegistryClient {
               TransferStats* stats = nullptr);
 
   // Lower level, used by cache export and referrers.
-  std::optional<Descriptor> HeadManifest(const Reference& ref);
+  // `actions` is the token scope to ask for ("pull", or "pull,push" when a
+  // push follows, so that one token serves both).
+  std::optional<Descriptor> HeadManifest(const Reference& ref, const std::string& actions = "pull");
   std::string GetManifest(const Reference& ref, Descriptor* desc_out);
   // Returns the OCI-Subject response header: a registry with the referrers
   // API sets it when it indexed the manifest's subject (empty otherwise).

@@ -5,14 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "oci/error.h"
+#include "oci/text_util.h"
 
 namespace kiln::oci {
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 bool IsTokenChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~/").find(c) != std::string_view::npos;
@@ -71,9 +67,9 @@ std::vector<AuthChallenge> ParseWwwAuthenticate(const std::vector<std::string>& 
           while (i < n && v[i] != ',' && v[i] != ' ') i++;
           value = v.substr(vs, i - vs);
         }
-        out.back().params[Lower(word)] = value;
+        out.back().params[AsciiLower(word)] = value;
       } else {
-        out.push_back(AuthChallenge{Lower(word), {}});
+        out.push_back(AuthChallenge{AsciiLower(word), {}});
       }
     }
   }

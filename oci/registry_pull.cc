@@ -8,9 +8,6 @@
 namespace kiln::oci {
 namespace {
 
-bool IsIndex(const std::string& media_type) {
-  return media_type == media::kOciIndex || media_type == media::kDockerManifestList;
-}
 
 // Exact variant first; an unspecified variant on either side matches any
 // (arm64 images often omit "v8").
@@ -36,7 +33,7 @@ const Descriptor& ChoosePlatform(const Index& index, const Platform& want, const
 Descriptor RegistryClient::ResolveManifest(const Reference& ref, const Platform& platform) {
   Descriptor desc;
   const std::string body = GetManifest(ref, &desc);
-  if (!IsIndex(desc.media_type)) return desc;
+  if (!media::IsIndexMediaType(desc.media_type)) return desc;
   const Index index = ParseIndex(body);
   const Descriptor chosen = ChoosePlatform(index, platform, "index " + desc.digest.str() + " of " + ref.str());
   Reference child = ref;
@@ -52,7 +49,7 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
     RegistrySession& s = impl_->Session(ref);
     Descriptor desc;
     std::string body = GetManifest(ref, &desc);
-    if (IsIndex(desc.media_type)) {
+    if (media::IsIndexMediaType(desc.media_type)) {
       if (!store.HasBlob(desc.digest)) store.PutBlob(body, desc.media_type);
       const Index index = ParseIndex(body);
       const Descriptor chosen = ChoosePlatform(index, platform, "index " + desc.digest.str());
@@ -60,7 +57,7 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
       child.digest = chosen.digest.str();
       body = GetManifest(child, &desc);  // verified against chosen.digest
       desc.platform = chosen.platform;
-      if (IsIndex(desc.media_type)) throw Error("index " + chosen.digest.str() + " points at another index");
+      if (media::IsIndexMediaType(desc.media_type)) throw Error("index " + chosen.digest.str() + " points at another index");
     }
     if (desc.media_type != media::kOciManifest && desc.media_type != media::kDockerManifest) {
       throw Error("unsupported manifest media type \"" + desc.media_type + "\"");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <set>
 
 #include "oci/registry.h"
 #include "oci/registry_session.h"
@@ -52,9 +53,6 @@ std::string WithQuery(const std::string& url, const std::string& query) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + query;
 }
 
-bool IsIndex(const std::string& media_type) {
-  return media_type == media::kOciIndex || media_type == media::kDockerManifestList;
-}
 
 }  // namespace
 
@@ -197,11 +195,27 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
 
 namespace {
 
+// How many distinct blobs `desc` references in the store (through an index's
+// local children too): what a re-push reports as already there.
+int CountReferencedBlobs(const Store& store, const Descriptor& desc) {
+  const std::string body = store.ReadBlob(desc.digest);
+  if (media::IsIndexMediaType(desc.media_type)) {
+    int n = 0;
+    for (const auto& child : ParseIndex(body).manifests)
+      if (store.HasBlob(child.digest)) n += CountReferencedBlobs(store, child);
+    return n;
+  }
+  const Manifest m = ParseManifest(body);
+  std::set<std::string> blobs = {m.config.digest.str()};
+  for (const auto& l : m.layers) blobs.insert(l.digest.str());
+  return static_cast<int>(blobs.size());
+}
+
 // Pushes everything `desc` references (not `desc` itself), depth first.
 void PushReferenced(RegistryClient& client, const RegistryOptions& opts, const Store& store, const Descriptor& desc,
                     const Reference& repo, TransferStats* stats) {
   std::string body = store.ReadBlob(desc.digest);
-  if (IsIndex(desc.media_type)) {
+  if (media::IsIndexMediaType(desc.media_type)) {
     for (const auto& child : ParseIndex(body).manifests) {
       if (!store.HasBlob(child.digest)) {
         // Only part of a multi-platform index may be local; the rest must already be there.
@@ -244,12 +258,28 @@ Digest RegistryClient::Push(const Store& store, const Descriptor& manifest, cons
     if (!ref.digest.empty() && ref.digest != manifest.digest.str()) {
       throw Error("reference digest " + ref.digest + " is not the manifest's " + manifest.digest.str());
     }
-    PushReferenced(*this, impl_->opts, store, manifest, ref, stats);
     Reference target = ref;
     if (!target.tag.empty()) {
       target.digest.clear();
     } else {
       target.digest = manifest.digest.str();
+    }
+    // Re-push: a registry accepts a manifest only when everything it references
+    // is there, so a tag that already names this digest leaves nothing to send
+    // (one HEAD instead of one per blob and a manifest PUT), and a manifest
+    // that is there under its digest only needs the new tag.
+    if (auto there = HeadManifest(target, "pull,push"); there && there->digest == manifest.digest) {
+      if (stats) stats->blobs_skipped += CountReferencedBlobs(store, manifest);
+      impl_->Progress("manifest " + manifest.digest.str() + ": already in " + target.str());
+      return manifest.digest;
+    }
+    Reference by_digest = target;
+    by_digest.tag.clear();
+    by_digest.digest = manifest.digest.str();
+    if (!target.tag.empty() && HeadManifest(by_digest, "pull,push")) {
+      if (stats) stats->blobs_skipped += CountReferencedBlobs(store, manifest);
+    } else {
+      PushReferenced(*this, impl_->opts, store, manifest, ref, stats);
     }
     PutManifest(target, store.ReadBlob(manifest.digest), manifest.media_type);
     RecordBlobSource(store, manifest.digest, ref.registry, ref.repository);

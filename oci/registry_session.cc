@@ -101,7 +101,8 @@ RegistrySession::RegistrySession(const RegistryOptions& opts, const Reference& r
     : opts_(opts),
       registry_(ref.registry),
       api_host_(ref.api_host()),
-      allow_http_(ref.is_localhost() || opts.insecure_http),
+      loopback_(ref.is_localhost()),
+      allow_http_(loopback_ || opts.insecure_http),
       http_(TlsFor(opts, ref.registry), opts.timeout) {
   std::optional<Credentials> creds = explicit_creds;
   std::string source = explicit_creds ? "the command line" : "";
@@ -117,8 +118,13 @@ RegistrySession::RegistrySession(const RegistryOptions& opts, const Reference& r
 void RegistrySession::EnsurePinged() {
   std::lock_guard lock(ping_mu_);
   if (pinged_) return;
+  // A loopback registry is asked in plain HTTP first: that is what a test or
+  // CI registry speaks, and a TLS handshake that is bound to fail costs more
+  // than a whole re-push (OpenSSL set-up). A TLS port answers the plain
+  // request with 400, and HTTPS is tried next. Elsewhere HTTPS comes first.
   std::vector<std::string> schemes = {"https"};
-  if (allow_http_) schemes.push_back("http");
+  if (loopback_) schemes.insert(schemes.begin(), "http");
+  else if (allow_http_) schemes.push_back("http");
   std::string failures;
   for (size_t i = 0; i < schemes.size(); ++i) {
     std::string base = schemes[i] + "://" + api_host_;
@@ -136,6 +142,10 @@ void RegistrySession::EnsurePinged() {
       });
     } catch (const TransportError& e) {
       failures += (failures.empty() ? "" : "; ") + std::string(e.what());
+      continue;
+    }
+    if (resp.status != 200 && resp.status != 401 && i + 1 < schemes.size()) {
+      failures += (failures.empty() ? "" : "; ") + ("GET " + base + "/v2/: " + DescribeFailure(resp));
       continue;
     }
     if (resp.status == 401) {

@@ -67,6 +67,7 @@ class RegistrySession {
   const RegistryOptions& opts_;
   std::string registry_;  // as written in references ("127.0.0.1:5000")
   std::string api_host_;
+  bool loopback_;
   bool allow_http_;
   HttpClient http_;
   std::unique_ptr<Authenticator> auth_;

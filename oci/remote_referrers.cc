@@ -64,6 +64,17 @@ ReferrersPush PushReferrers(RegistryClient& client, const Store& store, const Re
   bool all_indexed = true;
   std::vector<Descriptor> listed;
   try {
+    // Re-push: an artifact is listed only after its manifest was accepted, so
+    // a listing that holds them all leaves nothing to send.
+    const Index have = client.Referrers(repo, subject.digest);
+    const bool all_listed = std::all_of(artifacts.begin(), artifacts.end(), [&](const Descriptor& a) {
+      return std::any_of(have.manifests.begin(), have.manifests.end(),
+                         [&](const Descriptor& h) { return h.digest == a.digest; });
+    });
+    if (all_listed) {
+      result.already_listed = true;
+      return result;
+    }
     for (const auto& a : artifacts) {
       const std::string body = store.ReadBlob(a.digest, /*verify=*/true);
       const Manifest m = ParseManifest(body);

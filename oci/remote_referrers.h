@@ -35,6 +35,7 @@ Index MergeReferrersIndex(Index existing, const std::vector<Descriptor>& added);
 
 struct ReferrersPush {
   int artifacts = 0;           // artifact manifests pushed
+  bool already_listed = false;  // the registry listed them all already: nothing was sent
   bool registry_indexed = false;  // every PUT came back with OCI-Subject: no fallback tag needed
   std::optional<Descriptor> fallback_index;  // the "sha256-<hex>" index written, if any
   int kept = 0;                // entries of an existing fallback index that were kept

@@ -4,28 +4,16 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include "oci/text_util.h"
 
 namespace kiln::oci {
 
 namespace {
 
-bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 bool IsUpperOrDigit(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-bool IsB64Url(char c) { return IsAlnum(c) || c == '-' || c == '_'; }
-bool IsB64(char c) { return IsAlnum(c) || c == '+' || c == '/' || c == '='; }
+bool IsB64Url(char c) { return IsAsciiAlnum(c) || c == '-' || c == '_'; }
+bool IsB64(char c) { return IsAsciiAlnum(c) || c == '+' || c == '/' || c == '='; }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Lower(c);
-  return out;
-}
-
-std::string_view BaseName(std::string_view p) {
-  auto slash = p.rfind('/');
-  return slash == std::string_view::npos ? p : p.substr(slash + 1);
-}
 
 // Length of the run of chars satisfying `pred` starting at `pos`.
 template <typename Pred>
@@ -42,7 +30,7 @@ std::string Redact(std::string_view s) {
 
 // Values that are obviously not secrets: placeholders and code.
 bool IsPlaceholder(std::string_view v) {
-  std::string l = ToLower(v);
+  std::string l = AsciiLower(v);
   static const std::array<const char*, 14> kWords = {
       "password", "changeme", "example", "xxxxx", "*****", "secret", "your", "<", "${",
       "$(", "%s", "{{", "dummy", "placeholder"};
@@ -63,8 +51,8 @@ struct Scanner {
     out.push_back({id, desc, off, 0, Redact(match)});
   }
 
-  bool WordStart(size_t pos) const { return pos == 0 || !IsAlnum(text[pos - 1]); }
-  bool WordEnd(size_t pos) const { return pos >= text.size() || !IsAlnum(text[pos]); }
+  bool WordStart(size_t pos) const { return pos == 0 || !IsAsciiAlnum(text[pos - 1]); }
+  bool WordEnd(size_t pos) const { return pos >= text.size() || !IsAsciiAlnum(text[pos]); }
 
   // Fixed prefix followed by a run of `pred` chars with length in [min, max].
   template <typename Pred>
@@ -104,7 +92,7 @@ struct Scanner {
   }
 
   void AwsSecretKeys() {
-    std::string lower = ToLower(text);
+    std::string lower = AsciiLower(text);
     for (std::string_view key : {"aws_secret_access_key", "aws_secret_key", "secretaccesskey"}) {
       for (size_t pos = lower.find(key); pos != std::string::npos; pos = lower.find(key, pos + 1)) {
         size_t p = pos + key.size();
@@ -139,7 +127,7 @@ struct Scanner {
   void UrlPasswords() {
     for (size_t pos = text.find("://"); pos != std::string_view::npos; pos = text.find("://", pos + 1)) {
       size_t s = pos;
-      while (s > 0 && (IsAlnum(text[s - 1]) || text[s - 1] == '+' || text[s - 1] == '.' || text[s - 1] == '-')) --s;
+      while (s > 0 && (IsAsciiAlnum(text[s - 1]) || text[s - 1] == '+' || text[s - 1] == '.' || text[s - 1] == '-')) --s;
       if (s == pos) continue;
       size_t u = pos + 3;
       auto user_ch = [](char c) { return !IsSpace(c) && c != ':' && c != '/' && c != '@' && c != '"' && c != '\'' && c != '`'; };
@@ -152,7 +140,7 @@ struct Scanner {
       std::string_view pass = text.substr(p, pn);
       if (IsPlaceholder(pass) || pass == "pass" || pass == "pwd") continue;
       size_t h = p + pn + 1;
-      if (h >= text.size() || !IsAlnum(text[h])) continue;
+      if (h >= text.size() || !IsAsciiAlnum(text[h])) continue;
       Add("url-password", "URL with embedded password", s, text.substr(s, h - s));
     }
   }
@@ -160,11 +148,11 @@ struct Scanner {
   // NAME = "value" where NAME names a password/secret/token and the value
   // looks random (not code, not a placeholder).
   void PasswordAssignments() {
-    std::string lower = ToLower(text);
+    std::string lower = AsciiLower(text);
     for (std::string_view key : {"password", "passwd", "secret", "token", "api_key", "apikey"}) {
       for (size_t pos = lower.find(key); pos != std::string::npos; pos = lower.find(key, pos + 1)) {
         size_t p = pos + key.size();
-        p += Run(text, p, [](char c) { return IsAlnum(c) || c == '_' || c == '-'; });  // DB_PASSWORD_FILE
+        p += Run(text, p, [](char c) { return IsAsciiAlnum(c) || c == '_' || c == '-'; });  // DB_PASSWORD_FILE
         std::string_view name_tail = std::string_view(lower).substr(pos, p - pos);
         if (name_tail.ends_with("_file") || name_tail.ends_with("_path")) continue;
         p += Run(text, p, [](char c) { return c == '"' || c == '\''; }, 1);
@@ -191,7 +179,7 @@ struct Scanner {
   }
 
   void FileKind(std::string_view path) {
-    std::string_view base = BaseName(path);
+    std::string_view base = PathBaseName(path);
     if (base == ".npmrc") {
       for (size_t pos = text.find("_authToken"); pos != std::string_view::npos; pos = text.find("_authToken", pos + 1)) {
         size_t p = pos + 10;
@@ -218,7 +206,7 @@ struct Scanner {
       }
     }
     if (base == ".pypirc") {
-      std::string lower = ToLower(text);
+      std::string lower = AsciiLower(text);
       for (size_t pos = lower.find("password"); pos != std::string::npos; pos = lower.find("password", pos + 1)) {
         size_t p = pos + 8;
         p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
@@ -238,17 +226,17 @@ struct Scanner {
     Prefixed("aws-access-key-id", "AWS access key id", "ASIA", IsUpperOrDigit, 16, 16);
     AwsSecretKeys();
     for (const char* p : {"ghp_", "gho_", "ghu_", "ghs_", "ghr_"})
-      Prefixed("github-token", "GitHub token", p, IsAlnum, 36, 36);
+      Prefixed("github-token", "GitHub token", p, IsAsciiAlnum, 36, 36);
     Prefixed("github-token", "GitHub fine-grained token", "github_pat_",
-             [](char c) { return IsAlnum(c) || c == '_'; }, 82, 82);
+             [](char c) { return IsAsciiAlnum(c) || c == '_'; }, 82, 82);
     Prefixed("gitlab-token", "GitLab personal access token", "glpat-", IsB64Url, 20, 20);
     for (const char* p : {"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"})
-      Prefixed("slack-token", "Slack token", p, [](char c) { return IsAlnum(c) || c == '-'; }, 10, 255);
+      Prefixed("slack-token", "Slack token", p, [](char c) { return IsAsciiAlnum(c) || c == '-'; }, 10, 255);
     Prefixed("slack-webhook", "Slack incoming webhook", "https://hooks.slack.com/services/",
-             [](char c) { return IsAlnum(c) || c == '/'; }, 20, 255);
+             [](char c) { return IsAsciiAlnum(c) || c == '/'; }, 20, 255);
     Prefixed("google-api-key", "Google API key", "AIza", IsB64Url, 35, 35);
     for (const char* p : {"sk_live_", "rk_live_"})
-      Prefixed("stripe-key", "Stripe live secret key", p, IsAlnum, 24, 255);
+      Prefixed("stripe-key", "Stripe live secret key", p, IsAsciiAlnum, 24, 255);
     Jwts();
     UrlPasswords();
     PasswordAssignments();
@@ -289,7 +277,7 @@ std::vector<SecretMatch> ScanText(std::string_view path, std::string_view text) 
 }
 
 SecretMatch MatchSecretPath(std::string_view path) {
-  std::string_view base = BaseName(path);
+  std::string_view base = PathBaseName(path);
   auto hit = [&](const char* id, const char* desc) { return SecretMatch{id, desc, 0, 0, std::string(path)}; };
   for (std::string_view k : {"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk"})
     if (base == k) return hit("ssh-private-key-file", "SSH private key file");
@@ -330,7 +318,7 @@ std::vector<SecretMatch> ScanCommand(std::string_view cmd) {
     size_t eq = word.find('=');
     if (eq == std::string_view::npos || eq == 0) continue;
     std::string_view name = word.substr(0, eq);
-    if (!std::all_of(name.begin(), name.end(), [](char c) { return IsAlnum(c) || c == '_'; }) ||
+    if (!std::all_of(name.begin(), name.end(), [](char c) { return IsAsciiAlnum(c) || c == '_'; }) ||
         (name[0] >= '0' && name[0] <= '9'))
       continue;
     std::string_view value = word.substr(eq + 1);
@@ -361,7 +349,7 @@ std::vector<SecretMatch> ScanCommand(std::string_view cmd) {
 }
 
 bool IsBenignPath(std::string_view path) {
-  std::string p = "/" + ToLower(path);
+  std::string p = "/" + AsciiLower(path);
   if (p.find("/etc/ssl/certs/") != std::string::npos || p.find("/etc/pki/") != std::string::npos ||
       p.find("/share/ca-certificates/") != std::string::npos || p.ends_with("ca-certificates.crt") ||
       p.ends_with("ca-bundle.crt") || p.ends_with("cacert.pem") || p.ends_with(".pub") ||

@@ -22,7 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kRefName = "org.opencontainers.image.ref.name";
 
 std::string RandomSuffix() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -217,15 +216,15 @@ std::string Store::ReadBlob(const Digest& d, bool verify) const {
 namespace {
 void WriteStoreIndex(const fs::path& root, Index idx) {
   std::stable_sort(idx.manifests.begin(), idx.manifests.end(), [](const Descriptor& a, const Descriptor& b) {
-    auto ra = a.annotations.count(kRefName) ? a.annotations.at(kRefName) : std::string();
-    auto rb = b.annotations.count(kRefName) ? b.annotations.at(kRefName) : std::string();
+    auto ra = a.annotations.count(media::kRefNameAnnotation) ? a.annotations.at(media::kRefNameAnnotation) : std::string();
+    auto rb = b.annotations.count(media::kRefNameAnnotation) ? b.annotations.at(media::kRefNameAnnotation) : std::string();
     return ra < rb;
   });
   WriteFileAtomic(root / "index.json", ToJson(idx));
 }
 
 bool HasRef(const Descriptor& d, const std::string& ref) {
-  auto it = d.annotations.find(kRefName);
+  auto it = d.annotations.find(media::kRefNameAnnotation);
   return it != d.annotations.end() && it->second == ref;
 }
 }  // namespace
@@ -236,7 +235,7 @@ void Store::SetTag(const std::string& ref, const Descriptor& manifest) {
   Index idx = ReadStoreIndex(root_);
   std::erase_if(idx.manifests, [&](const Descriptor& d) { return HasRef(d, ref); });
   Descriptor d = manifest;
-  d.annotations[kRefName] = ref;
+  d.annotations[media::kRefNameAnnotation] = ref;
   idx.manifests.push_back(d);
   WriteStoreIndex(root_, std::move(idx));
 }
@@ -247,7 +246,7 @@ std::optional<Descriptor> Store::ResolveTag(const std::string& ref) const {
   for (auto& d : idx.manifests) {
     if (HasRef(d, ref)) {
       Descriptor out = d;
-      out.annotations.erase(kRefName);
+      out.annotations.erase(media::kRefNameAnnotation);
       return out;
     }
   }
@@ -266,10 +265,10 @@ bool Store::RemoveTag(const std::string& ref) {
 std::vector<std::pair<std::string, Descriptor>> Store::ListTags() const {
   std::vector<std::pair<std::string, Descriptor>> out;
   for (auto& d : ReadStoreIndex(root_).manifests) {
-    auto it = d.annotations.find(kRefName);
+    auto it = d.annotations.find(media::kRefNameAnnotation);
     if (it == d.annotations.end()) continue;
     Descriptor c = d;
-    c.annotations.erase(kRefName);
+    c.annotations.erase(media::kRefNameAnnotation);
     out.emplace_back(it->second, c);
   }
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.first < b.first; });

@@ -16,8 +16,6 @@
 namespace kiln::sandbox {
 namespace {
 
-std::string FdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
 UniqueFd OpenDir(const std::filesystem::path& dir, const char* role) {
   UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) throw Error(std::string("overlay ") + role + " " + dir.string() + ": " + sys::ErrnoText(errno));
@@ -102,12 +100,12 @@ void OverlayMount::MountNative(const std::vector<std::filesystem::path>& lowers,
   // closed right after.
   for (const auto& lower : lowers) {
     UniqueFd fd = OpenDir(lower, "lower dir");
-    std::string path = FdPath(fd.get());
+    std::string path = fd.ProcPath();
     config(FSCONFIG_SET_STRING, "lowerdir+", &path, "lower dir " + lower.string());
   }
   if (!upper.empty()) {
     UniqueFd up = OpenDir(upper, "upper dir"), wk = OpenDir(work, "work dir");
-    std::string up_path = FdPath(up.get()), wk_path = FdPath(wk.get());
+    std::string up_path = up.ProcPath(), wk_path = wk.ProcPath();
     config(FSCONFIG_SET_STRING, "upperdir", &up_path, "upper dir " + upper.string());
     config(FSCONFIG_SET_STRING, "workdir", &wk_path, "work dir " + work.string());
   }

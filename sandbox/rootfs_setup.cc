@@ -20,8 +20,6 @@ std::string Rel(const std::string& abs) {
   return i == std::string::npos ? "." : abs.substr(i);
 }
 
-std::string FdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
-
 UniqueFd OpenIn(int root, const std::string& rel, int flags, const std::string& why) {
   int fd = sys::OpenInRoot(root, rel.c_str(), static_cast<uint64_t>(flags));
   if (fd < 0) throw Error("opening /" + rel + " in the rootfs for " + why + ": " + sys::ErrnoText(errno));
@@ -51,11 +49,11 @@ void WriteFileAt(int dir, const std::string& name, const std::string& text) {
 void SetupDev(int root) {
   {
     UniqueFd stub = OpenIn(root, "dev", O_PATH | O_DIRECTORY, "/dev");
-    DoMount("tmpfs", FdPath(stub.get()), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k",
+    DoMount("tmpfs", stub.ProcPath(), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k",
             "the /dev tmpfs");
   }
   UniqueFd dev = OpenIn(root, "dev", O_PATH | O_DIRECTORY, "/dev");
-  const std::string dev_path = FdPath(dev.get());
+  const std::string dev_path = dev.ProcPath();
   // mknod is not allowed in a user namespace: bind the host's nodes instead.
   for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) {
     UniqueFd f(::openat(dev.get(), node, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666));
@@ -87,7 +85,7 @@ void SetupDev(int root) {
 
 void SetupSys(int root) {
   UniqueFd stub = OpenIn(root, "sys", O_PATH | O_DIRECTORY, "/sys");
-  const std::string path = FdPath(stub.get());
+  const std::string path = stub.ProcPath();
   const unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
   if (::mount("sysfs", path.c_str(), "sysfs", flags, nullptr) == 0) return;
   // A fresh sysfs needs a network namespace of our own (Network::kNone);
@@ -95,7 +93,7 @@ void SetupSys(int root) {
   // podman.
   DoMount("/sys", path, nullptr, MS_BIND | MS_REC, nullptr, "/sys (bind of the host's)");
   UniqueFd mounted = OpenIn(root, "sys", O_PATH | O_DIRECTORY, "/sys");
-  MakeReadOnly(FdPath(mounted.get()), "/sys");
+  MakeReadOnly(mounted.ProcPath(), "/sys");
 }
 
 void SetupEtcFiles(int root, const RunSpec& spec, const std::string& resolv_conf) {
@@ -112,7 +110,7 @@ void SetupEtcFiles(int root, const RunSpec& spec, const std::string& resolv_conf
     int target = sys::OpenInRoot(root, ("etc/" + name).c_str(), O_PATH);
     if (target >= 0) {
       UniqueFd t(target);
-      DoMount(FdPath(dir.get()) + "/" + name, FdPath(t.get()), nullptr, MS_BIND, nullptr, "/etc/" + name);
+      DoMount(dir.ProcPath() + "/" + name, t.ProcPath(), nullptr, MS_BIND, nullptr, "/etc/" + name);
     }
     // The bind mount keeps the file alive; unlinking it keeps /dev clean.
     ::unlinkat(dir.get(), name.c_str(), 0);
@@ -125,18 +123,18 @@ void SetupSpecMounts(int root, const RunSpec& spec) {
     const std::string rel = Rel(m.target);
     UniqueFd t = OpenIn(root, rel, O_PATH, "a mount");
     if (m.type == Mount::Type::kBind) {
-      DoMount(m.source.string(), FdPath(t.get()), nullptr, MS_BIND | MS_REC, nullptr,
+      DoMount(m.source.string(), t.ProcPath(), nullptr, MS_BIND | MS_REC, nullptr,
               m.source.string() + " on " + m.target);
       if (m.readonly) {
         UniqueFd mounted = OpenIn(root, rel, O_PATH, "a mount");
-        MakeReadOnly(FdPath(mounted.get()), m.target);
+        MakeReadOnly(mounted.ProcPath(), m.target);
       }
     } else {
       char data[64];
       std::snprintf(data, sizeof(data), "mode=%o", m.mode);
       std::string opts = data;
       if (m.tmpfs_size > 0) opts += ",size=" + std::to_string(m.tmpfs_size);
-      DoMount("tmpfs", FdPath(t.get()), "tmpfs", MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0),
+      DoMount("tmpfs", t.ProcPath(), "tmpfs", MS_NOSUID | MS_NODEV | (m.readonly ? MS_RDONLY : 0),
               opts.c_str(), "tmpfs on " + m.target);
     }
   }
@@ -260,7 +258,7 @@ void SetupRootfs(const RunSpec& spec, const std::string& resolv_conf) {
   if (!root.valid()) throw Error("opening the rootfs " + rootfs + ": " + sys::ErrnoText(errno));
   {
     UniqueFd proc = OpenIn(root.get(), "proc", O_PATH | O_DIRECTORY, "/proc");
-    DoMount("proc", FdPath(proc.get()), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "/proc");
+    DoMount("proc", proc.ProcPath(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "/proc");
   }
   SetupDev(root.get());
   SetupSys(root.get());

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <string>
 #include <utility>
 
 namespace kiln::sandbox {
@@ -24,6 +25,9 @@ class UniqueFd {
   UniqueFd& operator=(const UniqueFd&) = delete;
 
   int get() const { return fd_; }
+  // The magic link that names the fd's file, for mount(2) calls that take
+  // paths but must act on exactly the object this fd holds.
+  std::string ProcPath() const { return "/proc/self/fd/" + std::to_string(fd_); }
   bool valid() const { return fd_ >= 0; }
   int Release() { return std::exchange(fd_, -1); }
   void Reset(int fd = -1) {

@@ -5,16 +5,11 @@
 #include <sstream>
 
 #include "frontend/lint/rules_common.h"
+#include "frontend/text_util.h"
 
 namespace kiln::frontend::lint {
 
 bool StartsWithVar(std::string_view s) { return s.starts_with("$"); }
-
-std::string ToLower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
 
 bool IsUrl(std::string_view s) {
   return s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git://") || s.starts_with("ftp://");
@@ -61,7 +56,7 @@ const std::vector<ShellCommand>& RuleContext::Commands(const Instruction& ins) {
 
 int RuleContext::StageRef(const std::string& ref, int before) const {
   if (ref.empty()) return -1;
-  const std::string lower = ToLower(ref);
+  const std::string lower = AsciiLower(ref);
   for (const auto& st : df.stages) {
     if (st.index >= before) break;
     if (!st.name.empty() && st.name == lower) return st.index;

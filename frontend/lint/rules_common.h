@@ -9,6 +9,7 @@
 #include "frontend/instructions.h"
 #include "frontend/lint/linter.h"
 #include "frontend/lint/shell_words.h"
+#include "frontend/text_util.h"
 
 namespace kiln::frontend::lint {
 
@@ -45,7 +46,6 @@ void CheckShellcheck(RuleContext& ctx);         // shellcheck.cc
 
 // Small helpers.
 bool StartsWithVar(std::string_view s);  // "$X..." / "${X}..."
-std::string ToLower(std::string_view s);
 bool IsUrl(std::string_view s);
 
 }  // namespace kiln::frontend::lint

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "frontend/lint/rule.h"
+#include "frontend/text_util.h"
 
 namespace kiln::frontend::lint {
 namespace {
@@ -12,11 +13,6 @@ std::string Indent(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) out += "    " + line + "\n";
   return out;
-}
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace
@@ -37,7 +33,7 @@ std::string RulesMarkdown() {
         "DL3022 for image names, DL3049-DL3058 (label schemas), DL3057 and DL3066 are not implemented.\n\n"
         "| ID | name | severity | hadolint | title |\n|---|---|---|---|---|\n";
   for (const auto& r : Rules())
-    md << "| [" << r.id << "](#" << Lower(r.id) << ") | " << r.name << " | " << SeverityName(r.severity)
+    md << "| [" << r.id << "](#" << AsciiLower(r.id) << ") | " << r.name << " | " << SeverityName(r.severity)
        << " | " << (r.hadolint.empty() ? "-" : r.hadolint) << " | " << r.title << " |\n";
   for (const auto& r : Rules()) {
     md << "\n## " << r.id << "\n\n**" << r.title << "** (`" << r.name << "`, default severity " << SeverityName(r.severity);

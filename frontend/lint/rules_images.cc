@@ -43,7 +43,7 @@ bool Trusted(const std::vector<std::string>& trusted, const std::string& registr
 }
 
 void CheckTrusted(RuleContext& ctx, const Location& where, const std::string& image, const std::string& what) {
-  if (ctx.trusted_registries.empty() || image.empty() || image.find('$') != std::string::npos || ToLower(image) == "scratch")
+  if (ctx.trusted_registries.empty() || image.empty() || image.find('$') != std::string::npos || AsciiLower(image) == "scratch")
     return;
   auto ref = SplitImage(image);
   if (Trusted(ctx.trusted_registries, ref.registry)) return;
@@ -59,7 +59,7 @@ void CheckImageRules(RuleContext& ctx) {
   for (const auto& st : ctx.df.stages) {
     const std::string& image = st.from.image;
     const bool is_stage = ctx.StageRef(image, st.index) >= 0;
-    const bool exempt = is_stage || image.empty() || StartsWithVar(image) || ToLower(image) == "scratch" ||
+    const bool exempt = is_stage || image.empty() || StartsWithVar(image) || AsciiLower(image) == "scratch" ||
                         image.find("${") != std::string::npos;
     if (!exempt) {
       auto ref = SplitImage(image);
@@ -86,7 +86,7 @@ void CheckImageRules(RuleContext& ctx) {
     for (const auto& ins : st.instructions) {
       if (const auto* cp = std::get_if<CopyCmd>(&ins.command)) {
         if (!cp->from.empty() && ctx.StageRef(cp->from, st.index) < 0 && cp->from != std::to_string(st.index) &&
-            ToLower(cp->from) != st.name)
+            AsciiLower(cp->from) != st.name)
           CheckTrusted(ctx, ins.location, cp->from, "COPY --from image");
       } else if (const auto* run = std::get_if<RunCmd>(&ins.command)) {
         for (const auto& m : run->mounts)

@@ -31,7 +31,7 @@ bool IsArchive(const std::string& s) {
 
 bool ValidPort(std::string p) {
   if (auto slash = p.find('/'); slash != std::string::npos) {
-    std::string proto = ToLower(p.substr(slash + 1));
+    std::string proto = AsciiLower(p.substr(slash + 1));
     if (proto != "tcp" && proto != "udp" && proto != "sctp") return false;
     p.resize(slash);
   }
@@ -149,7 +149,7 @@ void CheckInstructionRules(RuleContext& ctx) {
         if (cp->sources.size() > 1 && !cp->dest.ends_with("/") && !StartsWithVar(cp->dest))
           ctx.Report("KL402", at, ins.keyword + " with several sources needs a destination ending in '/' (" + cp->dest + ")");
         if (!cp->from.empty()) {
-          const std::string from = ToLower(cp->from);
+          const std::string from = AsciiLower(cp->from);
           if ((!st.name.empty() && from == st.name) || from == std::to_string(st.index)) {
             ctx.Report("KL403", at, "COPY --from=" + cp->from + " refers to the stage it is in");
           } else if (ctx.StageRef(cp->from, st.index) < 0) {

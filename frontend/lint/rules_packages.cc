@@ -270,7 +270,7 @@ void CheckPackageRules(RuleContext& ctx) {
     for (const auto& ins : stage.instructions) {
       if (const auto* env = std::get_if<EnvCmd>(&ins.command)) {
         for (const auto& kv : env->vars) {
-          const std::string v = ToLower(kv.value);
+          const std::string v = AsciiLower(kv.value);
           if (kv.key == "PIP_NO_CACHE_DIR") st.pip_no_cache_env = !(v == "0" || v == "false" || v == "off" || v.empty());
         }
       } else if (const auto* run = std::get_if<RunCmd>(&ins.command)) {

@@ -82,7 +82,7 @@ void CheckSecretVar(RuleContext& ctx, const Location& where, const std::string& 
   }
   ctx.Report("KL002", where,
              kind + " " + name + " sets a credential-like variable to a literal value, which stays in the image "
-             "config/history; pass it at build time with `RUN --mount=type=secret,id=" + ToLower(name) +
+             "config/history; pass it at build time with `RUN --mount=type=secret,id=" + AsciiLower(name) +
              ",env=" + name + "` instead");
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include "frontend/text_util.h"
 
 namespace kiln::frontend::lint {
 namespace {
@@ -9,11 +10,6 @@ namespace {
 std::string Upper(std::string_view s) {
   std::string r(s);
   for (auto& c : r) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return r;
-}
-std::string Lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return r;
 }
 bool Contains(std::string_view s, std::string_view w) { return s.find(w) != std::string_view::npos; }
@@ -141,7 +137,7 @@ bool IsLiteralSecretValue(std::string_view v) {
   if (only_refs) return false;
   // Placeholders that document the variable rather than set it.
   if (v.front() == '<' && v.back() == '>') return false;
-  const std::string l = Lower(v);
+  const std::string l = AsciiLower(v);
   return !(l == "none" || l == "null" || l == "false" || l == "true" || l == "0" || l == "1" || l == "-");
 }
 
@@ -166,7 +162,7 @@ std::optional<std::string> FindSecretFormat(std::string_view text) {
 
 bool IsSecretFile(std::string_view path) {
   while (path.ends_with('/')) path.remove_suffix(1);
-  const std::string p = Lower(path);
+  const std::string p = AsciiLower(path);
   const std::string base = p.substr(p.rfind('/') == std::string::npos ? 0 : p.rfind('/') + 1);
   if (base == ".env" || (base.starts_with(".env.") && !base.ends_with(".example") && !base.ends_with(".sample") &&
                          !base.ends_with(".template") && !base.ends_with(".dist")))

@@ -14,6 +14,9 @@ inline std::string CorpusDir() {
   return base + "/corpus";
 }
 
+// BuildKit's parser fixtures (Dockerfile + result per case).
+inline std::string BuildkitParserDir() { return CorpusDir() + "/buildkit-dockerfile-parser/parser"; }
+
 inline std::string ReadFileOrDie(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path);

@@ -16,11 +16,10 @@ namespace fs = std::filesystem;
 using testing::CorpusDir;
 using testing::ReadFileOrDie;
 
-std::string ParserDir() { return CorpusDir() + "/buildkit-dockerfile-parser/parser"; }
 
 TEST(Dump, AllPositiveFixturesMatchByteForByte) {
   int cases = 0;
-  for (const auto& entry : fs::directory_iterator(ParserDir() + "/testfiles")) {
+  for (const auto& entry : fs::directory_iterator(testing::BuildkitParserDir() + "/testfiles")) {
     const std::string dir = entry.path().string();
     SCOPED_TRACE(dir);
     std::string input = ReadFileOrDie(dir + "/Dockerfile");
@@ -36,7 +35,7 @@ TEST(Dump, AllPositiveFixturesMatchByteForByte) {
 
 TEST(Dump, AllNegativeFixturesThrow) {
   int cases = 0;
-  for (const auto& entry : fs::directory_iterator(ParserDir() + "/testfiles-negative")) {
+  for (const auto& entry : fs::directory_iterator(testing::BuildkitParserDir() + "/testfiles-negative")) {
     SCOPED_TRACE(entry.path().string());
     std::string input = ReadFileOrDie(entry.path().string() + "/Dockerfile");
     EXPECT_THROW(Parse(input), Error);

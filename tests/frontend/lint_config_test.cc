@@ -6,17 +6,14 @@
 #include <unistd.h>
 
 #include "frontend/lint/linter.h"
+#include "tests/frontend/lint_test_util.h"
 
 namespace kiln::frontend::lint {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool Fires(const LintResult& r, const std::string& id) {
-  for (const auto& f : r.findings)
-    if (f.rule == id) return true;
-  return false;
-}
+using testing::Fires;
 
 TEST(LintConfig, Json) {
   auto c = ParseLintConfig(R"({"ignore": ["KL101"], "severity": {"KL300": "error", "KL102": "off"},

@@ -11,6 +11,7 @@
 
 #include "frontend/lint/linter.h"
 #include "frontend/lint/rule.h"
+#include "tests/frontend/lint_test_util.h"
 
 namespace kiln::frontend::lint {
 
@@ -48,16 +49,8 @@ class TempContext {
   static inline int counter_ = 0;
 };
 
-std::vector<std::string> Ids(const LintResult& r) {
-  std::vector<std::string> ids;
-  for (const auto& f : r.findings) ids.push_back(f.rule);
-  return ids;
-}
-
-bool Fires(const LintResult& r, const std::string& id) {
-  auto ids = Ids(r);
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
+using testing::Fires;
+using testing::Ids;
 
 std::string Dump(const LintResult& r) { return FormatText(r); }
 

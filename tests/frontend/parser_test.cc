@@ -21,10 +21,9 @@ using nlohmann::json;
 using testing::CorpusDir;
 using testing::ReadFileOrDie;
 
-std::string ParserDir() { return CorpusDir() + "/buildkit-dockerfile-parser/parser"; }
-json Extra() { return json::parse(ReadFileOrDie(ParserDir() + "/extra-cases.json")); }
+json Extra() { return json::parse(ReadFileOrDie(testing::BuildkitParserDir() + "/extra-cases.json")); }
 
-std::string ErrorOf(std::string_view text) {
+std::string ParseErrorOf(std::string_view text) {
   try {
     Parse(text, "Dockerfile");
   } catch (const Error& e) {
@@ -34,8 +33,8 @@ std::string ErrorOf(std::string_view text) {
 }
 
 TEST(Parser, LineNumbersFixture) {
-  json want = json::parse(ReadFileOrDie(ParserDir() + "/testfile-line/expected-lines.json"));
-  ParseResult r = Parse(ReadFileOrDie(ParserDir() + "/testfile-line/Dockerfile"));
+  json want = json::parse(ReadFileOrDie(testing::BuildkitParserDir() + "/testfile-line/expected-lines.json"));
+  ParseResult r = Parse(ReadFileOrDie(testing::BuildkitParserDir() + "/testfile-line/Dockerfile"));
   ASSERT_EQ(r.instructions.size(), want["children"].size());
   for (size_t i = 0; i < r.instructions.size(); ++i) {
     EXPECT_EQ(r.instructions[i].start_line, want["children"][i]["start_line"].get<int>()) << i;
@@ -46,8 +45,8 @@ TEST(Parser, LineNumbersFixture) {
 }
 
 TEST(Parser, HeredocFixture) {
-  json want = json::parse(ReadFileOrDie(ParserDir() + "/heredoc/expected-heredocs.json"));
-  ParseResult r = Parse(ReadFileOrDie(ParserDir() + "/heredoc/Dockerfile"));
+  json want = json::parse(ReadFileOrDie(testing::BuildkitParserDir() + "/heredoc/expected-heredocs.json"));
+  ParseResult r = Parse(ReadFileOrDie(testing::BuildkitParserDir() + "/heredoc/Dockerfile"));
   ASSERT_EQ(r.instructions.size(), want["children"].size() + 1);
   for (const json& child : want["children"]) {
     const Node& node = r.instructions.at(child["child_index"].get<size_t>());
@@ -89,7 +88,7 @@ TEST(Parser, HeredocInOnbuildAndNotInExecForm) {
 }
 
 TEST(Parser, HeredocJsonFixtureHasNoHeredocs) {
-  ParseResult r = Parse(ReadFileOrDie(ParserDir() + "/heredoc-json/Dockerfile"));
+  ParseResult r = Parse(ReadFileOrDie(testing::BuildkitParserDir() + "/heredoc-json/Dockerfile"));
   ASSERT_EQ(r.instructions.size(), 4u);
   for (size_t i = 1; i < 4; ++i) {
     EXPECT_TRUE(r.instructions[i].heredocs.empty()) << i;
@@ -105,7 +104,7 @@ TEST(Parser, HeredocCrlfBodyKeptVerbatim) {
 
 TEST(Parser, EmptyContinuationWarnings) {
   json spec = Extra()["warnings"];
-  ParseResult r = Parse(ReadFileOrDie(ParserDir() + "/" + spec["dockerfile"].get<std::string>()));
+  ParseResult r = Parse(ReadFileOrDie(testing::BuildkitParserDir() + "/" + spec["dockerfile"].get<std::string>()));
   ASSERT_EQ(r.warnings.size(), spec["count"].get<size_t>());
   for (size_t i = 0; i < r.warnings.size(); ++i) {
     for (const json& needle : spec["contains"][i]) {
@@ -153,7 +152,7 @@ TEST(Parser, JsonArrayVectors) {
   for (const json& c : spec["invalid_not_strings"]) {
     EXPECT_THROW(ParseJsonArray(c.get<std::string>()), LineError) << c;
     // In a Dockerfile the instruction fails (no shell-form fallback).
-    std::string err = ErrorOf("FROM a\nCMD " + c.get<std::string>() + "\n");
+    std::string err = ParseErrorOf("FROM a\nCMD " + c.get<std::string>() + "\n");
     EXPECT_EQ(err, "Dockerfile:2: when using JSON array syntax, arrays must be comprised of strings only");
   }
   // Malformed JSON is shell form.
@@ -236,7 +235,7 @@ TEST(Parser, HeredocWordVectors) {
 TEST(Parser, LineTooLong) {
   json spec = Extra()["line_too_long"];
   std::string text = "\n\t\tFROM image\n\t\tLABEL test=" + std::string(65536, 'a') + "\n";
-  std::string err = ErrorOf(text);
+  std::string err = ParseErrorOf(text);
   EXPECT_NE(err.find(spec["error"].get<std::string>()), std::string::npos) << err;
   EXPECT_EQ(err.rfind("Dockerfile:3:", 0), 0u) << err;
   // 65535 bytes is still fine.
@@ -244,19 +243,19 @@ TEST(Parser, LineTooLong) {
 }
 
 TEST(Parser, ErrorsCarryLocation) {
-  EXPECT_EQ(ErrorOf("FROM a\nRUN <<EOF\necho\n"),
+  EXPECT_EQ(ParseErrorOf("FROM a\nRUN <<EOF\necho\n"),
             "Dockerfile:2: unterminated heredoc: no line \"EOF\" ends the heredoc started here");
-  EXPECT_EQ(ErrorOf("FROM a\n\\\n\n  \n"),
+  EXPECT_EQ(ParseErrorOf("FROM a\n\\\n\n  \n"),
             "Dockerfile:2: empty continuation line at end of file: the instruction has no content");
-  EXPECT_EQ(ErrorOf("# escape=`\n# escape=\\\nFROM a\n"),
+  EXPECT_EQ(ParseErrorOf("# escape=`\n# escape=\\\nFROM a\n"),
             "Dockerfile:2:1: only one escape parser directive can be used");
-  EXPECT_EQ(ErrorOf("# escape=x\nFROM a\n"),
+  EXPECT_EQ(ParseErrorOf("# escape=x\nFROM a\n"),
             "Dockerfile:1:1: invalid escape token 'x' does not match ` or \\");
-  EXPECT_EQ(ErrorOf("FROM a\nENV PATH\n"), "Dockerfile:2: ENV must have two arguments");
-  EXPECT_EQ(ErrorOf("FROM a\nENV a=b c\n"),
+  EXPECT_EQ(ParseErrorOf("FROM a\nENV PATH\n"), "Dockerfile:2: ENV must have two arguments");
+  EXPECT_EQ(ParseErrorOf("FROM a\nENV a=b c\n"),
             "Dockerfile:2: Syntax error - can't find = in \"c\". Must be of the form: name=value");
-  EXPECT_EQ(ErrorOf(""), "Dockerfile: file with no instructions");
-  EXPECT_EQ(ErrorOf("# only\n\n"), "Dockerfile:2: file with no instructions");
+  EXPECT_EQ(ParseErrorOf(""), "Dockerfile: file with no instructions");
+  EXPECT_EQ(ParseErrorOf("# only\n\n"), "Dockerfile:2: file with no instructions");
   try {
     Parse("FROM a\nLABEL x=1 \\\n  y\n", "ctx/Dockerfile");
     FAIL();

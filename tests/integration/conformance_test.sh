@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Conformance: every case under tests/conformance/ is built by kiln and by
-# Debian's buildah (both rootless, as kiln-ranged, from the same busybox base
+# Debian's buildah (both rootless, as a user with a subuid range, from the same busybox base
 # in a test registry), and the flattened file trees (path, type, mode, uid,
 # gid, content digest, link target, hardlink groups) and the config fields are
 # compared. A case may hold: `args` (build args, one per line), `target`,
@@ -14,17 +14,22 @@
 # buildah 1.28 also leaves the mount points of its RUN runtime in the image
 # (/dev /proc /sys /run, empty /etc/hosts /etc/hostname /etc/resolv.conf);
 # docker does not, so those exact empty entries are dropped from buildah's tree.
+#
+# KT_SHARD=I/N runs every Nth case from the Ith, as its own user (kiln-confI,
+# with its own subuid range and buildah storage), so shards run side by side.
 source "$(dirname "$0")/lib.sh"
 kt_require_root
 command -v buildah >/dev/null || kt_skip "buildah not installed"
+shard=${KT_SHARD:-1/1}
+shard_i=${shard%/*} shard_n=${shard#*/}
+user=kiln-conf$shard_i
 kt_workdir
-kt_setup_users
-kt_setup_buildah kiln-ranged
+kt_setup_user "$user" $((1000000 + shard_i * 100000))
+kt_setup_buildah "$user"
 kt_start_registry
 kt_make_busybox_layout
 kt_push_busybox
-root=$(kt_fresh_root kiln-ranged)
-user=kiln-ranged
+root=$(kt_fresh_root "$user")
 cases_src="$KT_SRC/tests/conformance"
 tree="python3 $KT_SRC/tests/integration/image_tree.py"
 cp -a "$cases_src" "$KT_WORK/cases"
@@ -34,8 +39,11 @@ buildah_stubs='/(dev|proc|sys|run) dir 0755 0 0 |/etc/(hosts|hostname|resolv\.co
 mkdir -p "$out"; chown "$user:" "$out"
 kt_as "$user" buildah rmi -a -f >/dev/null 2>&1 || true
 
+case_no=0
 for dir in "$KT_WORK"/cases/*/; do
   name=$(basename "$dir")
+  case_no=$((case_no + 1))
+  [ $(((case_no - 1) % shard_n + 1)) -eq "$shard_i" ] || continue
   [ -n "${KT_ONLY:-}" ] && [[ "$name" != *"$KT_ONLY"* ]] && continue
   args=(--build-arg "BASE=$KT_REGISTRY/busybox:latest")
   if [ -f "$dir/args" ]; then

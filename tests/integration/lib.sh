@@ -49,15 +49,29 @@ kt_workdir() {
 
 # Users: kiln-ranged has 100000 subordinate ids, kiln-single has none.
 kt_setup_users() {
+  kt_setup_user kiln-ranged 200000
+  kt_setup_user kiln-single
+}
+
+# kt_setup_user NAME [FIRST_SUBID]: creates NAME if needed and gives it
+# 100000 subordinate ids from FIRST_SUBID, or none. Tests that run at the same
+# time (the conformance shards) share /etc/passwd and /etc/subuid: edits are
+# serialized with flock and made only when the entry is not already right, so
+# a newuidmap running for another test never sees the entry missing.
+kt_setup_user() {
   kt_require_root
-  local u
-  for u in kiln-ranged kiln-single; do
-    id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$u"
-    sed -i "/^$u:/d" /etc/subuid /etc/subgid 2>/dev/null || true
-  done
-  echo "kiln-ranged:200000:100000" >>/etc/subuid
-  echo "kiln-ranged:200000:100000" >>/etc/subgid
+  local user=$1 first=${2:-} want="" f
+  [ -n "$first" ] && want="$user:$first:100000"
   touch /etc/subuid /etc/subgid
+  (
+    flock 9
+    id "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash -K SUB_UID_COUNT=0 -K SUB_GID_COUNT=0 "$user"
+    for f in /etc/subuid /etc/subgid; do
+      [ "$(grep "^$user:" "$f" || true)" = "$want" ] && continue
+      sed -i "/^$user:/d" "$f"
+      [ -n "$want" ] && echo "$want" >>"$f"
+    done
+  ) 9>/tmp/.kiln-test-users.lock
 }
 
 # kt_as USER cmd... : runs as USER with a per-test KILN_ROOT and HOME.

@@ -174,6 +174,25 @@ kt_eq "skopeo reads the fallback index tag" "application/vnd.oci.image.index.v1+
 kt_eq "fallback index lists 3 artifacts" "3" \
   "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["manifests"]))' "$KT_WORK/fallback.json" 2>&1)"
 
+# `kiln push IMAGE DEST` carries the referrers along; pushing again sends nothing.
+if kt_as "$U" "$KT_KILN" push "$REG/app:1" "$REG/copy:1" >"$KT_WORK/push-copy.log" 2>&1; then
+  kt_check "kiln push IMAGE DEST: 3 referrers pushed with the image" \
+    grep -q "pushed 3 referrer(s) of $DIGEST to $REG/copy (fallback index" "$KT_WORK/push-copy.log"
+  kt_eq "the copy's fallback index lists 3 artifacts" "3" \
+    "$(skopeo inspect --tls-verify=false --raw "docker://$REG/copy:${DIGEST/:/-}" |
+       python3 -c 'import json,sys; print(len(json.load(sys.stdin)["manifests"]))' 2>&1)"
+else
+  cat "$KT_WORK/push-copy.log"; kt_fail "kiln push IMAGE DEST with referrers"
+fi
+puts_before=$(grep -c '"PUT ' "$KT_REGISTRY_LOG" || true)
+if kt_as "$U" "$KT_KILN" push "$REG/app:1" "$REG/copy:1" >"$KT_WORK/repush.log" 2>&1; then
+  kt_check "re-push: manifest and referrers already there" \
+    grep -q "already listed by $REG/copy" "$KT_WORK/repush.log"
+  kt_eq "re-push: no PUT reached the registry" "$puts_before" "$(grep -c '"PUT ' "$KT_REGISTRY_LOG" || true)"
+else
+  cat "$KT_WORK/repush.log"; kt_fail "kiln push again"
+fi
+
 # Found again by another user with an empty store: from the registry only.
 if kis sbom "$REG/app:1" >"$KT_WORK/r-spdx.json" 2>"$KT_WORK/r-spdx.err"; then
   kt_check "kiln sbom REF takes the attached SPDX from the registry" grep -q "registry)" "$KT_WORK/r-spdx.err"

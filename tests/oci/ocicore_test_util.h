@@ -43,6 +43,7 @@ inline void WriteText(const std::filesystem::path& p, const std::string& s) {
   std::filesystem::create_directories(p.parent_path());
   std::ofstream f(p, std::ios::binary);
   f << s;
+  if (!f) throw std::runtime_error("write " + p.string());
 }
 
 inline std::string ReadText(const std::filesystem::path& p) {

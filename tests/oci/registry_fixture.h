@@ -28,6 +28,8 @@
 
 #include <gtest/gtest.h>
 
+#include "ocicore_test_util.h"
+
 extern char** environ;
 
 namespace kiln::testing {
@@ -44,11 +46,7 @@ inline std::string ReadText(const fs::path& p) {
   return ss.str();
 }
 
-inline void WriteText(const fs::path& p, const std::string& s) {
-  std::ofstream out(p, std::ios::binary);
-  out << s;
-  if (!out) throw std::runtime_error("write " + p.string());
-}
+using oci::ocitest::WriteText;
 
 // Runs a shell command; returns its exit status and stdout+stderr.
 inline int Shell(const std::string& cmd, std::string* output = nullptr) {

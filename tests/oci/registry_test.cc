@@ -138,6 +138,18 @@ TEST_F(RegistryTest, RePushUploadsNoBlob) {
   EXPECT_EQ(reg.CountRequests("POST", "/blobs/uploads/"), uploads);
   EXPECT_EQ(reg.CountRequests("PUT", "/blobs/uploads/"), blob_puts);
   EXPECT_EQ(reg.CountRequests("PUT", "/manifests/"), 2);
+  // A new tag for a manifest that is there asks nothing about its blobs.
+  EXPECT_EQ(reg.CountRequests("HEAD", "/blobs/"), 3);
+
+  // The same tag again: one HEAD of the manifest, nothing else.
+  const int heads = reg.CountRequests("HEAD"), gets = reg.CountRequests("GET");
+  TransferStats third;
+  EXPECT_EQ(client.Push(store, image, Reference::Parse(reg.host() + "/kiln/repush:2"), &third), image.digest);
+  EXPECT_EQ(third.blobs_skipped, 3);
+  EXPECT_EQ(reg.CountRequests("HEAD"), heads + 1);
+  EXPECT_EQ(reg.CountRequests("HEAD", "/manifests/2"), 2);  // the first push of :2 asked too
+  EXPECT_EQ(reg.CountRequests("GET"), gets);
+  EXPECT_EQ(reg.CountRequests("PUT", "/manifests/"), 2);
 }
 
 TEST_F(RegistryTest, CrossRepositoryMount) {

@@ -134,8 +134,11 @@ TEST_F(RemoteReferrersTest, FallbackIndexIsMergedOnDistribution) {
     EXPECT_NE(std::string(e.what()).find("its subject is " + image.digest.str()), std::string::npos) << e.what();
   }
 
-  // Pushing again changes nothing; a newer SBOM replaces the old one in place.
-  PushReferrers(client, store, ref, image, local.manifests);
+  // Pushing again sends nothing (the listing has them all: one GET, no PUT);
+  // a newer SBOM replaces the old one in place.
+  const int puts = reg.CountRequests("PUT");
+  EXPECT_TRUE(PushReferrers(client, store, ref, image, local.manifests).already_listed);
+  EXPECT_EQ(reg.CountRequests("PUT"), puts);
   EXPECT_EQ(client.Referrers(ref, image.digest).manifests.size(), 3u);
   const Descriptor spdx2 = AttachArtifact(store, "kiln/app", image, "{\"spdxVersion\":\"SPDX-2.3\",\"n\":2}",
                                           "application/spdx+json", "application/spdx+json", "2024-02-01T00:00:00Z",
@@ -176,6 +179,8 @@ TEST_F(LocalReferrersTest, NoFallbackTagWhenTheRegistryIndexes) {
     ScriptedServer server([&](const std::string& head, const std::string&) {
       if (head.starts_with("GET /v2/ ")) return ScriptedServer::Response(200, "OK", "{}");
       if (head.starts_with("HEAD /v2/r/blobs/")) return ScriptedServer::Response(200, "OK", "");
+      if (head.starts_with("GET /v2/r/referrers/"))  // the API is there, nothing listed yet
+        return ScriptedServer::Response(200, "OK", R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]})");
       if (head.find("/manifests/sha256-") != std::string::npos) tag_requests++;
       if (head.starts_with("PUT /v2/r/manifests/sha256:"))
         return ScriptedServer::Response(201, "Created", "", {"OCI-Subject: " + image.digest.str()});
