@@ -18,6 +18,7 @@
 #include "builder/stdin_context.h"
 #include "builder/step_runner.h"
 #include "oci/store.h"
+#include "sandbox/overlay.h"
 #include "sandbox/userns.h"
 
 namespace kiln::builder {
@@ -144,6 +145,7 @@ void AddBuildCommand(CLI::App& app) {
                     : f->progress == "quiet" ? ProgressMode::kQuiet
                                              : (::isatty(STDERR_FILENO) ? ProgressMode::kTty : ProgressMode::kPlain);
 
+    sandbox::CheckSnapshotterSetting();
     // Everything after this point runs as namespace-root (a non-root caller
     // is re-executed here inside its user namespace).
     sandbox::EnterBuildNamespace(ProcessArgc(), ProcessArgv());

@@ -7,8 +7,11 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <utility>
 
+#include "sandbox/copy_snapshot.h"
 #include "sandbox/error.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
@@ -48,29 +51,71 @@ void Bind(const std::filesystem::path& source, const std::filesystem::path& targ
   }
 }
 
+enum class Snapshotter { kAuto, kOverlay, kCopy };
+
+Snapshotter ChosenSnapshotter() {
+  const char* env = std::getenv("KILN_SNAPSHOTTER");
+  const std::string v = env ? env : "";
+  if (v.empty() || v == "auto") return Snapshotter::kAuto;
+  if (v == "overlay") return Snapshotter::kOverlay;
+  if (v == "copy") return Snapshotter::kCopy;
+  throw Error("KILN_SNAPSHOTTER=" + v + ": expected auto, overlay or copy");
+}
+
 }  // namespace
+
+void CheckSnapshotterSetting() { (void)ChosenSnapshotter(); }
 
 OverlayMount::OverlayMount(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper,
                            const std::filesystem::path& work, const std::filesystem::path& target)
-    : target_(target) {
+    : target_(target), lowers_(lowers), upper_(upper) {
   if (lowers.empty() && upper.empty()) throw Error("overlay on " + target.string() + ": no layers");
   if (lowers.empty()) {
     Bind(upper, target, false);
   } else if (upper.empty() && lowers.size() == 1) {
     Bind(lowers[0], target, true);
+  } else if (ChosenSnapshotter() == Snapshotter::kCopy) {
+    MountCopy(lowers, upper);
   } else {
     try {
-      MountNative(lowers, upper, work, true);
-    } catch (const Error&) {
-      // Real root on a kernel refusing userxattr: trusted.* xattrs then.
-      if (CurrentUidIsRealRoot()) {
+      try {
+        MountNative(lowers, upper, work, true);
+      } catch (const Error&) {
+        // Real root on a kernel refusing userxattr: trusted.* xattrs then.
+        if (!CurrentUidIsRealRoot()) throw;
         MountNative(lowers, upper, work, false);
-      } else {
-        throw;
       }
+    } catch (const Error& e) {
+      if (ChosenSnapshotter() == Snapshotter::kOverlay) throw;
+      for (const auto& l : lowers)  // not overlay's fault: say what is missing
+        if (::access(l.c_str(), F_OK) != 0) throw;
+      static std::once_flag note;
+      std::call_once(note, [&] {
+        std::fprintf(stderr,
+                     "kiln: overlayfs refused (%s); every step works on a full copy of its root instead, "
+                     "which is slower (KILN_SNAPSHOTTER=overlay makes this an error)\n",
+                     e.what());
+      });
+      MountCopy(lowers, upper);
     }
   }
   mounted_ = true;
+}
+
+void OverlayMount::MountCopy(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper) {
+  copied_dirs_ = CopyMergedLowers(lowers, target_);
+  // A mount point, as pivot_root wants; read-only when there is no upper.
+  Bind(target_, target_, upper.empty());
+  copied_ = true;
+}
+
+void OverlayMount::Finish() {
+  if (!mounted_) return;
+  mounted_ = false;
+  if (::umount2(target_.c_str(), MNT_DETACH) != 0) throw Error("unmounting " + target_.string() + ": " + sys::ErrnoText(errno));
+  if (upper_.empty()) return;
+  if (copied_) MoveDiffToUpper(lowers_, target_, upper_, copied_dirs_);
+  else PruneUnchangedDirs(lowers_, upper_);
 }
 
 bool OverlayMount::CurrentUidIsRealRoot() {
@@ -128,6 +173,10 @@ OverlayMount::~OverlayMount() {
 OverlayMount::OverlayMount(OverlayMount&& other) noexcept
     : target_(std::move(other.target_)),
       mounted_(std::exchange(other.mounted_, false)),
-      userxattr_(other.userxattr_) {}
+      userxattr_(other.userxattr_),
+      copied_(other.copied_),
+      lowers_(std::move(other.lowers_)),
+      upper_(std::move(other.upper_)),
+      copied_dirs_(std::move(other.copied_dirs_)) {}
 
 }  // namespace kiln::sandbox

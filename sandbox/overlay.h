@@ -5,7 +5,13 @@
 #include <filesystem>
 #include <vector>
 
+#include "sandbox/copy_snapshot.h"
+
 namespace kiln::sandbox {
+
+// Throws sandbox::Error for a KILN_SNAPSHOTTER other than auto, overlay or
+// copy: a build checks it before its first step, not when a mount needs it.
+void CheckSnapshotterSetting();
 
 class OverlayMount {
  public:
@@ -16,17 +22,28 @@ class OverlayMount {
   // userxattr). Lower, upper and work dirs are passed as fds with the new
   // mount API (fsconfig "lowerdir+", one per layer), so neither path length
   // nor a page-sized option string limits the number of layers; the kernel's
-  // own limit is 500 lower layers. No fuse-overlayfs or copy fallback: when
-  // the kernel refuses, sandbox::Error says why.
+  // own limit is 500 lower layers.
+  //
+  // Where the kernel refuses overlayfs (before 5.11, or an upper filesystem
+  // it does not support), the target is a full copy of the merged lowers
+  // instead (sandbox/copy_snapshot.h), announced once on stderr; Finish()
+  // then computes the diff into `upper`. KILN_SNAPSHOTTER=overlay makes the
+  // refusal an error, KILN_SNAPSHOTTER=copy always copies.
   OverlayMount(const std::vector<std::filesystem::path>& lowers,
                const std::filesystem::path& upper, const std::filesystem::path& work,
                const std::filesystem::path& target);
-  ~OverlayMount();  // lazy unmount
+  ~OverlayMount();  // lazy unmount; no diff
+  // Unmounts; with the copy fallback, moves the step's changes into `upper`;
+  // with overlayfs, drops directories it copied up for nothing (see
+  // PruneUnchangedDirs). Call it before reading `upper`, only when the step
+  // succeeded.
+  void Finish();
   OverlayMount(const OverlayMount&) = delete;
   OverlayMount& operator=(const OverlayMount&) = delete;
   OverlayMount(OverlayMount&&) noexcept;
 
   const std::filesystem::path& target() const { return target_; }
+  bool copied() const { return copied_; }
   // True when mounted with userxattr: whiteouts are 0/0 character devices
   // and opaque directories carry "user.overlay.opaque"="y" in the upper dir
   // (without it, as real root: "trusted.overlay.opaque").
@@ -38,9 +55,14 @@ class OverlayMount {
   static bool CurrentUidIsRealRoot();
   void MountNative(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper,
                    const std::filesystem::path& work, bool userxattr);
+  void MountCopy(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper);
   std::filesystem::path target_;
   bool mounted_ = false;
   bool userxattr_ = true;
+  bool copied_ = false;  // the copy fallback
+  std::vector<std::filesystem::path> lowers_;
+  std::filesystem::path upper_;
+  CopiedDirs copied_dirs_;
 };
 
 }  // namespace kiln::sandbox

@@ -46,6 +46,13 @@ inline void WriteText(const std::filesystem::path& p, const std::string& text) {
   out << text;
 }
 
+// KILN_SNAPSHOTTER for the lifetime of the object (overlay, copy).
+class SnapshotterEnv {
+ public:
+  explicit SnapshotterEnv(const char* value) { ::setenv("KILN_SNAPSHOTTER", value, 1); }
+  ~SnapshotterEnv() { ::unsetenv("KILN_SNAPSHOTTER"); }
+};
+
 // The base rootfs, made once; removed at exit.
 class BaseRootfs {
  public:

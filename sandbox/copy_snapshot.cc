@@ -1,0 +1,269 @@
+#include "sandbox/copy_snapshot.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "sandbox/error.h"
+#include "sandbox/syscalls.h"
+#include "sandbox/unique_fd.h"
+
+namespace kiln::sandbox {
+namespace fs = std::filesystem;
+namespace {
+
+[[noreturn]] void SnapshotFail(const std::string& what, const fs::path& path) {
+  throw Error("copy snapshot: " + what + " " + path.string() + ": " + sys::ErrnoText(errno));
+}
+
+bool IsOverlayWhiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0); }
+bool IsDeviceNode(const struct stat& st) { return S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode); }
+
+bool IsOpaqueLowerDir(const fs::path& dir) {
+  for (const char* name : {"user.overlay.opaque", "trusted.overlay.opaque"}) {
+    char v = 0;
+    if (::lgetxattr(dir.c_str(), name, &v, 1) == 1 && v == 'y') return true;
+  }
+  return false;
+}
+
+struct stat LstatOrFail(const fs::path& p) {
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) SnapshotFail("lstat", p);
+  return st;
+}
+
+std::set<std::string> ListNames(const fs::path& dir) {
+  std::set<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) SnapshotFail("opendir", dir);
+  while (const dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n != "." && n != "..") names.insert(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
+// What one name in a directory of the merged lowers is: the top-most entry,
+// and for a directory the same directory in each lower below it that still
+// shows through (down to and including an opaque one).
+struct LowerEntry {
+  fs::path path;
+  struct stat st {};
+  bool whiteout = false;
+  std::vector<fs::path> dirs;  // top-most first; only for directories
+};
+
+std::map<std::string, LowerEntry> MergedLevel(const std::vector<fs::path>& dirs) {
+  std::map<std::string, LowerEntry> out;
+  std::set<std::string> closed;  // nothing further down shows through
+  for (const auto& dir : dirs) {
+    for (const auto& name : ListNames(dir)) {
+      if (closed.count(name)) continue;
+      const fs::path p = dir / name;
+      const struct stat st = LstatOrFail(p);
+      auto it = out.find(name);
+      if (it == out.end()) {
+        LowerEntry e{p, st, false, {}};
+        if (IsOverlayWhiteout(st)) {
+          e.whiteout = true;
+          closed.insert(name);
+        } else if (S_ISDIR(st.st_mode)) {
+          e.dirs.push_back(p);
+          if (IsOpaqueLowerDir(p)) closed.insert(name);
+        } else {
+          closed.insert(name);
+        }
+        out.emplace(name, std::move(e));
+      } else if (S_ISDIR(st.st_mode)) {
+        it->second.dirs.push_back(p);
+        if (IsOpaqueLowerDir(p)) closed.insert(name);
+      } else {
+        closed.insert(name);  // a file under a directory is hidden by it
+      }
+    }
+  }
+  return out;
+}
+
+void CopyAttrs(const fs::path& p, const struct stat& st) {
+  if (::lchown(p.c_str(), st.st_uid, st.st_gid) != 0) SnapshotFail("chown", p);
+  // After chown, which clears setuid/setgid bits.
+  if (!S_ISLNK(st.st_mode) && ::chmod(p.c_str(), st.st_mode & 07777) != 0) SnapshotFail("chmod", p);
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) SnapshotFail("set times of", p);
+}
+
+void CopyContent(const fs::path& from, const fs::path& to) {
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!in.valid()) SnapshotFail("open", from);
+  UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out.valid()) SnapshotFail("create", to);
+  for (;;) {
+    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
+    if (n == 0) return;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) SnapshotFail("copy", from);
+    break;  // a filesystem without copy_file_range: plain reads and writes
+  }
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) SnapshotFail("read", from);
+    if (n == 0) return;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(out.get(), buf + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) SnapshotFail("write", to);
+      done += w;
+    }
+  }
+}
+
+// (inode, birth time in ns); birth time -1 where the filesystem has none.
+std::pair<ino_t, int64_t> DirIdentity(const fs::path& p) {
+  struct statx stx {};
+  if (::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &stx) != 0) SnapshotFail("statx", p);
+  const int64_t btime = (stx.stx_mask & STATX_BTIME)
+                            ? static_cast<int64_t>(stx.stx_btime.tv_sec) * 1000000000 + stx.stx_btime.tv_nsec
+                            : -1;
+  return {static_cast<ino_t>(stx.stx_ino), btime};
+}
+
+void CopyLevel(const std::vector<fs::path>& dirs, const fs::path& target, CopiedDirs& copied) {
+  for (const auto& [name, e] : MergedLevel(dirs)) {
+    if (e.whiteout || IsDeviceNode(e.st)) continue;
+    const fs::path to = target / name;
+    if (S_ISDIR(e.st.st_mode)) {
+      if (::mkdir(to.c_str(), 0700) != 0) SnapshotFail("mkdir", to);
+      const auto id = DirIdentity(to);
+      if (id.second < 0) copied.known = false;
+      copied.ids.insert(id);
+      CopyLevel(e.dirs, to, copied);
+    } else if (S_ISREG(e.st.st_mode)) {
+      CopyContent(e.path, to);
+    } else if (S_ISLNK(e.st.st_mode)) {
+      const fs::path link = fs::read_symlink(e.path);
+      if (::symlink(link.c_str(), to.c_str()) != 0) SnapshotFail("symlink", to);
+    } else if (::mknod(to.c_str(), e.st.st_mode & (S_IFMT | 07777), 0) != 0) {  // fifo, socket
+      SnapshotFail("mknod", to);
+    }
+    CopyAttrs(to, e.st);  // a directory's times after its children are in
+  }
+}
+
+bool SameMeta(const struct stat& a, const struct stat& b) {
+  return a.st_mode == b.st_mode && a.st_uid == b.st_uid && a.st_gid == b.st_gid &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         (S_ISDIR(a.st_mode) || a.st_size == b.st_size);
+}
+
+void MakeUpperDir(const fs::path& upper) {
+  std::error_code ec;
+  fs::create_directories(upper, ec);
+  if (ec) throw Error("copy snapshot: mkdir " + upper.string() + ": " + ec.message());
+}
+
+void Whiteout(const fs::path& u) {
+  // The overlay whiteout; unprivileged since Linux 5.8.
+  if (::mknod(u.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0) SnapshotFail("whiteout", u);
+}
+
+// A directory that replaced a lower one of the same name: opaque, so that
+// nothing below shows through, as overlayfs marks it; where user xattrs are
+// refused, a whiteout for each lower entry it does not have instead.
+void MarkReplacedDir(const LowerEntry& was, const fs::path& u) {
+  if (::lsetxattr(u.c_str(), "user.overlay.opaque", "y", 1, 0) == 0) return;
+  if (errno != ENOTSUP && errno != EPERM) SnapshotFail("mark opaque", u);
+  for (const auto& [name, e] : MergedLevel(was.dirs)) {
+    if (e.whiteout || IsDeviceNode(e.st) || ::access((u / name).c_str(), F_OK) == 0) continue;
+    Whiteout(u / name);
+  }
+}
+
+// Returns true when anything went into `upper`.
+bool DiffLevel(const std::vector<fs::path>& dirs, const fs::path& merged, const fs::path& upper,
+               const CopiedDirs& copied) {
+  const auto lower = MergedLevel(dirs);
+  const auto now = ListNames(merged);
+  bool changed = false;
+  for (const auto& name : now) {
+    const fs::path m = merged / name, u = upper / name;
+    const struct stat st = LstatOrFail(m);
+    auto it = lower.find(name);
+    const LowerEntry* was = it == lower.end() || it->second.whiteout ? nullptr : &it->second;
+    const bool made_again = was && S_ISDIR(st.st_mode) && S_ISDIR(was->st.st_mode) && copied.known &&
+                            !copied.ids.count(DirIdentity(m));
+    if (was && S_ISDIR(st.st_mode) && S_ISDIR(was->st.st_mode) && !made_again) {
+      if (DiffLevel(was->dirs, m, u, copied) || !SameMeta(st, was->st)) {
+        MakeUpperDir(u);
+        CopyAttrs(u, st);
+        changed = true;
+      }
+      continue;
+    }
+    if (was && !S_ISDIR(st.st_mode) && SameMeta(st, was->st) &&
+        (!S_ISLNK(st.st_mode) || fs::read_symlink(m) == fs::read_symlink(was->path)))
+      continue;
+    MakeUpperDir(upper);
+    if (::rename(m.c_str(), u.c_str()) != 0) SnapshotFail("move into the diff", m);
+    if (made_again) MarkReplacedDir(*was, u);
+    changed = true;
+  }
+  for (const auto& [name, e] : lower) {
+    if (e.whiteout || IsDeviceNode(e.st) || now.count(name)) continue;
+    MakeUpperDir(upper);
+    Whiteout(upper / name);
+    changed = true;
+  }
+  return changed;
+}
+
+// Returns true when `upper` is left empty.
+bool PruneLevel(const std::vector<fs::path>& dirs, const fs::path& upper) {
+  const auto names = ListNames(upper);
+  std::optional<std::map<std::string, LowerEntry>> lower;  // listed only when needed
+  size_t removed = 0;
+  for (const auto& name : names) {
+    const fs::path u = upper / name;
+    const struct stat st = LstatOrFail(u);
+    if (!S_ISDIR(st.st_mode) || IsOpaqueLowerDir(u)) continue;
+    if (!lower) lower = MergedLevel(dirs);
+    auto it = lower->find(name);
+    if (it == lower->end() || it->second.whiteout || !S_ISDIR(it->second.st.st_mode)) continue;
+    if (PruneLevel(it->second.dirs, u) && SameMeta(st, it->second.st)) {
+      if (::rmdir(u.c_str()) != 0) SnapshotFail("rmdir", u);
+      ++removed;
+    }
+  }
+  return removed == names.size();
+}
+
+}  // namespace
+
+CopiedDirs CopyMergedLowers(const std::vector<fs::path>& lowers, const fs::path& target) {
+  CopiedDirs copied;
+  CopyLevel(lowers, target, copied);
+  return copied;
+}
+
+void MoveDiffToUpper(const std::vector<fs::path>& lowers, const fs::path& merged, const fs::path& upper,
+                     const CopiedDirs& copied) {
+  DiffLevel(lowers, merged, upper, copied);
+}
+
+void PruneUnchangedDirs(const std::vector<fs::path>& lowers, const fs::path& upper) { PruneLevel(lowers, upper); }
+
+}  // namespace kiln::sandbox

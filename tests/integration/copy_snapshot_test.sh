@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The copy fallback (KILN_SNAPSHOTTER=copy: what kiln does where overlayfs
+# cannot be mounted in a user namespace) builds the same image, byte for byte,
+# as overlayfs does: same manifest digest, with and without a subuid range.
+# The Dockerfile adds, changes, chmods and deletes lower files and directories
+# (whiteouts), across stages and with a COPY --from.
+source "$(dirname "$0")/lib.sh"
+kt_begin_build_test
+CTX=$KT_WORK/ctx
+mkdir -p "$CTX"
+echo payload >"$CTX/data.txt"
+cat >"$CTX/Dockerfile" <<DF
+FROM oci:$BB:latest AS build
+COPY data.txt /src/
+RUN cat /src/data.txt > /src/out.txt && mkdir -p /src/deep/er && echo x > /src/deep/er/f
+FROM oci:$BB:latest
+COPY --from=build /src /src
+RUN rm -f /bin/true /bin/false && rm -rf /src/deep && mkdir /src/deep && echo y > /src/deep/g
+RUN chmod 0700 /src/out.txt && ln -s /src/out.txt /out && echo more >> /src/data.txt
+RUN chmod 0750 /srv 2>/dev/null || mkdir -m 0750 /srv
+USER 1000
+DF
+chmod -R a+rX "$CTX"
+for user in kiln-ranged kiln-single; do
+  kt_fresh_root "$user" >/dev/null
+  native=$(kt_as "$user" "$KT_KILN" build --lint=off -q "$CTX" 2>"$KT_WORK/native-$user.err") ||
+    { cat "$KT_WORK/native-$user.err"; kt_fail "$user: overlay build"; continue; }
+  kt_fresh_root "$user" >/dev/null
+  copy=$(KT_EXTRA_ENV=KILN_SNAPSHOTTER=copy kt_as "$user" "$KT_KILN" build --lint=off -q "$CTX" \
+    2>"$KT_WORK/copy-$user.err") || { cat "$KT_WORK/copy-$user.err"; kt_fail "$user: copy build"; continue; }
+  kt_check "$user: a digest was printed" test "${native#sha256:}" != "$native"
+  kt_eq "$user: copy snapshots give the same manifest digest as overlayfs" "$native" "$copy"
+done
+# Asked for explicitly, the copy is not announced; a bad value is an error.
+kt_eq "no fallback note when KILN_SNAPSHOTTER=copy is asked for" 0 "$(grep -c "overlayfs refused" "$KT_WORK/copy-kiln-ranged.err" || true)"
+rc=0
+KT_EXTRA_ENV=KILN_SNAPSHOTTER=vfs kt_as kiln-ranged "$KT_KILN" build --lint=off -q "$CTX" >/dev/null 2>"$KT_WORK/bad.err" || rc=$?
+kt_check "KILN_SNAPSHOTTER=vfs fails" test "$rc" -ne 0
+kt_check "and says which values work" grep -q "expected auto, overlay or copy" "$KT_WORK/bad.err"
+kt_done

@@ -1,0 +1,206 @@
+// The copy fallback must give the same result as overlayfs: the same steps
+// run on both, and the trees the two diffs produce over the same lowers are
+// compared entry by entry.
+#include "sandbox/copy_snapshot.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+
+#include "sandbox/error.h"
+#include "sandbox/overlay.h"
+#include "tests/sandbox/sandbox_fixture.h"
+
+namespace kiln::sandbox {
+namespace {
+
+namespace fs = std::filesystem;
+
+// path type mode uid gid content-or-link, one line per entry, sorted.
+std::string Tree(const fs::path& root) {
+  std::vector<std::string> lines;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) ADD_FAILURE() << "lstat " << it->path();
+    std::string line = fs::relative(it->path(), root).string() + " " + std::to_string(st.st_mode) + " " +
+                       std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
+    if (S_ISREG(st.st_mode)) line += " " + testing::ReadText(it->path());
+    if (S_ISLNK(st.st_mode)) line += " -> " + fs::read_symlink(it->path()).string();
+    if (S_ISCHR(st.st_mode)) line += " chr " + std::to_string(st.st_rdev);
+    lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+using testing::SnapshotterEnv;
+
+class CopySnapshotTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::MakeTempDir("kiln-sbx-copy");
+    // Bottom layer.
+    for (const char* d : {"l2/d", "l2/t/x/y", "l2/o"}) fs::create_directories(dir_ + "/" + d);
+    testing::WriteText(dir_ + "/l2/d/a", "a");
+    testing::WriteText(dir_ + "/l2/d/b", "b");
+    testing::WriteText(dir_ + "/l2/keep", "keep");
+    testing::WriteText(dir_ + "/l2/keep2", "keep2");
+    testing::WriteText(dir_ + "/l2/gone", "gone");
+    testing::WriteText(dir_ + "/l2/t/x/y/z", "z");
+    testing::WriteText(dir_ + "/l2/o/hidden", "hidden");
+    fs::create_symlink("keep", dir_ + "/l2/ln");
+    ::chmod((dir_ + "/l2/keep2").c_str(), 04755);
+    // Top layer: deletes d/b (whiteout), makes o opaque, adds o/vis.
+    fs::create_directories(dir_ + "/l1/d");
+    fs::create_directories(dir_ + "/l1/o");
+    ASSERT_EQ(::mknod((dir_ + "/l1/d/b").c_str(), S_IFCHR, makedev(0, 0)), 0);
+    ASSERT_EQ(::setxattr((dir_ + "/l1/o").c_str(), "user.overlay.opaque", "y", 1, 0), 0);
+    testing::WriteText(dir_ + "/l1/o/vis", "vis");
+    lowers_ = {dir_ + "/l1", dir_ + "/l2"};
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Runs `step` on a mount of the lowers with the given snapshotter and
+  // returns the upper dir it leaves.
+  std::string RunStep(const char* snapshotter, const std::function<void(const std::string&)>& step) {
+    const std::string top = dir_ + "/" + snapshotter;
+    for (const char* d : {"upper", "work", "merged"}) fs::create_directories(top + "/" + d);
+    SnapshotterEnv env(snapshotter);
+    OverlayMount m(lowers_, top + "/upper", top + "/work", top + "/merged");
+    EXPECT_EQ(m.copied(), std::string(snapshotter) == "copy");
+    step(top + "/merged");
+    m.Finish();
+    return top + "/upper";
+  }
+
+  // The tree an image shows with `upper` on top of the lowers.
+  std::string Applied(const std::string& upper) {
+    const std::string view = upper + "-view";
+    fs::create_directories(view);
+    SnapshotterEnv env("overlay");
+    std::vector<fs::path> layers = {upper};
+    layers.insert(layers.end(), lowers_.begin(), lowers_.end());
+    OverlayMount m(layers, fs::path(), fs::path(), view);
+    return Tree(view);
+  }
+
+  std::string dir_;
+  std::vector<fs::path> lowers_;
+};
+
+TEST_F(CopySnapshotTest, CopyShowsTheMergedLowers) {
+  const std::string target = dir_ + "/target";
+  fs::create_directories(target);
+  CopyMergedLowers(lowers_, target);
+  EXPECT_FALSE(fs::exists(target + "/d/b")) << "whiteout hides it";
+  EXPECT_FALSE(fs::exists(target + "/o/hidden")) << "opaque dir hides it";
+  EXPECT_EQ(testing::ReadText(target + "/o/vis"), "vis");
+  EXPECT_EQ(fs::read_symlink(target + "/ln"), "keep");
+  struct stat st {};
+  ASSERT_EQ(::lstat((target + "/keep2").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 04755u) << "setuid survives the chown";
+  EXPECT_EQ(Tree(target), [&] {
+    const std::string view = dir_ + "/native-view";
+    fs::create_directories(view);
+    SnapshotterEnv env("overlay");
+    OverlayMount m(lowers_, fs::path(), fs::path(), view);
+    return Tree(view);
+  }());
+}
+
+TEST_F(CopySnapshotTest, DiffMatchesOverlayfs) {
+  auto step = [](const std::string& root) {
+    testing::WriteText(root + "/new", "n");
+    testing::WriteText(root + "/d/a", "A2");
+    fs::remove(root + "/gone");
+    ::chmod((root + "/keep2").c_str(), 0600);
+    fs::remove_all(root + "/t");
+    fs::remove(root + "/ln");
+    fs::create_symlink("other", root + "/ln");
+    fs::remove_all(root + "/o");
+    fs::create_directories(root + "/o");
+    testing::WriteText(root + "/o/fresh", "f");
+    fs::create_directories(root + "/deep/er/est");
+    testing::WriteText(root + "/deep/er/est/f", "deep");
+  };
+  const std::string native = RunStep("overlay", step);
+  const std::string copy = RunStep("copy", step);
+  EXPECT_EQ(Applied(copy), Applied(native));
+  EXPECT_EQ(Tree(copy), Tree(native)) << "the same diff, entry for entry";
+
+  // Only what changed is in the diff; removals are 0/0 whiteouts.
+  EXPECT_FALSE(fs::exists(copy + "/keep"));
+  EXPECT_FALSE(fs::exists(copy + "/d/b"));
+  EXPECT_EQ(testing::ReadText(copy + "/d/a"), "A2");
+  struct stat st {};
+  ASSERT_EQ(::lstat((copy + "/gone").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0));
+  ASSERT_EQ(::lstat((copy + "/t").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "a removed directory is one whiteout";
+  EXPECT_FALSE(fs::exists(copy + "/o/hidden"));
+}
+
+// A directory overlayfs copied up only to hold a file that is gone again,
+// with its mtime put back (a mount stub's parent), is not a change.
+TEST_F(CopySnapshotTest, OverlayfsCopyUpsWithoutChangeArePruned) {
+  for (const char* snapshotter : {"overlay", "copy"}) {
+    const std::string upper = RunStep(snapshotter, [](const std::string& root) {
+      struct stat st {};
+      ASSERT_EQ(::stat((root + "/d").c_str(), &st), 0);
+      testing::WriteText(root + "/d/stub", "");
+      fs::remove(root + "/d/stub");
+      const struct timespec times[2] = {st.st_atim, st.st_mtim};
+      ASSERT_EQ(::utimensat(AT_FDCWD, (root + "/d").c_str(), times, 0), 0);
+    });
+    EXPECT_TRUE(fs::is_empty(upper)) << snapshotter << ":\n" << Tree(upper);
+  }
+}
+
+// The kernel refuses a 501st lower dir: by default kiln then copies, and says
+// so once; with KILN_SNAPSHOTTER=overlay the refusal is the error.
+TEST_F(CopySnapshotTest, FallsBackToACopyWhenOverlayfsRefuses) {
+  std::vector<fs::path> many;
+  for (int i = 0; i < 501; ++i) {
+    const std::string d = dir_ + "/many/" + std::to_string(i);
+    fs::create_directories(d);
+    testing::WriteText(d + "/f" + std::to_string(i), std::to_string(i));
+    many.insert(many.begin(), d);
+  }
+  for (const char* d : {"u", "w", "m"}) fs::create_directories(dir_ + "/" + d);
+  {
+    SnapshotterEnv env("overlay");
+    EXPECT_THROW(OverlayMount(many, dir_ + "/u", dir_ + "/w", dir_ + "/m"), sandbox::Error);
+  }
+  ::testing::internal::CaptureStderr();
+  OverlayMount m(many, dir_ + "/u", dir_ + "/w", dir_ + "/m");
+  const std::string note = ::testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(m.copied());
+  EXPECT_NE(note.find("overlayfs refused"), std::string::npos) << note;
+  EXPECT_EQ(testing::ReadText(dir_ + "/m/f0"), "0");
+  EXPECT_EQ(testing::ReadText(dir_ + "/m/f500"), "500");
+  testing::WriteText(dir_ + "/m/new", "n");
+  m.Finish();
+  EXPECT_EQ(testing::ReadText(dir_ + "/u/new"), "n");
+}
+
+TEST_F(CopySnapshotTest, AnUnchangedStepLeavesAnEmptyDiff) {
+  const std::string copy = RunStep("copy", [](const std::string& root) { (void)testing::ReadText(root + "/keep"); });
+  EXPECT_TRUE(fs::is_empty(copy));
+}
+
+TEST_F(CopySnapshotTest, AnUnknownSnapshotterIsAnError) {
+  SnapshotterEnv env("vfs");
+  for (const char* d : {"u", "w", "m"}) fs::create_directories(dir_ + "/" + d);
+  EXPECT_THROW(OverlayMount(lowers_, dir_ + "/u", dir_ + "/w", dir_ + "/m"), sandbox::Error);
+}
+
+}  // namespace
+}  // namespace kiln::sandbox
