@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 
 #include "oci/file_util.h"
@@ -121,7 +122,10 @@ void BuildContext::Walk() {
         throw std::runtime_error("build context: stat " + rel + ": " + std::strerror(errno));
       const bool excluded = !ignore_.empty() && ignore_.Excluded(rel);
       if (S_ISDIR(st.st_mode) && (!excluded || ignore_.MayIncludeBelow(rel))) stack.push_back(rel);
-      if (excluded) continue;
+      if (excluded) {
+        hidden_.push_back(rel);
+        continue;
+      }
       ContextEntry e;
       e.path = rel;
       e.mode = st.st_mode;
@@ -139,7 +143,33 @@ void BuildContext::Walk() {
   std::sort(entries_.begin(), entries_.end(),
             [](const ContextEntry& a, const ContextEntry& b) { return a.path < b.path; });
   for (size_t i = 0; i < entries_.size(); ++i) index_[entries_[i].path] = i;
+  // Of the excluded paths keep the topmost ones that hide something: an
+  // excluded directory that holds a re-included entry ("!build/keep") stays
+  // visible as that entry's parent.
+  std::sort(hidden_.begin(), hidden_.end());  // parents first
+  std::vector<std::string> top;
+  std::set<std::string> top_set;
+  auto under_top = [&](const std::string& h) {
+    for (size_t slash = h.find('/'); slash != std::string::npos; slash = h.find('/', slash + 1))
+      if (top_set.count(h.substr(0, slash))) return true;
+    return false;
+  };
+  for (auto& h : hidden_) {
+    const std::string below = h + "/";
+    if (under_top(h)) continue;
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), below,
+                               [](const ContextEntry& e, const std::string& p) { return e.path < p; });
+    if (it != entries_.end() && it->path.compare(0, below.size(), below) == 0) continue;
+    top_set.insert(h);
+    top.push_back(std::move(h));
+  }
+  hidden_ = std::move(top);
   walked_ = true;
+}
+
+const std::vector<std::string>& BuildContext::Hidden() {
+  Entries();
+  return hidden_;
 }
 
 const std::vector<ContextEntry>& BuildContext::Entries() {

@@ -64,6 +64,10 @@ class BuildContext {
   // Every non-ignored entry, sorted by path (walked on first use, metadata only).
   const std::vector<ContextEntry>& Entries();
   const ContextEntry* Find(const std::string& rel_path);
+  // The topmost paths under root() that .dockerignore hides, sorted: what a
+  // view of the directory must mask to show exactly Entries() (a hidden
+  // directory hides everything below it).
+  const std::vector<std::string>& Hidden();
 
   // COPY/ADD source -> the entries it names: a plain path gives that entry
   // (the root for "."), a pattern (Go filepath.Match syntax per component)
@@ -102,6 +106,7 @@ class BuildContext {
   bool walked_ = false;
   std::mutex mu_;
   std::vector<ContextEntry> entries_;
+  std::vector<std::string> hidden_;
   std::map<std::string, size_t> index_;
   ContextEntry root_entry_;
   mutable std::mutex read_mu_;

@@ -12,7 +12,9 @@
 #include <memory>
 
 #include "builder/config_apply.h"
+#include "oci/error.h"
 #include "oci/file_util.h"
+#include "oci/layer_read.h"
 
 namespace kiln::builder {
 
@@ -249,11 +251,15 @@ void WriteFileInRoot(const fs::path& rootfs, const std::string& dest, const std:
 }
 
 bool IsTarArchive(const fs::path& file) {
-  std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_format_gnutar(a.get());
-  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 16) != ARCHIVE_OK) return false;
+  // The opener ExtractLayer uses, so that whatever is detected here also
+  // extracts (docker's set: plain, gzip, bzip2, xz, zstd). Anything else,
+  // e.g. a gzip of a non-tar file, is not an archive and is copied as is.
+  oci::ArchiveReadPtr a;
+  try {
+    a = oci::OpenLayerBlob(file);
+  } catch (const oci::Error&) {
+    return false;
+  }
   archive_entry* e = nullptr;
   return archive_read_next_header(a.get(), &e) == ARCHIVE_OK;
 }

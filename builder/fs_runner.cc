@@ -1,5 +1,6 @@
 #include "builder/fs_runner.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "sandbox/overlay.h"
 #include "sandbox/run.h"
 #include "sandbox/user_db.h"
+#include "sandbox/whiteout.h"
 
 namespace kiln::builder {
 
@@ -131,11 +133,11 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
       lowers = layers_.Lowers(*from);
     } else {
       if (!context_) throw std::runtime_error("--mount type=bind needs a build context");
-      lowers = {context_->root()};
+      lowers = ContextLowers();
     }
     fs::path root;
-    if (m.readonly && !from) {
-      root = context_->root();
+    if (m.readonly && !from && lowers.size() == 1) {
+      root = lowers[0];  // nothing ignored: the context dir itself
     } else {
       // A stage's layers seen through an overlay; rw mounts get a throwaway
       // upper dir, so their writes are discarded as BuildKit discards them.
@@ -165,6 +167,40 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
     return sm;
   }
   throw std::runtime_error("--mount type=" + m.type + " is not supported");
+}
+
+std::vector<fs::path> FsStepRunner::ContextLowers() {
+  const std::vector<std::string>& hidden = context_->Hidden();
+  if (hidden.empty()) return {context_->root()};
+  std::lock_guard lock(context_mask_mu_);
+  if (!context_mask_) {
+    oci::Store::TempDir tmp = store_.MakeTempDir("ctxmask");
+    const fs::path mask = tmp.path() / "mask";
+    fs::create_directory(mask);
+    // A directory of the mask is what the overlay shows for that directory,
+    // so each one takes the context's mode and mtime (set once its
+    // whiteouts are in).
+    std::vector<std::string> dirs{""};
+    for (const auto& h : hidden) {
+      for (size_t slash = h.find('/'); slash != std::string::npos; slash = h.find('/', slash + 1)) {
+        const std::string parent = h.substr(0, slash);
+        if (::mkdir((mask / parent).c_str(), 0700) == 0) dirs.push_back(parent);
+        else if (errno != EEXIST) throw std::runtime_error("context view: mkdir " + parent + ": " + std::strerror(errno));
+      }
+      sandbox::MakeWhiteout(mask / h);
+    }
+    for (const auto& d : dirs) {
+      struct stat st {};
+      const fs::path src = d.empty() ? context_->root() : context_->root() / d;
+      if (::lstat(src.c_str(), &st) != 0) throw std::runtime_error("context view: stat " + src.string() + ": " + std::strerror(errno));
+      const fs::path dst = d.empty() ? mask : mask / d;
+      const struct timespec ts[2] = {st.st_atim, st.st_mtim};
+      if (::chmod(dst.c_str(), st.st_mode & 07777) != 0 || ::utimensat(AT_FDCWD, dst.c_str(), ts, 0) != 0)
+        throw std::runtime_error("context view: set attributes of " + dst.string() + ": " + std::strerror(errno));
+    }
+    context_mask_.emplace(std::move(tmp));
+  }
+  return {context_mask_->path() / "mask", context_->root()};
 }
 
 std::optional<sandbox::Mount> FsStepRunner::SecretMount(const frontend::MountSpec& m, const std::string& cwd,
@@ -283,6 +319,7 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
 
     sandbox::RunResult result = sandbox::Run(spec);
     if (!result.ok()) throw StepFailed(result.describe(), result.tail);
+    mount.Finish();
   }
   auto layer = Finish(dirs.upper);
   return layer;
@@ -301,6 +338,7 @@ std::optional<oci::Layer> FsStepRunner::Workdir(const ImageState& parent, const 
       owner = named ? sandbox::ResolveUser(dirs.merged, req.user) : sandbox::ResolveChown(dirs.merged, req.user);
     }
     MkdirAllInRoot(dirs.merged, req.path, owner.uid, owner.gid);
+    mount.Finish();
   }
   return Finish(dirs.upper);
 }
@@ -378,17 +416,20 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
     }
     auto dest_is_dir = [&](const std::string& p) { return IsDir(ResolveInRoot(dirs.merged, p, true)); };
     for (const auto& t : PlanCopy(sources, copy.dest, req.workdir, source_args, copy.parents, dest_is_dir)) {
-      // ADD: a local tar archive is extracted into the destination directory.
-      if (copy.is_add && copy.unpack_default && !t.source.is_dir && !frontend::IsHttpSource(copy.sources.front()) &&
-          IsTarArchive(t.source.host_path)) {
-        const std::string dir = copy.dest.back() == '/' || dest_is_dir(dest_abs) ? dest_abs : dest_abs;
+      // ADD: a local tar archive is extracted into the destination directory
+      // (docker: dest is the directory, whether or not it ends in '/'); a
+      // downloaded one is not.
+      const bool downloaded = std::any_of(fetched.begin(), fetched.end(),
+                                          [&](const auto& f) { return f.first.file == t.source.host_path; });
+      if (copy.is_add && copy.unpack_default && !t.source.is_dir && !downloaded && IsTarArchive(t.source.host_path)) {
         oci::ExtractOptions eo;
         eo.overlay_form = false;
-        oci::ExtractLayer(t.source.host_path, MkdirAllInRoot(dirs.merged, dir), eo);
+        oci::ExtractLayer(t.source.host_path, MkdirAllInRoot(dirs.merged, dest_abs), eo);
         continue;
       }
       CopyInto(dirs.merged, t, attrs);
     }
+    mount.Finish();
   }
   return Finish(dirs.upper);
 }

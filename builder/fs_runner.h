@@ -37,12 +37,18 @@ class FsStepRunner : public StepRunner {
   std::optional<sandbox::Mount> SecretMount(const frontend::MountSpec& m, const std::string& cwd,
                                             sandbox::RunSpec& spec, MountResources& held);
   std::filesystem::path CacheMountDir(const std::string& id, const frontend::MountSpec& m, MountResources& held);
+  // The overlay lowers that show the build context as .dockerignore leaves
+  // it: the context dir, under a layer of whiteouts for what is ignored
+  // (made on first use, kept for the whole build).
+  std::vector<std::filesystem::path> ContextLowers();
   oci::Store& store_;
   LayerCache& layers_;
   BuildContext* context_;
   BaseImageResolver& images_;
   const BuildOptions& opts_;
   oci::LayerOptions layer_opts_;
+  std::mutex context_mask_mu_;
+  std::optional<oci::Store::TempDir> context_mask_;
 };
 
 }  // namespace kiln::builder

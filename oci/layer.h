@@ -48,7 +48,8 @@ struct ExtractOptions {
   std::function<void(const std::string&)> warn;
 };
 
-// Extracts a layer blob (gzip, zstd or plain tar, detected) into `target`.
+// Extracts a layer blob (plain tar, gzip, zstd, bzip2 or xz, detected) into
+// `target` (also what ADD of a local archive extracts).
 // Never writes outside `target` whatever the archive says. Throws oci::Error
 // naming the offending entry.
 void ExtractLayer(const std::filesystem::path& blob, const std::filesystem::path& target,

@@ -35,9 +35,12 @@ void ArchiveReadDeleter::operator()(archive* a) const { archive_read_free(a); }
 ArchiveReadPtr OpenLayerBlob(const std::filesystem::path& blob) {
   ArchiveReadPtr a(archive_read_new());
   if (!a) throw Error("read layer: archive_read_new failed");
-  // gzip, zstd or plain, detected from the bytes.
+  // Detected from the bytes: gzip, zstd or plain (layers), and bzip2 and xz
+  // too, the rest of what docker's ADD extracts.
   archive_read_support_filter_gzip(a.get());
   archive_read_support_filter_zstd(a.get());
+  archive_read_support_filter_bzip2(a.get());
+  archive_read_support_filter_xz(a.get());
   archive_read_support_filter_none(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 17) != ARCHIVE_OK)

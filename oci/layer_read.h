@@ -14,7 +14,7 @@ struct ArchiveReadDeleter {
 };
 using ArchiveReadPtr = std::unique_ptr<archive, ArchiveReadDeleter>;
 
-// Opens a gzip/zstd/plain tar blob for reading; throws oci::Error.
+// Opens a plain, gzip, zstd, bzip2 or xz tar for reading; throws oci::Error.
 ArchiveReadPtr OpenLayerBlob(const std::filesystem::path& blob);
 std::string ArchiveError(archive* a);
 

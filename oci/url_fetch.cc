@@ -16,10 +16,10 @@ FetchedUrl FetchUrl(const std::string& url, const std::filesystem::path& dest_fi
   std::optional<Digest> expected;
   if (!checksum.empty()) expected = Digest::Parse(checksum);
   if (expected && expected->algorithm != "sha256")
-    throw Error("ADD " + url + ": --checksum " + checksum + ": only sha256 is supported");
+    throw Error(url + ": --checksum " + checksum + ": only sha256 is supported");
 
   UniqueFd fd(::open(dest_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) ThrowErrno("ADD " + url + ": create " + dest_file.string());
+  if (!fd.valid()) ThrowErrno(url + ": create " + dest_file.string());
   Sha256 hash;
   HttpRequest req;
   req.url = url;
@@ -31,12 +31,12 @@ FetchedUrl FetchUrl(const std::string& url, const std::filesystem::path& dest_fi
   HttpClient client(TlsSettings{}, std::chrono::seconds(60));
   HttpResponse resp = client.Perform(req);
   if (resp.status < 200 || resp.status >= 300)
-    throw Error("ADD " + url + ": HTTP status " + std::to_string(resp.status));
+    throw Error(url + ": HTTP status " + std::to_string(resp.status));
   FetchedUrl out;
   out.file = dest_file;
   out.digest = hash.Final();
   if (expected && *expected != out.digest)
-    throw Error("ADD " + url + ": checksum mismatch: expected " + expected->str() + ", got " + out.digest.str());
+    throw Error(url + ": checksum mismatch: expected " + expected->str() + ", got " + out.digest.str());
   std::string path = url.substr(url.find("://") + 3);
   if (auto q = path.find_first_of("?#"); q != std::string::npos) path.resize(q);
   auto slash = path.find('/');

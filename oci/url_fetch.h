@@ -16,8 +16,9 @@ struct FetchedUrl {
 };
 
 // Downloads `url` to `dest_file`. `checksum` ("sha256:<hex>", may be empty)
-// must match or oci::Error is thrown ("ADD https://...: checksum mismatch:
-// expected ..., got ..."). Non-2xx statuses are errors naming the status.
+// must match or oci::Error is thrown ("https://...: checksum mismatch:
+// expected sha256:..., got sha256:...", the caller adds the instruction).
+// Non-2xx statuses are errors naming the status.
 FetchedUrl FetchUrl(const std::string& url, const std::filesystem::path& dest_file,
                     const std::string& checksum);
 

@@ -49,6 +49,23 @@ TEST_F(ContextTest, WalkHonoursDockerignore) {
   EXPECT_EQ(ctx.Find("link")->link_target, "a.txt");
 }
 
+TEST_F(ContextTest, HiddenIsTheTopmostIgnoredPaths) {
+  fs::create_directories(ctx_ / "build/out");
+  fs::create_directories(ctx_ / "gone/deep");
+  Write("build/keep", "k");
+  Write("build/drop", "d");
+  Write("build/out/x", "x");
+  Write("gone/deep/y", "y");
+  // "build" holds a re-included file, so it stays and its other children are
+  // hidden; "gone" could hold one but does not, so it is hidden whole.
+  BuildContext ctx(ctx_, frontend::IgnoreMatcher({"build/", "!build/keep", "gone", "!gone/keep", "node_modules", "*.log"}),
+                   nullptr);
+  EXPECT_EQ(ctx.Hidden(), (std::vector<std::string>{"b.log", "build/drop", "build/out", "gone", "node_modules"}));
+  EXPECT_NE(ctx.Find("build/keep"), nullptr);
+  BuildContext all(ctx_, frontend::IgnoreMatcher(), nullptr);
+  EXPECT_TRUE(all.Hidden().empty());
+}
+
 TEST_F(ContextTest, MatchPlainWildcardAndMissing) {
   BuildContext ctx(ctx_, frontend::IgnoreMatcher(), nullptr);
   EXPECT_EQ(Paths(ctx.Match("./src/")), std::vector<std::string>{"src"});

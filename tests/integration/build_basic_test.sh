@@ -1,6 +1,7 @@
 #!/bin/bash
 # kiln build end to end: bases from an OCI layout and from a registry, the
-# common instructions, --output type=oci checked with skopeo and umoci,
+# common instructions, ADD of local archives and of an URL with --checksum,
+# --output type=oci checked with skopeo and umoci,
 # ownership from RUN chown as kiln-ranged and kiln-single, clean failures,
 # no-op rebuilds and reproducible digests.
 source "$(dirname "$0")/lib.sh"
@@ -143,6 +144,68 @@ rc=0
 kt_as kiln-ranged "$KT_KILN" build --lint=off -f "$KT_WORK/nope/Dockerfile" "$CTX" >/dev/null 2>"$KT_WORK/nodf.err" || rc=$?
 kt_eq "unreadable Dockerfile: exit 1" 1 "$rc"
 kt_check "unreadable Dockerfile: message" grep -q "kiln: error: Dockerfile: cannot read" "$KT_WORK/nodf.err"
+
+# ---- ADD: a local tar in each compression docker knows (and zstd) is
+# extracted, a file only named .gz is copied as is; ADD of an URL with
+# --checksum, 0600 as docker writes it, and a clear failure on a mismatch ----
+ADD_CTX=$KT_WORK/add-ctx
+mkdir -p "$ADD_CTX" "$KT_WORK/add-src/top/nested" "$KT_WORK/srv"
+echo top-file >"$KT_WORK/add-src/top/f.txt"
+echo nested-file >"$KT_WORK/add-src/top/nested/n.txt"
+tar -C "$KT_WORK/add-src" -cf "$ADD_CTX/a.tar" top
+tar -C "$KT_WORK/add-src" -czf "$ADD_CTX/a.tar.gz" top
+tar -C "$KT_WORK/add-src" -cjf "$ADD_CTX/a.tar.bz2" top
+tar -C "$KT_WORK/add-src" -cJf "$ADD_CTX/a.tar.xz" top
+tar -C "$KT_WORK/add-src" --zstd -cf "$ADD_CTX/a.tar.zst" top
+echo "plain text, not gzip" >"$ADD_CTX/named.gz"
+echo "gzip, but of no tar" | gzip -n >"$ADD_CTX/notar.gz"
+echo "served over http" >"$KT_WORK/srv/f.txt"
+url_sum=$(sha256sum "$KT_WORK/srv/f.txt" | cut -c1-64)
+port=$(kt_free_port)
+python3 -m http.server --bind 127.0.0.1 --directory "$KT_WORK/srv" "$port" >"$KT_WORK/http.log" 2>&1 &
+http_pid=$!
+kt_on_exit "kill $http_pid 2>/dev/null; wait $http_pid 2>/dev/null"
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/f.txt" -o /dev/null && break; sleep 0.1; done
+URL=http://127.0.0.1:$port/f.txt
+{
+  echo "FROM oci:$BB:latest"
+  for kind in "plain a.tar" "gz a.tar.gz" "bz2 a.tar.bz2" "xz a.tar.xz" "zst a.tar.zst"; do
+    set -- $kind
+    echo "ADD $2 /t/$1/"
+  done
+  echo "ADD named.gz notar.gz /t/raw/"
+  echo "ADD --checksum=sha256:$url_sum $URL /f"
+} >"$ADD_CTX/Dockerfile"
+chmod -R a+rX "$ADD_CTX"
+out=$(udir kiln-ranged "$KT_WORK/add-out")
+if kt_as kiln-ranged "$KT_KILN" build --lint=off --progress=plain --output "type=oci,dest=$out/l" "$ADD_CTX" \
+    >"$KT_WORK/add.log" 2>&1; then
+  python3 "$KT_SRC/tests/integration/image_tree.py" tree "$out/l" "" >"$KT_WORK/add.tree"
+  h16() { sha256sum "$1" | cut -c1-16; }
+  for kind in plain gz bz2 xz zst; do
+    kt_eq "ADD a.tar ($kind) extracted" \
+      "/t/$kind/top/f.txt file $(h16 "$KT_WORK/add-src/top/f.txt") /t/$kind/top/nested/n.txt file $(h16 "$KT_WORK/add-src/top/nested/n.txt")" \
+      "$(awk -v d="/t/$kind/top/" 'index($1, d) == 1 && $2 == "file" { printf "%s%s %s %s", sep, $1, $2, $6; sep = " " }' "$KT_WORK/add.tree")"
+  done
+  kt_eq "ADD of a non-tar .gz copies it as is" \
+    "/t/raw/named.gz $(h16 "$ADD_CTX/named.gz") /t/raw/notar.gz $(h16 "$ADD_CTX/notar.gz")" \
+    "$(awk 'index($1, "/t/raw/") == 1 { printf "%s%s %s", sep, $1, $6; sep = " " }' "$KT_WORK/add.tree")"
+  kt_eq "ADD --checksum URL: content, root 0600" "/f file 0600 0 0 $(h16 "$KT_WORK/srv/f.txt")" \
+    "$(grep '^/f ' "$KT_WORK/add.tree")"
+else
+  cat "$KT_WORK/add.log"
+  kt_fail "ADD of archives and of an URL"
+fi
+bad_sum=$(printf 'other' | sha256sum | cut -c1-64)
+mkdir -p "$KT_WORK/add-bad"
+printf 'FROM oci:%s:latest\nADD --checksum=sha256:%s %s /f\n' "$BB" "$bad_sum" "$URL" >"$KT_WORK/add-bad/Dockerfile"
+chmod -R a+rX "$KT_WORK/add-bad"
+rc=0
+kt_as kiln-ranged "$KT_KILN" build --lint=off --progress=plain "$KT_WORK/add-bad" >"$KT_WORK/add-bad.log" 2>&1 || rc=$?
+kt_eq "ADD --checksum mismatch: exit 1" 1 "$rc"
+kt_check "ADD --checksum mismatch: names the URL and both digests" grep -qF \
+  "kiln: error: Dockerfile:2: ADD: $URL: checksum mismatch: expected sha256:$bad_sum, got sha256:$url_sum" \
+  "$KT_WORK/add-bad.log"
 
 # ---- the same diff in several layers (each RUN true leaves an identical
 # one): overlayfs refuses a lower dir given twice ----

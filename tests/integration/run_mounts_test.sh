@@ -3,9 +3,9 @@
 # builds, shared by id, sharing=locked|private, never in a layer), type=secret
 # (from --secret id=X,src=FILE and env=VAR, at /run/secrets/X or target=, as
 # an env var with env=; never in any blob of the image, config or history),
-# type=bind (the context or from=stage; read-only by default, rw writes
-# discarded) and type=tmpfs. As kiln-ranged; the secret case also as
-# kiln-single.
+# type=bind (the context as .dockerignore leaves it, or from=stage; read-only
+# by default, rw writes discarded) and type=tmpfs. As kiln-ranged; secrets and
+# the context bind also as kiln-single.
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || kt_skip "python3 not installed"
 kt_begin_build_test
@@ -17,6 +17,13 @@ CTX=$KT_WORK/ctx
 mkdir -p "$CTX/dir"
 echo ctx-data >"$CTX/data.txt"
 echo in-dir >"$CTX/dir/f.txt"
+# What .dockerignore excludes is not in the context a bind mount shows.
+mkdir -p "$CTX/build/sub"
+echo hidden >"$CTX/secret.txt"
+echo kept >"$CTX/build/keep"
+echo dropped >"$CTX/build/drop"
+echo dropped >"$CTX/build/sub/x"
+printf 'secret.txt\nbuild/\n!build/keep\n' >"$CTX/.dockerignore"
 printf %s "$SECRET_FILE_VALUE" >"$KT_WORK/secret.txt"  # no newline: env= takes the bytes as they are
 chmod 0644 "$KT_WORK/secret.txt"
 FILE_SUM=$(printf %s "$SECRET_FILE_VALUE" | sha256sum | cut -c1-64)
@@ -38,6 +45,8 @@ RUN --mount=type=secret,id=tok,env=FILETOK test "$(sum '$FILETOK')" = $FILE_SUM 
 RUN --mount=type=bind,target=/ctx cat /ctx/data.txt /ctx/dir/f.txt > /bind-ctx.txt && if touch /ctx/new 2>/dev/null; then echo writable; else echo read-only; fi > /bind-ro.txt
 RUN --mount=type=bind,source=dir,target=/d,rw echo x > /d/written && cat /d/f.txt /d/written > /bind-rw.txt
 RUN --mount=type=bind,from=tool,source=/tool,target=/t cat /t/t.txt > /bind-from.txt
+RUN --mount=type=bind,target=/ctx cd /ctx && find . | sort | tr '\\n' ' ' > /bind-view.txt && stat -c %a . build >> /bind-view.txt
+RUN --mount=type=bind,target=/ctx,rw cd /ctx && find . | sort | tr '\\n' ' ' > /bind-view-rw.txt
 RUN --mount=type=tmpfs,target=/scratch echo t > /scratch/f && grep -c ' /scratch tmpfs ' /proc/mounts > /tmpfs.txt
 ARG RUNID=1
 RUN --mount=type=cache,target=/cache,id=c1 echo "\$RUNID" >> /cache/runs && cat /cache/runs > /cache-seen.txt
@@ -92,6 +101,10 @@ kt_eq "bind: rw is writable" "in-dir x" "$(file l1 /bind-rw.txt | tr '\n' ' ' | 
 kt_check "bind: rw writes discarded (context untouched)" test ! -e "$CTX/dir/written"
 kt_check "bind: rw writes not in the image" bash -c "! grep -qE '^/(d|ctx)( |/)' '$KT_WORK/t1'"
 kt_eq "bind: from=stage" "from-stage" "$(file l1 /bind-from.txt)"
+view=". ./.dockerignore ./Dockerfile ./build ./build/keep ./data.txt ./dir ./dir/f.txt "
+kt_eq "bind: the context after .dockerignore (modes kept)" "$view$(stat -c %a "$CTX" "$CTX/build" | tr '\n' ' ')" \
+  "$(file l1 /bind-view.txt | tr '\n' ' ')"
+kt_eq "bind: rw, the context after .dockerignore" "$view" "$(file l1 /bind-view-rw.txt) "
 kt_eq "tmpfs: mounted" "1" "$(file l1 /tmpfs.txt)"
 kt_check "tmpfs: content not in the image" bash -c "! grep -qE '^/scratch( |/)' '$KT_WORK/t1'"
 
@@ -126,7 +139,7 @@ kt_eq "secret: nowhere in the store" "none" "$(nosecret "${KT_ROOT_OF[$user]}")"
 printf %s "rotated-$SECRET_FILE_VALUE" >"$KT_WORK/secret2.txt"; chmod 0644 "$KT_WORK/secret2.txt"
 if build 2 "$KT_WORK/b2.log" --output "type=oci,dest=$out/l2" --secret "id=tok,src=$KT_WORK/secret2.txt"; then
   kt_eq "cache: persists across builds" "1 2" "$(file l2 /cache-seen.txt | tr '\n' ' ' | sed 's/ $//')"
-  kt_check "secret: a changed secret value reruns nothing" grep -q "(2 steps run, 11 cached)" "$KT_WORK/b2.log"
+  kt_check "secret: a changed secret value reruns nothing" grep -q "(2 steps run, 13 cached)" "$KT_WORK/b2.log"
 else
   cat "$KT_WORK/b2.log"; kt_fail "second build"
 fi
@@ -140,15 +153,19 @@ kt_as "$user" "$KT_KILN" build --lint=off --progress=plain "$KT_WORK/req" >"$KT_
 kt_eq "secret: required and missing fails" 1 "$rc"
 kt_check "secret: required and missing names the secret" grep -q "secret absent is required" "$KT_WORK/req.log"
 
-# kiln-single (one id mapped): secrets work the same.
+# kiln-single (one id mapped): secrets work the same, and so does the
+# .dockerignore'd view of the context (its whiteouts are made there too).
 kt_fresh_root kiln-single >/dev/null
 mkdir -p "$KT_WORK/single"
 printf 'FROM oci:%s:latest\nRUN --mount=type=secret,id=tok test "%s" = %s && echo ok > /s.txt\n' \
   "$BB" "$(sum '$(cat /run/secrets/tok)')" "$FILE_SUM" >"$KT_WORK/single/Dockerfile"
+echo 'RUN --mount=type=bind,target=/ctx test -e /ctx/Dockerfile && test ! -e /ctx/ignored.txt' >>"$KT_WORK/single/Dockerfile"
+echo ignored.txt >"$KT_WORK/single/.dockerignore"
+echo x >"$KT_WORK/single/ignored.txt"
 chmod -R a+rX "$KT_WORK/single"
 kt_as kiln-single "$KT_KILN" build --lint=off --progress=plain --secret "id=tok,src=$KT_WORK/secret.txt" \
-  "$KT_WORK/single" >"$KT_WORK/single.log" 2>&1 && kt_ok "kiln-single: secret mount" ||
-  { cat "$KT_WORK/single.log"; kt_fail "kiln-single: secret mount"; }
+  "$KT_WORK/single" >"$KT_WORK/single.log" 2>&1 && kt_ok "kiln-single: secret mount, bind mount without ignored files" ||
+  { cat "$KT_WORK/single.log"; kt_fail "kiln-single: secret mount, bind mount without ignored files"; }
 kt_eq "kiln-single: secret nowhere in the store" "none" "$(nosecret "${KT_ROOT_OF[kiln-single]}")"
 
 kt_done
