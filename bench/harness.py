@@ -259,6 +259,40 @@ class Bench:
                          note=f"{len(corpus)} files, one process; the corpus' one non-Dockerfile (a Nickel template) is rejected")
         if want("apt") and not self.quick:
             self.apt_scenario()
+        if want("pushmem"):
+            self.push_memory_scenario()
+
+    def push_memory_scenario(self):
+        """Peak memory of kiln as one layer grows (issue #7: it stays flat):
+        a single incompressible file, built and pushed cold, beside skopeo
+        pushing the same image from an OCI layout."""
+        k = self.kiln
+        for mb in ([16, 64] if self.quick else [32, 128, 512]):
+            scenario = f"5c. one {mb} MiB layer: build, then cold push"
+            print(f"== {scenario}", flush=True)
+            try:
+                ctx = self.work / f"big{mb}"
+                ctx.mkdir(exist_ok=True)
+                with open(ctx / "big", "wb") as f:
+                    for _ in range(mb):
+                        f.write(os.urandom(1 << 20))
+                (ctx / "Dockerfile").write_text("FROM scratch\nCOPY big /big\nUSER 1000\n")
+                layout = self.work / f"big{mb}.oci"
+                sh(f"chmod -R a+rX {ctx}; rm -rf {layout}")
+                self.clear_stores()
+                tb, rb = self.timed(f"{k} build --lint=off -q -t big:{mb} --output type=oci,dest={layout} {ctx}")
+                sh(f"chmod -R a+rX {layout}", check=False)
+                reg = self.start_registry()
+                tp, rp = self.timed(f"{k} push big:{mb} {reg}/kiln:{mb}")
+                ts, rs = self.timed(f"skopeo copy -q --dest-tls-verify=false oci:{layout}:{mb} docker://{reg}/skopeo:{mb}")
+            except Exception as e:
+                self.failures.append(f"{scenario}: {e}")
+                print(f"   FAILED: {e}", flush=True)
+                continue
+            self.rows.append((scenario, "kiln build", tb, tb, tb, rb, "", "", "one run; RSS is the point"))
+            self.rows.append((scenario, "kiln push", tp, tp, tp, rp, "", "", ""))
+            self.rows.append((scenario, "skopeo copy", ts, ts, ts, rs, f"{tp / max(ts, 1e-6):.2f}", "flat RSS as size grows", ""))
+            print(f"   build {tb:.2f}s {rb} MB; push {tp:.2f}s {rp} MB; skopeo {ts:.2f}s {rs} MB", flush=True)
 
     def compare_dynamic(self, scenario, goal, kiln_cmd, peer_cmd, prep):
         """Like compare(), for commands that depend on state set by prep."""
@@ -334,6 +368,7 @@ class Bench:
             "|---|---|---|---|---|---|---|---|",
         ]
         for sc, tool, med, lo, hi, rss, ratio, goal, note in self.rows:
+            tool = tool.replace("|", "\\|")  # "tar | gzip" inside a table cell
             lines.append(f"| {sc} | {tool} | {med:.3f} | {lo:.3f}–{hi:.3f} | {rss} | {ratio} | {goal} | {note} |")
         if self.failures:
             lines += ["", "## Scenarios that could not run", ""] + [f"- {f.splitlines()[0]}" for f in self.failures]
@@ -351,7 +386,7 @@ def main():
     ap.add_argument("--kiln", required=True)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--runs", type=int)
-    ap.add_argument("--only", help="comma-separated: cold,noop,onefile,runs,push,layer,lint,parse,apt")
+    ap.add_argument("--only", help="comma-separated: cold,noop,onefile,runs,push,layer,lint,parse,apt,pushmem")
     args = ap.parse_args()
     b = Bench(args)
     try:
