@@ -273,9 +273,10 @@ class Bench:
             try:
                 ctx = self.work / f"big{mb}"
                 ctx.mkdir(exist_ok=True)
+                rng = random.Random(mb)  # deterministic, incompressible
                 with open(ctx / "big", "wb") as f:
                     for _ in range(mb):
-                        f.write(os.urandom(1 << 20))
+                        f.write(rng.randbytes(1 << 20))
                 (ctx / "Dockerfile").write_text("FROM scratch\nCOPY big /big\nUSER 1000\n")
                 layout = self.work / f"big{mb}.oci"
                 sh(f"chmod -R a+rX {ctx}; rm -rf {layout}")
