@@ -1,11 +1,15 @@
 // WriteLayer: a directory in overlay form -> a reproducible PAX tar blob.
 //
 // Pipeline: the walk feeds a libarchive tar writer (no filter) whose output
-// callback hashes the tar bytes (diff_id) and hands them, in ~1 MiB chunks, to
-// a compressor thread running a second libarchive writer in "raw" format with
-// the gzip/zstd filter; its output callback hashes the compressed bytes
-// (digest) and streams them into the store. Tar building and compression thus
-// use both cores, and nothing is held in memory beyond a few chunks.
+// callback hashes the tar bytes (diff_id) and hands them in chunks to the
+// compressors, whose output is hashed (digest) and streamed into the store.
+// zstd: one thread running a second libarchive writer in "raw" format with
+// the zstd filter. gzip, the slow one: every 4 MiB of tar becomes a gzip
+// member of its own, compressed by one thread per core and written in order
+// (concatenated members are one gzip stream, RFC 1952; pigz and Go's
+// pgzip, which buildah uses, split the same way). The chunking is fixed, so
+// the bytes are reproducible; a layer under 4 MiB is one member, exactly
+// what a single gzip stream is. Nothing is held beyond a few chunks.
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -35,25 +39,29 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
+constexpr size_t kGzipMember = 4 << 20;
 constexpr size_t kMaxQueued = 8;
 
 // Bounded single-producer/single-consumer queue of byte chunks.
 class ChunkQueue {
  public:
+  explicit ChunkQueue(size_t max_queued = kMaxQueued) : max_(max_queued) {}
   void Push(std::string chunk) {
     std::unique_lock l(mu_);
-    not_full_.wait(l, [&] { return q_.size() < kMaxQueued || aborted_; });
+    not_full_.wait(l, [&] { return q_.size() < max_ || aborted_; });
     if (aborted_) throw Error("write layer: compressor failed");
     q_.push_back(std::move(chunk));
     not_empty_.notify_one();
   }
-  // False at end of stream.
-  bool Pop(std::string& out) {
+  // False at end of stream. `index` counts the chunks popped so far.
+  bool Pop(std::string& out, size_t* index = nullptr) {
     std::unique_lock l(mu_);
     not_empty_.wait(l, [&] { return !q_.empty() || closed_; });
     if (q_.empty()) return false;
     out = std::move(q_.front());
     q_.pop_front();
+    if (index) *index = popped_;
+    ++popped_;
     not_full_.notify_one();
     return true;
   }
@@ -74,6 +82,8 @@ class ChunkQueue {
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
   std::deque<std::string> q_;
+  const size_t max_;
+  size_t popped_ = 0;
   bool closed_ = false, aborted_ = false;
 };
 
@@ -113,6 +123,7 @@ struct TarSink {
   Sha256 hash;
   ChunkQueue* queue = nullptr;  // compressed
   Store::BlobWriter* blob = nullptr;  // uncompressed
+  size_t chunk = kChunk;
   std::string pending;
   std::exception_ptr error;
   void Flush() {
@@ -128,7 +139,7 @@ la_ssize_t TarSinkWrite(archive*, void* ctx, const void* buf, size_t n) {
     } else {
       s->hash.Update(buf, n);
       s->pending.append(static_cast<const char*>(buf), n);
-      if (s->pending.size() >= kChunk) s->Flush();
+      if (s->pending.size() >= s->chunk) s->Flush();
     }
   } catch (...) {
     s->error = std::current_exception();
@@ -296,6 +307,104 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts) {
   }
 }
 
+void SetGzipOptions(archive* z) {
+  Check(z, archive_write_add_filter_gzip(z), "add gzip");
+  // No mtime in the gzip header (reproducible); level 6 like `gzip -6`.
+  Check(z, archive_write_set_filter_option(z, "gzip", "timestamp", nullptr), "gzip:!timestamp");
+  Check(z, archive_write_set_filter_option(z, "gzip", "compression-level", "6"), "gzip level");
+}
+
+la_ssize_t AppendToString(archive*, void* ctx, const void* buf, size_t n) {
+  static_cast<std::string*>(ctx)->append(static_cast<const char*>(buf), n);
+  return static_cast<la_ssize_t>(n);
+}
+
+// One gzip member holding `data`.
+std::string GzipMember(const std::string& data) {
+  ArchiveWritePtr z(archive_write_new());
+  if (!z) throw Error("write layer: archive_write_new failed");
+  Check(z.get(), archive_write_set_format_raw(z.get()), "set raw format");
+  SetGzipOptions(z.get());
+  // Trailing zero padding after a gzip member breaks strict readers.
+  Check(z.get(), archive_write_set_bytes_per_block(z.get(), 65536), "set block size");
+  Check(z.get(), archive_write_set_bytes_in_last_block(z.get(), 1), "set last block");
+  std::string out;
+  out.reserve(data.size() + data.size() / 64 + 64);
+  Check(z.get(), archive_write_open(z.get(), &out, nullptr, AppendToString, nullptr), "open gzip member");
+  EntryPtr raw(archive_entry_new());
+  archive_entry_set_pathname(raw.get(), "layer.tar");
+  archive_entry_set_filetype(raw.get(), AE_IFREG);
+  Check(z.get(), archive_write_header(z.get(), raw.get()), "raw header");
+  if (archive_write_data(z.get(), data.data(), data.size()) < 0) Check(z.get(), ARCHIVE_FATAL, "compress");
+  Check(z.get(), archive_write_close(z.get()), "close gzip member");
+  return out;
+}
+
+// Compresses the queue's chunks as gzip members on `threads` threads and
+// writes them to the blob in order. Returns when the queue is closed and
+// drained; throws the first error.
+void CompressGzipMembers(ChunkQueue& queue, Store::BlobWriter& blob, unsigned threads) {
+  std::mutex mu;
+  std::condition_variable turn;
+  size_t next = 0;  // index of the member to write next
+  std::exception_ptr error;
+  auto work = [&] {
+    try {
+      std::string chunk;
+      size_t index = 0;
+      while (queue.Pop(chunk, &index)) {
+        std::string member = GzipMember(chunk);
+        std::unique_lock l(mu);
+        turn.wait(l, [&] { return next == index || error; });
+        if (error) return;
+        blob.Write(member.data(), member.size());
+        ++next;
+        turn.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard l(mu);
+      if (!error) error = std::current_exception();
+      turn.notify_all();
+      queue.Abort();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+// The queue's chunks through one zstd stream (zstd is fast enough on one core).
+void CompressZstd(ChunkQueue& queue, Store::BlobWriter& blob) {
+  ArchiveWritePtr z(archive_write_new());
+  if (!z) throw Error("write layer: archive_write_new failed");
+  Check(z.get(), archive_write_set_format_raw(z.get()), "set raw format");
+  Check(z.get(), archive_write_add_filter_zstd(z.get()), "add zstd");
+  Check(z.get(), archive_write_set_bytes_per_block(z.get(), 65536), "set block size");
+  Check(z.get(), archive_write_set_bytes_in_last_block(z.get(), 1), "set last block");
+  BlobSink blob_sink{&blob, nullptr};
+  if (archive_write_open(z.get(), &blob_sink, nullptr, BlobSinkWrite, nullptr) != ARCHIVE_OK) {
+    if (blob_sink.error) std::rethrow_exception(blob_sink.error);
+    Check(z.get(), ARCHIVE_FATAL, "open compressor");
+  }
+  EntryPtr raw(archive_entry_new());
+  archive_entry_set_pathname(raw.get(), "layer.tar");
+  archive_entry_set_filetype(raw.get(), AE_IFREG);
+  Check(z.get(), archive_write_header(z.get(), raw.get()), "raw header");
+  std::string chunk;
+  while (queue.Pop(chunk)) {
+    if (archive_write_data(z.get(), chunk.data(), chunk.size()) < 0) {
+      if (blob_sink.error) std::rethrow_exception(blob_sink.error);
+      Check(z.get(), ARCHIVE_FATAL, "compress");
+    }
+  }
+  if (archive_write_close(z.get()) != ARCHIVE_OK) {
+    if (blob_sink.error) std::rethrow_exception(blob_sink.error);
+    Check(z.get(), ARCHIVE_FATAL, "close compressor");
+  }
+}
+
 ArchiveWritePtr NewTarWriter() {
   ArchiveWritePtr a(archive_write_new());
   if (!a) throw Error("write layer: archive_write_new failed");
@@ -334,53 +443,34 @@ Layer WriteLayer(const Store& store, const fs::path& dir, const LayerOptions& op
     return layer;
   }
 
-  // The compressing writer.
-  ArchiveWritePtr z(archive_write_new());
-  if (!z) throw Error("write layer: archive_write_new failed");
-  Check(z.get(), archive_write_set_format_raw(z.get()), "set raw format");
-  if (opts.compression == Compression::kGzip) {
+  const bool gzip = opts.compression == Compression::kGzip;
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  // gzip: a member in the queue for each thread and one more, at 4 MiB each.
+  ChunkQueue queue(gzip ? threads + 1 : kMaxQueued);
+  std::exception_ptr z_error;
+  std::thread compressor;
+  if (gzip) {
     media_type = media::kOciLayerGzip;
-    Check(z.get(), archive_write_add_filter_gzip(z.get()), "add gzip");
-    // No mtime in the gzip header (reproducible); level 6 like `gzip -6`.
-    Check(z.get(), archive_write_set_filter_option(z.get(), "gzip", "timestamp", nullptr), "gzip:!timestamp");
-    Check(z.get(), archive_write_set_filter_option(z.get(), "gzip", "compression-level", "6"), "gzip level");
+    tar_sink.chunk = kGzipMember;
+    compressor = std::thread([&] {
+      try {
+        CompressGzipMembers(queue, blob, threads);
+      } catch (...) {
+        z_error = std::current_exception();
+        queue.Abort();
+      }
+    });
   } else {
     media_type = media::kOciLayerZstd;
-    Check(z.get(), archive_write_add_filter_zstd(z.get()), "add zstd");
-  }
-  // Trailing zero padding after a gzip member breaks strict readers.
-  Check(z.get(), archive_write_set_bytes_per_block(z.get(), 65536), "set block size");
-  Check(z.get(), archive_write_set_bytes_in_last_block(z.get(), 1), "set last block");
-  BlobSink blob_sink{&blob, nullptr};
-  if (archive_write_open(z.get(), &blob_sink, nullptr, BlobSinkWrite, nullptr) != ARCHIVE_OK) {
-    if (blob_sink.error) std::rethrow_exception(blob_sink.error);
-    Check(z.get(), ARCHIVE_FATAL, "open compressor");
-  }
-  EntryPtr raw(archive_entry_new());
-  archive_entry_set_pathname(raw.get(), "layer.tar");
-  archive_entry_set_filetype(raw.get(), AE_IFREG);
-  Check(z.get(), archive_write_header(z.get(), raw.get()), "raw header");
-
-  ChunkQueue queue;
-  std::exception_ptr z_error;
-  std::thread compressor([&] {
-    try {
-      std::string chunk;
-      while (queue.Pop(chunk)) {
-        if (archive_write_data(z.get(), chunk.data(), chunk.size()) < 0) {
-          if (blob_sink.error) std::rethrow_exception(blob_sink.error);
-          Check(z.get(), ARCHIVE_FATAL, "compress");
-        }
+    compressor = std::thread([&] {
+      try {
+        CompressZstd(queue, blob);
+      } catch (...) {
+        z_error = std::current_exception();
+        queue.Abort();
       }
-      if (archive_write_close(z.get()) != ARCHIVE_OK) {
-        if (blob_sink.error) std::rethrow_exception(blob_sink.error);
-        Check(z.get(), ARCHIVE_FATAL, "close compressor");
-      }
-    } catch (...) {
-      z_error = std::current_exception();
-      queue.Abort();
-    }
-  });
+    });
+  }
 
   std::exception_ptr tar_error;
   tar_sink.queue = &queue;
