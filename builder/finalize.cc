@@ -4,7 +4,11 @@
 #include <ctime>
 #include <stdexcept>
 
+#include <sstream>
+
 #include "builder/base_image.h"
+#include "builder/finalize_memo.h"
+#include "builder/step_cache.h"
 #include "builder/provenance_input.h"
 #include "oci/digest.h"
 #include "oci/docker_manifest.h"
@@ -28,12 +32,14 @@ std::string ReferrerRepo(const BuildOptions& opts) {
   return s;
 }
 
-void StripStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput& in, oci::Descriptor& manifest,
-               std::ostream& log) {
-  oci::StripOptions so;
-  so.keep_setuid = opts.keep_setuid;
-  if (opts.strip_shells) so.strip_shells = oci::DefaultShells();
-  so.mtime = opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr));
+std::string JoinLines(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += s + "\n";
+  return out;
+}
+
+void StripStepUncached(oci::Store& store, const oci::StripOptions& so, const FinalizeInput& in,
+                       oci::Descriptor& manifest, std::ostream& log) {
   const oci::StripResult r = oci::StripSetuid(store, manifest, so);
   for (const auto& k : r.report.kept) log << "kiln: setuid/setgid kept (allowlisted): " << k << "\n";
   if (!r.layer) return;
@@ -46,6 +52,43 @@ void StripStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput&
   manifest = oci::AppendLayer(store, manifest, *r.layer, "kiln: strip setuid/setgid bits", in.created);
 }
 
+// The strip pass, remembered: its result (the manifest after it, and what it
+// said) depends only on the manifest it read and the options.
+void StripStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput& in, oci::Descriptor& manifest,
+               std::ostream& log) {
+  oci::StripOptions so;
+  so.keep_setuid = opts.keep_setuid;
+  if (opts.strip_shells) so.strip_shells = oci::DefaultShells();
+  so.mtime = opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr));
+  const oci::Digest key = CacheKeyBuilder()
+                              .Add("pass", "strip-setuid-v1")
+                              .Add("kiln", KILN_GIT_COMMIT)  // the passes' rules change with kiln
+                              .Add("manifest", manifest.digest.str())
+                              .Add("keep", JoinLines(so.keep_setuid))
+                              .Add("shells", JoinLines(so.strip_shells))
+                              .Add("mtime", std::to_string(*so.mtime))
+                              .Add("created", in.created)
+                              .Finish();
+  const FinalizeMemo memo(store);
+  if (auto hit = memo.Get(key)) {
+    try {
+      const oci::Index after = oci::ParseIndex(hit->at("manifest").dump());
+      if (after.manifests.size() == 1 && store.HasBlob(after.manifests[0].digest)) {
+        log << hit->at("log").get<std::string>();
+        manifest = after.manifests[0];
+        return;
+      }
+    } catch (const std::exception&) {  // a damaged entry is a miss
+    }
+  }
+  std::ostringstream said;
+  StripStepUncached(store, so, in, manifest, said);
+  log << said.str();
+  oci::Index after;
+  after.manifests.push_back(manifest);
+  memo.Put(key, {{"manifest", nlohmann::json::parse(oci::ToJson(after))}, {"log", said.str()}});
+}
+
 void SecretStep(const oci::Store& store, const BuildOptions& opts, const oci::Descriptor& manifest,
                 std::ostream& log) {
   oci::SecretScanOptions so;
@@ -54,8 +97,20 @@ void SecretStep(const oci::Store& store, const BuildOptions& opts, const oci::De
     so.allow_paths.push_back(a);
     if (a.find('/') == std::string::npos) so.allow_rules.insert(a);
   }
+  // A clean scan is remembered (a dirty one fails the build, so it is rerun).
+  const oci::Digest key = CacheKeyBuilder()
+                              .Add("pass", "secret-scan-v1")
+                              .Add("kiln", KILN_GIT_COMMIT)  // the passes' rules change with kiln
+                              .Add("manifest", manifest.digest.str())
+                              .Add("allow", JoinLines(opts.allow_secrets))
+                              .Finish();
+  const FinalizeMemo memo(store);
+  if (auto hit = memo.Get(key); hit && hit->value("clean", false)) return;
   const auto findings = oci::ScanImageForSecrets(store, manifest, so);
-  if (findings.empty()) return;
+  if (findings.empty()) {
+    memo.Put(key, {{"clean", true}});
+    return;
+  }
   for (const auto& f : findings) log << "kiln: secret: " << oci::FormatFinding(f) << "\n";
   throw std::runtime_error("secret scan: " + std::to_string(findings.size()) +
                            " secret(s) in the image (deleted files still ship in their layer); remove them, "

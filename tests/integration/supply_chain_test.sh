@@ -27,12 +27,22 @@ FROM oci:$BB:latest
 RUN cp /bin/busybox /su && chmod 4755 /su
 DF
 )
-if build -t su:1 --output "type=oci,dest=$OUT/su" "$SU" >"$KT_WORK/su.log" 2>&1; then
+if build -t su:1 --iidfile "$OUT/su.iid" --output "type=oci,dest=$OUT/su" "$SU" >"$KT_WORK/su.log" 2>&1; then
   kt_ok "build with a setuid file"
   kt_check "build output names /su" grep -q "stripped setuid/setgid: /su" "$KT_WORK/su.log"
   kt_eq "/su without the setuid bit" "0755" "$($TREE "$OUT/su" '' | awk '$1 == "/su" {print $3}')"
 else
   cat "$KT_WORK/su.log"; kt_fail "build with a setuid file"
+fi
+# Rebuilt: the strip and secret passes are remembered, not rerun (no layer is
+# read again), and say the same; the image is the same.
+if build -t su:1 --iidfile "$OUT/su2.iid" "$SU" >"$KT_WORK/su2.log" 2>&1; then
+  kt_eq "rebuild: the same image" "$(cat "$OUT/su.iid")" "$(cat "$OUT/su2.iid" 2>/dev/null)"
+  kt_check "rebuild: still names /su" grep -q "stripped setuid/setgid: /su" "$KT_WORK/su2.log"
+  kt_eq "rebuild: strip and secret scan remembered" 2 \
+    "$(kt_as "$U" sh -c 'ls "$KILN_ROOT/cache/finalize" | wc -l')"
+else
+  cat "$KT_WORK/su2.log"; kt_fail "rebuild with a setuid file"
 fi
 
 # ---- --strip=off keeps it ----
