@@ -23,22 +23,13 @@ root=$(kt_fresh_root "$user")
 
 # The base: debootstrap into an umoci bundle, repacked as one layer.
 base=$KT_WORK/debian
-bundle=$KT_WORK/deb-bundle
-umoci init --layout "$base" >/dev/null
-umoci new --image "$base:bookworm" >/dev/null
-umoci unpack --image "$base:bookworm" "$bundle" >/dev/null
+debootstrap_into() { debootstrap --variant=minbase bookworm "$1" "$mirror" >"$KT_WORK/debootstrap.log" 2>&1; }
 start=$(date +%s)
-if ! debootstrap --variant=minbase bookworm "$bundle/rootfs" "$mirror" >"$KT_WORK/debootstrap.log" 2>&1; then
+if ! kt_make_layout "$base" bookworm bash debootstrap_into; then
   tail -n 20 "$KT_WORK/debootstrap.log"
   kt_fail "debootstrap"; kt_done; exit
 fi
 echo "# debootstrap took $(($(date +%s) - start)) s"
-umoci repack --image "$base:bookworm" "$bundle" >/dev/null
-umoci config --image "$base:bookworm" --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  --config.cmd bash --architecture amd64 --os linux >/dev/null
-umoci gc --layout "$base" >/dev/null
-rm -rf "$bundle"
-chmod -R a+rX "$base"
 cp -a "$KT_SRC/examples" "$KT_WORK/examples"
 chmod -R a+rX "$KT_WORK/examples"
 out=$KT_WORK/out

@@ -142,20 +142,32 @@ kt_begin_build_test() {
   BB=$KT_BUSYBOX_LAYOUT
 }
 
+# kt_make_layout LAYOUT TAG SHELL FILL...: an OCI layout holding LAYOUT:TAG,
+# one layer with the rootfs that `FILL... ROOTFS` makes, CMD SHELL. Made with
+# umoci, independent of kiln. Returns FILL's status.
+kt_make_layout() {
+  local layout=$1 tag=$2 shell=$3 rc=0
+  shift 3
+  command -v umoci >/dev/null || kt_skip "umoci not installed"
+  local tmp=$KT_WORK/bundle.$RANDOM
+  umoci init --layout "$layout" >/dev/null
+  umoci new --image "$layout:$tag" >/dev/null
+  umoci unpack --image "$layout:$tag" "$tmp" >/dev/null
+  "$@" "$tmp/rootfs" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    umoci repack --image "$layout:$tag" "$tmp" >/dev/null
+    umoci config --image "$layout:$tag" --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+      --config.cmd "$shell" --architecture amd64 --os linux >/dev/null
+    umoci gc --layout "$layout" >/dev/null
+    chmod -R a+rX "$layout"
+  fi
+  rm -rf "$tmp"
+  return "$rc"
+}
+
 kt_make_busybox_layout() {
   local layout=${1:-$KT_WORK/busybox}
-  command -v umoci >/dev/null || kt_skip "umoci not installed"
-  local tmp=$KT_WORK/bb-bundle.$RANDOM
-  umoci init --layout "$layout" >/dev/null
-  umoci new --image "$layout:latest" >/dev/null
-  umoci unpack --image "$layout:latest" "$tmp" >/dev/null
-  bash "$KT_SRC/scripts/make-busybox-rootfs.sh" "$tmp/rootfs"
-  umoci repack --image "$layout:latest" "$tmp" >/dev/null
-  umoci config --image "$layout:latest" --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    --config.cmd sh --architecture amd64 --os linux >/dev/null
-  umoci gc --layout "$layout" >/dev/null
-  rm -rf "$tmp"
-  chmod -R a+rX "$layout"
+  kt_make_layout "$layout" latest sh bash "$KT_SRC/scripts/make-busybox-rootfs.sh"
   KT_BUSYBOX_LAYOUT=$layout
 }
 
