@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <mutex>
-#include <set>
 
 #include "oci/registry.h"
 #include "oci/registry_session.h"
@@ -195,6 +194,16 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
 
 namespace {
 
+// An image manifest's config and layers, each once.
+std::vector<Descriptor> DistinctBlobs(const Manifest& m) {
+  std::vector<Descriptor> blobs;
+  blobs.push_back(m.config);
+  for (const auto& l : m.layers)
+    if (std::none_of(blobs.begin(), blobs.end(), [&](const Descriptor& b) { return b.digest == l.digest; }))
+      blobs.push_back(l);
+  return blobs;
+}
+
 // How many distinct blobs `desc` references in the store (through an index's
 // local children too): what a re-push reports as already there.
 int CountReferencedBlobs(const Store& store, const Descriptor& desc) {
@@ -205,10 +214,7 @@ int CountReferencedBlobs(const Store& store, const Descriptor& desc) {
       if (store.HasBlob(child.digest)) n += CountReferencedBlobs(store, child);
     return n;
   }
-  const Manifest m = ParseManifest(body);
-  std::set<std::string> blobs = {m.config.digest.str()};
-  for (const auto& l : m.layers) blobs.insert(l.digest.str());
-  return static_cast<int>(blobs.size());
+  return static_cast<int>(DistinctBlobs(ParseManifest(body)).size());
 }
 
 // Pushes everything `desc` references (not `desc` itself), depth first.
@@ -236,17 +242,9 @@ void PushReferenced(RegistryClient& client, const RegistryOptions& opts, const S
     }
     return;
   }
-  Manifest m = ParseManifest(body);
-  std::vector<Descriptor> blobs;
-  auto add = [&](const Descriptor& d) {
-    for (const auto& b : blobs) {
-      if (b.digest == d.digest) return;
-    }
-    if (!store.HasBlob(d.digest)) throw Error("blob " + d.digest.str() + " is not in the store");
-    blobs.push_back(d);
-  };
-  add(m.config);
-  for (const auto& l : m.layers) add(l);
+  const std::vector<Descriptor> blobs = DistinctBlobs(ParseManifest(body));
+  for (const auto& b : blobs)
+    if (!store.HasBlob(b.digest)) throw Error("blob " + b.digest.str() + " is not in the store");
   ParallelFor(opts.parallel, blobs, [&](const Descriptor& b) { client.PushBlob(store, repo, b, stats); });
 }
 

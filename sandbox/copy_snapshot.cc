@@ -16,6 +16,7 @@
 #include "sandbox/error.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
+#include "sandbox/whiteout.h"
 
 namespace kiln::sandbox {
 namespace fs = std::filesystem;
@@ -176,11 +177,6 @@ void MakeUpperDir(const fs::path& upper) {
   if (ec) throw Error("copy snapshot: mkdir " + upper.string() + ": " + ec.message());
 }
 
-void Whiteout(const fs::path& u) {
-  // The overlay whiteout; unprivileged since Linux 5.8.
-  if (::mknod(u.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0) SnapshotFail("whiteout", u);
-}
-
 // A directory that replaced a lower one of the same name: opaque, so that
 // nothing below shows through, as overlayfs marks it; where user xattrs are
 // refused, a whiteout for each lower entry it does not have instead.
@@ -189,7 +185,7 @@ void MarkReplacedDir(const LowerEntry& was, const fs::path& u) {
   if (errno != ENOTSUP && errno != EPERM) SnapshotFail("mark opaque", u);
   for (const auto& [name, e] : MergedLevel(was.dirs)) {
     if (e.whiteout || IsDeviceNode(e.st) || ::access((u / name).c_str(), F_OK) == 0) continue;
-    Whiteout(u / name);
+    MakeWhiteout(u / name);
   }
 }
 
@@ -225,7 +221,7 @@ bool DiffLevel(const std::vector<fs::path>& dirs, const fs::path& merged, const 
   for (const auto& [name, e] : lower) {
     if (e.whiteout || IsDeviceNode(e.st) || now.count(name)) continue;
     MakeUpperDir(upper);
-    Whiteout(upper / name);
+    MakeWhiteout(upper / name);
     changed = true;
   }
   return changed;
