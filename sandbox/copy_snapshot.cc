@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "sandbox/error.h"
 #include "sandbox/syscalls.h"
@@ -180,10 +181,10 @@ void MakeUpperDir(const fs::path& upper) {
 // A directory that replaced a lower one of the same name: opaque, so that
 // nothing below shows through, as overlayfs marks it; where user xattrs are
 // refused, a whiteout for each lower entry it does not have instead.
-void MarkReplacedDir(const LowerEntry& was, const fs::path& u) {
+void MarkReplacedDir(const std::vector<fs::path>& was_dirs, const fs::path& u) {
   if (::lsetxattr(u.c_str(), "user.overlay.opaque", "y", 1, 0) == 0) return;
   if (errno != ENOTSUP && errno != EPERM) SnapshotFail("mark opaque", u);
-  for (const auto& [name, e] : MergedLevel(was.dirs)) {
+  for (const auto& [name, e] : MergedLevel(was_dirs)) {
     if (e.whiteout || IsDeviceNode(e.st) || ::access((u / name).c_str(), F_OK) == 0) continue;
     MakeWhiteout(u / name);
   }
@@ -215,7 +216,7 @@ bool DiffLevel(const std::vector<fs::path>& dirs, const fs::path& merged, const 
       continue;
     MakeUpperDir(upper);
     if (::rename(m.c_str(), u.c_str()) != 0) SnapshotFail("move into the diff", m);
-    if (made_again) MarkReplacedDir(*was, u);
+    if (made_again) MarkReplacedDir(was->dirs, u);
     changed = true;
   }
   for (const auto& [name, e] : lower) {
@@ -247,6 +248,74 @@ bool PruneLevel(const std::vector<fs::path>& dirs, const fs::path& upper) {
   return removed == names.size();
 }
 
+// fuse-overlayfs' marks, in one directory of its upper dir: an opaque
+// directory has the xattr "user.fuseoverlayfs.opaque", a ".wh..wh..opq" file
+// and a ".wh..opq" whiteout device; where mknod is refused, a whiteout is a
+// ".wh.NAME" file. Unlike overlayfs it also marks every new directory opaque
+// and leaves a whiteout for an entry that only this step had (a mount stub):
+// marks that hide nothing are dropped, so the layer is what overlayfs gives.
+// `dirs` are the lower dirs showing through at `upper`; `over_lower` says
+// whether any lower entry has this path.
+// Removes fuse-overlayfs' bookkeeping xattrs ("user.fuseoverlayfs.*": the
+// opaque mark, the origin of a copied-up file) from `path`; true when the
+// opaque mark was among them.
+bool RemoveFuseXattrs(const fs::path& path) {
+  constexpr std::string_view kPrefix = "user.fuseoverlayfs.";
+  ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
+  if (n <= 0) return false;  // none, or a filesystem without xattrs
+  std::string names(static_cast<size_t>(n), '\0');
+  n = ::llistxattr(path.c_str(), names.data(), names.size());
+  if (n < 0) SnapshotFail("list the xattrs of", path);
+  names.resize(static_cast<size_t>(n));
+  bool opaque = false;
+  for (size_t pos = 0; pos < names.size();) {
+    const std::string name(names.c_str() + pos);
+    pos += name.size() + 1;
+    if (!name.starts_with(kPrefix)) continue;
+    char v = 0;
+    if (name == "user.fuseoverlayfs.opaque" && ::lgetxattr(path.c_str(), name.c_str(), &v, 1) == 1 && v == 'y')
+      opaque = true;
+    if (::lremovexattr(path.c_str(), name.c_str()) != 0) SnapshotFail("remove " + name + " of", path);
+  }
+  return opaque;
+}
+
+void NormalizeFuseLevel(const std::vector<fs::path>& dirs, const fs::path& upper, bool over_lower) {
+  bool opaque = RemoveFuseXattrs(upper);
+  const auto names = ListNames(upper);
+  opaque = opaque || names.count(".wh..wh..opq") || names.count(".wh..opq");
+  // Below an opaque directory nothing shows through.
+  const auto lower = opaque ? std::map<std::string, LowerEntry>{} : MergedLevel(dirs);
+  auto shows = [&](const std::string& name) {
+    auto it = lower.find(name);
+    return it != lower.end() && !it->second.whiteout ? &it->second : nullptr;
+  };
+  for (const auto& name : names) {
+    const fs::path p = upper / name;
+    const struct stat st = LstatOrFail(p);
+    if (name == ".wh..wh..opq" || name == ".wh..opq") {
+      // the mark itself
+    } else if (name.starts_with(".wh.") && S_ISREG(st.st_mode)) {
+      const std::string hidden = name.substr(4);
+      if (shows(hidden) && ::access((upper / hidden).c_str(), F_OK) != 0) MakeWhiteout(upper / hidden);
+    } else if (!(IsOverlayWhiteout(st) && !shows(name))) {
+      // An entry, or a whiteout that hides something; directories are
+      // cleaned as they are visited.
+      if (!S_ISDIR(st.st_mode) && !IsOverlayWhiteout(st)) RemoveFuseXattrs(p);
+      continue;
+    }
+    if (::unlink(p.c_str()) != 0) SnapshotFail("remove", p);
+  }
+  if (opaque && over_lower) MarkReplacedDir(dirs, upper);
+  for (const auto& name : ListNames(upper)) {
+    const fs::path u = upper / name;
+    if (!S_ISDIR(LstatOrFail(u).st_mode)) continue;
+    const LowerEntry* below = shows(name);
+    const bool below_is_dir = below && S_ISDIR(below->st.st_mode);
+    NormalizeFuseLevel(below_is_dir ? below->dirs : std::vector<fs::path>{}, u, below != nullptr);
+  }
+}
+
 }  // namespace
 
 CopiedDirs CopyMergedLowers(const std::vector<fs::path>& lowers, const fs::path& target) {
@@ -261,5 +330,9 @@ void MoveDiffToUpper(const std::vector<fs::path>& lowers, const fs::path& merged
 }
 
 void PruneUnchangedDirs(const std::vector<fs::path>& lowers, const fs::path& upper) { PruneLevel(lowers, upper); }
+
+void NormalizeFuseOverlayUpper(const std::vector<fs::path>& lowers, const fs::path& upper) {
+  NormalizeFuseLevel(lowers, upper, true);
+}
 
 }  // namespace kiln::sandbox

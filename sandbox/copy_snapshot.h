@@ -45,4 +45,10 @@ void MoveDiffToUpper(const std::vector<std::filesystem::path>& lowers, const std
 // real changes, as a layer from the copy fallback does.
 void PruneUnchangedDirs(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper);
 
+// Rewrites the upper dir of a fuse-overlayfs mount (sandbox/fuse_overlay.h)
+// into overlayfs' form: its opaque marks (an xattr of its own, marker files)
+// become "user.overlay.opaque" (or whiteouts where xattrs are refused), its
+// ".wh.NAME" files become whiteout devices.
+void NormalizeFuseOverlayUpper(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper);
+
 }  // namespace kiln::sandbox

@@ -9,10 +9,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "sandbox/copy_snapshot.h"
 #include "sandbox/error.h"
+#include "sandbox/fuse_overlay.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
 
@@ -51,15 +54,16 @@ void Bind(const std::filesystem::path& source, const std::filesystem::path& targ
   }
 }
 
-enum class Snapshotter { kAuto, kOverlay, kCopy };
+enum class Snapshotter { kAuto, kOverlay, kFuse, kCopy };
 
 Snapshotter ChosenSnapshotter() {
   const char* env = std::getenv("KILN_SNAPSHOTTER");
   const std::string v = env ? env : "";
   if (v.empty() || v == "auto") return Snapshotter::kAuto;
   if (v == "overlay") return Snapshotter::kOverlay;
+  if (v == "fuse-overlayfs") return Snapshotter::kFuse;
   if (v == "copy") return Snapshotter::kCopy;
-  throw Error("KILN_SNAPSHOTTER=" + v + ": expected auto, overlay or copy");
+  throw Error("KILN_SNAPSHOTTER=" + v + ": expected auto, overlay, fuse-overlayfs or copy");
 }
 
 }  // namespace
@@ -76,6 +80,9 @@ OverlayMount::OverlayMount(const std::vector<std::filesystem::path>& lowers, con
     Bind(lowers[0], target, true);
   } else if (ChosenSnapshotter() == Snapshotter::kCopy) {
     MountCopy(lowers, upper);
+  } else if (ChosenSnapshotter() == Snapshotter::kFuse) {
+    if (auto why = FuseOverlayUnavailable()) throw Error("KILN_SNAPSHOTTER=fuse-overlayfs: " + *why);
+    fuse_ = std::make_unique<FuseOverlayProcess>(lowers, upper, work, target);
   } else {
     try {
       try {
@@ -89,14 +96,20 @@ OverlayMount::OverlayMount(const std::vector<std::filesystem::path>& lowers, con
       if (ChosenSnapshotter() == Snapshotter::kOverlay) throw;
       for (const auto& l : lowers)  // not overlay's fault: say what is missing
         if (::access(l.c_str(), F_OK) != 0) throw;
+      static const std::optional<std::string> no_fuse = FuseOverlayUnavailable();
       static std::once_flag note;
       std::call_once(note, [&] {
-        std::fprintf(stderr,
-                     "kiln: overlayfs refused (%s); every step works on a full copy of its root instead, "
-                     "which is slower (KILN_SNAPSHOTTER=overlay makes this an error)\n",
-                     e.what());
+        if (!no_fuse)
+          std::fprintf(stderr, "kiln: overlayfs refused (%s); using fuse-overlayfs instead "
+                       "(KILN_SNAPSHOTTER=overlay makes this an error)\n", e.what());
+        else
+          std::fprintf(stderr,
+                       "kiln: overlayfs refused (%s), and %s; every step works on a full copy of its root "
+                       "instead, which is slower (KILN_SNAPSHOTTER=overlay makes this an error)\n",
+                       e.what(), no_fuse->c_str());
       });
-      MountCopy(lowers, upper);
+      if (!no_fuse) fuse_ = std::make_unique<FuseOverlayProcess>(lowers, upper, work, target);
+      else MountCopy(lowers, upper);
     }
   }
   mounted_ = true;
@@ -112,6 +125,14 @@ void OverlayMount::MountCopy(const std::vector<std::filesystem::path>& lowers, c
 void OverlayMount::Finish() {
   if (!mounted_) return;
   mounted_ = false;
+  if (fuse_) {
+    fuse_->Unmount();
+    fuse_.reset();
+    if (upper_.empty()) return;
+    NormalizeFuseOverlayUpper(lowers_, upper_);
+    PruneUnchangedDirs(lowers_, upper_);
+    return;
+  }
   if (::umount2(target_.c_str(), MNT_DETACH) != 0) throw Error("unmounting " + target_.string() + ": " + sys::ErrnoText(errno));
   if (upper_.empty()) return;
   if (copied_) MoveDiffToUpper(lowers_, target_, upper_, copied_dirs_);
@@ -167,7 +188,7 @@ void OverlayMount::MountNative(const std::vector<std::filesystem::path>& lowers,
 }
 
 OverlayMount::~OverlayMount() {
-  if (mounted_) ::umount2(target_.c_str(), MNT_DETACH);
+  if (mounted_ && !fuse_) ::umount2(target_.c_str(), MNT_DETACH);
 }
 
 OverlayMount::OverlayMount(OverlayMount&& other) noexcept
@@ -177,6 +198,7 @@ OverlayMount::OverlayMount(OverlayMount&& other) noexcept
       copied_(other.copied_),
       lowers_(std::move(other.lowers_)),
       upper_(std::move(other.upper_)),
-      copied_dirs_(std::move(other.copied_dirs_)) {}
+      copied_dirs_(std::move(other.copied_dirs_)),
+      fuse_(std::move(other.fuse_)) {}
 
 }  // namespace kiln::sandbox

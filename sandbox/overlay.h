@@ -3,14 +3,17 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <vector>
 
 #include "sandbox/copy_snapshot.h"
+#include "sandbox/fuse_overlay.h"
 
 namespace kiln::sandbox {
 
-// Throws sandbox::Error for a KILN_SNAPSHOTTER other than auto, overlay or
-// copy: a build checks it before its first step, not when a mount needs it.
+// Throws sandbox::Error for a KILN_SNAPSHOTTER other than auto, overlay,
+// fuse-overlayfs or copy: a build checks it before its first step, not when a
+// mount needs it.
 void CheckSnapshotterSetting();
 
 class OverlayMount {
@@ -25,10 +28,12 @@ class OverlayMount {
   // own limit is 500 lower layers.
   //
   // Where the kernel refuses overlayfs (before 5.11, or an upper filesystem
-  // it does not support), the target is a full copy of the merged lowers
-  // instead (sandbox/copy_snapshot.h), announced once on stderr; Finish()
-  // then computes the diff into `upper`. KILN_SNAPSHOTTER=overlay makes the
-  // refusal an error, KILN_SNAPSHOTTER=copy always copies.
+  // it does not support), fuse-overlayfs serves the mount when it can
+  // (sandbox/fuse_overlay.h; Finish() rewrites its upper dir into overlayfs'
+  // form), else the target is a full copy of the merged lowers
+  // (sandbox/copy_snapshot.h) and Finish() computes the diff into `upper`;
+  // the choice is announced once on stderr. KILN_SNAPSHOTTER=overlay makes
+  // the refusal an error; =fuse-overlayfs and =copy always take that way.
   OverlayMount(const std::vector<std::filesystem::path>& lowers,
                const std::filesystem::path& upper, const std::filesystem::path& work,
                const std::filesystem::path& target);
@@ -63,6 +68,7 @@ class OverlayMount {
   std::vector<std::filesystem::path> lowers_;
   std::filesystem::path upper_;
   CopiedDirs copied_dirs_;
+  std::unique_ptr<FuseOverlayProcess> fuse_;  // the fuse-overlayfs way
 };
 
 }  // namespace kiln::sandbox

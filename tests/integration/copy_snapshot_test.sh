@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The copy fallback (KILN_SNAPSHOTTER=copy: what kiln does where overlayfs
-# cannot be mounted in a user namespace) builds the same image, byte for byte,
-# as overlayfs does: same manifest digest, with and without a subuid range.
+# The fallbacks for hosts where overlayfs cannot be mounted in a user
+# namespace, fuse-overlayfs and a copy of the root (KILN_SNAPSHOTTER=
+# fuse-overlayfs / copy), build the same image, byte for byte, as overlayfs
+# does: same manifest digest, with and without a subuid range.
 # The Dockerfile adds, changes, chmods and deletes lower files and directories
 # (whiteouts), across stages and with a COPY --from.
 source "$(dirname "$0")/lib.sh"
@@ -21,6 +22,13 @@ RUN chmod 0750 /srv 2>/dev/null || mkdir -m 0750 /srv
 USER 1000
 DF
 chmod -R a+rX "$CTX"
+# fuse-overlayfs needs /dev/fuse, 0666 on a stock Debian; some CI hosts make
+# it root-only. As root, give it the stock mode for the test and put it back.
+if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ]; then
+  fuse_mode=$(stat -c %a /dev/fuse)
+  chmod 0666 /dev/fuse
+  kt_on_exit "chmod $fuse_mode /dev/fuse"
+fi
 for user in kiln-ranged kiln-single; do
   kt_fresh_root "$user" >/dev/null
   native=$(kt_as "$user" "$KT_KILN" build --lint=off -q "$CTX" 2>"$KT_WORK/native-$user.err") ||
@@ -30,11 +38,26 @@ for user in kiln-ranged kiln-single; do
     2>"$KT_WORK/copy-$user.err") || { cat "$KT_WORK/copy-$user.err"; kt_fail "$user: copy build"; continue; }
   kt_check "$user: a digest was printed" test "${native#sha256:}" != "$native"
   kt_eq "$user: copy snapshots give the same manifest digest as overlayfs" "$native" "$copy"
+  kt_fresh_root "$user" >/dev/null
+  fuse=$(KT_EXTRA_ENV=KILN_SNAPSHOTTER=fuse-overlayfs kt_as "$user" "$KT_KILN" build --lint=off -q "$CTX" \
+    2>"$KT_WORK/fuse-$user.err") || { cat "$KT_WORK/fuse-$user.err"; kt_fail "$user: fuse-overlayfs build"; continue; }
+  kt_eq "$user: fuse-overlayfs gives the same manifest digest as overlayfs" "$native" "$fuse"
+  kt_eq "$user: no fuse-overlayfs daemon is left" "" "$(pgrep -u "$user" -x fuse-overlayfs || true)"
 done
 # Asked for explicitly, the copy is not announced; a bad value is an error.
 kt_eq "no fallback note when KILN_SNAPSHOTTER=copy is asked for" 0 "$(grep -c "overlayfs refused" "$KT_WORK/copy-kiln-ranged.err" || true)"
 rc=0
 KT_EXTRA_ENV=KILN_SNAPSHOTTER=vfs kt_as kiln-ranged "$KT_KILN" build --lint=off -q "$CTX" >/dev/null 2>"$KT_WORK/bad.err" || rc=$?
 kt_check "KILN_SNAPSHOTTER=vfs fails" test "$rc" -ne 0
-kt_check "and says which values work" grep -q "expected auto, overlay or copy" "$KT_WORK/bad.err"
+kt_check "and says which values work" grep -q "expected auto, overlay, fuse-overlayfs or copy" "$KT_WORK/bad.err"
+# Asked for where /dev/fuse is root-only: a clear error, not another way.
+if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ]; then
+  chmod 0600 /dev/fuse
+  rc=0
+  KT_EXTRA_ENV=KILN_SNAPSHOTTER=fuse-overlayfs kt_as kiln-single "$KT_KILN" build --no-cache --lint=off -q "$CTX" \
+    >/dev/null 2>"$KT_WORK/nofuse.err" || rc=$?
+  chmod 0666 /dev/fuse
+  kt_check "KILN_SNAPSHOTTER=fuse-overlayfs without access to /dev/fuse fails" test "$rc" -ne 0
+  kt_check "and names /dev/fuse" grep -q "fuse-overlayfs: /dev/fuse: Permission denied" "$KT_WORK/nofuse.err"
+fi
 kt_done

@@ -14,7 +14,9 @@
 #include <functional>
 
 #include "sandbox/error.h"
+#include "sandbox/fuse_overlay.h"
 #include "sandbox/overlay.h"
+#include "sandbox/whiteout.h"
 #include "tests/sandbox/sandbox_fixture.h"
 
 namespace kiln::sandbox {
@@ -135,6 +137,14 @@ TEST_F(CopySnapshotTest, DiffMatchesOverlayfs) {
   const std::string copy = RunStep("copy", step);
   EXPECT_EQ(Applied(copy), Applied(native));
   EXPECT_EQ(Tree(copy), Tree(native)) << "the same diff, entry for entry";
+  if (!FuseOverlayUnavailable()) {
+    const std::string fuse = RunStep("fuse-overlayfs", step);
+    EXPECT_EQ(Applied(fuse), Applied(native));
+    EXPECT_EQ(Tree(fuse), Tree(native)) << "fuse-overlayfs' marks rewritten into overlayfs' form";
+    char v = 0;
+    EXPECT_EQ(::lgetxattr((fuse + "/o").c_str(), "user.overlay.opaque", &v, 1), 1);
+    EXPECT_EQ(::lgetxattr((fuse + "/o").c_str(), "user.fuseoverlayfs.opaque", &v, 1), -1);
+  }
 
   // Only what changed is in the diff; removals are 0/0 whiteouts.
   EXPECT_FALSE(fs::exists(copy + "/keep"));
@@ -151,7 +161,8 @@ TEST_F(CopySnapshotTest, DiffMatchesOverlayfs) {
 // A directory overlayfs copied up only to hold a file that is gone again,
 // with its mtime put back (a mount stub's parent), is not a change.
 TEST_F(CopySnapshotTest, OverlayfsCopyUpsWithoutChangeArePruned) {
-  for (const char* snapshotter : {"overlay", "copy"}) {
+  for (const char* snapshotter : {"overlay", "copy", "fuse-overlayfs"}) {
+    if (snapshotter == std::string("fuse-overlayfs") && FuseOverlayUnavailable()) continue;
     const std::string upper = RunStep(snapshotter, [](const std::string& root) {
       struct stat st {};
       ASSERT_EQ(::stat((root + "/d").c_str(), &st), 0);
@@ -164,8 +175,9 @@ TEST_F(CopySnapshotTest, OverlayfsCopyUpsWithoutChangeArePruned) {
   }
 }
 
-// The kernel refuses a 501st lower dir: by default kiln then copies, and says
-// so once; with KILN_SNAPSHOTTER=overlay the refusal is the error.
+// The kernel refuses a 501st lower dir: by default kiln then takes
+// fuse-overlayfs where it can, else copies, and says so once; with
+// KILN_SNAPSHOTTER=overlay the refusal is the error.
 TEST_F(CopySnapshotTest, FallsBackToACopyWhenOverlayfsRefuses) {
   std::vector<fs::path> many;
   for (int i = 0; i < 501; ++i) {
@@ -182,8 +194,10 @@ TEST_F(CopySnapshotTest, FallsBackToACopyWhenOverlayfsRefuses) {
   ::testing::internal::CaptureStderr();
   OverlayMount m(many, dir_ + "/u", dir_ + "/w", dir_ + "/m");
   const std::string note = ::testing::internal::GetCapturedStderr();
-  EXPECT_TRUE(m.copied());
+  const auto no_fuse = FuseOverlayUnavailable();
+  EXPECT_EQ(m.copied(), no_fuse.has_value());
   EXPECT_NE(note.find("overlayfs refused"), std::string::npos) << note;
+  EXPECT_NE(note.find(no_fuse ? "full copy" : "using fuse-overlayfs"), std::string::npos) << note;
   EXPECT_EQ(testing::ReadText(dir_ + "/m/f0"), "0");
   EXPECT_EQ(testing::ReadText(dir_ + "/m/f500"), "500");
   testing::WriteText(dir_ + "/m/new", "n");
@@ -194,6 +208,79 @@ TEST_F(CopySnapshotTest, FallsBackToACopyWhenOverlayfsRefuses) {
 TEST_F(CopySnapshotTest, AnUnchangedStepLeavesAnEmptyDiff) {
   const std::string copy = RunStep("copy", [](const std::string& root) { (void)testing::ReadText(root + "/keep"); });
   EXPECT_TRUE(fs::is_empty(copy));
+}
+
+TEST_F(CopySnapshotTest, FuseOverlayfsNeedsItsProgramAndDevFuse) {
+  if (auto why = FuseOverlayUnavailable()) {
+    SnapshotterEnv env("fuse-overlayfs");
+    for (const char* d : {"u", "w", "m"}) fs::create_directories(dir_ + "/" + d);
+    try {
+      OverlayMount m(lowers_, dir_ + "/u", dir_ + "/w", dir_ + "/m");
+      ADD_FAILURE() << "mounted without " << *why;
+    } catch (const sandbox::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(*why), std::string::npos) << e.what();
+    }
+    GTEST_SKIP() << "fuse-overlayfs unusable here: " << *why;
+  }
+  // A lower dir fuse-overlayfs would misread is refused before it runs.
+  fs::create_directories(dir_ + "/a:b");
+  for (const char* d : {"u", "w", "m"}) fs::create_directories(dir_ + "/" + d);
+  EXPECT_THROW(FuseOverlayProcess({dir_ + "/a:b"}, dir_ + "/u", dir_ + "/w", dir_ + "/m"), sandbox::Error);
+  // The daemon's own complaint reaches the error: a work dir that is missing.
+  try {
+    FuseOverlayProcess p(lowers_, dir_ + "/u", dir_ + "/missing-work", dir_ + "/m");
+    ADD_FAILURE() << "mounted without a work dir";
+  } catch (const sandbox::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fuse-overlayfs could not mount"), std::string::npos) << e.what();
+  }
+}
+
+// Its marks where mknod or xattrs are refused: ".wh.NAME" files for
+// whiteouts, ".wh..wh..opq" for an opaque directory.
+TEST_F(CopySnapshotTest, FuseOverlayfsMarkFilesBecomeOverlayForm) {
+  const std::string u = dir_ + "/fuse-upper";
+  fs::create_directories(u + "/o");
+  fs::create_directories(u + "/d");
+  testing::WriteText(u + "/.wh.keep", "");
+  testing::WriteText(u + "/d/.wh.a", "");
+  testing::WriteText(u + "/o/.wh..wh..opq", "");
+  testing::WriteText(u + "/o/new", "n");
+  testing::WriteText(u + "/.whale", "a file a step made");
+  // Marks that hide nothing: a new directory marked opaque, the whiteout of
+  // a stub only this step had.
+  fs::create_directories(u + "/fresh");
+  testing::WriteText(u + "/fresh/.wh..wh..opq", "");
+  ASSERT_EQ(::setxattr((u + "/fresh").c_str(), "user.fuseoverlayfs.opaque", "y", 1, 0), 0);
+  MakeWhiteout(u + "/stub");
+  ASSERT_EQ(::setxattr((u + "/o/new").c_str(), "user.fuseoverlayfs.origin", "x", 1, 0), 0);
+  ASSERT_EQ(::setxattr((u + "/o/new").c_str(), "user.mine", "kept", 4, 0), 0);
+  NormalizeFuseOverlayUpper(lowers_, u);
+  EXPECT_EQ(::lgetxattr((u + "/o/new").c_str(), "user.fuseoverlayfs.origin", nullptr, 0), -1);
+  EXPECT_EQ(::lgetxattr((u + "/o/new").c_str(), "user.mine", nullptr, 0), 4) << "a step's own xattrs stay";
+  EXPECT_EQ(Tree(u + "/fresh"), "");
+  EXPECT_EQ(::lgetxattr((u + "/fresh").c_str(), "user.overlay.opaque", nullptr, 0), -1);
+  EXPECT_EQ(::lgetxattr((u + "/fresh").c_str(), "user.fuseoverlayfs.opaque", nullptr, 0), -1);
+  EXPECT_FALSE(fs::exists(fs::symlink_status(u + "/stub")));
+  struct stat st {};
+  for (const char* w : {"/keep", "/d/a"}) {
+    ASSERT_EQ(::lstat((u + w).c_str(), &st), 0) << w;
+    EXPECT_TRUE(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) << w;
+  }
+  EXPECT_FALSE(fs::exists(u + "/.wh.keep"));
+  EXPECT_FALSE(fs::exists(u + "/o/.wh..wh..opq"));
+  EXPECT_TRUE(fs::exists(u + "/.whale"));
+  char v = 0;
+  EXPECT_EQ(::lgetxattr((u + "/o").c_str(), "user.overlay.opaque", &v, 1), 1);
+  const std::string view = dir_ + "/fuse-view";
+  fs::create_directories(view);
+  std::vector<fs::path> layers = {u};
+  layers.insert(layers.end(), lowers_.begin(), lowers_.end());
+  SnapshotterEnv env("overlay");
+  OverlayMount m(layers, fs::path(), fs::path(), view);
+  EXPECT_FALSE(fs::exists(view + "/keep"));
+  EXPECT_FALSE(fs::exists(view + "/d/a"));
+  EXPECT_TRUE(fs::exists(view + "/d/b") == false && fs::exists(view + "/o/new"));
+  EXPECT_FALSE(fs::exists(view + "/o/vis")) << "o is opaque";
 }
 
 TEST_F(CopySnapshotTest, AnUnknownSnapshotterIsAnError) {
