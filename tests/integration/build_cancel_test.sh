@@ -98,6 +98,30 @@ else
   kt_fail "kill -9: the long build did not start"
 fi
 
+# ---- kill -9 of kiln while fuse-overlayfs serves the step ----
+# Its daemon is kiln's child with PR_SET_PDEATHSIG: it must not outlive kiln
+# (it would keep the mount namespace and the store's dirs busy).
+if command -v fuse-overlayfs >/dev/null && [ -c /dev/fuse ] && [ "$(id -u)" = 0 ]; then
+  fuse_mode=$(stat -c %a /dev/fuse)
+  chmod 0666 /dev/fuse
+  kt_on_exit "chmod $fuse_mode /dev/fuse"
+  export KT_EXTRA_ENV=KILN_SNAPSHOTTER=fuse-overlayfs
+  if start_long_build "$KT_WORK/kill-fuse.log"; then
+    kt_check "fuse-overlayfs: a daemon serves the running step" pgrep -u "$user" -x fuse-overlayfs
+    kill -9 "$(outer_kiln)"
+    wait "$BUILD_PID" 2>/dev/null || true
+    for _ in $(seq 100); do [ -z "$(build_procs)" ] && break; sleep 0.05; done
+    kt_eq "fuse-overlayfs: kill -9 of kiln leaves no process after 5 s" "" "$(build_procs)"
+    kt_eq "fuse-overlayfs: no daemon is left" "" "$(pgrep -u "$user" -x fuse-overlayfs || true)"
+    kt_eq "fuse-overlayfs: no mount of the store remains" 0 "$(mounts_of_store)"
+    pkill -9 -u "$user" -x fuse-overlayfs 2>/dev/null || true
+    kt_check "fuse-overlayfs: kiln fsck passes" kt_as "$user" "$KT_KILN" fsck
+  else
+    kt_fail "fuse-overlayfs: the long build did not start"
+  fi
+  unset KT_EXTRA_ENV
+fi
+
 # ---- the TTY view ----
 printf 'FROM oci:%s:latest\nRUN echo tty-line-1 && echo tty-line-2 > /t\nCOPY Dockerfile /Dockerfile\n' "$BB" >"$CTX/Dockerfile"
 tty_build() {  # log
