@@ -347,10 +347,24 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
   const auto& copy = req.copy;
   StepDirs dirs(store_);
   {
-    sandbox::OverlayMount mount(layers_.Lowers(parent), dirs.upper, dirs.work, dirs.merged);
+    // --link: the files go into an empty root, a layer of their own that
+    // does not depend on the parent (destinations resolve without the
+    // parent's symlinks, parents are made 0755 root), as BuildKit does.
+    sandbox::OverlayMount mount(copy.link ? std::vector<fs::path>{} : layers_.Lowers(parent), dirs.upper, dirs.work,
+                                dirs.merged);
     CopyAttrs attrs;
     if (!copy.chown.empty()) {
-      auto u = sandbox::ResolveChown(dirs.merged, copy.chown);
+      // Names come from the parent's /etc/passwd and /etc/group, --link too.
+      std::optional<oci::Store::TempDir> users_dir;
+      std::unique_ptr<sandbox::OverlayMount> users_view;
+      fs::path users_root = dirs.merged;
+      if (copy.link) {
+        users_dir.emplace(store_.MakeTempDir("users"));
+        users_root = users_dir->path();
+        auto lowers = layers_.Lowers(parent);
+        if (!lowers.empty()) users_view = std::make_unique<sandbox::OverlayMount>(lowers, fs::path(), fs::path(), users_root);
+      }
+      auto u = sandbox::ResolveChown(users_root, copy.chown);
       attrs.uid = u.uid;
       attrs.gid = u.gid;
     }

@@ -151,8 +151,10 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
                                const frontend::Instruction& inst, frontend::StageVars& vars,
                                const StageSettings& settings, const std::string& label) {
   const frontend::Location where = LineOnly(inst.location);
+  // The step's own fields; the key is then taken over the parent's state and
+  // these, so that COPY --link can also have a key without the parent.
   CacheKeyBuilder key;
-  key.Add("parent", state.digest.str()).Add("keyword", inst.keyword).Add("layer-time", settings.layer_time);
+  key.Add("keyword", inst.keyword).Add("layer-time", settings.layer_time);
 
   RunRequest run_req;
   CopyRequest copy_req;
@@ -245,19 +247,35 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
     }
   }
 
-  const oci::Digest step_key = key.Finish();
+  const oci::Digest fields_key = key.Finish();
+  const oci::Digest step_key = CacheKeyBuilder().Add("parent", state.digest.str()).Add("step", fields_key.str()).Finish();
+  // COPY --link makes its layer without looking at the parent (BuildKit's
+  // linked layers), so the layer alone is also cached without the parent: a
+  // rebuild on a changed base stacks it again instead of copying.
+  const auto* copy_cmd = std::get_if<frontend::CopyCmd>(&inst.command);
+  std::optional<oci::Digest> link_key;
+  if (copy_cmd && copy_cmd->link) link_key = CacheKeyBuilder().Add("linked-layer", fields_key.str()).Finish();
   const int id = progress_.Begin(label);
+  std::optional<oci::Layer> layer;
+  bool linked_hit = false;
   if (!settings.no_cache && cache_) {
     if (auto hit = cache_->Lookup(step_key)) {
       progress_.Cached(id);
       ++steps_cached_;
       return *hit;
     }
+    if (link_key) {
+      if (auto hit = cache_->Lookup(*link_key); hit && hit->layers.size() == 1 && hit->config.diff_ids.size() == 1) {
+        layer = oci::Layer{hit->layers[0], hit->config.diff_ids[0]};
+        linked_hit = true;
+      }
+    }
   }
 
-  std::optional<oci::Layer> layer;
   try {
-    if (workdir) {
+    if (linked_hit) {
+      // the layer is in hand
+    } else if (workdir) {
       layer = runner_.Workdir(state, workdir_req);
     } else if (is_run) {
       run_req.on_output = [this, id](std::string_view line) { progress_.Output(id, line); };
@@ -276,7 +294,8 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
     progress_.Failed(id, e.what());
     throw frontend::Error(where, inst.keyword + ": " + e.what());
   }
-  ++steps_run_;
+  if (linked_hit) ++steps_cached_;
+  else ++steps_run_;
 
   ImageState next = state;
   if (workdir) {
@@ -296,8 +315,18 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
     next.layers.push_back(layer->blob);
   }
   next.digest = step_key;
-  if (cache_) cache_->Put(step_key, next, created_by);
-  progress_.Done(id);
+  if (cache_) {
+    cache_->Put(step_key, next, created_by);
+    if (link_key && layer && !linked_hit) {
+      ImageState alone;
+      alone.config.diff_ids = {layer->diff_id};
+      alone.layers = {layer->blob};
+      alone.digest = *link_key;
+      cache_->Put(*link_key, alone, created_by);
+    }
+  }
+  if (linked_hit) progress_.Cached(id);
+  else progress_.Done(id);
   return next;
 }
 

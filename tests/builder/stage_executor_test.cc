@@ -193,6 +193,31 @@ TEST_F(StageTest, ContextChangeRerunsOnlyDependentSteps) {
   EXPECT_EQ(BuildStage(df, r3).run, 0);
 }
 
+// COPY --link's layer does not depend on what is below it: after a change
+// above it (here a RUN's argument), a rebuild stacks the same layer again
+// without copying; a plain COPY is copied again.
+TEST_F(StageTest, LinkedCopyLayerSurvivesAChangedParent) {
+  const auto df = [](const std::string& v, const std::string& link) {
+    return "FROM scratch\nRUN setup " + v + "\nCOPY " + link + "app.txt /\n";
+  };
+  for (const std::string link : {"--link ", ""}) {
+    FakeRunner r1(*store_);
+    auto first = BuildStage(df("1" + link, link), r1);
+    FakeRunner r2(*store_);
+    auto second = BuildStage(df("2" + link, link), r2);
+    EXPECT_EQ(r2.runs.size(), 1u) << link;
+    EXPECT_EQ(r2.copies.size(), link.empty() ? 1u : 0u) << link;
+    EXPECT_EQ(second.cached, link.empty() ? 0 : 1) << link;
+    EXPECT_NE(first.state.digest, second.state.digest) << "the states still differ";
+    if (!link.empty()) {
+      EXPECT_EQ(first.state.layers.back().digest.str(), second.state.layers.back().digest.str()) << "reused";
+      EXPECT_EQ(first.state.config.diff_ids.back().str(), second.state.config.diff_ids.back().str());
+    }
+    ASSERT_EQ(r1.copies.size(), 1u);
+    EXPECT_EQ(r1.copies[0].copy.link, !link.empty());
+  }
+}
+
 TEST_F(StageTest, BuildArgChangesRunKeyAndHistory) {
   const std::string df = "FROM scratch\nARG V=1\nRUN echo $V\n";
   FakeRunner r1(*store_);
