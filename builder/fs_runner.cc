@@ -16,6 +16,7 @@
 #include "oci/file_lock.h"
 #include "oci/file_util.h"
 #include "oci/url_fetch.h"
+#include "sandbox/copy_snapshot.h"
 #include "sandbox/overlay.h"
 #include "sandbox/run.h"
 #include "sandbox/user_db.h"
@@ -120,9 +121,21 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
     return sm;
   }
   if (m.type == "cache") {
-    if (!m.from.empty() || !m.source.empty())
-      throw std::runtime_error("--mount type=cache with from=/source= (a seeded cache) is not supported");
-    sm.source = CacheMountDir(m.id.empty() ? sm.target : m.id, m, held);
+    std::string id = m.id.empty() ? sm.target : m.id;
+    fs::path seed;
+    if (from) {
+      // BuildKit: a cache seeded from a stage or image starts as a copy of it
+      // (source= a path in it) and is a cache of its own for each seed state.
+      seed = ResolveInRoot(StateView(*from, held), "/" + BuildContext::CleanSource(m.source), true);
+      struct stat st {};
+      if (::stat(seed.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw std::runtime_error("--mount type=cache from=" + m.from + " source=" + (m.source.empty() ? "/" : m.source) +
+                                 ": not a directory in " + m.from);
+      id += std::string(1, '\0') + "from=" + from->digest.str() + std::string(1, '\0') + "source=" + m.source;
+    } else if (!m.source.empty()) {
+      throw std::runtime_error("--mount type=cache source=" + m.source + " needs from= (the stage or image it is in)");
+    }
+    sm.source = CacheMountDir(id, m, held, seed);
     sm.readonly = m.readonly;
     return sm;
   }
@@ -243,7 +256,17 @@ std::optional<sandbox::Mount> FsStepRunner::SecretMount(const frontend::MountSpe
   return sm;
 }
 
-fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::MountSpec& m, MountResources& held) {
+fs::path FsStepRunner::StateView(const ImageState& state, MountResources& held) {
+  held.dirs.push_back(store_.MakeTempDir("view"));
+  const fs::path root = held.dirs.back().path();
+  auto lowers = layers_.Lowers(state);
+  if (!lowers.empty()) held.overlays.push_back(std::make_unique<sandbox::OverlayMount>(lowers, fs::path(), fs::path(), root));
+  return root;
+}
+
+fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::MountSpec& m, MountResources& held,
+                                     const fs::path& seed) {
+  const std::string shown = m.id.empty() ? m.target : m.id;  // `id` may carry the seed's identity
   const fs::path root = store_.Path("cache/mounts");
   fs::create_directories(root);
   const std::string base = (root / oci::Sha256Of(id).hex).string();
@@ -263,19 +286,35 @@ fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::Moun
   } else if (m.sharing == "shared" || m.sharing == "locked" || m.sharing.empty()) {
     // Shared users hold the lock shared, so `locked` and `private` users see them.
     if (held.private_dirs.count(base))
-      throw std::runtime_error("cache mount " + id + " is mounted twice in one step with different sharing");
+      throw std::runtime_error("cache mount " + shown + " is mounted twice in one step with different sharing");
     bool& exclusive = held.cache_locks[base + ".lock"];
     exclusive = exclusive || m.sharing == "locked";
   } else {
     throw std::runtime_error("--mount type=cache sharing=" + m.sharing + ": expected shared, private or locked");
   }
+  if (!seed.empty() && ::access(dir.c_str(), F_OK) != 0) {
+    // Made whole beside it and renamed into place: a build killed halfway
+    // leaves no half-seeded cache, and of two builds seeding at once the
+    // first rename wins.
+    oci::Store::TempDir tmp = store_.MakeTempDir("cacheseed");
+    const fs::path made = tmp.path() / "seed";
+    struct stat st {};
+    if (::mkdir(made.c_str(), 0700) != 0 || ::lstat(seed.c_str(), &st) != 0)
+      throw std::runtime_error("cache mount " + shown + ": seeding " + made.string() + ": " + std::strerror(errno));
+    sandbox::CopyMergedLowers({seed}, made);
+    if (::chown(made.c_str(), st.st_uid, st.st_gid) != 0 || ::chmod(made.c_str(), st.st_mode & 07777) != 0)
+      throw std::runtime_error("cache mount " + shown + ": seeding " + made.string() + ": " + std::strerror(errno));
+    if (::rename(made.c_str(), dir.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
+      throw std::runtime_error("cache mount " + shown + ": rename into " + dir.string() + ": " + std::strerror(errno));
+    return dir;
+  }
   if (::mkdir(dir.c_str(), 0755) == 0) {
     // uid/gid/mode apply when the cache is created, as in BuildKit.
     if (::chown(dir.c_str(), m.uid.value_or(0), m.gid.value_or(0)) != 0)
-      throw std::runtime_error("cache mount " + id + ": chown " + dir.string() + ": " + std::strerror(errno));
+      throw std::runtime_error("cache mount " + shown + ": chown " + dir.string() + ": " + std::strerror(errno));
     ::chmod(dir.c_str(), m.mode.value_or(0755));
   } else if (errno != EEXIST) {
-    throw std::runtime_error("cache mount " + id + ": mkdir " + dir.string() + ": " + std::strerror(errno));
+    throw std::runtime_error("cache mount " + shown + ": mkdir " + dir.string() + ": " + std::strerror(errno));
   }
   return dir;
 }

@@ -36,7 +36,11 @@ class FsStepRunner : public StepRunner {
                                              const std::string& cwd, sandbox::RunSpec& spec, MountResources& held);
   std::optional<sandbox::Mount> SecretMount(const frontend::MountSpec& m, const std::string& cwd,
                                             sandbox::RunSpec& spec, MountResources& held);
-  std::filesystem::path CacheMountDir(const std::string& id, const frontend::MountSpec& m, MountResources& held);
+  // `seed`: what a new cache starts with (from=/source=), empty for an empty dir.
+  std::filesystem::path CacheMountDir(const std::string& id, const frontend::MountSpec& m, MountResources& held,
+                                      const std::filesystem::path& seed = {});
+  // A read-only view of a stage's or image's filesystem for the step's mounts.
+  std::filesystem::path StateView(const ImageState& state, MountResources& held);
   // The overlay lowers that show the build context as .dockerignore leaves
   // it: the context dir, under a layer of whiteouts for what is ignored
   // (made on first use, kept for the whole build).

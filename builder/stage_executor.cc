@@ -197,8 +197,13 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
     for (const auto& m : run.mounts) {
       const ImageState* from = nullptr;
       if (m.type == "cache" || m.type == "secret" || m.type == "ssh" || m.type == "tmpfs") {
-        // Their content never counts; only that they exist and where.
+        // Their content never counts; only that they exist and where (and
+        // what a cache is seeded from: an input, as in BuildKit's LLB).
         key.Add("mount", "type=" + m.type + ",target=" + m.target);
+        if (m.type == "cache" && !m.from.empty()) {
+          from = &FromRef(df, index, m.from);
+          key.Add("mount-from", from->digest.str()).Add("mount-source", m.source);
+        }
       } else {
         key.Add("mount", MountText(m));
         if (!m.from.empty()) {

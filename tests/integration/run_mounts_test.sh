@@ -1,6 +1,7 @@
 #!/bin/bash
 # RUN --mount as docker (BuildKit) gives it: type=cache (persists across
-# builds, shared by id, sharing=locked|private, never in a layer), type=secret
+# builds, shared by id, sharing=locked|private, seeded from=stage, never in a
+# layer), type=secret
 # (from --secret id=X,src=FILE and env=VAR, at /run/secrets/X or target=, as
 # an env var with env=; never in any blob of the image, config or history),
 # type=bind (the context as .dockerignore leaves it, or from=stage; read-only
@@ -51,6 +52,7 @@ RUN --mount=type=tmpfs,target=/scratch echo t > /scratch/f && grep -c ' /scratch
 ARG RUNID=1
 RUN --mount=type=cache,target=/cache,id=c1 echo "\$RUNID" >> /cache/runs && cat /cache/runs > /cache-seen.txt
 RUN --mount=type=cache,target=/c2,id=c1,sharing=locked cat /c2/runs > /c2-seen.txt
+RUN --mount=type=cache,target=/seeded,from=tool,source=/tool echo "\$RUNID" >> /seeded/runs && cat /seeded/t.txt /seeded/runs | tr '\\n' ' ' > /cache-seeded.txt
 EOF
 chmod -R a+rX "$CTX"
 chown -R kiln-ranged: "$CTX"  # a user builds their own context (rw bind writes go through it)
@@ -89,6 +91,7 @@ PY
 kt_eq "cache: written" "1" "$(file l1 /cache-seen.txt)"
 kt_eq "cache: same id, other target, sharing=locked sees it" "1" "$(file l1 /c2-seen.txt)"
 kt_eq "cache: uid/mode applied to a new cache dir" "1000 700" "$(file l1 /c3-owner.txt)"
+kt_eq "cache: from=stage,source= seeds a new cache" "from-stage 1" "$(file l1 /cache-seeded.txt)"
 kt_check "cache: mount point and content not in the image" bash -c "! grep -qE '^/(cache|c2|c3)( |/)' '$KT_WORK/t1'"
 kt_eq "secret: /run/secrets/ID, root 0400 (BuildKit's default)" "0 400" "$(file l1 /secret-file.txt)"
 kt_eq "secret: target= and mode=" "440" "$(file l1 /secret-target.txt)"
@@ -139,7 +142,8 @@ kt_eq "secret: nowhere in the store" "none" "$(nosecret "${KT_ROOT_OF[$user]}")"
 printf %s "rotated-$SECRET_FILE_VALUE" >"$KT_WORK/secret2.txt"; chmod 0644 "$KT_WORK/secret2.txt"
 if build 2 "$KT_WORK/b2.log" --output "type=oci,dest=$out/l2" --secret "id=tok,src=$KT_WORK/secret2.txt"; then
   kt_eq "cache: persists across builds" "1 2" "$(file l2 /cache-seen.txt | tr '\n' ' ' | sed 's/ $//')"
-  kt_check "secret: a changed secret value reruns nothing" grep -q "(2 steps run, 13 cached)" "$KT_WORK/b2.log"
+  kt_eq "cache: a seeded cache persists too" "from-stage 1 2" "$(file l2 /cache-seeded.txt)"
+  kt_check "secret: a changed secret value reruns nothing" grep -q "(3 steps run, 13 cached)" "$KT_WORK/b2.log"
 else
   cat "$KT_WORK/b2.log"; kt_fail "second build"
 fi
