@@ -5,6 +5,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+
+#include "oci/error.h"
+#include "oci/rpm_header.h"
+#include "oci/rpm_ndb.h"
+#include "oci/sqlite_reader.h"
 #include "oci/text_util.h"
 
 namespace kiln::oci {
@@ -194,6 +199,45 @@ std::string DebCopyrightLicense(std::string_view text) {
 
 namespace {
 
+// rpm adds a "gpg-pubkey" pseudo-package per imported signing key (version =
+// key id, no arch, licence "pubkey"): not installed software, left out as
+// most readers of the rpm database do.
+void AddRpmPackage(std::vector<Package>& out, std::string_view blob, const std::string& location,
+                   const std::string& what) {
+  RpmHeaderInfo h = ParseRpmHeader(blob, what);
+  if (h.name == "gpg-pubkey" && h.arch.empty()) return;
+  // "[EPOCH:]VERSION-RELEASE", the EVR form of dnf and syft; an
+  // explicit epoch 0 is kept (it is in the header, unlike a missing epoch).
+  std::string version = (h.epoch ? std::to_string(*h.epoch) + ":" : "") + h.version + "-" + h.release;
+  out.push_back({"rpm", h.name, version, h.arch, h.license, h.vendor.empty() ? h.packager : h.vendor, h.source_rpm,
+                 location, "", ""});
+}
+
+}  // namespace
+
+std::vector<Package> ParseRpmSqlite(std::string_view db, const std::string& location) {
+  // rpm's sqlite backend: CREATE TABLE Packages (hnum INTEGER PRIMARY KEY
+  // AUTOINCREMENT, blob BLOB NOT NULL); the other tables are indexes.
+  SqliteDb sql(db, location);
+  std::vector<Package> out;
+  sql.ForEachRow("Packages", [&](int64_t hnum, const std::vector<SqliteValue>& cols) {
+    std::string what = location + " package " + std::to_string(hnum);
+    if (cols.size() < 2 || cols[1].type != SqliteValue::Type::kBlob)
+      throw Error(what + ": the Packages row has no header blob in its second column");
+    AddRpmPackage(out, cols[1].bytes, location, what);
+  });
+  return out;
+}
+
+std::vector<Package> ParseRpmNdb(std::string_view db, const std::string& location) {
+  std::vector<Package> out;
+  for (const auto& b : ReadRpmNdbPackages(db, location))
+    AddRpmPackage(out, b.blob, location, location + " package " + std::to_string(b.pkgidx));
+  return out;
+}
+
+namespace {
+
 bool ReadUvarint(std::string_view data, size_t& pos, uint64_t& out) {
   out = 0;
   for (int shift = 0; shift < 64 && pos < data.size(); shift += 7) {
@@ -269,7 +313,25 @@ std::string PurlEncode(std::string_view s) {
 void FillIdentifiers(Package& p, const OsRelease& os) {
   std::string distro = os.id.empty() ? "" : os.id + (os.version_id.empty() ? "" : "-" + os.version_id);
   std::string vendor = AsciiLower(p.name), product = AsciiLower(p.name), version = p.version;
-  if (p.type == "deb" || p.type == "apk") {
+  if (p.type == "rpm") {
+    // pkg:rpm/fedora/curl@7.50.3-1.fc25?arch=i386&distro=fedora-25&epoch=1:
+    // the epoch is a qualifier, not part of the version (purl-spec
+    // PURL-TYPES.rst); qualifiers sorted by key as the canonical form wants.
+    // No namespace without an os-release: the vendor is not guessable.
+    std::string epoch, vr = p.version;
+    if (auto c = vr.find(':'); c != std::string::npos) {  // rpm versions cannot contain ':'
+      epoch = vr.substr(0, c);
+      vr = vr.substr(c + 1);
+    }
+    p.purl = "pkg:rpm/" + (os.id.empty() ? "" : PurlEncode(os.id) + "/") + PurlEncode(p.name) + "@" + PurlEncode(vr);
+    std::string q;
+    if (!p.arch.empty()) q += "arch=" + PurlEncode(p.arch);
+    if (!distro.empty()) q += std::string(q.empty() ? "" : "&") + "distro=" + PurlEncode(distro);
+    if (!epoch.empty()) q += std::string(q.empty() ? "" : "&") + "epoch=" + PurlEncode(epoch);
+    if (!q.empty()) p.purl += "?" + q;
+    // CPEs use the upstream version: no epoch, no release.
+    version = vr.substr(0, vr.rfind('-'));
+  } else if (p.type == "deb" || p.type == "apk") {
     std::string ns = p.type == "deb" ? (os.id.empty() ? "debian" : os.id) : (os.id.empty() ? "alpine" : os.id);
     p.purl = "pkg:" + p.type + "/" + PurlEncode(ns) + "/" + PurlEncode(p.name) + "@" + PurlEncode(p.version);
     std::string q;

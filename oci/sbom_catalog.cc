@@ -52,6 +52,18 @@ std::optional<GoBuildInfo> FindGoBuildInfo(const ReadFn& read, int64_t limit) {
   return ParseGoBuildInfo(buf);
 }
 
+// rpm's database: /var/lib/rpm, or /usr/lib/sysimage/rpm where distributions
+// moved it (Fedora 36+, openSUSE; /var/lib/rpm is then a symlink, which the
+// cataloguer does not follow, so each database is read once); sqlite (Fedora
+// 33+, RHEL 9) or ndb (SUSE). The BerkeleyDB "Packages" file of RHEL <= 8
+// has no reader and is not matched here.
+bool IsRpmSqlite(const std::string& path) {
+  return path == "var/lib/rpm/rpmdb.sqlite" || path == "usr/lib/sysimage/rpm/rpmdb.sqlite";
+}
+bool IsRpmNdb(const std::string& path) {
+  return path == "var/lib/rpm/Packages.db" || path == "usr/lib/sysimage/rpm/Packages.db";
+}
+
 }  // namespace
 
 Sbom CatalogLayers(const std::vector<LayerBlob>& layers, const CatalogOptions& opts) {
@@ -69,6 +81,17 @@ Sbom CatalogLayers(const std::vector<LayerBlob>& layers, const CatalogOptions& o
       pkgs.insert(pkgs.end(), v.begin(), v.end());
     } else if (path == "lib/apk/db/installed") {
       auto v = ParseApkInstalled(ReadAll(read, kText), loc);
+      pkgs.insert(pkgs.end(), v.begin(), v.end());
+    } else if (IsRpmSqlite(path) || IsRpmNdb(path)) {
+      // Read whole (the b-tree is walked from page 1). Each installed
+      // package adds a header blob of tens of KB, so thousands of packages
+      // stay well under the cap; a bigger file is refused, not read in part.
+      constexpr int64_t kRpmDb = 256ll << 20;
+      if (e.size > kRpmDb)
+        throw Error("SBOM: " + loc + " is " + std::to_string(e.size) + " bytes, over the " +
+                    std::to_string(kRpmDb >> 20) + " MiB limit for rpm databases");
+      std::string db = ReadAll(read, static_cast<size_t>(e.size));
+      auto v = IsRpmSqlite(path) ? ParseRpmSqlite(db, loc) : ParseRpmNdb(db, loc);
       pkgs.insert(pkgs.end(), v.begin(), v.end());
     } else if ((path.ends_with("/METADATA") && path.find(".dist-info/") != std::string::npos) ||
                (path.ends_with("/PKG-INFO") && path.find(".egg-info/") != std::string::npos)) {

@@ -4,7 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+
+#include "oci/error.h"
+#include "oci/rpm_ndb.h"
+#include "tests/oci/rpmdb_test_util.h"
 
 namespace kiln::oci {
 namespace {
@@ -154,6 +159,146 @@ TEST(PackageDbs, GoBuildInfoSynthetic) {
   EXPECT_EQ(p.purl, "pkg:golang/github.com/spf13/cobra@v1.8.0");
   EXPECT_EQ(p.cpe, "cpe:2.3:a:spf13:cobra:1.8.0:*:*:*:*:*:*:*");
   EXPECT_FALSE(ParseGoBuildInfo("no blob here"));
+}
+
+const Package* FindPackage(const std::vector<Package>& pkgs, const std::string& name) {
+  for (const auto& p : pkgs)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+// The packages of tests/data/rpmdb/rpmdb.sqlite (see expected-qa.txt there).
+void ExpectFixturePackages(std::vector<Package> pkgs, const std::string& location) {
+  ASSERT_EQ(pkgs.size(), 6u);
+  const Package* a = FindPackage(pkgs, "kiln-fixture-a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->type, "rpm");
+  EXPECT_EQ(a->version, "2:1.2.3-4.fx");
+  EXPECT_EQ(a->arch, "noarch");
+  EXPECT_EQ(a->license, "MIT");
+  EXPECT_EQ(a->supplier, "Kiln Fixtures");
+  EXPECT_EQ(a->source, "kiln-fixture-a-1.2.3-4.fx.src.rpm");
+  EXPECT_EQ(a->location, location);
+  const Package* b = FindPackage(pkgs, "kiln-fixture-b");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->version, "0.9-1");  // no epoch
+  EXPECT_EQ(b->license, "Apache-2.0 OR GPL-2.0-or-later");
+  EXPECT_EQ(b->supplier, "");
+  const Package* c = FindPackage(pkgs, "kiln-fixture-c");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->version, "0:3.0-0.rc1");  // an explicit epoch 0 is kept
+  EXPECT_EQ(c->arch, "x86_64");
+  const Package* e = FindPackage(pkgs, "kiln-fixture-e");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->version, "1.0~beta-2");
+
+  OsRelease fedora = ParseOsRelease("NAME=\"Fedora Linux\"\nVERSION_ID=39\nID=fedora\n");
+  for (auto& p : pkgs) FillIdentifiers(p, fedora);
+  a = FindPackage(pkgs, "kiln-fixture-a");
+  EXPECT_EQ(a->purl, "pkg:rpm/fedora/kiln-fixture-a@1.2.3-4.fx?arch=noarch&distro=fedora-39&epoch=2");
+  EXPECT_EQ(a->cpe, "cpe:2.3:a:kiln-fixture-a:kiln-fixture-a:1.2.3:*:*:*:*:*:*:*");
+  c = FindPackage(pkgs, "kiln-fixture-c");
+  EXPECT_EQ(c->purl, "pkg:rpm/fedora/kiln-fixture-c@3.0-0.rc1?arch=x86_64&distro=fedora-39&epoch=0");
+  EXPECT_EQ(c->cpe, "cpe:2.3:a:kiln-fixture-c:kiln-fixture-c:3.0:*:*:*:*:*:*:*");
+  e = FindPackage(pkgs, "kiln-fixture-e");
+  EXPECT_EQ(e->purl, "pkg:rpm/fedora/kiln-fixture-e@1.0~beta-2?arch=noarch&distro=fedora-39");
+  Package bare = *FindPackage(pkgs, "kiln-fixture-b");
+  FillIdentifiers(bare, {});  // no os-release: no namespace, no distro
+  EXPECT_EQ(bare.purl, "pkg:rpm/kiln-fixture-b@0.9-1?arch=noarch");
+  EXPECT_EQ(bare.cpe, "cpe:2.3:a:kiln-fixture-b:kiln-fixture-b:0.9:*:*:*:*:*:*:*");
+}
+
+TEST(PackageDbs, RpmSqliteRealFixture) {
+  ExpectFixturePackages(ParseRpmSqlite(testing::RpmdbSqliteFixture(), "/var/lib/rpm/rpmdb.sqlite"),
+                        "/var/lib/rpm/rpmdb.sqlite");
+}
+
+// A cut anywhere is an Error naming the file. Flipped bytes are often
+// errors too, but not always: the format has no checksums, so a smaller cell
+// count or a changed string goes unnoticed. Neither may crash or hang.
+TEST(PackageDbs, RpmSqliteDamagedFixture) {
+  const std::string good = testing::RpmdbSqliteFixture();
+  for (size_t cut = 0; cut < good.size(); cut += 997) {
+    try {
+      ParseRpmSqlite(good.substr(0, cut), "/r");
+      ADD_FAILURE() << "no error for a cut at " << cut;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("/r"), std::string::npos) << e.what();
+    }
+  }
+  uint32_t seed = 99;
+  int errors = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::string d = good;
+    seed = seed * 1103515245 + 12345;
+    // Mostly the first bytes of pages (b-tree headers, cell pointers).
+    size_t page = (seed >> 8) % (good.size() / 4096), off = (seed >> 4) % 4 ? (seed >> 12) % 32 : (seed >> 12) % 4096;
+    d[page * 4096 + off] ^= static_cast<char>(1 + (seed >> 20) % 255);
+    try {
+      ParseRpmSqlite(d, "/r");
+    } catch (const Error& e) {
+      if (++errors <= 3) std::cout << "  e.g. " << e.what() << "\n";
+    }
+  }
+  EXPECT_GT(errors, 5);  // most pages belong to rpm's index tables, which are not read
+}
+
+TEST(PackageDbs, RpmNdbLaidOutFromFixtureHeaders) {
+  auto blobs = testing::RpmdbFixtureBlobs();
+  std::string ndb = testing::MakeNdbPackages(blobs);
+  auto read = ReadRpmNdbPackages(ndb, "/p");
+  ASSERT_EQ(read.size(), blobs.size());
+  for (size_t i = 0; i < read.size(); ++i) {
+    EXPECT_EQ(read[i].pkgidx, i + 1);  // package-index order
+    EXPECT_EQ(read[i].blob, blobs[i].second);
+  }
+  ExpectFixturePackages(ParseRpmNdb(ndb, "/usr/lib/sysimage/rpm/Packages.db"), "/usr/lib/sysimage/rpm/Packages.db");
+
+  auto error_of = [](const std::string& d) -> std::string {
+    try {
+      ParseRpmNdb(d, "/p");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  std::string d = ndb;
+  d[0] = 'X';
+  EXPECT_EQ(error_of(d), "/p: ndb: not an rpm ndb package file (no \"RpmP\" magic)");
+  d = ndb;
+  d[4] = 1;
+  EXPECT_EQ(error_of(d), "/p: ndb: unsupported version 1");
+  d = ndb;
+  testing::PutLe32(d, 12, 1000);
+  EXPECT_EQ(error_of(d), "/p: ndb: 1000 slot pages do not fit in " + std::to_string(ndb.size()) + " bytes");
+  d = ndb;
+  d.replace(64, 4, "Slop");
+  EXPECT_EQ(error_of(d), "/p: ndb: slot at offset 64 has no \"Slot\" magic");
+  d = ndb;
+  testing::PutLe32(d, 48 + 8, 3);  // into the slot page
+  EXPECT_EQ(error_of(d), "/p: ndb: slot at offset 48 (package 6, blocks 3+" +
+                             std::to_string((16 + blobs[5].second.size() + 12 + 15) / 16) +
+                             ") points outside the blob area");
+  d = ndb;
+  d[4096 + 20] ^= 1;  // a byte of the first blob's header data
+  EXPECT_EQ(error_of(d), "/p: ndb: blob of package 6 at offset 4096: checksum mismatch");
+  d = ndb;
+  testing::PutLe32(d, 64 + 4, 6);  // package 5's slot claims to be 6
+  EXPECT_NE(error_of(d).find("belongs to package 5"), std::string::npos) << error_of(d);
+  d = ndb;
+  d.replace(64, 16, ndb.substr(48, 16));  // two slots for package 6's blob
+  EXPECT_EQ(error_of(d), "/p: ndb: package 6 has two slots");
+  d = ndb;
+  testing::PutLe32(d, 4096 + 12, 5);  // length field
+  EXPECT_NE(error_of(d).find("length 5 does not match"), std::string::npos) << error_of(d);
+  for (size_t cut = 0; cut < ndb.size(); cut += 16) {
+    std::string err = error_of(ndb.substr(0, cut));
+    EXPECT_NE(err, "no error") << "cut at " << cut;
+  }
+  // Free slots only: an empty database.
+  d = ndb.substr(0, 4096);
+  for (size_t at = 32; at < 4096; at += 16) testing::PutLe32(d, at + 8, 0);
+  EXPECT_TRUE(ParseRpmNdb(d, "/p").empty());
 }
 
 // Debian's docker-registry is a real Go binary (Go 1.19).
