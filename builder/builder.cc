@@ -135,7 +135,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   const std::string ignore_file = frontend::FindIgnoreFile(opts.context_dir, df_path == "-" ? "" : df_path);
   if (!ignore_file.empty()) ignore = frontend::IgnoreMatcher(frontend::ReadIgnoreFile(oci::ReadFileToString(ignore_file)));
   const std::string ctx_abs = fs::absolute(opts.context_dir).lexically_normal().string();
-  StatCache stat_cache(store.Path("cache/context") / (oci::Sha256Of(ctx_abs).hex + ".json"));
+  StatCache stat_cache(store.Path("cache/context") / (oci::Sha256Of(ctx_abs).hex + ".stat"));
   BuildContext context(ctx_abs, ignore, &stat_cache);
 
   StepCache cache(store);

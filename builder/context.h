@@ -107,7 +107,6 @@ class BuildContext {
   std::mutex mu_;
   std::vector<ContextEntry> entries_;
   std::vector<std::string> hidden_;
-  std::map<std::string, size_t> index_;
   ContextEntry root_entry_;
   mutable std::mutex read_mu_;
   std::map<std::string, std::string> read_;  // path -> "mode\0link\0content hex"

@@ -4,12 +4,14 @@
 // callback hashes the tar bytes (diff_id) and hands them in chunks to the
 // compressors, whose output is hashed (digest) and streamed into the store.
 // zstd: one thread running a second libarchive writer in "raw" format with
-// the zstd filter. gzip, the slow one: every 4 MiB of tar becomes a gzip
+// the zstd filter. gzip, the slow one: every 1 MiB of tar becomes a gzip
 // member of its own, compressed by one thread per core and written in order
 // (concatenated members are one gzip stream, RFC 1952; pigz and Go's
 // pgzip, which buildah uses, split the same way). The chunking is fixed, so
-// the bytes are reproducible; a layer under 4 MiB is one member, exactly
-// what a single gzip stream is. Nothing is held beyond a few chunks.
+// the bytes are reproducible; a layer under 1 MiB is one member, exactly
+// what a single gzip stream is. Nothing is held beyond a few chunks: 1 MiB
+// members keep that to a few MiB (4 MiB ones cost ~30 MB of peak RSS on
+// two cores) for ~0.1% more output (deflate's window is 32 KiB anyway).
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -39,7 +41,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
-constexpr size_t kGzipMember = 4 << 20;
+constexpr size_t kGzipMember = 1 << 20;
 constexpr size_t kMaxQueued = 8;
 
 // Bounded single-producer/single-consumer queue of byte chunks.
@@ -127,7 +129,9 @@ struct TarSink {
   std::string pending;
   std::exception_ptr error;
   void Flush() {
-    if (!pending.empty()) queue->Push(std::exchange(pending, {}));
+    if (pending.empty()) return;
+    queue->Push(std::exchange(pending, {}));
+    pending.reserve(chunk + (64 << 10));  // one allocation per chunk, not a doubling series
   }
 };
 
@@ -149,8 +153,7 @@ la_ssize_t TarSinkWrite(archive*, void* ctx, const void* buf, size_t n) {
 }
 
 struct WalkEntry {
-  std::string rel;   // tar path, no leading "./"
-  std::string full;  // on disk ("" for synthetic opaque markers)
+  std::string rel;  // tar path, no leading "./"; on disk dir/rel (all entries are held at once)
   struct stat st;
   bool opaque_marker = false;
 };
@@ -172,11 +175,11 @@ std::vector<WalkEntry> Walk(const fs::path& dir) {
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) throw Error("write layer: walk " + dir.string() + ": " + ec.message());
     WalkEntry e;
-    e.full = it->path().string();
+    const std::string full = it->path().string();
     e.rel = it->path().lexically_relative(dir).string();
-    if (::lstat(e.full.c_str(), &e.st) != 0) ThrowErrno("write layer: lstat " + e.full);
+    if (::lstat(full.c_str(), &e.st) != 0) ThrowErrno("write layer: lstat " + full);
     bool is_dir = S_ISDIR(e.st.st_mode);
-    bool opaque = is_dir && IsOpaque(e.full);
+    bool opaque = is_dir && IsOpaque(full);
     out.push_back(e);
     if (opaque) {
       WalkEntry m;
@@ -222,9 +225,9 @@ std::vector<std::pair<std::string, std::string>> Xattrs(const std::string& path)
   return out;
 }
 
-void WriteFileData(archive* a, const WalkEntry& e) {
-  UniqueFd fd(::open(e.full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) ThrowErrno("write layer: open " + e.full);
+void WriteFileData(archive* a, const WalkEntry& e, const std::string& full) {
+  UniqueFd fd(::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) ThrowErrno("write layer: open " + full);
   ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   static thread_local std::unique_ptr<char[]> buf(new char[1 << 18]);
   int64_t left = e.st.st_size;
@@ -232,9 +235,9 @@ void WriteFileData(archive* a, const WalkEntry& e) {
     ssize_t n = ::read(fd.get(), buf.get(), static_cast<size_t>(std::min<int64_t>(left, 1 << 18)));
     if (n < 0) {
       if (errno == EINTR) continue;
-      ThrowErrno("write layer: read " + e.full);
+      ThrowErrno("write layer: read " + full);
     }
-    if (n == 0) throw Error("write layer: " + e.full + " shrank while being archived");
+    if (n == 0) throw Error("write layer: " + full + " shrank while being archived");
     la_ssize_t w = archive_write_data(a, buf.get(), static_cast<size_t>(n));
     if (w < 0) Check(a, ARCHIVE_FATAL, "write data of " + e.rel);
     left -= n;
@@ -244,7 +247,9 @@ void WriteFileData(archive* a, const WalkEntry& e) {
 void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts) {
   std::map<std::pair<dev_t, ino_t>, std::string> first_link;
   EntryPtr entry(archive_entry_new());
+  const std::string dir_prefix = dir.string() + "/";
   for (const WalkEntry& e : Walk(dir)) {
+    const std::string full = dir_prefix + e.rel;
     archive_entry_clear(entry.get());
     const struct stat& st = e.st;
     int64_t mtime = st.st_mtim.tv_sec;
@@ -289,8 +294,8 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts) {
     } else if (S_ISLNK(st.st_mode)) {
       archive_entry_set_filetype(entry.get(), AE_IFLNK);
       std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-      ssize_t n = ::readlink(e.full.c_str(), target.data(), target.size());
-      if (n < 0) ThrowErrno("write layer: readlink " + e.full);
+      ssize_t n = ::readlink(full.c_str(), target.data(), target.size());
+      if (n < 0) ThrowErrno("write layer: readlink " + full);
       target.resize(static_cast<size_t>(n));
       archive_entry_set_symlink(entry.get(), target.c_str());
     } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
@@ -300,10 +305,10 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts) {
     } else {
       continue;  // sockets are not archivable (tar has no type for them)
     }
-    for (auto& [name, value] : Xattrs(e.full))
+    for (auto& [name, value] : Xattrs(full))
       archive_entry_xattr_add_entry(entry.get(), name.c_str(), value.data(), value.size());
     Check(a, archive_write_header(a, entry.get()), "header of " + e.rel);
-    if (data) WriteFileData(a, e);
+    if (data) WriteFileData(a, e, full);
   }
 }
 
@@ -445,7 +450,7 @@ Layer WriteLayer(const Store& store, const fs::path& dir, const LayerOptions& op
 
   const bool gzip = opts.compression == Compression::kGzip;
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-  // gzip: a member in the queue for each thread and one more, at 4 MiB each.
+  // gzip: a member in the queue for each thread and one more.
   ChunkQueue queue(gzip ? threads + 1 : kMaxQueued);
   std::exception_ptr z_error;
   std::thread compressor;

@@ -137,6 +137,41 @@ TEST_F(ContextTest, StatCachePersistsAndAvoidsRereading) {
   }
 }
 
+// Names with spaces survive the line format; a name with a newline is not
+// remembered (hashed every time); a damaged file is an empty cache.
+TEST_F(ContextTest, StatCacheFileFormat) {
+  const fs::path cache_file = dir_ / "sc.stat";
+  Write("with space.txt", "s");
+  Write("new\nline.txt", "n");
+  {
+    StatCache sc(cache_file);
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
+    ctx.SourcesDigest(ctx.Match("."), {});
+    sc.Save();
+  }
+  {
+    StatCache sc(cache_file);
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
+    ctx.FileDigest(*ctx.Find("with space.txt"));
+    ctx.FileDigest(*ctx.Find("new\nline.txt"));
+    EXPECT_EQ(sc.hits(), 1);
+    EXPECT_EQ(sc.misses(), 1);
+  }
+  std::string text;
+  {
+    std::ifstream in(cache_file);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_TRUE(text.starts_with("kiln-stat-cache 2\n")) << text;
+  for (size_t cut : {text.size() - 1, text.size() / 2, size_t{25}}) {
+    std::ofstream(cache_file, std::ios::trunc) << text.substr(0, cut);
+    StatCache sc(cache_file);
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
+    ctx.FileDigest(*ctx.Find("with space.txt"));
+    EXPECT_EQ(sc.hits(), 0) << "cut at " << cut;
+  }
+}
+
 TEST_F(ContextTest, StatCacheTrustsMetadataNotContent) {
   // Same size and restored mtime but a different inode (replaced by rename):
   // the ino/ctime check must catch it.

@@ -233,7 +233,7 @@ TEST(LayerWriter, GzipHeaderFixedAndDiffIdMatches) {
   }
 }
 
-// Over 4 MiB of tar, gzip layers are several members compressed in parallel:
+// Over 1 MiB of tar, gzip layers are several members compressed in parallel:
 // still one valid gzip stream for gzip(1), Python (as Go's reader) and
 // libarchive, still the right diff_id, and the same bytes every time.
 TEST(LayerWriter, LargeGzipLayerIsConcatenatedMembers) {
@@ -253,7 +253,7 @@ TEST(LayerWriter, LargeGzipLayerIsConcatenatedMembers) {
   const std::string raw = ocitest::ReadText(blob);
   size_t members = 0;
   for (size_t p = raw.find("\x1f\x8b\x08"); p != std::string::npos; p = raw.find("\x1f\x8b\x08", p + 1)) ++members;
-  EXPECT_GE(members, 3u) << "11 MiB of tar in 4 MiB members";
+  EXPECT_GE(members, 11u) << "11 MiB of tar in 1 MiB members";
   EXPECT_EQ(Sha256Of(Decompressed(blob)), l.diff_id) << "libarchive reads every member";
   if (ocitest::HaveTool("gzip")) {
     EXPECT_EQ(std::system(("gzip -t " + blob.string()).c_str()), 0);
