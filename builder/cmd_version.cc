@@ -1,12 +1,12 @@
 #include <CLI/CLI.hpp>
 #include <archive.h>
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <seccomp.h>
 
 #include <iostream>
 
 #include "builder/commands.h"
+#include "oci/http_client.h"
 
 namespace kiln::builder {
 
@@ -22,7 +22,7 @@ void AddVersionCommand(CLI::App& app) {
               << "  libseccomp " << sv->major << "." << sv->minor << "." << sv->micro << "\n"
               << "  " << archive_version_details() << "\n"
               << "  " << OpenSSL_version(OPENSSL_VERSION) << "\n"
-              << "  libcurl " << curl_version_info(CURLVERSION_NOW)->version << "\n";
+              << "  " << oci::HttpLibraryVersion() << "\n";
   });
 }
 

@@ -1,6 +1,5 @@
 #include "oci/http_client.h"
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include "oci/libcurl.h"
 #include "oci/text_util.h"
 
 namespace kiln::oci {
@@ -18,18 +18,11 @@ namespace {
 
 constexpr const char* kSystemBundle = "/etc/ssl/certs/ca-certificates.crt";
 
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("curl_global_init failed");
-  });
-}
-
 struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  void operator()(CURL* c) const { Curl().easy_cleanup(c); }
 };
 struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { Curl().slist_free_all(l); }
 };
 
 // State shared with the C callbacks; exceptions are parked here because they
@@ -131,7 +124,6 @@ std::vector<std::string> HttpResponse::Headers(const std::string& lower_name) co
 
 HttpClient::HttpClient(TlsSettings tls, std::chrono::seconds timeout)
     : tls_(std::move(tls)), timeout_(timeout) {
-  GlobalInit();
   if (!tls_.ca_pem.empty()) {
     // certs.d CAs add to the system trust rather than replace it (as containers/image does).
     tls_.ca_pem = ReadFileOrEmpty(kSystemBundle) + "\n" + tls_.ca_pem;
@@ -139,7 +131,7 @@ HttpClient::HttpClient(TlsSettings tls, std::chrono::seconds timeout)
 }
 
 HttpResponse HttpClient::Perform(const HttpRequest& req) const {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  std::unique_ptr<CURL, CurlDeleter> curl(Curl().easy_init());
   if (!curl) throw Error("curl_easy_init failed");
   CURL* c = curl.get();
   HttpResponse resp;
@@ -148,67 +140,67 @@ HttpResponse HttpClient::Perform(const HttpRequest& req) const {
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   auto add_header = [&](const std::string& h) {
-    curl_slist* l = curl_slist_append(headers.get(), h.c_str());
+    curl_slist* l = Curl().slist_append(headers.get(), h.c_str());
     if (!l) throw Error("curl_slist_append failed");
     headers.release();
     headers.reset(l);
   };
   for (const auto& h : req.headers) add_header(h);
 
-  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(timeout_.count()));
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(timeout_.count()));
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "kiln/0.1");
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnWrite);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, tls_.verify ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, tls_.verify ? 2L : 0L);
+  Curl().easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  Curl().easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  Curl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  Curl().easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  Curl().easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  Curl().easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
+  Curl().easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  Curl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(timeout_.count()));
+  Curl().easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  Curl().easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(timeout_.count()));
+  Curl().easy_setopt(c, CURLOPT_USERAGENT, "kiln/0.1");
+  Curl().easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  Curl().easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  Curl().easy_setopt(c, CURLOPT_WRITEFUNCTION, OnWrite);
+  Curl().easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  Curl().easy_setopt(c, CURLOPT_SSL_VERIFYPEER, tls_.verify ? 1L : 0L);
+  Curl().easy_setopt(c, CURLOPT_SSL_VERIFYHOST, tls_.verify ? 2L : 0L);
   curl_blob ca_blob{};
   if (!tls_.ca_pem.empty()) {
     ca_blob.data = const_cast<char*>(tls_.ca_pem.data());
     ca_blob.len = tls_.ca_pem.size();
     ca_blob.flags = CURL_BLOB_NOCOPY;
-    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca_blob);
+    Curl().easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca_blob);
   }
   if (!tls_.client_cert.empty()) {
-    curl_easy_setopt(c, CURLOPT_SSLCERT, tls_.client_cert.c_str());
-    curl_easy_setopt(c, CURLOPT_SSLKEY, tls_.client_key.c_str());
+    Curl().easy_setopt(c, CURLOPT_SSLCERT, tls_.client_cert.c_str());
+    Curl().easy_setopt(c, CURLOPT_SSLKEY, tls_.client_key.c_str());
   }
 
   bool has_body = !req.body.empty() || req.body_reader || req.method == "PUT" ||
                   req.method == "POST" || req.method == "PATCH";
   if (req.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    Curl().easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (has_body) {
     curl_off_t size = req.body_reader ? req.body_size : static_cast<curl_off_t>(req.body.size());
     if (size < 0) throw Error(req.method + " " + req.url + ": body_reader without body_size");
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, size);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, OnRead);
-    curl_easy_setopt(c, CURLOPT_READDATA, &t);
-    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, OnSeek);
-    curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
-    if (req.method != "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    Curl().easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    Curl().easy_setopt(c, CURLOPT_INFILESIZE_LARGE, size);
+    Curl().easy_setopt(c, CURLOPT_READFUNCTION, OnRead);
+    Curl().easy_setopt(c, CURLOPT_READDATA, &t);
+    Curl().easy_setopt(c, CURLOPT_SEEKFUNCTION, OnSeek);
+    Curl().easy_setopt(c, CURLOPT_SEEKDATA, &t);
+    if (req.method != "PUT") Curl().easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
     // No 100-continue round trip: registries answer uploads directly.
     add_header("Expect:");
   } else if (req.method != "GET") {
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    Curl().easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  Curl().easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 
-  CURLcode rc = curl_easy_perform(c);
+  CURLcode rc = Curl().easy_perform(c);
   if (t.error) std::rethrow_exception(t.error);
   if (rc != CURLE_OK) {
-    std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    std::string detail = errbuf[0] ? errbuf : Curl().easy_strerror(rc);
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
     std::string msg = req.method + " " + req.url + ": " + detail;
     if (rc == CURLE_OPERATION_TIMEDOUT) msg += " (timeout " + std::to_string(timeout_.count()) + "s)";
@@ -219,9 +211,9 @@ HttpResponse HttpClient::Perform(const HttpRequest& req) const {
     }
     throw TransportError(msg);
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  Curl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   char* eff = nullptr;
-  curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+  Curl().easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
   if (eff) resp.effective_url = eff;
   return resp;
 }
@@ -250,12 +242,19 @@ std::string Base64Decode(std::string_view data) {
   return out;
 }
 
+std::string HttpLibraryVersion() {
+  try {
+    return std::string("libcurl ") + Curl().version_info(CURLVERSION_NOW)->version;
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
 std::string UrlEscape(std::string_view s) {
-  GlobalInit();
-  char* e = curl_easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
+  char* e = Curl().easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
   if (!e) throw Error("curl_easy_escape failed");
   std::string out(e);
-  curl_free(e);
+  Curl().free(e);
   return out;
 }
 

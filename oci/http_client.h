@@ -68,6 +68,9 @@ class HttpClient {
 std::string Base64Encode(std::string_view data);
 std::string Base64Decode(std::string_view data);  // throws oci::Error
 // Percent-encoding for query parameters.
+// "libcurl 7.88.1" (loading it), or why it cannot be loaded; for `kiln version`.
+std::string HttpLibraryVersion();
+
 std::string UrlEscape(std::string_view s);
 
 }  // namespace kiln::oci
