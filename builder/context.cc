@@ -6,6 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
+#include <mutex>
+#include <exception>
+#include <atomic>
 #include <charconv>
 #include <cerrno>
 #include <cstring>
@@ -286,11 +290,45 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
     h.Update(std::to_string(s.size()) + ":");
     h.Update(s);
   };
-  std::map<std::string, std::string> read;
+  // The files are hashed on every core first (a big context is mostly
+  // reading and SHA-256), then the digest is taken in order.
+  std::vector<std::vector<const ContextEntry*>> below;
+  std::vector<const ContextEntry*> files;
   for (const ContextEntry* top : matches) {
+    below.push_back(Below(*top, excludes));
+    for (const ContextEntry* e : below.back())
+      if (e->is_regular()) files.push_back(e);
+  }
+  std::vector<std::string> hexes(files.size());
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto worker = [&] {
+    for (size_t i; (i = next++) < files.size();) {
+      try {
+        hexes[i] = FileDigest(*files[i]).hex;
+      } catch (...) {
+        std::lock_guard lock(error_mu);
+        if (!error) error = std::current_exception();
+      }
+    }
+  };
+  {
+    const size_t threads =
+        files.size() < 64 ? 1 : std::min<size_t>(files.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+    std::vector<std::jthread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+  }
+  if (error) std::rethrow_exception(error);
+  size_t file_index = 0;
+
+  std::map<std::string, std::string> read;
+  for (size_t m = 0; m < matches.size(); ++m) {
+    const ContextEntry* top = matches[m];
     field("match");
     field(top->path);
-    for (const ContextEntry* e : Below(*top, excludes)) {
+    for (const ContextEntry* e : below[m]) {
       field(e->path);
       field(std::to_string(e->mode));
       std::string record = std::to_string(e->mode);
@@ -301,7 +339,7 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
       }
       record.push_back('\0');
       if (e->is_regular()) {
-        const std::string hex = FileDigest(*e).hex;
+        const std::string& hex = hexes[file_index++];
         field(hex);
         record.append(hex);
       }

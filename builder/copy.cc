@@ -6,10 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "builder/config_apply.h"
 #include "oci/error.h"
@@ -84,11 +90,58 @@ void CopyRegular(const fs::path& from, const fs::path& to, const struct stat& st
   }
 }
 
+// What a copy leaves for after the tree walk: the regular files, copied on
+// every core (a big COPY is mostly creating files and copying their data),
+// then the directories' owners, modes and times, deepest first, so that
+// writing into a directory no longer changes them.
+// Plain strings and a deque: fs::path keeps a parsed copy of every
+// component, and a vector doubles; for a 20,000-file COPY the plan cost
+// 26 MB that way.
+struct DeferredCopy {
+  struct File { std::string from, to; struct stat st; };
+  struct Dir { std::string to; struct stat st; bool owner_mode; };
+  std::deque<File> files;
+  std::vector<Dir> dirs;  // post-order: children before their parent
+  void Run(const CopyAttrs& a);
+};
+
+void DeferredCopy::Run(const CopyAttrs& a) {
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto worker = [&] {
+    for (size_t i; (i = next++) < files.size();) {
+      try {
+        const File& f = files[i];
+        CopyRegular(f.from, f.to, f.st);
+        SetOwnerMode(f.to, f.st, a, false);
+        SetTimes(f.to, f.st);
+      } catch (...) {
+        std::lock_guard lock(error_mu);
+        if (!error) error = std::current_exception();
+        next = files.size();
+      }
+    }
+  };
+  {
+    const size_t threads =
+        files.size() < 32 ? 1 : std::min<size_t>(files.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+    std::vector<std::jthread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+  }
+  if (error) std::rethrow_exception(error);
+  for (const Dir& d : dirs) {
+    if (d.owner_mode) SetOwnerMode(d.to, d.st, a, false);
+    SetTimes(d.to, d.st);
+  }
+}
+
 void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
-               const CopyAttrs& a, bool top);
+               const CopyAttrs& a, bool top, DeferredCopy& later);
 
 void CopyDirContents(const fs::path& from, const fs::path& to, const std::string& rel,
-                     const CopyAttrs& a) {
+                     const CopyAttrs& a, DeferredCopy& later) {
   std::error_code ec;
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(from, ec)) names.push_back(e.path().filename().string());
@@ -96,12 +149,12 @@ void CopyDirContents(const fs::path& from, const fs::path& to, const std::string
   for (const auto& n : names) {
     std::string child = rel.empty() ? n : rel + "/" + n;
     if (a.include && !a.include(child)) continue;
-    CopyEntry(from / n, to / n, child, a, false);
+    CopyEntry(from / n, to / n, child, a, false, later);
   }
 }
 
 void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
-               const CopyAttrs& a, bool top) {
+               const CopyAttrs& a, bool top, DeferredCopy& later) {
   struct stat st {};
   if (::lstat(from.c_str(), &st) != 0) Fail("stat", from);
   if (S_ISDIR(st.st_mode)) {
@@ -112,10 +165,9 @@ void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
       exists = false;
     }
     if (!exists && ::mkdir(to.c_str(), 0755) != 0) Fail("mkdir", to);
-    CopyDirContents(from, to, rel, a);
+    CopyDirContents(from, to, rel, a, later);
     // An existing destination directory keeps its owner and mode (docker).
-    if (!exists || !top) SetOwnerMode(to, st, a, false);
-    SetTimes(to, st);
+    later.dirs.push_back({to.string(), st, !exists || !top});
   } else if (S_ISLNK(st.st_mode)) {
     std::error_code ec;
     fs::path target = fs::read_symlink(from, ec);
@@ -129,9 +181,7 @@ void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
     SetOwnerMode(to, st, a, true);
     SetTimes(to, st);
   } else if (S_ISREG(st.st_mode)) {
-    CopyRegular(from, to, st);
-    SetOwnerMode(to, st, a, false);
-    SetTimes(to, st);
+    later.files.push_back({from.string(), to.string(), st});
   } else {
     // Sockets, fifos and devices have no place in a build context copy.
     return;
@@ -227,14 +277,18 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
     struct stat st {};
     const bool existed = ::lstat(dst.c_str(), &st) == 0;
     dst = MkdirAllInRoot(rootfs, t.dest, a.uid, a.gid);
-    CopyDirContents(t.source.host_path, dst, t.source.rel, a);
+    DeferredCopy later;
+    CopyDirContents(t.source.host_path, dst, t.source.rel, a, later);
+    later.Run(a);
     if (!existed && ::lchown(dst.c_str(), a.uid, a.gid) != 0) Fail("chown", dst);
     return;
   }
   const std::string parent = fs::path(t.dest).parent_path().string();
   MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent, a.uid, a.gid);
   fs::path dst = ResolveInRoot(rootfs, t.dest, false);
-  CopyEntry(t.source.host_path, dst, t.source.rel, a, true);
+  DeferredCopy later;
+  CopyEntry(t.source.host_path, dst, t.source.rel, a, true, later);
+  later.Run(a);
 }
 
 void WriteFileInRoot(const fs::path& rootfs, const std::string& dest, const std::string& content,

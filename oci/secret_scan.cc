@@ -3,6 +3,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
+#include <vector>
 
 #include "oci/secret_rules.h"
 
@@ -34,7 +38,12 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
                                                 const SecretScanOptions& opts) {
   std::vector<SecretFinding> out;
   std::vector<std::string> creators = LayerCreators(config);
-  for (size_t i = 0; i < layers.size(); ++i) {
+  // Layers are scanned side by side (each is decompressed and read whole;
+  // the big ones of a build dominate), findings kept in layer order.
+  std::vector<std::vector<SecretFinding>> per_layer(layers.size());
+  std::vector<std::exception_ptr> errors(layers.size());
+  auto scan_layer = [&](size_t i) {
+    std::vector<SecretFinding>& found = per_layer[i];
     std::string created_by = i < creators.size() ? creators[i] : "";
     ForEachEntry(layers[i].path, [&](const TarEntry& e, const ReadFn& read) {
       if (!S_ISREG(e.mode) || e.hardlink) return;
@@ -42,8 +51,8 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
       if (path.empty() || IsWhiteoutPath(path) || IsBenignPath(path)) return;
       auto add = [&](const SecretMatch& m) {
         if (Allowed(path, m.rule_id, opts)) return;
-        out.push_back({static_cast<int>(i), layers[i].digest, created_by, "/" + path, m.rule_id, m.description,
-                       m.line, m.redacted});
+        found.push_back({static_cast<int>(i), layers[i].digest, created_by, "/" + path, m.rule_id, m.description,
+                         m.line, m.redacted});
       };
       if (e.size > 0) {
         SecretMatch by_name = MatchSecretPath(path);
@@ -55,6 +64,26 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
       std::string text = head + ReadAll(read, static_cast<size_t>(std::max<int64_t>(0, opts.max_bytes - 8192)));
       for (const auto& m : ScanText(path, text)) add(m);
     });
+  };
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next++) < layers.size();) {
+      try {
+        scan_layer(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  {
+    const size_t threads = std::min<size_t>(layers.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+    std::vector<std::jthread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+  }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (errors[i]) std::rethrow_exception(errors[i]);
+    out.insert(out.end(), per_layer[i].begin(), per_layer[i].end());
   }
   if (opts.scan_config) {
     for (const auto& env : config.config.env)
