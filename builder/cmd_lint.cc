@@ -5,20 +5,19 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include "builder/commands.h"
 #include "builder/read_input.h"
 #include "frontend/dockerignore.h"
 #include "frontend/error.h"
 #include "frontend/lint/linter.h"
+#include "oci/parallel.h"
 
 namespace kiln::builder {
 namespace {
@@ -100,31 +99,22 @@ void RunLint(const LintOpts& o) {
       outcomes[i].parse_error = e.what();
     }
   }
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i; (i = next++) < o.files.size();) {
-      FileOutcome& out = outcomes[i];
-      if (!out.parse_error.empty()) continue;
-      std::string text;
-      try {
-        text = ReadInputFile(o.files[i]);
-      } catch (const std::exception& e) {
-        out.read_error = e.what();
-        continue;
-      }
-      try {
-        out.result = lint::LintSource(text, o.files[i], options[i]);
-      } catch (const frontend::Error& e) {
-        out.parse_error = e.what();
-      }
+  oci::ParallelFor(o.files.size(), [&](size_t i) {
+    FileOutcome& out = outcomes[i];
+    if (!out.parse_error.empty()) return;
+    std::string text;
+    try {
+      text = ReadInputFile(o.files[i]);
+    } catch (const std::exception& e) {
+      out.read_error = e.what();
+      return;
     }
-  };
-  const size_t n_threads = std::min<size_t>(o.files.size(), std::max(1u, std::thread::hardware_concurrency()));
-  {
-    std::vector<std::jthread> pool;
-    for (size_t t = 1; t < n_threads; ++t) pool.emplace_back(worker);
-    worker();
-  }
+    try {
+      out.result = lint::LintSource(text, o.files[i], options[i]);
+    } catch (const frontend::Error& e) {
+      out.parse_error = e.what();
+    }
+  });
 
   std::vector<lint::LintResult> results;
   bool failed = false;

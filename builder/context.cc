@@ -6,10 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 #include <mutex>
-#include <exception>
-#include <atomic>
 #include <charconv>
 #include <cerrno>
 #include <cstring>
@@ -17,6 +14,7 @@
 #include <stdexcept>
 
 #include "oci/file_util.h"
+#include "oci/parallel.h"
 
 namespace kiln::builder {
 
@@ -300,27 +298,7 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
       if (e->is_regular()) files.push_back(e);
   }
   std::vector<std::string> hexes(files.size());
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  auto worker = [&] {
-    for (size_t i; (i = next++) < files.size();) {
-      try {
-        hexes[i] = FileDigest(*files[i]).hex;
-      } catch (...) {
-        std::lock_guard lock(error_mu);
-        if (!error) error = std::current_exception();
-      }
-    }
-  };
-  {
-    const size_t threads =
-        files.size() < 64 ? 1 : std::min<size_t>(files.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
-    std::vector<std::jthread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-  }
-  if (error) std::rethrow_exception(error);
+  oci::ParallelFor(files.size(), [&](size_t i) { hexes[i] = FileDigest(*files[i]).hex; }, 64);
   size_t file_index = 0;
 
   std::map<std::string, std::string> read;

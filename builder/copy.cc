@@ -6,21 +6,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
-#include <exception>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "builder/config_apply.h"
 #include "oci/error.h"
 #include "oci/file_util.h"
 #include "oci/layer_read.h"
+#include "oci/parallel.h"
 
 namespace kiln::builder {
 
@@ -106,31 +102,12 @@ struct DeferredCopy {
 };
 
 void DeferredCopy::Run(const CopyAttrs& a) {
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  auto worker = [&] {
-    for (size_t i; (i = next++) < files.size();) {
-      try {
-        const File& f = files[i];
-        CopyRegular(f.from, f.to, f.st);
-        SetOwnerMode(f.to, f.st, a, false);
-        SetTimes(f.to, f.st);
-      } catch (...) {
-        std::lock_guard lock(error_mu);
-        if (!error) error = std::current_exception();
-        next = files.size();
-      }
-    }
-  };
-  {
-    const size_t threads =
-        files.size() < 32 ? 1 : std::min<size_t>(files.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
-    std::vector<std::jthread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-  }
-  if (error) std::rethrow_exception(error);
+  oci::ParallelFor(files.size(), [&](size_t i) {
+    const File& f = files[i];
+    CopyRegular(f.from, f.to, f.st);
+    SetOwnerMode(f.to, f.st, a, false);
+    SetTimes(f.to, f.st);
+  }, 32);
   for (const Dir& d : dirs) {
     if (d.owner_mode) SetOwnerMode(d.to, d.st, a, false);
     SetTimes(d.to, d.st);

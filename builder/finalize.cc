@@ -2,9 +2,10 @@
 
 #include <cstdio>
 #include <ctime>
-#include <stdexcept>
-
+#include <exception>
 #include <sstream>
+#include <stdexcept>
+#include <thread>
 
 #include "builder/base_image.h"
 #include "builder/finalize_memo.h"
@@ -148,8 +149,32 @@ void AttestStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput
 
 FinalizeResult FinalizeImage(oci::Store& store, const BuildOptions& opts, const FinalizeInput& in, std::ostream& log) {
   oci::Descriptor manifest = in.manifest;
-  if (opts.strip_setuid) StripStep(store, opts, in, manifest, log);
-  if (opts.secret_scan) SecretStep(store, opts, manifest, log);
+  // Both passes read every layer. The strip layer holds no content of its
+  // own (files of the layers below with other modes, and whiteouts), so the
+  // secret scan of the layers as built says all there is, and it runs beside
+  // the strip pass instead of after it.
+  std::ostringstream secret_log;
+  std::exception_ptr secret_error, strip_error;
+  {
+    std::jthread secret;
+    if (opts.secret_scan) {
+      secret = std::jthread([&] {
+        try {
+          SecretStep(store, opts, in.manifest, secret_log);
+        } catch (...) {
+          secret_error = std::current_exception();
+        }
+      });
+    }
+    try {
+      if (opts.strip_setuid) StripStep(store, opts, in, manifest, log);
+    } catch (...) {
+      strip_error = std::current_exception();
+    }
+  }
+  log << secret_log.str();
+  if (strip_error) std::rethrow_exception(strip_error);
+  if (secret_error) std::rethrow_exception(secret_error);
   // Before attesting, so that SBOM and provenance name the manifest pushed.
   if (opts.format == "docker") manifest = oci::ConvertToDockerManifest(store, manifest);
   if (opts.sbom) AttestStep(store, opts, in, manifest, log);

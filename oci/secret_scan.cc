@@ -3,11 +3,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
-#include <thread>
 #include <vector>
 
+#include "oci/parallel.h"
 #include "oci/secret_rules.h"
 
 namespace kiln::oci {
@@ -41,7 +39,6 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
   // Layers are scanned side by side (each is decompressed and read whole;
   // the big ones of a build dominate), findings kept in layer order.
   std::vector<std::vector<SecretFinding>> per_layer(layers.size());
-  std::vector<std::exception_ptr> errors(layers.size());
   auto scan_layer = [&](size_t i) {
     std::vector<SecretFinding>& found = per_layer[i];
     std::string created_by = i < creators.size() ? creators[i] : "";
@@ -65,26 +62,8 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
       for (const auto& m : ScanText(path, text)) add(m);
     });
   };
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    for (size_t i; (i = next++) < layers.size();) {
-      try {
-        scan_layer(i);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    }
-  };
-  {
-    const size_t threads = std::min<size_t>(layers.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
-    std::vector<std::jthread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-  }
-  for (size_t i = 0; i < layers.size(); ++i) {
-    if (errors[i]) std::rethrow_exception(errors[i]);
-    out.insert(out.end(), per_layer[i].begin(), per_layer[i].end());
-  }
+  ParallelFor(layers.size(), scan_layer);
+  for (const auto& found : per_layer) out.insert(out.end(), found.begin(), found.end());
   if (opts.scan_config) {
     for (const auto& env : config.config.env)
       for (const auto& m : ScanCommand(env))

@@ -1,5 +1,7 @@
 #include "oci/supply_chain.h"
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "oci/error.h"
@@ -39,8 +41,37 @@ std::vector<SecretFinding> ScanImageForSecrets(const Store& store, const Descrip
   return ScanLayersForSecrets(img.config, img.layers, opts);
 }
 
+namespace {
+
+// True when every layer is unpacked in the store (a build leaves each layer
+// it made or ran on there) and not one entry in them has a setuid or setgid
+// bit: then there is nothing to strip, known from a walk of the unpacked
+// trees, without decompressing every layer again (1 s for 650 MB).
+bool SurelyNoSetBits(const Store& store, const ImageConfig& config) {
+  namespace fs = std::filesystem;
+  for (const Digest& diff_id : config.diff_ids) {
+    if (!store.HasLayerDir(diff_id)) return false;
+    std::error_code ec;
+    fs::recursive_directory_iterator it(store.LayerDir(diff_id), fs::directory_options::none, ec), end;
+    if (ec) return false;
+    for (; it != end; it.increment(ec)) {
+      if (ec) return false;
+      const fs::file_status st = it->symlink_status(ec);
+      if (ec) return false;
+      if ((st.permissions() & (fs::perms::set_uid | fs::perms::set_gid)) != fs::perms::none &&
+          st.type() != fs::file_type::symlink)
+        return false;
+    }
+    if (ec) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 StripResult StripSetuid(const Store& store, const Descriptor& manifest, const StripOptions& opts) {
   LoadedImage img = LoadImage(store, manifest);
+  if (opts.strip_shells.empty() && SurelyNoSetBits(store, img.config)) return {};
   Store::TempDir tmp = store.MakeTempDir("strip-setuid");
   auto tar = tmp.path() / "layer.tar";
   StripResult r;

@@ -81,6 +81,35 @@ TEST_F(SupplyChain, StripAppendsFixLayer) {
   EXPECT_FALSE(again.layer);
 }
 
+// When every layer is unpacked in the store (as a build leaves them) the
+// strip pass looks at those trees first: with no setuid/setgid bit in them it
+// is done without reading a blob (here the blob is garbage to prove it);
+// with one, it reads the layers as before.
+TEST_F(SupplyChain, StripReadsNoBlobWhenUnpackedLayersHaveNoSetBits) {
+  auto layer_tar = tmp.path() / "plain.tar.gz";
+  testing::WriteTar(layer_tar, {File("bin/tool", "T", 0755)});
+  Descriptor plain = PutImage(*store, {{layer_tar, ""}}, {"COPY tool"});
+  const LoadedImage img = LoadImage(*store, plain);
+  const Digest diff_id = img.config.diff_ids.at(0);
+  auto unpacked = tmp.path() / "unpacked";
+  std::filesystem::create_directories(unpacked / "bin");
+  std::ofstream(unpacked / "bin/tool") << "T";
+  ::chmod((unpacked / "bin/tool").c_str(), 0755);
+  store->AdoptLayerDir(unpacked, diff_id);
+  std::ofstream(store->BlobPath(img.manifest.layers.at(0).digest), std::ios::trunc) << "not a layer";
+
+  auto r = StripSetuid(*store, plain, {});
+  EXPECT_FALSE(r.layer);
+  EXPECT_TRUE(r.report.empty());
+
+  ::chmod((store->LayerDir(diff_id) / "bin/tool").c_str(), 04755);
+  EXPECT_THROW(StripSetuid(*store, plain, {}), std::exception) << "a set bit: the layers are read";
+  StripOptions shells;
+  shells.strip_shells = {"sh"};
+  ::chmod((store->LayerDir(diff_id) / "bin/tool").c_str(), 0755);
+  EXPECT_THROW(StripSetuid(*store, plain, shells), std::exception) << "--strip-shells reads the layers";
+}
+
 TEST_F(SupplyChain, AttachSbomAndProvenanceAsReferrers) {
   std::string repo = "localhost:5000/app";
   std::string sbom = GenerateSbom(*store, image, SbomFormat::kSpdxJson, {}, repo);
