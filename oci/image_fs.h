@@ -19,6 +19,10 @@ namespace kiln::oci {
 struct LayerBlob {
   std::filesystem::path path;  // the (compressed) tar blob
   std::string digest;          // for messages and reports
+  // The same layer unpacked in the store (overlay form), when it is there:
+  // readers that only need its regular files may read them from it instead
+  // of decompressing the blob.
+  std::filesystem::path unpacked = {};
 };
 
 // Path of a tar entry without leading "./", "/" and trailing "/".

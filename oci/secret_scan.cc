@@ -1,10 +1,20 @@
 #include "oci/secret_scan.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <set>
 #include <vector>
 
+#include "oci/error.h"
+#include "oci/file_util.h"
+#include "oci/layer.h"
 #include "oci/parallel.h"
 #include "oci/secret_rules.h"
 
@@ -30,6 +40,47 @@ std::vector<std::string> LayerCreators(const ImageConfig& config) {
   return out;
 }
 
+// The regular files of an unpacked layer (overlay form) as the tar entries
+// they were written from or extracted out of: in tar order (plain byte order
+// of the path), a file's second name as a hardlink entry.
+void ForEachTreeFile(const std::filesystem::path& dir, const std::function<void(const TarEntry&, const ReadFn&)>& fn) {
+  namespace fs = std::filesystem;
+  struct File {
+    std::string rel;
+    struct stat st;
+  };
+  std::vector<File> files;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
+  if (ec) throw Error("secret scan: walk " + dir.string() + ": " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) throw Error("secret scan: walk " + dir.string() + ": " + ec.message());
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0) throw Error("secret scan: lstat " + it->path().string());
+    if (S_ISREG(st.st_mode)) files.push_back({it->path().lexically_relative(dir).string(), st});
+  }
+  if (ec) throw Error("secret scan: walk " + dir.string() + ": " + ec.message());
+  std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.rel < b.rel; });
+  std::set<std::pair<dev_t, ino_t>> seen;
+  for (const File& f : files) {
+    TarEntry e;
+    e.path = f.rel;
+    e.mode = f.st.st_mode;
+    e.size = f.st.st_size;
+    e.hardlink = f.st.st_nlink > 1 && !seen.insert({f.st.st_dev, f.st.st_ino}).second;
+    const std::string full = (dir / f.rel).string();
+    UniqueFd fd(::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) throw Error("secret scan: open " + full + ": " + std::strerror(errno));
+    const ReadFn read = [&](void* buf, size_t size) -> long {
+      for (;;) {
+        ssize_t n = ::read(fd.get(), buf, size);
+        if (n >= 0 || errno != EINTR) return n;
+      }
+    };
+    fn(e, read);
+  }
+}
+
 }  // namespace
 
 std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const std::vector<LayerBlob>& layers,
@@ -42,7 +93,13 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
   auto scan_layer = [&](size_t i) {
     std::vector<SecretFinding>& found = per_layer[i];
     std::string created_by = i < creators.size() ? creators[i] : "";
-    ForEachEntry(layers[i].path, [&](const TarEntry& e, const ReadFn& read) {
+    // The unpacked tree, where the store has it, holds the same regular files
+    // as the blob and is read without inflating it.
+    auto each = [&](const auto& fn) {
+      if (layers[i].unpacked.empty()) ForEachEntry(layers[i].path, fn);
+      else ForEachTreeFile(layers[i].unpacked, fn);
+    };
+    each([&](const TarEntry& e, const ReadFn& read) {
       if (!S_ISREG(e.mode) || e.hardlink) return;
       std::string path = CleanTarPath(e.path);
       if (path.empty() || IsWhiteoutPath(path) || IsBenignPath(path)) return;

@@ -15,10 +15,14 @@ LoadedImage LoadImage(const Store& store, const Descriptor& manifest) {
   img.manifest_desc = manifest;
   img.manifest = ParseManifest(store.ReadBlob(manifest.digest));
   img.config = ParseImageConfig(store.ReadBlob(img.manifest.config.digest));
-  for (const auto& l : img.manifest.layers) {
+  for (size_t i = 0; i < img.manifest.layers.size(); ++i) {
+    const Descriptor& l = img.manifest.layers[i];
     if (!store.HasBlob(l.digest))
       throw Error("image " + manifest.digest.str() + ": layer " + l.digest.str() + " is not in the store");
-    img.layers.push_back({store.BlobPath(l.digest), l.digest.str()});
+    LayerBlob blob{store.BlobPath(l.digest), l.digest.str(), {}};
+    if (i < img.config.diff_ids.size() && store.HasLayerDir(img.config.diff_ids[i]))
+      blob.unpacked = store.LayerDir(img.config.diff_ids[i]);
+    img.layers.push_back(std::move(blob));
   }
   return img;
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "oci/error.h"
+#include "oci/layer.h"
 #include "oci/referrers.h"
 #include "oci/signature.h"
 #include "tests/oci/sbom_fixture.h"
@@ -65,6 +66,31 @@ TEST_F(SupplyChain, SecretsNameLayerAndHistory) {
       EXPECT_TRUE(f.layer_digest.starts_with("sha256:"));
     }
   EXPECT_TRUE(creds);
+}
+
+// A layer unpacked in the store is scanned from its tree (no inflating),
+// with the same findings as from its blob.
+TEST_F(SupplyChain, SecretScanReadsUnpackedLayersLikeTheirBlobs) {
+  const auto from_blobs = ScanImageForSecrets(*store, image);
+  const LoadedImage img = LoadImage(*store, image);
+  for (size_t i = 0; i < img.layers.size(); ++i) {
+    auto dir = tmp.path() / ("unpacked" + std::to_string(i));
+    std::filesystem::create_directories(dir);
+    ExtractOptions eo;
+    eo.overlay_form = true;
+    ExtractLayer(img.layers[i].path, dir, eo);
+    store->AdoptLayerDir(dir, img.config.diff_ids[i]);
+    std::ofstream(img.layers[i].path, std::ios::trunc) << "not a layer";  // so only the tree can be read
+  }
+  const auto from_trees = ScanImageForSecrets(*store, image);
+  ASSERT_EQ(from_trees.size(), from_blobs.size());
+  for (size_t i = 0; i < from_blobs.size(); ++i) {
+    EXPECT_EQ(from_trees[i].path, from_blobs[i].path);
+    EXPECT_EQ(from_trees[i].rule_id, from_blobs[i].rule_id);
+    EXPECT_EQ(from_trees[i].layer_index, from_blobs[i].layer_index);
+    EXPECT_EQ(from_trees[i].line, from_blobs[i].line);
+  }
+  EXPECT_FALSE(from_blobs.empty());
 }
 
 TEST_F(SupplyChain, StripAppendsFixLayer) {
