@@ -40,9 +40,29 @@ bool IsPlaceholder(std::string_view v) {
   return false;
 }
 
+// Substring search for the scanner's many passes over every text file of an
+// image: glibc's memmem (two-way, with a fast path for short needles) instead
+// of string_view::find, which tries memcmp at every occurrence of the
+// needle's first byte (on text, a common letter).
+size_t Find(std::string_view hay, std::string_view needle, size_t from = 0) {
+  if (from > hay.size()) return std::string_view::npos;
+  const void* p = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
+  return p ? static_cast<size_t>(static_cast<const char*>(p) - hay.data()) : std::string_view::npos;
+}
+
 struct Scanner {
   std::string_view text;
   std::vector<SecretMatch> out;
+  std::string lower_ = {};  // AsciiLower(text), made on first use and shared by the rules that need it
+  bool lowered_ = false;
+
+  const std::string& Lower() {
+    if (!lowered_) {
+      lower_ = AsciiLower(text);
+      lowered_ = true;
+    }
+    return lower_;
+  }
 
   void Add(const char* id, const char* desc, size_t off, std::string_view match) {
     if (out.size() >= 64) return;  // enough to act on; keeps reports bounded
@@ -58,7 +78,7 @@ struct Scanner {
   template <typename Pred>
   void Prefixed(const char* id, const char* desc, std::string_view prefix, Pred pred, size_t min,
                 size_t max, bool exact_end = true) {
-    for (size_t pos = text.find(prefix); pos != std::string_view::npos; pos = text.find(prefix, pos + 1)) {
+    for (size_t pos = Find(text, prefix); pos != std::string_view::npos; pos = Find(text, prefix, pos + 1)) {
       if (!WordStart(pos)) continue;
       size_t n = Run(text, pos + prefix.size(), pred, max + 1);
       if (n < min || (exact_end && n > max)) continue;
@@ -70,7 +90,7 @@ struct Scanner {
 
   void PrivateKeys() {
     static constexpr std::string_view kBegin = "-----BEGIN ";
-    for (size_t pos = text.find(kBegin); pos != std::string_view::npos; pos = text.find(kBegin, pos + 1)) {
+    for (size_t pos = Find(text, kBegin); pos != std::string_view::npos; pos = Find(text, kBegin, pos + 1)) {
       size_t eol = text.find('\n', pos);
       std::string_view header = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
       if (header.size() > 64 || header.find("PRIVATE KEY") == std::string_view::npos) continue;
@@ -92,9 +112,9 @@ struct Scanner {
   }
 
   void AwsSecretKeys() {
-    std::string lower = AsciiLower(text);
+    const std::string& lower = Lower();
     for (std::string_view key : {"aws_secret_access_key", "aws_secret_key", "secretaccesskey"}) {
-      for (size_t pos = lower.find(key); pos != std::string::npos; pos = lower.find(key, pos + 1)) {
+      for (size_t pos = Find(lower, key); pos != std::string::npos; pos = Find(lower, key, pos + 1)) {
         size_t p = pos + key.size();
         p += Run(text, p, [](char c) { return c == '"' || c == '\'' || c == ' ' || c == '\t'; });
         if (p >= text.size() || (text[p] != '=' && text[p] != ':')) continue;
@@ -110,7 +130,7 @@ struct Scanner {
   }
 
   void Jwts() {
-    for (size_t pos = text.find("eyJ"); pos != std::string_view::npos; pos = text.find("eyJ", pos + 1)) {
+    for (size_t pos = Find(text, "eyJ"); pos != std::string_view::npos; pos = Find(text, "eyJ", pos + 1)) {
       if (pos > 0 && IsB64Url(text[pos - 1])) continue;
       size_t a = Run(text, pos, IsB64Url);
       if (a < 10 || pos + a >= text.size() || text[pos + a] != '.') continue;
@@ -125,7 +145,7 @@ struct Scanner {
   }
 
   void UrlPasswords() {
-    for (size_t pos = text.find("://"); pos != std::string_view::npos; pos = text.find("://", pos + 1)) {
+    for (size_t pos = Find(text, "://"); pos != std::string_view::npos; pos = Find(text, "://", pos + 1)) {
       size_t s = pos;
       while (s > 0 && (IsAsciiAlnum(text[s - 1]) || text[s - 1] == '+' || text[s - 1] == '.' || text[s - 1] == '-')) --s;
       if (s == pos) continue;
@@ -148,9 +168,9 @@ struct Scanner {
   // NAME = "value" where NAME names a password/secret/token and the value
   // looks random (not code, not a placeholder).
   void PasswordAssignments() {
-    std::string lower = AsciiLower(text);
+    const std::string& lower = Lower();
     for (std::string_view key : {"password", "passwd", "secret", "token", "api_key", "apikey"}) {
-      for (size_t pos = lower.find(key); pos != std::string::npos; pos = lower.find(key, pos + 1)) {
+      for (size_t pos = Find(lower, key); pos != std::string::npos; pos = Find(lower, key, pos + 1)) {
         size_t p = pos + key.size();
         p += Run(text, p, [](char c) { return IsAsciiAlnum(c) || c == '_' || c == '-'; });  // DB_PASSWORD_FILE
         std::string_view name_tail = std::string_view(lower).substr(pos, p - pos);
@@ -181,7 +201,7 @@ struct Scanner {
   void FileKind(std::string_view path) {
     std::string_view base = PathBaseName(path);
     if (base == ".npmrc") {
-      for (size_t pos = text.find("_authToken"); pos != std::string_view::npos; pos = text.find("_authToken", pos + 1)) {
+      for (size_t pos = Find(text, "_authToken"); pos != std::string_view::npos; pos = Find(text, "_authToken", pos + 1)) {
         size_t p = pos + 10;
         p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
         if (p >= text.size() || text[p] != '=') continue;
@@ -193,7 +213,7 @@ struct Scanner {
       }
     }
     if (base == "config.json" && (path.ends_with(".docker/config.json") || path == "config.json")) {
-      for (size_t pos = text.find("\"auth\""); pos != std::string_view::npos; pos = text.find("\"auth\"", pos + 1)) {
+      for (size_t pos = Find(text, "\"auth\""); pos != std::string_view::npos; pos = Find(text, "\"auth\"", pos + 1)) {
         size_t p = pos + 6;
         p += Run(text, p, IsSpace);
         if (p >= text.size() || text[p] != ':') continue;
@@ -206,8 +226,8 @@ struct Scanner {
       }
     }
     if (base == ".pypirc") {
-      std::string lower = AsciiLower(text);
-      for (size_t pos = lower.find("password"); pos != std::string::npos; pos = lower.find("password", pos + 1)) {
+      const std::string& lower = Lower();
+      for (size_t pos = Find(lower, "password"); pos != std::string::npos; pos = Find(lower, "password", pos + 1)) {
         size_t p = pos + 8;
         p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
         if (p >= text.size() || (text[p] != '=' && text[p] != ':')) continue;

@@ -45,9 +45,13 @@ std::vector<std::string> LayerCreators(const ImageConfig& config) {
 // of the path), a file's second name as a hardlink entry.
 void ForEachTreeFile(const std::filesystem::path& dir, const std::function<void(const TarEntry&, const ReadFn&)>& fn) {
   namespace fs = std::filesystem;
-  struct File {
+  struct File {  // what the scan needs of a struct stat: 20,000 of them are held per layer
     std::string rel;
-    struct stat st;
+    mode_t mode;
+    nlink_t nlink;
+    off_t size;
+    dev_t dev;
+    ino_t ino;
   };
   std::vector<File> files;
   std::error_code ec;
@@ -57,7 +61,9 @@ void ForEachTreeFile(const std::filesystem::path& dir, const std::function<void(
     if (ec) throw Error("secret scan: walk " + dir.string() + ": " + ec.message());
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0) throw Error("secret scan: lstat " + it->path().string());
-    if (S_ISREG(st.st_mode)) files.push_back({it->path().lexically_relative(dir).string(), st});
+    if (S_ISREG(st.st_mode))
+      files.push_back({it->path().lexically_relative(dir).string(), st.st_mode, st.st_nlink, st.st_size, st.st_dev,
+                       st.st_ino});
   }
   if (ec) throw Error("secret scan: walk " + dir.string() + ": " + ec.message());
   std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.rel < b.rel; });
@@ -65,9 +71,9 @@ void ForEachTreeFile(const std::filesystem::path& dir, const std::function<void(
   for (const File& f : files) {
     TarEntry e;
     e.path = f.rel;
-    e.mode = f.st.st_mode;
-    e.size = f.st.st_size;
-    e.hardlink = f.st.st_nlink > 1 && !seen.insert({f.st.st_dev, f.st.st_ino}).second;
+    e.mode = f.mode;
+    e.size = f.size;
+    e.hardlink = f.nlink > 1 && !seen.insert({f.dev, f.ino}).second;
     const std::string full = (dir / f.rel).string();
     UniqueFd fd(::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd.valid()) throw Error("secret scan: open " + full + ": " + std::strerror(errno));
