@@ -41,6 +41,7 @@ void AddStoreCommands(CLI::App& app) {
       std::filesystem::remove_all(cache.dir(), ec);
       std::filesystem::create_directories(cache.dir(), ec);
       std::filesystem::remove_all(store.Path("cache/finalize"), ec);  // see finalize_memo.h
+      std::filesystem::remove_all(store.Path("cache/lineage"), ec);   // see layer_lineage.h
     }
     const auto r = store.Prune(cache.Roots());
     std::cout << "removed " << r.blobs_removed << " blobs and " << r.layer_dirs_removed

@@ -13,6 +13,7 @@
 
 #include "builder/config_apply.h"
 #include "builder/copy.h"
+#include "builder/layer_lineage.h"
 #include "oci/file_lock.h"
 #include "oci/file_util.h"
 #include "oci/url_fetch.h"
@@ -86,10 +87,14 @@ FsStepRunner::FsStepRunner(oci::Store& store, LayerCache& layers, BuildContext* 
   else layer_opts_.compression = oci::Compression::kGzip;
 }
 
-std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper) {
+std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper, const oci::Digest& lineage) {
   if (fs::is_empty(upper)) return std::nullopt;  // nothing changed: no layer (BuildKit drops empty diffs)
-  oci::Layer layer = oci::WriteLayer(store_, upper, layer_opts_);
+  oci::LayerOptions opts = layer_opts_;
+  const LayerLineage lineages(store_);
+  if (!lineage.empty()) opts.reuse_gzip_members_of = lineages.Last(lineage);
+  oci::Layer layer = oci::WriteLayer(store_, upper, opts);
   store_.AdoptLayerDir(upper, layer.diff_id);
+  if (!lineage.empty()) lineages.Record(lineage, layer.blob.digest);
   return layer;
 }
 
@@ -360,8 +365,7 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
     if (!result.ok()) throw StepFailed(result.describe(), result.tail);
     mount.Finish();
   }
-  auto layer = Finish(dirs.upper);
-  return layer;
+  return Finish(dirs.upper, req.lineage);
 }
 
 std::optional<oci::Layer> FsStepRunner::Workdir(const ImageState& parent, const WorkdirRequest& req) {
@@ -484,7 +488,7 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
     }
     mount.Finish();
   }
-  return Finish(dirs.upper);
+  return Finish(dirs.upper, req.lineage);
 }
 
 }  // namespace kiln::builder

@@ -30,7 +30,7 @@ class FsStepRunner : public StepRunner {
   const ImageState& Image(const std::string& ref) override { return images_.Resolve(ref); }
 
  private:
-  std::optional<oci::Layer> Finish(const std::filesystem::path& upper);
+  std::optional<oci::Layer> Finish(const std::filesystem::path& upper, const oci::Digest& lineage = {});
   struct MountResources;
   std::optional<sandbox::Mount> PrepareMount(const frontend::MountSpec& m, const ImageState* from,
                                              const std::string& cwd, sandbox::RunSpec& spec, MountResources& held);

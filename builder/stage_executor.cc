@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "builder/config_apply.h"
+#include "builder/layer_lineage.h"
 #include "builder/signals.h"
 #include "frontend/error.h"
 #include "frontend/shell_lex.h"
@@ -260,6 +261,7 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
   const auto* copy_cmd = std::get_if<frontend::CopyCmd>(&inst.command);
   std::optional<oci::Digest> link_key;
   if (copy_cmd && copy_cmd->link) link_key = CacheKeyBuilder().Add("linked-layer", fields_key.str()).Finish();
+  run_req.lineage = copy_req.lineage = LineageKey(inst.original, state);
   const int id = progress_.Begin(label);
   std::optional<oci::Layer> layer;
   bool linked_hit = false;

@@ -30,6 +30,7 @@ struct RunRequest {
   // (nullptr where the mount reads the build context or has no source).
   std::vector<const ImageState*> mount_from;
   std::function<void(std::string_view line)> on_output;
+  oci::Digest lineage;               // layer_lineage.h: what this step made last time
 };
 
 struct CopyRequest {
@@ -37,6 +38,7 @@ struct CopyRequest {
   std::string workdir = "/";
   const ImageState* from = nullptr;  // --from stage/image; nullptr = build context
   frontend::Location where;
+  oci::Digest lineage;               // layer_lineage.h: what this step made last time
 };
 
 // WORKDIR creates its directory at once, as BuildKit's

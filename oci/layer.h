@@ -20,6 +20,10 @@ struct LayerOptions {
   Compression compression = Compression::kGzip;
   // Clamp every mtime to this (reproducible builds). nullopt keeps mtimes.
   std::optional<int64_t> source_date_epoch;
+  // gzip: an earlier layer blob (e.g. what the same step made last time)
+  // whose members holding the same tar bytes are copied, not recompressed
+  // (oci/gzip_members.h). Same output bytes either way.
+  std::optional<Digest> reuse_gzip_members_of;
 };
 
 struct Layer {
@@ -31,7 +35,10 @@ struct Layer {
 // 0/0 char devices -> ".wh.NAME", opaque dirs -> ".wh..wh..opq", hardlinks
 // kept, numeric ids only, xattrs kept (overlay's own xattrs dropped), no
 // atime/ctime, gzip header without name/time. One streaming pass computes
-// diff_id and digest. Same tree, same bytes.
+// diff_id and digest. Same tree, same bytes. gzip layers are independent
+// members cut before entries whose path hashes to a mark (once a member has
+// 256 KiB) or at 1 MiB, so a change to one file changes only its member(s);
+// their map is kept beside the blob (oci/gzip_members.h).
 Layer WriteLayer(const Store& store, const std::filesystem::path& dir, const LayerOptions& opts);
 
 struct ExtractOptions {

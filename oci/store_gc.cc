@@ -116,6 +116,13 @@ Store::PruneReport Store::Prune(const std::vector<Digest>& extra_roots) const {
     std::string hex = name.ends_with(".done") ? name.substr(0, name.size() - 5) : name;
     if (!live_hex.count(hex)) doomed.push_back(e.path());
   }
+  // Gzip member maps (gzip_members.h) go with their blobs.
+  if (fs::is_directory(Path("gzip-members"))) {
+    for (auto& e : fs::directory_iterator(Path("gzip-members"))) {
+      const std::string name = e.path().filename().string();
+      if (!live_hex.count(name) && !name.starts_with(".")) doomed.push_back(e.path());
+    }
+  }
   std::sort(doomed.begin(), doomed.end());
   for (auto& p : doomed) {
     bool is_dir = fs::is_directory(fs::symlink_status(p));

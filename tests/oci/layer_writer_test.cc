@@ -10,9 +10,12 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "oci/error.h"
+#include "oci/file_util.h"
+#include "oci/gzip_members.h"
 #include "oci/layer.h"
 #include "ocicore_test_util.h"
 
@@ -112,7 +115,7 @@ TEST(LayerWriter, EntriesSortedNumericIdsLinksKept) {
   ScratchDir dir;
   Store s(dir / "store");
   MakeTree(dir / "tree");
-  Layer l = WriteLayer(s, dir / "tree", {Compression::kNone, std::nullopt});
+  Layer l = WriteLayer(s, dir / "tree", {Compression::kNone, std::nullopt, std::nullopt});
   EXPECT_EQ(l.blob.media_type, media::kOciLayerTar);
   EXPECT_EQ(l.diff_id, l.blob.digest);
   EXPECT_EQ(Sha256OfFile(s.BlobPath(l.blob.digest)), l.diff_id);
@@ -170,7 +173,7 @@ TEST(LayerWriter, WhiteoutsOpaqueAndXattrs) {
   ASSERT_EQ(::setxattr((t / "cap").c_str(), "security.capability", cap, sizeof cap, 0), 0);
   ASSERT_EQ(::setxattr((t / "d").c_str(), "trusted.overlay.redirect", "/x", 2, 0), 0);
 
-  Layer l = WriteLayer(s, t, {Compression::kGzip, std::nullopt});
+  Layer l = WriteLayer(s, t, {Compression::kGzip, std::nullopt, std::nullopt});
   auto seen = List(s.BlobPath(l.blob.digest));
   std::map<std::string, Seen> by;
   for (auto& e : seen) by[e.path] = e;
@@ -196,19 +199,19 @@ TEST(LayerWriter, ReproducibleAcrossPlacesAndTimes) {
   MakeTree(dir / "two");
   SetMtimes(dir / "two", 1600000000);
   for (auto c : {Compression::kGzip, Compression::kZstd, Compression::kNone}) {
-    Layer a = WriteLayer(s, dir / "one", {c, std::nullopt});
-    Layer b = WriteLayer(s, dir / "two", {c, std::nullopt});
+    Layer a = WriteLayer(s, dir / "one", {c, std::nullopt, std::nullopt});
+    Layer b = WriteLayer(s, dir / "two", {c, std::nullopt, std::nullopt});
     EXPECT_EQ(a.blob.digest, b.blob.digest);
     EXPECT_EQ(a.diff_id, b.diff_id);
   }
   // With SOURCE_DATE_EPOCH, trees with different (newer) mtimes agree too.
   MakeTree(dir / "three");
-  Layer a = WriteLayer(s, dir / "one", {Compression::kGzip, 1500000000});
-  Layer b = WriteLayer(s, dir / "three", {Compression::kGzip, 1500000000});
+  Layer a = WriteLayer(s, dir / "one", {Compression::kGzip, 1500000000, std::nullopt});
+  Layer b = WriteLayer(s, dir / "three", {Compression::kGzip, 1500000000, std::nullopt});
   EXPECT_EQ(a.blob.digest, b.blob.digest);
   for (auto& e : List(s.BlobPath(a.blob.digest))) EXPECT_LE(e.mtime, 1500000000) << e.path;
   // Older mtimes are kept, not raised.
-  Layer c = WriteLayer(s, dir / "one", {Compression::kNone, 1700000000});
+  Layer c = WriteLayer(s, dir / "one", {Compression::kNone, 1700000000, std::nullopt});
   for (auto& e : List(s.BlobPath(c.blob.digest))) EXPECT_EQ(e.mtime, 1600000000) << e.path;
 }
 
@@ -275,7 +278,7 @@ TEST(LayerWriter, Zstd) {
   ScratchDir dir;
   Store s(dir / "store");
   MakeTree(dir / "tree");
-  Layer l = WriteLayer(s, dir / "tree", {Compression::kZstd, std::nullopt});
+  Layer l = WriteLayer(s, dir / "tree", {Compression::kZstd, std::nullopt, std::nullopt});
   EXPECT_EQ(l.blob.media_type, media::kOciLayerZstd);
   std::string raw = ocitest::ReadText(s.BlobPath(l.blob.digest));
   EXPECT_EQ(raw.substr(0, 4), std::string("\x28\xb5\x2f\xfd", 4));
@@ -332,6 +335,50 @@ TEST(LayerWriter, BenchVsTarGzip) {
   std::printf("tar|gzip -6: %.2fs (%lld bytes)  WriteLayer: %.2fs (%lld bytes)  ratio(throughput) %.2f\n", ref,
               static_cast<long long>(fs::file_size(dir / "ref.tgz")), ours, static_cast<long long>(l.blob.size),
               ref / ours);
+}
+
+}  // namespace
+}  // namespace kiln::oci
+
+namespace kiln::oci {
+namespace {
+
+// A one-file change leaves every other gzip member as it was: with the
+// earlier blob as a hint, those members are copied (the map says so) and
+// the bytes equal a fresh write of the changed tree.
+TEST(LayerWriter, GzipMembersReusedAfterOneFileChange) {
+  ScratchDir dir;
+  Store s(dir / "store");
+  uint32_t x = 7;
+  for (int i = 0; i < 400; ++i) {
+    std::string data;
+    for (int j = 0; j < 15000; ++j) {
+      x = x * 1103515245 + 12345;
+      data.push_back(static_cast<char>(j % 2 ? (x >> 16) : 'a' + i % 7));
+    }
+    ocitest::WriteText(dir / "tree" / ("d" + std::to_string(i % 10)) / ("f" + std::to_string(i)), data);
+  }
+  Layer first = WriteLayer(s, dir / "tree", {});
+  auto map1 = ReadGzipMembers(s, first.blob.digest);
+  ASSERT_TRUE(map1.has_value());
+  ASSERT_GT(map1->size(), 4u);
+  ocitest::WriteText(dir / "tree/d3/f3", "changed");
+  LayerOptions reuse;
+  reuse.reuse_gzip_members_of = first.blob.digest;
+  Layer second = WriteLayer(s, dir / "tree", reuse);
+  auto map2 = ReadGzipMembers(s, second.blob.digest);
+  ASSERT_TRUE(map2.has_value());
+  std::set<std::string> before;
+  for (auto& m : *map1) before.insert(m.content.hex);
+  size_t fresh = 0;
+  for (auto& m : *map2) fresh += !before.count(m.content.hex);
+  EXPECT_LE(fresh, 2u) << "only the changed file's member(s) differ";
+  Store s2(dir / "store2");
+  EXPECT_EQ(WriteLayer(s2, dir / "tree", {}).blob.digest, second.blob.digest) << "same bytes as without the hint";
+  EXPECT_EQ(Sha256Of(Decompressed(s.BlobPath(second.blob.digest))), second.diff_id);
+  // A garbled map is ignored, not trusted.
+  WriteFileAtomic(GzipMembersPath(s, second.blob.digest), "kiln-gzip-members 1\nnonsense\n");
+  EXPECT_FALSE(ReadGzipMembers(s, second.blob.digest).has_value());
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ using ocitest::ScratchDir;
 Descriptor BuildImage(Store& s, const fs::path& scratch) {
   ocitest::WriteText(scratch / "rootfs" / "hello.txt", "hello from kiln\n");
   ocitest::WriteText(scratch / "rootfs" / "etc" / "os-release", "ID=kiln\n");
-  Layer l = WriteLayer(s, scratch / "rootfs", {Compression::kGzip, 0});
+  Layer l = WriteLayer(s, scratch / "rootfs", {Compression::kGzip, 0, std::nullopt});
   ImageConfig c;
   c.created = Rfc3339(0);
   c.architecture = Platform::Host().architecture;

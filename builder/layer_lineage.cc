@@ -1,0 +1,35 @@
+#include "builder/layer_lineage.h"
+
+#include "builder/step_cache.h"
+#include "oci/error.h"
+#include "oci/file_util.h"
+
+namespace kiln::builder {
+
+oci::Digest LineageKey(const std::string& instruction, const ImageState& parent) {
+  CacheKeyBuilder key;
+  key.Add("lineage", instruction);
+  for (const auto& d : parent.config.diff_ids) key.Add("parent-layer", d.str());
+  return key.Finish();
+}
+
+LayerLineage::LayerLineage(const oci::Store& store) : dir_(store.Path("cache/lineage")) {}
+
+std::optional<oci::Digest> LayerLineage::Last(const oci::Digest& key) const {
+  try {
+    std::string text = oci::ReadFileToString(dir_ / key.hex);
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return oci::Digest::Parse(text);
+  } catch (const oci::Error&) {
+    return std::nullopt;  // none yet, or unreadable: no hint
+  }
+}
+
+void LayerLineage::Record(const oci::Digest& key, const oci::Digest& blob) const {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw oci::Error("layer lineage: create " + dir_.string() + ": " + ec.message());
+  oci::WriteFileAtomic(dir_ / key.hex, blob.str() + "\n");
+}
+
+}  // namespace kiln::builder
