@@ -39,8 +39,13 @@ struct LintOpts {
 
 // Context checks default to the Dockerfile's directory (what `kiln build
 // -f DIR/Dockerfile DIR` would send); stdin has none unless --context.
-using MatcherCache = std::map<std::string, std::shared_ptr<frontend::IgnoreMatcher>>;
-void SetContext(const LintOpts& o, const std::string& file, lint::LintOptions& lo, MatcherCache& matchers) {
+// .dockerignore matchers and context walks are shared by the files that use
+// the same ones (a directory of Dockerfiles is walked once).
+struct ContextCache {
+  std::map<std::string, std::shared_ptr<frontend::IgnoreMatcher>> matchers;          // by ignore file
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<lint::ContextScan>> scans;  // by dir, ignore file
+};
+void SetContext(const LintOpts& o, const std::string& file, lint::LintOptions& lo, ContextCache& cache) {
   if (o.no_context) return;
   std::string dir = o.context;
   if (dir.empty() && file != "-") dir = std::filesystem::path(file).parent_path().string();
@@ -48,11 +53,15 @@ void SetContext(const LintOpts& o, const std::string& file, lint::LintOptions& l
   if (dir.empty()) return;
   lo.context_dir = dir;
   const std::string ignore_file = frontend::FindIgnoreFile(dir, file == "-" ? "" : file);
-  if (ignore_file.empty()) return;
-  auto& matcher = matchers[ignore_file];
-  if (!matcher) matcher = std::make_shared<frontend::IgnoreMatcher>(frontend::ReadIgnoreFile(ReadInputFile(ignore_file)));
-  lo.excluded = [matcher = matcher](const std::string& p) { return matcher->Excluded(p); };
-  lo.may_include_below = [matcher = matcher](const std::string& d) { return matcher->MayIncludeBelow(d); };
+  if (!ignore_file.empty()) {
+    auto& matcher = cache.matchers[ignore_file];
+    if (!matcher) matcher = std::make_shared<frontend::IgnoreMatcher>(frontend::ReadIgnoreFile(ReadInputFile(ignore_file)));
+    lo.excluded = [matcher = matcher](const std::string& p) { return matcher->Excluded(p); };
+    lo.may_include_below = [matcher = matcher](const std::string& d) { return matcher->MayIncludeBelow(d); };
+  }
+  auto& scan = cache.scans[{dir, ignore_file}];
+  if (!scan) scan = std::make_shared<lint::ContextScan>(dir, lo.excluded, lo.may_include_below);
+  lo.context_scan = scan;
 }
 
 // One file's outcome; files are linted in parallel and reported in order.
@@ -78,7 +87,7 @@ void RunLint(const LintOpts& o) {
   std::vector<FileOutcome> outcomes(o.files.size());
   lint::LintConfigFinder finder;
   std::map<std::string, lint::LintConfig> configs;
-  MatcherCache matchers;
+  ContextCache context_cache;
   for (size_t i = 0; i < o.files.size(); ++i) {
     const std::string& file = o.files[i];
     lint::LintOptions& lo = options[i];
@@ -92,7 +101,7 @@ void RunLint(const LintOpts& o) {
       lo.ignore = o.ignore;
       lo.trusted_registries = o.trusted;
       lo.shellcheck = o.shellcheck;
-      SetContext(o, file, lo, matchers);
+      SetContext(o, file, lo, context_cache);
       outcomes[i].threshold =
           lint::ParseThreshold(!o.threshold.empty() ? o.threshold : lo.config.failure_threshold.value_or("error"));
     } catch (const frontend::Error& e) {

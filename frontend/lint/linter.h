@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 
 #include "frontend/error.h"
 #include "frontend/instructions.h"
+#include "frontend/lint/context_scan.h"
 #include "frontend/lint/lint_config.h"
 #include "frontend/lint/rule.h"
 
@@ -51,6 +53,9 @@ struct LintOptions {
   // depend on how .dockerignore is implemented.
   std::function<bool(const std::string& path)> excluded;
   std::function<bool(const std::string& dir)> may_include_below;
+  // Optional memo of the context walk (same context_dir and predicates as
+  // above), shared by the Lint calls of one `kiln lint` run. Null: walk.
+  std::shared_ptr<ContextScan> context_scan;
   // uid of USER `user` in the final stage's base image, when the caller can
   // read its /etc/passwd (the build gate can); nullopt = unknown.
   std::function<std::optional<uint32_t>(const std::string& base_image, const std::string& user)> user_uid;

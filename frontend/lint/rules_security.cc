@@ -2,10 +2,9 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <set>
-#include <system_error>
 
+#include "frontend/lint/context_scan.h"
 #include "frontend/lint/rules_common.h"
 #include "frontend/lint/secret_patterns.h"
 
@@ -144,36 +143,6 @@ void CheckSecretFormats(RuleContext& ctx) {
 
 // --- KL004: credential files copied from the build context -----------------
 
-// Credential files in the context that .dockerignore does not exclude.
-std::vector<std::string> ContextSecretFiles(const RuleContext& ctx) {
-  namespace fs = std::filesystem;
-  std::vector<std::string> found;
-  std::error_code ec;
-  fs::path root(ctx.opts.context_dir);
-  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
-  if (ec) throw Error(Location{ctx.opts.context_dir}, "cannot read build context: " + ec.message());
-  size_t visited = 0;
-  for (; it != end; it.increment(ec)) {
-    if (ec) break;
-    // Bound the walk: a linter must not hang on a huge context (e.g. $HOME).
-    if (++visited > 200000) break;
-    // lexically_relative: fs::relative would canonicalise (a realpath per entry).
-    const std::string rel = it->path().lexically_relative(root).generic_string();
-    const bool is_dir = it->is_directory(ec) && !it->is_symlink(ec);
-    if (is_dir) {
-      if (rel == ".git" || (ctx.opts.excluded && ctx.opts.excluded(rel) &&
-                            !(ctx.opts.may_include_below && ctx.opts.may_include_below(rel))))
-        it.disable_recursion_pending();
-      continue;
-    }
-    if (!IsSecretFile(rel)) continue;
-    if (ctx.opts.excluded && ctx.opts.excluded(rel)) continue;
-    found.push_back(rel);
-  }
-  std::sort(found.begin(), found.end());
-  return found;
-}
-
 std::string NormaliseSource(std::string s) {
   while (s.starts_with("./")) s.erase(0, 2);
   while (s.starts_with("/")) s.erase(0, 1);
@@ -204,7 +173,10 @@ void CheckSecretFiles(RuleContext& ctx) {
     for (const auto& ins : st.instructions)
       if (const auto* cp = std::get_if<CopyCmd>(&ins.command); cp && cp->from.empty()) copies_from_context = true;
   std::vector<std::string> context_secrets;
-  if (!ctx.opts.context_dir.empty() && copies_from_context) context_secrets = ContextSecretFiles(ctx);
+  if (!ctx.opts.context_dir.empty() && copies_from_context)
+    context_secrets = ctx.opts.context_scan && ctx.opts.context_scan->dir() == ctx.opts.context_dir
+                          ? ctx.opts.context_scan->SecretFiles()
+                          : ListContextSecretFiles(ctx.opts.context_dir, ctx.opts.excluded, ctx.opts.may_include_below);
   for (const auto& st : ctx.df.stages) {
     for (const auto& ins : st.instructions) {
       const auto* cp = std::get_if<CopyCmd>(&ins.command);

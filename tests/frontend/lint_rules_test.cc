@@ -236,6 +236,26 @@ TEST(LintSecretFiles, ContextAndDockerignore) {
     }
 }
 
+TEST(LintSecretFiles, SharedContextScanWalksOnce) {
+  TempContext ctx;
+  ctx.Write("certs/server.key", "k\n");
+  LintOptions opts;
+  opts.context_dir = ctx.path();
+  opts.context_scan = std::make_shared<ContextScan>(ctx.path(), nullptr, nullptr);
+  auto first = LintWith("FROM alpine:3.20\nCOPY . .\n", opts);
+  EXPECT_TRUE(Fires(first, "KL004")) << Dump(first);
+  // Later files of the same run see the first walk, not the current tree.
+  ctx.Write("deploy/.netrc", "k\n");
+  auto second = LintWith("FROM alpine:3.20\nCOPY . .\n", opts);
+  ASSERT_TRUE(Fires(second, "KL004"));
+  for (const auto& f : second.findings) {
+    if (f.rule == "KL004") {
+      EXPECT_EQ(f.message.find(".netrc"), std::string::npos) << f.message;
+    }
+  }
+  EXPECT_FALSE(Fires(LintWith("FROM alpine:3.20\nCOPY src /src\n", opts), "KL004"));
+}
+
 TEST(LintSecretFiles, WithoutContextNamedSourcesOnly) {
   EXPECT_TRUE(Fires(LintWith("FROM alpine:3.20\nCOPY id_ed25519 /root/.ssh/\n"), "KL004"));
   EXPECT_TRUE(Fires(LintWith("FROM alpine:3.20\nCOPY .aws/credentials /root/.aws/\n"), "KL004"));
