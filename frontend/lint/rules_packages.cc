@@ -34,7 +34,7 @@ struct Cli {
   }
 };
 
-Cli ParseCli(const std::vector<std::string>& args, std::initializer_list<std::string_view> value_opts) {
+Cli ParseCli(std::span<const std::string> args, std::initializer_list<std::string_view> value_opts) {
   Cli c;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -82,7 +82,7 @@ bool DashVersion(const std::string& w) {
 bool IsPip(const ShellCommand& c, std::vector<std::string>* args) {
   const std::string p = c.Program();
   auto a = c.Args();
-  if (p == "pip" || p.starts_with("pip3") || p == "pip2") { *args = a; return true; }
+  if (p == "pip" || p.starts_with("pip3") || p == "pip2") { args->assign(a.begin(), a.end()); return true; }
   if (p.starts_with("python") && a.size() >= 2 && a[0] == "-m" && (a[1] == "pip" || a[1] == "pip3")) {
     args->assign(a.begin() + 2, a.end());
     return true;

@@ -6,7 +6,7 @@
 namespace kiln::frontend::lint {
 namespace {
 
-bool IsAssignment(const std::string& w) {
+bool IsAssignment(std::string_view w) {
   auto eq = w.find('=');
   if (eq == std::string::npos || eq == 0) return false;
   if (!(std::isalpha(static_cast<unsigned char>(w[0])) || w[0] == '_')) return false;
@@ -15,22 +15,28 @@ bool IsAssignment(const std::string& w) {
 }
 
 // Words that start a new command but are not programs themselves.
-bool IsKeyword(const std::string& w) {
-  static const char* const kWords[] = {"if", "then", "else", "elif", "fi", "do", "done", "while",
-                                       "until", "!", "{", "}", "(", ")", "case", "esac", "for", "in"};
-  return std::any_of(std::begin(kWords), std::end(kWords), [&](const char* k) { return w == k; });
+bool IsKeyword(std::string_view w) {
+  static constexpr std::string_view kWords[] = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until",
+                                                "!", "{", "}", "(", ")", "case", "esac", "for", "in"};
+  return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
 }
 
 // Wrapper programs whose first non-option argument is the real command.
-bool IsWrapper(const std::string& w) {
+bool IsWrapper(std::string_view w) {
   return w == "sudo" || w == "doas" || w == "env" || w == "nice" || w == "exec" || w == "command" ||
          w == "nohup" || w == "time" || w == "xargs" || w == "eatmydata";
+}
+
+// BaseName without the copy, for the per-word checks below.
+std::string_view BaseNameView(std::string_view word) {
+  auto slash = word.rfind('/');
+  return slash == std::string_view::npos ? word : word.substr(slash + 1);
 }
 
 size_t ProgramIndex(const std::vector<std::string>& words) {
   size_t i = 0;
   while (i < words.size()) {
-    const std::string base = BaseName(words[i]);
+    const std::string_view base = BaseNameView(words[i]);
     if (!IsWrapper(base)) return i;
     ++i;
     // Skip the wrapper's options and, for env, its assignments. `sudo -u x`
@@ -45,24 +51,21 @@ size_t ProgramIndex(const std::vector<std::string>& words) {
 
 }  // namespace
 
-std::string BaseName(std::string_view word) {
-  auto slash = word.rfind('/');
-  return std::string(slash == std::string_view::npos ? word : word.substr(slash + 1));
-}
+std::string BaseName(std::string_view word) { return std::string(BaseNameView(word)); }
 
 std::string ShellCommand::Program() const {
   size_t i = ProgramIndex(words);
   return i < words.size() ? BaseName(words[i]) : std::string();
 }
 
-std::vector<std::string> ShellCommand::Args() const {
+std::span<const std::string> ShellCommand::Args() const {
   size_t i = ProgramIndex(words);
   if (i >= words.size()) return {};
-  return {words.begin() + static_cast<long>(i) + 1, words.end()};
+  return std::span<const std::string>(words).subspan(i + 1);
 }
 
 bool ShellCommand::HasWord(std::string_view w) const {
-  return std::any_of(words.begin(), words.end(), [&](const std::string& x) { return BaseName(x) == w; });
+  return std::any_of(words.begin(), words.end(), [&](const std::string& x) { return BaseNameView(x) == w; });
 }
 
 std::vector<ShellCommand> SplitShell(std::string_view s) {

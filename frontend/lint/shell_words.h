@@ -6,6 +6,7 @@
 // rules must not rely on it for exact semantics.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,8 +21,9 @@ struct ShellCommand {
   // The program name without directory ("/usr/bin/apt-get" -> "apt-get"),
   // looking through wrappers such as sudo, env, nice, time, xargs, exec.
   std::string Program() const;
-  // Words after the program (wrappers and their options skipped).
-  std::vector<std::string> Args() const;
+  // Words after the program (wrappers and their options skipped); a view
+  // into `words`.
+  std::span<const std::string> Args() const;
   // True when sudo/doas is among the wrappers or is the program.
   bool HasWord(std::string_view w) const;
 };
