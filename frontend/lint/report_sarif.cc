@@ -1,8 +1,10 @@
 // SARIF 2.1.0 output in the shape GitHub code scanning ingests.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 
+#include "frontend/lint/json_writer.h"
 #include "frontend/lint/linter.h"
 
 namespace kiln::frontend::lint {
@@ -39,16 +41,29 @@ nlohmann::json RuleJson(const Rule& r) {
 
 std::string FormatSarif(const std::vector<LintResult>& results) {
   nlohmann::json rules = nlohmann::json::array();
-  std::map<std::string, int> index;
+  std::map<std::string, int, std::less<>> index;
   for (const auto& r : Rules()) {
     index[r.id] = static_cast<int>(rules.size());
     rules.push_back(RuleJson(r));
   }
-  nlohmann::json out = nlohmann::json::array();
+  // Streamed with keys in sorted order (the layout of the nlohmann DOM this
+  // used to be): the results come before the tool, whose rule list gains the
+  // shellcheck codes met on the way.
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("$schema");
+  w.String("https://json.schemastore.org/sarif-2.1.0.json");
+  w.Key("runs");
+  w.BeginArray();
+  w.BeginObject();
+  w.Key("results");
+  w.BeginArray();
   for (const auto& res : results) {
     for (const auto& f : res.findings) {
-      if (!index.count(f.rule)) {  // shellcheck codes: described on the fly
-        index[f.rule] = static_cast<int>(rules.size());
+      auto it = index.find(f.rule);
+      if (it == index.end()) {  // shellcheck codes: described on the fly
+        it = index.emplace(f.rule, static_cast<int>(rules.size())).first;
         rules.push_back({{"id", f.rule},
                          {"name", f.rule},
                          {"shortDescription", {{"text", "ShellCheck " + f.rule}}},
@@ -58,32 +73,58 @@ std::string FormatSarif(const std::vector<LintResult>& results) {
                          {"defaultConfiguration", {{"level", Level(f.severity)}}}});
       }
       const int line = f.location.line > 0 ? f.location.line : 1;
-      std::string uri = f.location.file.empty() ? res.filename : f.location.file;
-      if (uri.starts_with("./")) uri = uri.substr(2);
-      out.push_back({{"ruleId", f.rule},
-                     {"ruleIndex", index[f.rule]},
-                     {"level", Level(f.severity)},
-                     {"message", {{"text", f.message}}},
-                     {"locations",
-                      {{{"physicalLocation",
-                         {{"artifactLocation", {{"uri", uri}}},
-                          {"region",
-                           {{"startLine", line},
-                            {"startColumn", f.location.column > 0 ? f.location.column : 1},
-                            {"endLine", std::max(line, f.location.end_line)}}}}}}}}});
+      std::string_view uri = f.location.file.empty() ? res.filename : f.location.file;
+      if (uri.starts_with("./")) uri.remove_prefix(2);
+      w.BeginObject();
+      w.Key("level");
+      w.String(Level(f.severity));
+      w.Key("locations");
+      w.BeginArray();
+      w.BeginObject();
+      w.Key("physicalLocation");
+      w.BeginObject();
+      w.Key("artifactLocation");
+      w.BeginObject();
+      w.Key("uri");
+      w.String(uri);
+      w.EndObject();
+      w.Key("region");
+      w.BeginObject();
+      w.Key("endLine");
+      w.Int(std::max(line, f.location.end_line));
+      w.Key("startColumn");
+      w.Int(f.location.column > 0 ? f.location.column : 1);
+      w.Key("startLine");
+      w.Int(line);
+      w.EndObject();
+      w.EndObject();
+      w.EndObject();
+      w.EndArray();
+      w.Key("message");
+      w.BeginObject();
+      w.Key("text");
+      w.String(f.message);
+      w.EndObject();
+      w.Key("ruleId");
+      w.String(f.rule);
+      w.Key("ruleIndex");
+      w.Int(it->second);
+      w.EndObject();
     }
   }
-  nlohmann::json doc = {
-      {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
-      {"version", "2.1.0"},
-      {"runs",
-       {{{"tool",
-          {{"driver",
+  w.EndArray();
+  w.Key("tool");
+  w.Value({{"driver",
             {{"name", "kiln"},
              {"informationUri", "https://github.com/kiln-build/kiln/blob/main/docs/rules.md"},
-             {"rules", std::move(rules)}}}}},
-         {"results", std::move(out)}}}}};
-  return doc.dump(2) + "\n";
+             {"rules", std::move(rules)}}}});
+  w.EndObject();
+  w.EndArray();
+  w.Key("version");
+  w.String("2.1.0");
+  w.EndObject();
+  out += '\n';
+  return out;
 }
 
 }  // namespace kiln::frontend::lint

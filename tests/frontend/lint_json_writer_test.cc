@@ -1,0 +1,52 @@
+// JsonWriter must write what nlohmann::json::dump(2) writes for the same
+// document, byte for byte: the lint reports changed from one to the other.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "frontend/lint/json_writer.h"
+
+namespace kiln::frontend::lint {
+namespace {
+
+TEST(JsonWriter, SameBytesAsNlohmannDump) {
+  const nlohmann::json doc = {{"a", nlohmann::json::array()},
+                              {"b", nlohmann::json::object()},
+                              {"c", {1, -2, "x"}},
+                              {"d", {{"e", "quote \" backslash \\ tab \t nl \n ctl \x01 del \x7f"}, {"f", "ünïcode ✓"}}},
+                              {"g", {{{"h", {nlohmann::json::array(), nlohmann::json::object()}}}}}};
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("a");
+  w.BeginArray();
+  w.EndArray();
+  w.Key("b");
+  w.BeginObject();
+  w.EndObject();
+  w.Key("c");
+  w.BeginArray();
+  w.Int(1);
+  w.Int(-2);
+  w.String("x");
+  w.EndArray();
+  w.Key("d");
+  w.BeginObject();
+  w.Key("e");
+  w.String(doc["d"]["e"].get<std::string>());
+  w.Key("f");
+  w.String(doc["d"]["f"].get<std::string>());
+  w.EndObject();
+  w.Key("g");
+  w.Value(doc["g"]);
+  w.EndObject();
+  EXPECT_EQ(out, doc.dump(2));
+}
+
+TEST(JsonWriter, InvalidUtf8ThrowsLikeNlohmann) {
+  std::string out;
+  JsonWriter w(out);
+  EXPECT_THROW(w.String("\xff"), nlohmann::json::type_error);
+}
+
+}  // namespace
+}  // namespace kiln::frontend::lint
