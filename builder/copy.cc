@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,16 +46,47 @@ std::string Basename(const std::string& rel) {
   return s == std::string::npos ? rel : rel.substr(s + 1);
 }
 
+mode_t WantedMode(const struct stat& src, const CopyAttrs& a) { return a.chmod ? *a.chmod : (src.st_mode & 07777); }
+
 void SetOwnerMode(const fs::path& p, const struct stat& src, const CopyAttrs& a, bool is_link) {
   if (::lchown(p.c_str(), a.uid, a.gid) != 0) Fail("chown", p);
   if (is_link) return;
-  mode_t mode = a.chmod ? *a.chmod : (src.st_mode & 07777);
-  if (::chmod(p.c_str(), mode) != 0) Fail("chmod", p);
+  if (::chmod(p.c_str(), WantedMode(src, a)) != 0) Fail("chmod", p);
 }
 
-void SetTimes(const fs::path& p, const struct stat& src) {
-  struct timespec ts[2] = {src.st_atim, src.st_mtim};
+void SetTimes(const fs::path& p, const struct timespec& atime, const struct timespec& mtime) {
+  struct timespec ts[2] = {atime, mtime};
   ::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+void SetTimes(const fs::path& p, const struct stat& src) { SetTimes(p, src.st_atim, src.st_mtim); }
+
+size_t PreadFull(int fd, char* buf, size_t n, off_t at) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::pread(fd, buf + got, n - got, at + static_cast<off_t>(got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += static_cast<size_t>(r);
+  }
+  return got;
+}
+
+// Whether two files of `size` bytes hold the same bytes.
+bool SameBytes(const std::string& a, const std::string& b, off_t size) {
+  oci::UniqueFd fa(::open(a.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  oci::UniqueFd fb(::open(b.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fa.valid() || !fb.valid()) return false;
+  constexpr size_t kChunk = 1 << 17;
+  thread_local std::vector<char> buf(2 * kChunk);
+  for (off_t at = 0; at < size;) {
+    const size_t want = static_cast<size_t>(std::min<off_t>(size - at, kChunk));
+    if (PreadFull(fa.get(), buf.data(), want, at) != want ||
+        PreadFull(fb.get(), buf.data() + kChunk, want, at) != want ||
+        std::memcmp(buf.data(), buf.data() + kChunk, want) != 0)
+      return false;
+    at += static_cast<off_t>(want);
+  }
+  return true;
 }
 
 void CopyRegular(const fs::path& from, const fs::path& to, const struct stat& st) {
@@ -96,14 +128,54 @@ void CopyRegular(const fs::path& from, const fs::path& to, const struct stat& st
 struct DeferredCopy {
   struct File { std::string from, to; struct stat st; };
   struct Dir { std::string to; struct stat st; bool owner_mode; };
+  std::string root_prefix;  // the rootfs with a trailing '/': what `to` starts with
   std::deque<File> files;
   std::vector<Dir> dirs;  // post-order: children before their parent
   void Run(const CopyAttrs& a);
+  bool LeaveForEarlier(const File& f, const CopyAttrs& a);
+  void KeepForLinks(const fs::path& top, const CopyAttrs& a);
 };
+
+// Once files were left for linking: `top`, the one directory they may land
+// in that the copy neither made nor set times on, gets its own times set
+// again, which copies it up into the upper dir unchanged; and the times the
+// copy gave its directories are kept, for LinkEarlierFiles to set again
+// after linking into them.
+void DeferredCopy::KeepForLinks(const fs::path& top, const CopyAttrs& a) {
+  if (!a.earlier || a.earlier->pending.empty()) return;
+  struct stat st {};
+  if (::lstat(top.c_str(), &st) != 0) Fail("stat", top);
+  SetTimes(top, st);
+  for (const Dir& d : dirs) {
+    if (d.to.compare(0, root_prefix.size(), root_prefix) != 0) continue;
+    a.earlier->dir_times.push_back({d.to.substr(root_prefix.size()), d.st.st_atim, d.st.st_mtim});
+  }
+}
+
+// True when the earlier tree holds this very file at the same path and the
+// rootfs has nothing there: then it is only listed (see EarlierFiles).
+bool DeferredCopy::LeaveForEarlier(const File& f, const CopyAttrs& a) {
+  if (f.to.compare(0, root_prefix.size(), root_prefix) != 0) return false;
+  std::string rel = f.to.substr(root_prefix.size());
+  const std::string was = (a.earlier->tree / rel).string();
+  const mode_t mode = WantedMode(f.st, a);
+  struct stat st {};
+  if (::lstat(was.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != f.st.st_size ||
+      st.st_uid != a.uid || st.st_gid != a.gid || (st.st_mode & 07777) != mode ||
+      st.st_mtim.tv_sec != f.st.st_mtim.tv_sec || st.st_mtim.tv_nsec != f.st.st_mtim.tv_nsec ||
+      ::llistxattr(was.c_str(), nullptr, 0) != 0 || !SameBytes(f.from, was, f.st.st_size))
+    return false;
+  struct stat there {};
+  if (::lstat(f.to.c_str(), &there) == 0 || errno != ENOENT) return false;
+  std::lock_guard lock(a.earlier->mu);
+  a.earlier->pending.push_back({std::move(rel), f.from, a.uid, a.gid, mode, f.st.st_atim, f.st.st_mtim});
+  return true;
+}
 
 void DeferredCopy::Run(const CopyAttrs& a) {
   oci::ParallelFor(files.size(), [&](size_t i) {
     const File& f = files[i];
+    if (a.earlier && LeaveForEarlier(f, a)) return;
     CopyRegular(f.from, f.to, f.st);
     SetOwnerMode(f.to, f.st, a, false);
     SetTimes(f.to, f.st);
@@ -163,6 +235,12 @@ void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
     // Sockets, fifos and devices have no place in a build context copy.
     return;
   }
+}
+
+std::string RootPrefix(const fs::path& rootfs) {
+  std::string s = rootfs.string();
+  if (s.empty() || s.back() != '/') s.push_back('/');
+  return s;
 }
 
 }  // namespace
@@ -255,17 +333,40 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
     const bool existed = ::lstat(dst.c_str(), &st) == 0;
     dst = MkdirAllInRoot(rootfs, t.dest, a.uid, a.gid);
     DeferredCopy later;
+    later.root_prefix = RootPrefix(rootfs);
     CopyDirContents(t.source.host_path, dst, t.source.rel, a, later);
     later.Run(a);
     if (!existed && ::lchown(dst.c_str(), a.uid, a.gid) != 0) Fail("chown", dst);
+    later.KeepForLinks(dst, a);
     return;
   }
   const std::string parent = fs::path(t.dest).parent_path().string();
   MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent, a.uid, a.gid);
   fs::path dst = ResolveInRoot(rootfs, t.dest, false);
   DeferredCopy later;
+  later.root_prefix = RootPrefix(rootfs);
   CopyEntry(t.source.host_path, dst, t.source.rel, a, true, later);
   later.Run(a);
+  later.KeepForLinks(dst.parent_path(), a);
+}
+
+void LinkEarlierFiles(const fs::path& upper, EarlierFiles& earlier) {
+  for (const auto& p : earlier.pending) {
+    const fs::path at = upper / p.rel;
+    if (::link((earlier.tree / p.rel).c_str(), at.c_str()) == 0) {
+      ++earlier.linked;
+      continue;
+    }
+    struct stat src {};
+    if (::lstat(p.from.c_str(), &src) != 0) Fail("stat", p.from);
+    CopyRegular(p.from, at, src);
+    if (::lchown(at.c_str(), p.uid, p.gid) != 0) Fail("chown", at);
+    if (::chmod(at.c_str(), p.mode) != 0) Fail("chmod", at);
+    SetTimes(at, p.atime, p.mtime);
+    ++earlier.copied;
+  }
+  if (earlier.pending.empty()) return;
+  for (const auto& d : earlier.dir_times) SetTimes(upper / d.rel, d.atime, d.mtime);
 }
 
 void WriteFileInRoot(const fs::path& rootfs, const std::string& dest, const std::string& content,

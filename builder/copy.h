@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -36,12 +37,45 @@ std::vector<CopyTarget> PlanCopy(const std::vector<CopySource>& sources, const s
                                  const std::string& workdir, size_t source_args, bool parents,
                                  const std::function<bool(const std::string&)>& dest_is_dir);
 
+// The tree this COPY made the last time it ran on the same parent
+// (builder/layer_lineage.h). A file that would come out identical to the one
+// that tree holds at the same path (type, size, mtime, owner, mode, no
+// xattrs, same bytes), where the rootfs has nothing yet, is not written:
+// it is listed here, and LinkEarlierFiles hard-links the earlier file into
+// the upper dir once the rootfs is unmounted. Layer trees are never written
+// to after they are made (lowers are read-only to overlayfs), so sharing
+// their inodes is safe, and a rebuild after a one-file change creates no
+// inode and writes no data for the other files.
+// Only for a COPY with one target (within one target each path is written
+// once) on an overlay, native or fuse: there every directory the copy made
+// or touched is in the upper dir when it is unmounted (copy.cc touches the
+// one directory it would not), so the links have a place to go.
+struct EarlierFiles {
+  std::filesystem::path tree;
+  struct Pending {
+    std::string rel;                 // path below the rootfs
+    std::string from;                // the source, copied if the link fails
+    uint32_t uid, gid;
+    mode_t mode;
+    struct timespec atime, mtime;
+  };
+  struct DirTimes {
+    std::string rel;
+    struct timespec atime, mtime;
+  };
+  std::mutex mu;
+  std::vector<Pending> pending;
+  std::vector<DirTimes> dir_times;   // what the copy set, set again after linking into them
+  size_t linked = 0, copied = 0;     // what LinkEarlierFiles did
+};
+
 struct CopyAttrs {
   uint32_t uid = 0, gid = 0;           // --chown, default 0:0
   std::optional<mode_t> chmod;         // --chmod
   // Whether to copy a path below the source root (relative to that root);
   // empty = everything. .dockerignore and --exclude arrive here.
   std::function<bool(const std::string& rel)> include;
+  EarlierFiles* earlier = nullptr;     // optional, see above
 };
 
 // Resolves `path` (absolute, inside the rootfs) to a host path, following
@@ -57,6 +91,13 @@ std::filesystem::path MkdirAllInRoot(const std::filesystem::path& rootfs, const 
 
 // Copies one planned target into the rootfs.
 void CopyInto(const std::filesystem::path& rootfs, const CopyTarget& target, const CopyAttrs& attrs);
+
+// Links each file CopyInto left for the earlier tree into `upper` (the
+// unmounted rootfs' upper dir: same paths); where linking fails (the earlier
+// tree was pruned meanwhile, too many links) the source is copied instead.
+// Then gives the directories the copy set times on those times again.
+// Throws std::runtime_error when a copy fails.
+void LinkEarlierFiles(const std::filesystem::path& upper, EarlierFiles& earlier);
 
 // Writes a heredoc/inline file into the rootfs (parents created).
 void WriteFileInRoot(const std::filesystem::path& rootfs, const std::string& dest,

@@ -91,10 +91,11 @@ std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper, const oci:
   if (fs::is_empty(upper)) return std::nullopt;  // nothing changed: no layer (BuildKit drops empty diffs)
   oci::LayerOptions opts = layer_opts_;
   const LayerLineage lineages(store_);
-  if (!lineage.empty()) opts.reuse_gzip_members_of = lineages.Last(lineage);
+  if (!lineage.empty())
+    if (auto last = lineages.Last(lineage)) opts.reuse_gzip_members_of = last->blob;
   oci::Layer layer = oci::WriteLayer(store_, upper, opts);
   store_.AdoptLayerDir(upper, layer.diff_id);
-  if (!lineage.empty()) lineages.Record(lineage, layer.blob.digest);
+  if (!lineage.empty()) lineages.Record(lineage, layer.blob.digest, layer.diff_id);
   return layer;
 }
 
@@ -472,7 +473,18 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
       WriteFileInRoot(dirs.merged, dir ? JoinWorkdir(dest_abs, h->name) : dest_abs, h->content, attrs);
     }
     auto dest_is_dir = [&](const std::string& p) { return IsDir(ResolveInRoot(dirs.merged, p, true)); };
-    for (const auto& t : PlanCopy(sources, copy.dest, req.workdir, source_args, copy.parents, dest_is_dir)) {
+    const auto plan = PlanCopy(sources, copy.dest, req.workdir, source_args, copy.parents, dest_is_dir);
+    // One target and nothing else written, on an overlay: files can be left
+    // for linking from this step's last tree (copy.h).
+    EarlierFiles earlier;
+    if (plan.size() == 1 && heredocs.empty() && !req.lineage.empty() && !mount.copied()) {
+      auto last = LayerLineage(store_).Last(req.lineage);
+      if (last && last->diff_id && store_.HasLayerDir(*last->diff_id)) {
+        earlier.tree = store_.LayerDir(*last->diff_id);
+        attrs.earlier = &earlier;
+      }
+    }
+    for (const auto& t : plan) {
       // ADD: a local tar archive is extracted into the destination directory
       // (docker: dest is the directory, whether or not it ends in '/'); a
       // downloaded one is not.
@@ -486,7 +498,7 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
       }
       CopyInto(dirs.merged, t, attrs);
     }
-    mount.Finish();
+    mount.Finish([&] { LinkEarlierFiles(dirs.upper, earlier); });
   }
   return Finish(dirs.upper, req.lineage);
 }

@@ -15,21 +15,27 @@ oci::Digest LineageKey(const std::string& instruction, const ImageState& parent)
 
 LayerLineage::LayerLineage(const oci::Store& store) : dir_(store.Path("cache/lineage")) {}
 
-std::optional<oci::Digest> LayerLineage::Last(const oci::Digest& key) const {
+std::optional<LastLayer> LayerLineage::Last(const oci::Digest& key) const {
   try {
-    std::string text = oci::ReadFileToString(dir_ / key.hex);
-    if (!text.empty() && text.back() == '\n') text.pop_back();
-    return oci::Digest::Parse(text);
+    const std::string text = oci::ReadFileToString(dir_ / key.hex);
+    const size_t nl = text.find('\n');
+    LastLayer last{oci::Digest::Parse(text.substr(0, nl)), std::nullopt};
+    if (nl != std::string::npos && nl + 1 < text.size()) {
+      std::string second = text.substr(nl + 1);
+      if (second.back() == '\n') second.pop_back();
+      last.diff_id = oci::Digest::Parse(second);
+    }
+    return last;
   } catch (const oci::Error&) {
     return std::nullopt;  // none yet, or unreadable: no hint
   }
 }
 
-void LayerLineage::Record(const oci::Digest& key, const oci::Digest& blob) const {
+void LayerLineage::Record(const oci::Digest& key, const oci::Digest& blob, const oci::Digest& diff_id) const {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw oci::Error("layer lineage: create " + dir_.string() + ": " + ec.message());
-  oci::WriteFileAtomic(dir_ / key.hex, blob.str() + "\n");
+  oci::WriteFileAtomic(dir_ / key.hex, blob.str() + "\n" + diff_id.str() + "\n");
 }
 
 }  // namespace kiln::builder

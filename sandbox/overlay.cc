@@ -122,7 +122,7 @@ void OverlayMount::MountCopy(const std::vector<std::filesystem::path>& lowers, c
   copied_ = true;
 }
 
-void OverlayMount::Finish() {
+void OverlayMount::Finish(const std::function<void()>& on_upper) {
   if (!mounted_) return;
   mounted_ = false;
   if (fuse_) {
@@ -130,13 +130,19 @@ void OverlayMount::Finish() {
     fuse_.reset();
     if (upper_.empty()) return;
     NormalizeFuseOverlayUpper(lowers_, upper_);
+    if (on_upper) on_upper();
     PruneUnchangedDirs(lowers_, upper_);
     return;
   }
   if (::umount2(target_.c_str(), MNT_DETACH) != 0) throw Error("unmounting " + target_.string() + ": " + sys::ErrnoText(errno));
   if (upper_.empty()) return;
-  if (copied_) MoveDiffToUpper(lowers_, target_, upper_, copied_dirs_);
-  else PruneUnchangedDirs(lowers_, upper_);
+  if (copied_) {
+    MoveDiffToUpper(lowers_, target_, upper_, copied_dirs_);
+    if (on_upper) on_upper();
+  } else {
+    if (on_upper) on_upper();
+    PruneUnchangedDirs(lowers_, upper_);
+  }
 }
 
 bool OverlayMount::CurrentUidIsRealRoot() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -41,8 +42,10 @@ class OverlayMount {
   // Unmounts; with the copy fallback, moves the step's changes into `upper`;
   // with overlayfs, drops directories it copied up for nothing (see
   // PruneUnchangedDirs). Call it before reading `upper`, only when the step
-  // succeeded.
-  void Finish();
+  // succeeded. `on_upper`, when given, runs once the upper dir holds the
+  // step's changes and before directories copied up for nothing are
+  // dropped: what it adds to a copied-up directory keeps that directory.
+  void Finish(const std::function<void()>& on_upper = {});
   OverlayMount(const OverlayMount&) = delete;
   OverlayMount& operator=(const OverlayMount&) = delete;
   OverlayMount(OverlayMount&&) noexcept;

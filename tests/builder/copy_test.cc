@@ -124,6 +124,78 @@ TEST_F(CopyFs, DirectoryContentsWithFilterSymlinksAndChmod) {
   EXPECT_EQ(st.st_mode & 07777, 0755u);
 }
 
+// A rebuild's COPY links the files its last tree holds unchanged and copies
+// the rest; what comes out is what a plain copy gives. (The rootfs here is a
+// plain directory, its own upper dir.)
+TEST_F(CopyFs, LinksFilesTheEarlierTreeHoldsUnchanged) {
+  const CopyTarget t{{src_ / "d", "d", true}, "/app", true};
+  const fs::path earlier_root = dir_ / "earlier";
+  fs::create_directories(earlier_root);
+  CopyInto(earlier_root, t, Me());
+  std::ofstream(src_ / "d/skip.txt") << "t";  // same size, new bytes
+  std::ofstream(src_ / "d/e/new.txt") << "new";
+  auto stat_of = [](const fs::path& p) {
+    struct stat st {};
+    ::lstat(p.c_str(), &st);
+    return st;
+  };
+  {
+    // The same mtime as the earlier copy, so only the bytes tell them apart.
+    const struct stat st = stat_of(earlier_root / "app/skip.txt");
+    const struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ::utimensat(AT_FDCWD, (src_ / "d/skip.txt").c_str(), ts, 0);
+  }
+
+  EarlierFiles earlier;
+  earlier.tree = earlier_root;
+  CopyAttrs a = Me();
+  a.earlier = &earlier;
+  CopyInto(root_, t, a);
+  EXPECT_FALSE(fs::exists(root_ / "app/e/g.txt"));  // left for the link
+  ASSERT_EQ(earlier.pending.size(), 1u);
+  EXPECT_EQ(earlier.pending[0].rel, "app/e/g.txt");
+  LinkEarlierFiles(root_, earlier);
+  EXPECT_EQ(earlier.linked, 1u);
+  EXPECT_EQ(stat_of(root_ / "app/e/g.txt").st_ino, stat_of(earlier_root / "app/e/g.txt").st_ino);
+  EXPECT_NE(stat_of(root_ / "app/skip.txt").st_ino, stat_of(earlier_root / "app/skip.txt").st_ino);
+  std::ifstream in(root_ / "app/skip.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "t");
+  EXPECT_TRUE(fs::exists(root_ / "app/e/new.txt"));
+  // The directory linked into keeps the times the copy gave it.
+  EXPECT_EQ(stat_of(root_ / "app/e").st_mtim.tv_nsec, stat_of(src_ / "d/e").st_mtim.tv_nsec);
+  EXPECT_EQ(stat_of(root_ / "app/e").st_mtim.tv_sec, stat_of(src_ / "d/e").st_mtim.tv_sec);
+
+  // A different --chmod: nothing is left for linking.
+  fs::remove_all(root_ / "app");
+  EarlierFiles other;
+  other.tree = earlier_root;
+  a.earlier = &other;
+  a.chmod = 0600;
+  CopyInto(root_, t, a);
+  EXPECT_TRUE(other.pending.empty());
+
+  // The earlier tree pruned between the two phases: the source is copied,
+  // with the owner, mode and times a copy gives it.
+  fs::remove_all(root_ / "app");
+  EarlierFiles gone;
+  gone.tree = earlier_root;
+  a.earlier = &gone;
+  a.chmod.reset();
+  ::chmod((src_ / "d/e/g.txt").c_str(), 0640);
+  ::chmod((earlier_root / "app/e/g.txt").c_str(), 0640);
+  CopyInto(root_, t, a);
+  ASSERT_EQ(gone.pending.size(), 1u);
+  fs::remove_all(earlier_root);
+  LinkEarlierFiles(root_, gone);
+  EXPECT_EQ(gone.copied, 1u);
+  const struct stat got = stat_of(root_ / "app/e/g.txt"), want = stat_of(src_ / "d/e/g.txt");
+  EXPECT_EQ(got.st_size, 1);
+  EXPECT_EQ(got.st_mode & 07777, 0640u);
+  EXPECT_EQ(got.st_mtim.tv_nsec, want.st_mtim.tv_nsec);
+  EXPECT_EQ(got.st_mtim.tv_sec, want.st_mtim.tv_sec);
+}
+
 TEST_F(CopyFs, WriteFileInRootForHeredocs) {
   WriteFileInRoot(root_, "/etc/motd", "hello\n", Me());
   std::ifstream in(root_ / "etc/motd");

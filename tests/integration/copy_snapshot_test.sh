@@ -44,6 +44,45 @@ for user in kiln-ranged kiln-single; do
   kt_eq "$user: fuse-overlayfs gives the same manifest digest as overlayfs" "$native" "$fuse"
   kt_eq "$user: no fuse-overlayfs daemon is left" "" "$(pgrep -u "$user" -x fuse-overlayfs || true)"
 done
+# A rebuild after a one-file change reruns the COPY steps that read it on
+# the same parents: the files their last trees hold unchanged are
+# hard-linked from there, not written again (builder/copy.h), and the image
+# is the one a fresh store builds, byte for byte, on overlayfs and on
+# fuse-overlayfs. The first COPY lands in a directory a lower layer has
+# (/src, from WORKDIR), the second in new ones, with --chmod.
+CTX2=$KT_WORK/ctx2
+mkdir -p "$CTX2/tree/d1/d2" "$CTX2/tree/d3"
+for f in top d1/x d1/d2/y d3/z; do echo "$f content" >"$CTX2/tree/$f"; done
+cat >"$CTX2/Dockerfile" <<DF
+FROM oci:$BB:latest AS src
+WORKDIR /src
+COPY tree/ ./
+FROM oci:$BB:latest
+COPY --chmod=0640 tree /app/tree
+COPY --from=src /src /src
+USER 1000
+DF
+chmod -R a+rX "$CTX2"
+for snap in overlay fuse-overlayfs; do
+  for user in kiln-ranged kiln-single; do
+    echo "first $snap" >"$CTX2/tree/d1/x"
+    kt_fresh_root "$user" >/dev/null
+    root=${KT_ROOT_OF[$user]}
+    KT_EXTRA_ENV=KILN_SNAPSHOTTER=$snap kt_as "$user" "$KT_KILN" build --lint=off -q "$CTX2" >/dev/null \
+      2>"$KT_WORK/link1.err" || { cat "$KT_WORK/link1.err"; kt_fail "$user/$snap: first build"; continue; }
+    echo "second $snap" >"$CTX2/tree/d1/x"
+    again=$(KT_EXTRA_ENV=KILN_SNAPSHOTTER=$snap kt_as "$user" "$KT_KILN" build --lint=off -q "$CTX2" \
+      2>"$KT_WORK/link2.err") || { cat "$KT_WORK/link2.err"; kt_fail "$user/$snap: rebuild"; continue; }
+    # Each COPY's z is one inode in its old and its new layer tree.
+    kt_eq "$user/$snap: both COPY steps linked their unchanged files" 4 \
+      "$(find "$root/layers" -type f -name z -links 2 | wc -l)"
+    kt_eq "$user/$snap: and wrote the changed one" 0 "$(find "$root/layers" -type f -name x -links +1 | wc -l)"
+    kt_fresh_root "$user" >/dev/null
+    fresh=$(KT_EXTRA_ENV=KILN_SNAPSHOTTER=$snap kt_as "$user" "$KT_KILN" build --lint=off -q "$CTX2" \
+      2>"$KT_WORK/link3.err") || { cat "$KT_WORK/link3.err"; kt_fail "$user/$snap: fresh build"; continue; }
+    kt_eq "$user/$snap: the rebuild gives the image a fresh store builds" "$fresh" "$again"
+  done
+done
 # Asked for explicitly, the copy is not announced; a bad value is an error.
 kt_eq "no fallback note when KILN_SNAPSHOTTER=copy is asked for" 0 "$(grep -c "overlayfs refused" "$KT_WORK/copy-kiln-ranged.err" || true)"
 rc=0
