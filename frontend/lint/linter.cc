@@ -88,7 +88,7 @@ std::vector<std::string> SplitIds(std::string_view list) {
 struct Pragmas {
   std::set<std::string> global;
   std::map<int, std::set<std::string>> at_line;  // comment line -> IDs
-  std::vector<std::string> lines;
+  std::vector<std::string_view> lines;  // into the source text
 };
 
 std::string_view Trim(std::string_view s) {
@@ -105,7 +105,7 @@ Pragmas ScanPragmas(std::string_view text) {
     size_t nl = text.find('\n', start);
     std::string_view l = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
     ++line;
-    p.lines.emplace_back(l);
+    p.lines.push_back(l);
     std::string_view t = Trim(l);
     if (t.starts_with("#")) {
       t.remove_prefix(1);

@@ -49,6 +49,18 @@ size_t ProgramIndex(const std::vector<std::string>& words) {
   return words.size();
 }
 
+// Characters the loop in SplitShell treats specially somewhere; a run of any
+// others is part of the current word.
+bool IsSpecial(char c) {
+  switch (c) {
+    case '\\': case '\'': case '"': case '#': case '$': case '`': case ' ': case '\t': case '\r': case '\n':
+    case ';': case '(': case ')': case '&': case '|': case '>': case '<':
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 std::string BaseName(std::string_view word) { return std::string(BaseNameView(word)); }
@@ -181,8 +193,12 @@ std::vector<ShellCommand> SplitShell(std::string_view s) {
       i = k - 1;
       continue;
     }
-    word += c;
+    // An ordinary character: copy it and the ordinary ones after it at once.
+    size_t end = i + 1;
+    while (end < s.size() && !IsSpecial(s[end])) ++end;
+    word.append(s.substr(i, end - i));
     in_word = true;
+    i = end - 1;
   }
   end_command(false);
   return out;
