@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include "frontend/text_util.h"
 
 namespace kiln::frontend::lint {
@@ -13,15 +12,7 @@ std::string Upper(std::string_view s) {
   for (auto& c : r) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return r;
 }
-// Substring search for the passes over every instruction's text: glibc's
-// memmem instead of string_view::find, which tries memcmp at every
-// occurrence of the needle's first byte (a common letter in scripts).
-size_t FindSubstr(std::string_view hay, std::string_view needle, size_t from = 0) {
-  if (from > hay.size()) return std::string_view::npos;
-  const void* p = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
-  return p ? static_cast<size_t>(static_cast<const char*>(p) - hay.data()) : std::string_view::npos;
-}
-bool Contains(std::string_view s, std::string_view w) { return FindSubstr(s, w) != std::string_view::npos; }
+bool Contains(std::string_view s, std::string_view w) { return s.find(w) != std::string_view::npos; }
 
 bool IsTokenChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
 size_t RunLength(std::string_view s, size_t from, bool (*pred)(char)) {
@@ -39,7 +30,7 @@ bool IsUrlUserChar(char c) {
 bool WordStart(std::string_view s, size_t i) { return i == 0 || !IsAlnum(s[i - 1]); }
 
 bool HasPrefixToken(std::string_view text, std::string_view prefix, size_t min_len, bool (*pred)(char)) {
-  for (size_t pos = FindSubstr(text, prefix); pos != std::string_view::npos; pos = FindSubstr(text, prefix, pos + 1)) {
+  for (size_t pos = text.find(prefix); pos != std::string_view::npos; pos = text.find(prefix, pos + 1)) {
     if (!WordStart(text, pos)) continue;
     if (RunLength(text, pos + prefix.size(), pred) >= min_len) return true;
   }
@@ -48,7 +39,7 @@ bool HasPrefixToken(std::string_view text, std::string_view prefix, size_t min_l
 
 bool HasAwsKeyId(std::string_view text) {
   for (std::string_view p : {"AKIA", "ASIA"}) {
-    for (size_t pos = FindSubstr(text, p); pos != std::string_view::npos; pos = FindSubstr(text, p, pos + 1)) {
+    for (size_t pos = text.find(p); pos != std::string_view::npos; pos = text.find(p, pos + 1)) {
       if (!WordStart(text, pos)) continue;
       size_t n = RunLength(text, pos + 4, IsUpperAlnum);
       if (n == 16) return true;  // exactly 20 characters in all
@@ -57,8 +48,19 @@ bool HasAwsKeyId(std::string_view text) {
   return false;
 }
 
+// ghp_/gho_/ghu_/ghs_/ghr_ and 36 alphanumerics, found in one pass over the
+// text rather than one per prefix ('g' is a common letter).
+bool HasGithubToken(std::string_view text) {
+  for (size_t pos = text.find("gh"); pos != std::string_view::npos; pos = text.find("gh", pos + 1)) {
+    if (!WordStart(text, pos) || pos + 3 >= text.size()) continue;
+    if (std::string_view("pousr").find(text[pos + 2]) == std::string_view::npos || text[pos + 3] != '_') continue;
+    if (RunLength(text, pos + 4, IsAlnum) >= 36) return true;
+  }
+  return false;
+}
+
 bool HasSlackToken(std::string_view text) {
-  for (size_t pos = FindSubstr(text, "xox"); pos != std::string_view::npos; pos = FindSubstr(text, "xox", pos + 1)) {
+  for (size_t pos = text.find("xox"); pos != std::string_view::npos; pos = text.find("xox", pos + 1)) {
     if (!WordStart(text, pos) || pos + 4 >= text.size()) continue;
     if (std::string_view("baprs").find(text[pos + 3]) == std::string_view::npos || text[pos + 4] != '-') continue;
     if (RunLength(text, pos + 5, IsB64Url) >= 10) return true;
@@ -69,7 +71,7 @@ bool HasSlackToken(std::string_view text) {
 // header.payload.signature, each base64url; header and payload are JSON
 // objects so they start with "eyJ" ('{"').
 bool HasJwt(std::string_view text) {
-  for (size_t pos = FindSubstr(text, "eyJ"); pos != std::string_view::npos; pos = FindSubstr(text, "eyJ", pos + 1)) {
+  for (size_t pos = text.find("eyJ"); pos != std::string_view::npos; pos = text.find("eyJ", pos + 1)) {
     if (!WordStart(text, pos)) continue;
     size_t a = RunLength(text, pos, IsB64Url);
     if (a < 10 || pos + a >= text.size() || text[pos + a] != '.') continue;
@@ -84,7 +86,7 @@ bool HasJwt(std::string_view text) {
 
 // scheme://user:password@host with a literal password (not $VAR, not "*").
 bool HasUrlPassword(std::string_view text) {
-  for (size_t pos = FindSubstr(text, "://"); pos != std::string_view::npos; pos = FindSubstr(text, "://", pos + 1)) {
+  for (size_t pos = text.find("://"); pos != std::string_view::npos; pos = text.find("://", pos + 1)) {
     size_t i = pos + 3;
     size_t user = RunLength(text, i, IsUrlUserChar);
     if (user == 0 || i + user >= text.size() || text[i + user] != ':') continue;
@@ -153,14 +155,12 @@ bool IsLiteralSecretValue(std::string_view v) {
 std::optional<std::string> FindSecretFormat(std::string_view text) {
   if (Contains(text, "-----BEGIN") && Contains(text, "PRIVATE KEY")) {
     // The header alone counts: a key pasted into a Dockerfile is the problem.
-    auto pos = FindSubstr(text, "-----BEGIN");
-    auto key = FindSubstr(text, "PRIVATE KEY", pos);
+    auto pos = text.find("-----BEGIN");
+    auto key = text.find("PRIVATE KEY", pos);
     if (key != std::string_view::npos && key - pos < 40) return "private key block";
   }
   if (HasAwsKeyId(text)) return "AWS access key id";
-  if (HasPrefixToken(text, "ghp_", 36, IsAlnum) || HasPrefixToken(text, "gho_", 36, IsAlnum) ||
-      HasPrefixToken(text, "ghu_", 36, IsAlnum) || HasPrefixToken(text, "ghs_", 36, IsAlnum) ||
-      HasPrefixToken(text, "ghr_", 36, IsAlnum) || HasPrefixToken(text, "github_pat_", 22, IsTokenChar))
+  if (HasGithubToken(text) || HasPrefixToken(text, "github_pat_", 22, IsTokenChar))
     return "GitHub token";
   if (HasPrefixToken(text, "glpat-", 20, IsB64Url)) return "GitLab token";
   if (HasSlackToken(text)) return "Slack token";
