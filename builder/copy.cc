@@ -46,19 +46,18 @@ std::string Basename(const std::string& rel) {
   return s == std::string::npos ? rel : rel.substr(s + 1);
 }
 
-mode_t WantedMode(const struct stat& src, const CopyAttrs& a) { return a.chmod ? *a.chmod : (src.st_mode & 07777); }
+mode_t WantedMode(mode_t src, const std::optional<mode_t>& chmod) { return chmod ? *chmod : (src & 07777); }
 
-void SetOwnerMode(const fs::path& p, const struct stat& src, const CopyAttrs& a, bool is_link) {
+void SetOwnerMode(const fs::path& p, mode_t src, const CopyAttrs& a, bool is_link) {
   if (::lchown(p.c_str(), a.uid, a.gid) != 0) Fail("chown", p);
   if (is_link) return;
-  if (::chmod(p.c_str(), WantedMode(src, a)) != 0) Fail("chmod", p);
+  if (::chmod(p.c_str(), WantedMode(src, a.chmod)) != 0) Fail("chmod", p);
 }
 
 void SetTimes(const fs::path& p, const struct timespec& atime, const struct timespec& mtime) {
   struct timespec ts[2] = {atime, mtime};
   ::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW);
 }
-void SetTimes(const fs::path& p, const struct stat& src) { SetTimes(p, src.st_atim, src.st_mtim); }
 
 size_t PreadFull(int fd, char* buf, size_t n, off_t at) {
   size_t got = 0;
@@ -76,20 +75,19 @@ bool SameBytes(const std::string& a, const std::string& b, off_t size) {
   oci::UniqueFd fa(::open(a.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   oci::UniqueFd fb(::open(b.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fa.valid() || !fb.valid()) return false;
-  constexpr size_t kChunk = 1 << 17;
-  thread_local std::vector<char> buf(2 * kChunk);
+  constexpr size_t kChunk = 1 << 14;
+  char buf[2 * kChunk];
   for (off_t at = 0; at < size;) {
     const size_t want = static_cast<size_t>(std::min<off_t>(size - at, kChunk));
-    if (PreadFull(fa.get(), buf.data(), want, at) != want ||
-        PreadFull(fb.get(), buf.data() + kChunk, want, at) != want ||
-        std::memcmp(buf.data(), buf.data() + kChunk, want) != 0)
+    if (PreadFull(fa.get(), buf, want, at) != want || PreadFull(fb.get(), buf + kChunk, want, at) != want ||
+        std::memcmp(buf, buf + kChunk, want) != 0)
       return false;
     at += static_cast<off_t>(want);
   }
   return true;
 }
 
-void CopyRegular(const fs::path& from, const fs::path& to, const struct stat& st) {
+void CopyRegular(const fs::path& from, const fs::path& to, off_t size) {
   oci::UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!in.valid()) Fail("open", from);
   // Replace rather than write through: the old file may be a lower layer's
@@ -98,7 +96,7 @@ void CopyRegular(const fs::path& from, const fs::path& to, const struct stat& st
   if (::lstat(to.c_str(), &old) == 0 && !S_ISDIR(old.st_mode)) ::unlink(to.c_str());
   oci::UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out.valid()) Fail("create", to);
-  off_t left = st.st_size;
+  off_t left = size;
   while (left > 0) {
     ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, size_t(left), 0);
     if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
@@ -122,19 +120,43 @@ void CopyRegular(const fs::path& from, const fs::path& to, const struct stat& st
 // every core (a big COPY is mostly creating files and copying their data),
 // then the directories' owners, modes and times, deepest first, so that
 // writing into a directory no longer changes them.
-// Plain strings and a deque: fs::path keeps a parsed copy of every
-// component, and a vector doubles; for a 20,000-file COPY the plan cost
-// 26 MB that way.
+// Each entry holds its path below the target once (from_top + sub is copied
+// to to_top + sub) and only the metadata a copy uses, in a deque (a vector
+// doubles): a 20,000-file COPY once cost 26 MB here.
 struct DeferredCopy {
-  struct File { std::string from, to; struct stat st; };
-  struct Dir { std::string to; struct stat st; bool owner_mode; };
-  std::string root_prefix;  // the rootfs with a trailing '/': what `to` starts with
+  struct Meta {
+    mode_t mode;
+    off_t size;
+    struct timespec atime, mtime;
+  };
+  struct File { std::string sub; Meta m; };
+  struct Dir { std::string sub; Meta m; bool owner_mode; };
+  DeferredCopy(const fs::path& rootfs, const fs::path& from_top, const fs::path& to_top);
+  static Meta MetaOf(const struct stat& st) { return {st.st_mode, st.st_size, st.st_atim, st.st_mtim}; }
+  std::string Sub(const fs::path& from) const;
+  std::string root_prefix;  // the rootfs with a trailing '/'
+  std::string from_top, to_top;  // no trailing '/'
   std::deque<File> files;
   std::vector<Dir> dirs;  // post-order: children before their parent
   void Run(const CopyAttrs& a);
   bool LeaveForEarlier(const File& f, const CopyAttrs& a);
   void KeepForLinks(const fs::path& top, const CopyAttrs& a);
 };
+
+std::string TrimSlash(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+DeferredCopy::DeferredCopy(const fs::path& rootfs, const fs::path& from, const fs::path& to)
+    : root_prefix(TrimSlash(rootfs.string()) + "/"), from_top(TrimSlash(from.string())), to_top(TrimSlash(to.string())) {}
+
+std::string DeferredCopy::Sub(const fs::path& from) const {
+  std::string s = from.string();
+  if (s.compare(0, from_top.size(), from_top) != 0)
+    throw std::logic_error("copy: " + s + " is not below " + from_top);
+  return TrimSlash(s.substr(from_top.size()));
+}
 
 // Once files were left for linking: `top`, the one directory they may land
 // in that the copy neither made nor set times on, gets its own times set
@@ -145,44 +167,50 @@ void DeferredCopy::KeepForLinks(const fs::path& top, const CopyAttrs& a) {
   if (!a.earlier || a.earlier->pending.empty()) return;
   struct stat st {};
   if (::lstat(top.c_str(), &st) != 0) Fail("stat", top);
-  SetTimes(top, st);
-  for (const Dir& d : dirs) {
-    if (d.to.compare(0, root_prefix.size(), root_prefix) != 0) continue;
-    a.earlier->dir_times.push_back({d.to.substr(root_prefix.size()), d.st.st_atim, d.st.st_mtim});
-  }
+  SetTimes(top, st.st_atim, st.st_mtim);
+  for (const Dir& d : dirs) a.earlier->dir_times.push_back({a.earlier->Rel(d.sub), d.m.atime, d.m.mtime});
 }
 
 // True when the earlier tree holds this very file at the same path and the
 // rootfs has nothing there: then it is only listed (see EarlierFiles).
 bool DeferredCopy::LeaveForEarlier(const File& f, const CopyAttrs& a) {
-  if (f.to.compare(0, root_prefix.size(), root_prefix) != 0) return false;
-  std::string rel = f.to.substr(root_prefix.size());
-  const std::string was = (a.earlier->tree / rel).string();
-  const mode_t mode = WantedMode(f.st, a);
+  const std::string was = (a.earlier->tree / a.earlier->Rel(f.sub)).string();
   struct stat st {};
-  if (::lstat(was.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != f.st.st_size ||
-      st.st_uid != a.uid || st.st_gid != a.gid || (st.st_mode & 07777) != mode ||
-      st.st_mtim.tv_sec != f.st.st_mtim.tv_sec || st.st_mtim.tv_nsec != f.st.st_mtim.tv_nsec ||
-      ::llistxattr(was.c_str(), nullptr, 0) != 0 || !SameBytes(f.from, was, f.st.st_size))
+  if (::lstat(was.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != f.m.size ||
+      st.st_uid != a.uid || st.st_gid != a.gid || (st.st_mode & 07777) != WantedMode(f.m.mode, a.chmod) ||
+      st.st_mtim.tv_sec != f.m.mtime.tv_sec || st.st_mtim.tv_nsec != f.m.mtime.tv_nsec ||
+      ::llistxattr(was.c_str(), nullptr, 0) != 0 || !SameBytes(from_top + f.sub, was, f.m.size))
     return false;
   struct stat there {};
-  if (::lstat(f.to.c_str(), &there) == 0 || errno != ENOENT) return false;
+  if (::lstat((to_top + f.sub).c_str(), &there) == 0 || errno != ENOENT) return false;
   std::lock_guard lock(a.earlier->mu);
-  a.earlier->pending.push_back({std::move(rel), f.from, a.uid, a.gid, mode, f.st.st_atim, f.st.st_mtim});
+  a.earlier->pending.push_back(f.sub);
   return true;
 }
 
 void DeferredCopy::Run(const CopyAttrs& a) {
+  if (a.earlier) {
+    EarlierFiles& e = *a.earlier;
+    e.from_top = from_top;
+    e.to_top = to_top;
+    e.to_top_rel = to_top.compare(0, root_prefix.size(), root_prefix) == 0 ? to_top.substr(root_prefix.size()) : "";
+    e.uid = a.uid;
+    e.gid = a.gid;
+    e.chmod = a.chmod;
+  }
+  const bool may_link = a.earlier && to_top.compare(0, root_prefix.size(), root_prefix) == 0;
   oci::ParallelFor(files.size(), [&](size_t i) {
     const File& f = files[i];
-    if (a.earlier && LeaveForEarlier(f, a)) return;
-    CopyRegular(f.from, f.to, f.st);
-    SetOwnerMode(f.to, f.st, a, false);
-    SetTimes(f.to, f.st);
+    if (may_link && LeaveForEarlier(f, a)) return;
+    const std::string to = to_top + f.sub;
+    CopyRegular(from_top + f.sub, to, f.m.size);
+    SetOwnerMode(to, f.m.mode, a, false);
+    SetTimes(to, f.m.atime, f.m.mtime);
   }, 32);
   for (const Dir& d : dirs) {
-    if (d.owner_mode) SetOwnerMode(d.to, d.st, a, false);
-    SetTimes(d.to, d.st);
+    const std::string to = to_top + d.sub;
+    if (d.owner_mode) SetOwnerMode(to, d.m.mode, a, false);
+    SetTimes(to, d.m.atime, d.m.mtime);
   }
 }
 
@@ -216,7 +244,7 @@ void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
     if (!exists && ::mkdir(to.c_str(), 0755) != 0) Fail("mkdir", to);
     CopyDirContents(from, to, rel, a, later);
     // An existing destination directory keeps its owner and mode (docker).
-    later.dirs.push_back({to.string(), st, !exists || !top});
+    later.dirs.push_back({later.Sub(from), DeferredCopy::MetaOf(st), !exists || !top});
   } else if (S_ISLNK(st.st_mode)) {
     std::error_code ec;
     fs::path target = fs::read_symlink(from, ec);
@@ -227,20 +255,14 @@ void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
       else ::unlink(to.c_str());
     }
     if (::symlink(target.c_str(), to.c_str()) != 0) Fail("symlink", to);
-    SetOwnerMode(to, st, a, true);
-    SetTimes(to, st);
+    SetOwnerMode(to, st.st_mode, a, true);
+    SetTimes(to, st.st_atim, st.st_mtim);
   } else if (S_ISREG(st.st_mode)) {
-    later.files.push_back({from.string(), to.string(), st});
+    later.files.push_back({later.Sub(from), DeferredCopy::MetaOf(st)});
   } else {
     // Sockets, fifos and devices have no place in a build context copy.
     return;
   }
-}
-
-std::string RootPrefix(const fs::path& rootfs) {
-  std::string s = rootfs.string();
-  if (s.empty() || s.back() != '/') s.push_back('/');
-  return s;
 }
 
 }  // namespace
@@ -332,8 +354,7 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
     struct stat st {};
     const bool existed = ::lstat(dst.c_str(), &st) == 0;
     dst = MkdirAllInRoot(rootfs, t.dest, a.uid, a.gid);
-    DeferredCopy later;
-    later.root_prefix = RootPrefix(rootfs);
+    DeferredCopy later(rootfs, t.source.host_path, dst);
     CopyDirContents(t.source.host_path, dst, t.source.rel, a, later);
     later.Run(a);
     if (!existed && ::lchown(dst.c_str(), a.uid, a.gid) != 0) Fail("chown", dst);
@@ -343,26 +364,33 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
   const std::string parent = fs::path(t.dest).parent_path().string();
   MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent, a.uid, a.gid);
   fs::path dst = ResolveInRoot(rootfs, t.dest, false);
-  DeferredCopy later;
-  later.root_prefix = RootPrefix(rootfs);
+  DeferredCopy later(rootfs, t.source.host_path, dst);
   CopyEntry(t.source.host_path, dst, t.source.rel, a, true, later);
   later.Run(a);
   later.KeepForLinks(dst.parent_path(), a);
 }
 
+std::string EarlierFiles::Rel(const std::string& p) const {
+  std::string rel = to_top_rel + p;
+  if (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
+  return rel;
+}
+
 void LinkEarlierFiles(const fs::path& upper, EarlierFiles& earlier) {
   for (const auto& p : earlier.pending) {
-    const fs::path at = upper / p.rel;
-    if (::link((earlier.tree / p.rel).c_str(), at.c_str()) == 0) {
+    const std::string rel = earlier.Rel(p);
+    const fs::path at = upper / rel;
+    if (::link((earlier.tree / rel).c_str(), at.c_str()) == 0) {
       ++earlier.linked;
       continue;
     }
+    const std::string from = earlier.from_top + p;
     struct stat src {};
-    if (::lstat(p.from.c_str(), &src) != 0) Fail("stat", p.from);
-    CopyRegular(p.from, at, src);
-    if (::lchown(at.c_str(), p.uid, p.gid) != 0) Fail("chown", at);
-    if (::chmod(at.c_str(), p.mode) != 0) Fail("chmod", at);
-    SetTimes(at, p.atime, p.mtime);
+    if (::lstat(from.c_str(), &src) != 0) Fail("stat", from);
+    CopyRegular(from, at, src.st_size);
+    if (::lchown(at.c_str(), earlier.uid, earlier.gid) != 0) Fail("chown", at);
+    if (::chmod(at.c_str(), WantedMode(src.st_mode, earlier.chmod)) != 0) Fail("chmod", at);
+    SetTimes(at, src.st_atim, src.st_mtim);
     ++earlier.copied;
   }
   if (earlier.pending.empty()) return;

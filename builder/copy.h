@@ -52,21 +52,21 @@ std::vector<CopyTarget> PlanCopy(const std::vector<CopySource>& sources, const s
 // one directory it would not), so the links have a place to go.
 struct EarlierFiles {
   std::filesystem::path tree;
-  struct Pending {
-    std::string rel;                 // path below the rootfs
-    std::string from;                // the source, copied if the link fails
-    uint32_t uid, gid;
-    mode_t mode;
-    struct timespec atime, mtime;
-  };
+  // Set by CopyInto for its target: where it copies from and to (host paths,
+  // and the destination below the rootfs), with which owner and --chmod.
+  std::string from_top, to_top, to_top_rel;
+  uint32_t uid = 0, gid = 0;
+  std::optional<mode_t> chmod;
   struct DirTimes {
     std::string rel;
     struct timespec atime, mtime;
   };
   std::mutex mu;
-  std::vector<Pending> pending;
+  // Paths below the target ("" or "/a/b"): from_top + p goes to to_top_rel + p.
+  std::vector<std::string> pending;
   std::vector<DirTimes> dir_times;   // what the copy set, set again after linking into them
   size_t linked = 0, copied = 0;     // what LinkEarlierFiles did
+  std::string Rel(const std::string& p) const;  // to_top_rel + p, below the rootfs
 };
 
 struct CopyAttrs {

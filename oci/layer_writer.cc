@@ -20,6 +20,7 @@
 // output (deflate's window is 32 KiB anyway).
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -30,6 +31,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -183,7 +185,7 @@ la_ssize_t TarSinkWrite(archive*, void* ctx, const void* buf, size_t n) {
 }
 
 struct WalkEntry {
-  std::string rel;  // tar path, no leading "./"; on disk dir/rel (all entries are held at once)
+  std::string rel;  // tar path, no leading "./"
   struct stat st;
   bool opaque_marker = false;
 };
@@ -197,34 +199,86 @@ bool IsOpaque(const std::string& path) {
   return false;
 }
 
-std::vector<WalkEntry> Walk(const fs::path& dir) {
-  std::vector<WalkEntry> out;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
-  if (ec) throw Error("write layer: walk " + dir.string() + ": " + ec.message());
-  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) throw Error("write layer: walk " + dir.string() + ": " + ec.message());
+// Calls `fn` for every entry below `dir` in the plain byte order of their
+// paths, holding only the directories on the way down, not the whole tree
+// (a 20,000-file layer cost 6.5 MB as one sorted vector). Each directory is
+// listed and sorted with a directory's contents keyed "name/": since every
+// path below it starts with that, this is exactly the order of sorting all
+// paths (a directory before its contents, a sibling "name.x" between them).
+// An opaque directory (overlayfs' mark) gets the OCI marker entry among its
+// contents.
+class SortedWalk {
+ public:
+  SortedWalk(const fs::path& dir, const std::function<void(const WalkEntry&)>& fn)
+      : prefix_(dir.string() + "/"), fn_(fn) {}
+  void Run() { Level("", nullptr); }
+
+ private:
+  struct Item {
+    std::string key;
+    bool descend;
+    bool operator<(const Item& o) const { return key < o.key; }
+  };
+  // `opaque`: the directory's stat when it is opaque, else null.
+  void Level(const std::string& rel_dir, const struct stat* opaque) {
+    const std::string host = rel_dir.empty() ? prefix_ : prefix_ + rel_dir + "/";
+    std::vector<Item> items;
+    {
+      std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(host.c_str()), ::closedir);
+      if (!d) ThrowErrno("write layer: walk " + host);
+      for (;;) {
+        errno = 0;
+        const dirent* de = ::readdir(d.get());
+        if (!de) {
+          if (errno != 0) ThrowErrno("write layer: walk " + host);
+          break;
+        }
+        const std::string_view name = de->d_name;
+        if (name == "." || name == "..") continue;
+        bool is_dir = de->d_type == DT_DIR;
+        if (de->d_type == DT_UNKNOWN) {
+          struct stat st {};
+          if (::lstat((host + de->d_name).c_str(), &st) != 0) ThrowErrno("write layer: lstat " + host + de->d_name);
+          is_dir = S_ISDIR(st.st_mode);
+        }
+        items.push_back({std::string(name), false});
+        if (is_dir) items.push_back({std::string(name) + "/", true});
+      }
+    }
+    if (opaque) items.push_back({kOpaqueWhiteout, false});
+    std::sort(items.begin(), items.end());
     WalkEntry e;
-    const std::string full = it->path().string();
-    e.rel = it->path().lexically_relative(dir).string();
-    if (::lstat(full.c_str(), &e.st) != 0) ThrowErrno("write layer: lstat " + full);
-    bool is_dir = S_ISDIR(e.st.st_mode);
-    bool opaque = is_dir && IsOpaque(full);
-    out.push_back(e);
-    if (opaque) {
-      WalkEntry m;
-      m.rel = e.rel + "/" + kOpaqueWhiteout;
-      m.st = e.st;
-      m.opaque_marker = true;
-      out.push_back(m);
+    for (const Item& it : items) {
+      const std::string_view name = it.descend ? std::string_view(it.key).substr(0, it.key.size() - 1) : it.key;
+      const std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + std::string(name);
+      if (it.descend) {
+        auto mark = opaque_dirs_.find(rel);
+        if (mark == opaque_dirs_.end()) {
+          Level(rel, nullptr);
+        } else {
+          const struct stat st = mark->second;
+          opaque_dirs_.erase(mark);
+          Level(rel, &st);
+        }
+        continue;
+      }
+      e.rel = rel;
+      if (opaque && it.key == kOpaqueWhiteout) {
+        e.opaque_marker = true;
+        e.st = *opaque;  // the marker carries its directory's times
+      } else {
+        e.opaque_marker = false;
+        const std::string full = prefix_ + rel;
+        if (::lstat(full.c_str(), &e.st) != 0) ThrowErrno("write layer: lstat " + full);
+        if (S_ISDIR(e.st.st_mode) && IsOpaque(full)) opaque_dirs_.emplace(rel, e.st);
+      }
+      fn_(e);
     }
   }
-  if (ec) throw Error("write layer: walk " + dir.string() + ": " + ec.message());
-  // Plain byte order of the path: a directory sorts before its contents
-  // because it is a prefix of them.
-  std::sort(out.begin(), out.end(), [](const WalkEntry& a, const WalkEntry& b) { return a.rel < b.rel; });
-  return out;
-}
+  const std::string prefix_;
+  const std::function<void(const WalkEntry&)>& fn_;
+  std::map<std::string, struct stat> opaque_dirs_;  // met, not yet descended into
+};
 
 // Sorted xattrs of `path`, minus overlayfs' own bookkeeping.
 std::vector<std::pair<std::string, std::string>> Xattrs(const std::string& path) {
@@ -280,7 +334,7 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts, TarSink
   std::map<std::pair<dev_t, ino_t>, std::string> first_link;
   EntryPtr entry(archive_entry_new());
   const std::string dir_prefix = dir.string() + "/";
-  for (const WalkEntry& e : Walk(dir)) {
+  SortedWalk(dir, [&](const WalkEntry& e) {
     if (cuts) {
       Check(a, archive_write_finish_entry(a), "finish entry before " + e.rel);
       cuts->BeforeEntry(e.rel);
@@ -305,7 +359,7 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts, TarSink
       archive_entry_set_perm(entry.get(), 0);
       archive_entry_set_size(entry.get(), 0);
       Check(a, archive_write_header(a, entry.get()), "header of " + rel);
-      continue;
+      return;
     }
     archive_entry_set_pathname(entry.get(), e.rel.c_str());
     archive_entry_set_uid(entry.get(), st.st_uid);
@@ -318,7 +372,7 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts, TarSink
         archive_entry_set_hardlink(entry.get(), it->second.c_str());
         archive_entry_set_size(entry.get(), 0);
         Check(a, archive_write_header(a, entry.get()), "header of " + e.rel);
-        continue;
+        return;
       }
     }
     if (S_ISREG(st.st_mode)) {
@@ -339,13 +393,13 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts, TarSink
       archive_entry_set_rdevmajor(entry.get(), major(st.st_rdev));
       archive_entry_set_rdevminor(entry.get(), minor(st.st_rdev));
     } else {
-      continue;  // sockets are not archivable (tar has no type for them)
+      return;  // sockets are not archivable (tar has no type for them)
     }
     for (auto& [name, value] : Xattrs(full))
       archive_entry_xattr_add_entry(entry.get(), name.c_str(), value.data(), value.size());
     Check(a, archive_write_header(a, entry.get()), "header of " + e.rel);
     if (data) WriteFileData(a, e, full);
-  }
+  }).Run();
 }
 
 void SetGzipOptions(archive* z) {
