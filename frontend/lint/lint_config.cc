@@ -138,10 +138,18 @@ std::string FindLintConfig(const std::string& dockerfile_path) {
 
 std::string LintConfigFinder::Find(const std::string& dockerfile_path) {
   namespace fs = std::filesystem;
+  // Files named from the same directory share the answer: no cwd lookup
+  // (fs::absolute asks the kernel each time) per file.
+  // ("-" and "Dockerfile" both mean the working directory: key "".)
+  const std::string as_written = dockerfile_path.substr(0, dockerfile_path.rfind('/') + 1);
+  auto known = by_written_dir_.find(as_written);
+  if (known != by_written_dir_.end()) return known->second;
   std::error_code ec;
   fs::path dir = dockerfile_path == "-" ? fs::current_path(ec) : fs::absolute(dockerfile_path, ec).parent_path();
   if (ec) return "";
-  return FindFrom(dir);
+  std::string found = FindFrom(dir);
+  by_written_dir_.emplace(as_written, found);
+  return found;
 }
 
 std::string LintConfigFinder::FindFrom(const std::filesystem::path& dir) {

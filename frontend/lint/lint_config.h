@@ -49,7 +49,8 @@ class LintConfigFinder {
 
  private:
   std::string FindFrom(const std::filesystem::path& dir);
-  std::unordered_map<std::string, std::string> by_dir_;
+  std::unordered_map<std::string, std::string> by_dir_;           // absolute dir -> config
+  std::unordered_map<std::string, std::string> by_written_dir_;   // dir as the path names it -> config
 };
 
 }  // namespace kiln::frontend::lint

@@ -117,31 +117,34 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
     return false;
   };
   for (const auto& c : cmds) {
-    const std::string p = c.Program();
+    const std::string prog = c.Program();
+    // Compared as a view: libstdc++ 12 compares std::string with a literal
+    // out of line (strlen, memcmp); string_view checks the size first.
+    const std::string_view p = prog;
     const auto args = c.Args();
     if (p == "apt-get" || p == "apt" || p == "aptitude") {
       Cli cli = ParseCli(args, {"-o", "-t", "-c", "--target-release", "--option"});
       if (p == "apt") ctx.Report("KL205", at, "use apt-get (or apt-cache) in scripts; apt's CLI is not stable");
       if (cli.sub == "update") apt_update = true;
       if (cli.sub == "upgrade" || cli.sub == "dist-upgrade" || cli.sub == "full-upgrade")
-        ctx.Report("KL204", at, p + " " + cli.sub + " in a Dockerfile makes builds unreproducible; use a newer base image instead");
+        ctx.Report("KL204", at, prog + " " + cli.sub + " in a Dockerfile makes builds unreproducible; use a newer base image instead");
       if (cli.sub == "install") {
         apt_install = true;
         if (!cli.Has({"-y", "--yes", "--assume-yes"}) && cli.Count("-q") < 2)
-          ctx.Report("KL202", at, p + " install without -y will wait for confirmation; add -y");
+          ctx.Report("KL202", at, prog + " install without -y will wait for confirmation; add -y");
         bool no_rec = cli.Has({"--no-install-recommends"});
         for (const auto& o : cli.options)
           if (o.find("Install-Recommends") != std::string::npos) no_rec = true;
         for (size_t i = 0; i + 1 < args.size(); ++i)
           if (args[i] == "-o" && args[i + 1].find("Install-Recommends") != std::string::npos) no_rec = true;
-        if (!no_rec) ctx.Report("KL203", at, p + " install without --no-install-recommends pulls in extra packages");
+        if (!no_rec) ctx.Report("KL203", at, prog + " install without --no-install-recommends pulls in extra packages");
         std::vector<std::string> unpinned;
         for (const auto& pkg : cli.operands)
           if (pkg.find('=') == std::string::npos && !pkg.ends_with(".deb") && !IsVariable(pkg) && !pkg.starts_with("/") &&
               !pkg.starts_with("."))
             unpinned.push_back(pkg);
         if (!unpinned.empty())
-          ctx.Report("KL200", at, p + " install without version pins (" + Join(unpinned) + "); use pkg=version");
+          ctx.Report("KL200", at, prog + " install without version pins (" + Join(unpinned) + "); use pkg=version");
       }
     } else if (p == "apk") {
       Cli cli = ParseCli(args, {"-X", "--repository", "-t", "--virtual", "--root", "-p", "--arch", "--cache-dir"});
@@ -200,12 +203,12 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
       if (!install) continue;
       const bool is_yum = p == "yum";
       if (!cli.Has({"-y", "--assumeyes"}))
-        ctx.Report(is_yum ? "KL213" : "KL216", at, p + " " + cli.sub + " without -y will wait for confirmation; add -y");
+        ctx.Report(is_yum ? "KL213" : "KL216", at, prog + " " + cli.sub + " without -y will wait for confirmation; add -y");
       const bool cleaned = is_yum ? (has_prog_sub({"yum"}, "clean") || RemovesPath(cmds, "/var/cache/yum"))
                                   : (has_prog_sub({"dnf", "microdnf"}, "clean") || RemovesPath(cmds, "/var/cache/dnf") ||
                                      RemovesPath(cmds, "/var/cache/yum") || HasCacheMount(run, {"/var/cache/dnf", "/var/cache/yum"}));
       if (!cleaned)
-        ctx.Report(is_yum ? "KL214" : "KL217", at, p + " install without `" + p + " clean all` in the same RUN leaves the cache in the image");
+        ctx.Report(is_yum ? "KL214" : "KL217", at, prog + " install without `" + prog + " clean all` in the same RUN leaves the cache in the image");
       std::vector<std::string> unpinned;
       if (cli.sub == "install")
         for (const auto& pkg : cli.operands)
@@ -213,7 +216,7 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
               !pkg.starts_with("@"))
             unpinned.push_back(pkg);
       if (!unpinned.empty())
-        ctx.Report(is_yum ? "KL215" : "KL218", at, p + " install without versions (" + Join(unpinned) + "); use name-version");
+        ctx.Report(is_yum ? "KL215" : "KL218", at, prog + " install without versions (" + Join(unpinned) + "); use name-version");
     } else if (p == "zypper") {
       Cli cli = ParseCli(args, {"--root", "-R", "--repo", "-r", "-t", "--type"});
       static const std::set<std::string> kNeedsYes = {"install", "in", "remove", "rm", "source-install", "si", "patch"};

@@ -67,7 +67,8 @@ void CheckShellRules(RuleContext& ctx) {
       std::set<std::string> reported_interactive;
       for (size_t i = 0; i < cmds.size(); ++i) {
         const auto& c = cmds[i];
-        const std::string p = c.Program();
+        const std::string prog = c.Program();
+        const std::string_view p = prog;  // cheap == with literals (see rules_packages.cc)
         const auto args = c.Args();
         if (p == "set" && EnablesPipefail(c.words)) pipefail = true;
         if (c.piped_out && !pipefail && !reported_pipe && run->shell_form) {
@@ -78,7 +79,7 @@ void CheckShellRules(RuleContext& ctx) {
         if ((p == "curl" || p == "wget") && c.piped_out && i + 1 < cmds.size() && cmds[i + 1].piped_in) {
           std::string next = cmds[i + 1].Program();
           if (IsInterpreter(next) || (cmds[i + 1].words.size() > 0 && (BaseName(cmds[i + 1].words[0]) == "sudo") && IsInterpreter(next)))
-            ctx.Report("KL301", at, p + " output is piped straight into " + next +
+            ctx.Report("KL301", at, prog + " output is piped straight into " + next +
                                         ": the downloaded script runs unverified; download it, check its checksum, then run it");
         }
         if ((c.HasWord("sudo") || p == "sudo") && !reported_sudo) {
@@ -90,9 +91,9 @@ void CheckShellRules(RuleContext& ctx) {
           reported_cd = true;
         }
         static const std::set<std::string> kInteractive = {"free", "kill", "mount", "ps", "service", "shutdown", "ssh", "top", "vim"};
-        if (kInteractive.count(p) && !reported_interactive.count(p)) {
-          ctx.Report("KL304", at, p + " makes no sense during an image build (no services or terminal there)");
-          reported_interactive.insert(p);
+        if (kInteractive.count(prog) && !reported_interactive.count(prog)) {
+          ctx.Report("KL304", at, prog + " makes no sense during an image build (no services or terminal there)");
+          reported_interactive.insert(prog);
         }
         if (p == "ln" && !args.empty()) {
           const std::string& last = args.back();
