@@ -32,6 +32,32 @@ bool ContextEntry::is_regular() const { return S_ISREG(mode); }
 // Paths with a newline are not remembered (they are hashed every time).
 constexpr std::string_view kStatCacheMagic = "kiln-stat-cache 2\n";
 
+namespace {
+
+// A sha256 as 64 lower-case hex digits <-> its 32 bytes.
+bool PackHex(std::string_view hex, std::array<unsigned char, 32>& out) {
+  auto nibble = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  if (hex.size() != 64) return false;
+  for (size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+std::string UnpackHex(const std::array<unsigned char, 32>& sum) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(64, '\0');
+  for (size_t i = 0; i < 32; ++i) {
+    out[2 * i] = kDigits[sum[i] >> 4];
+    out[2 * i + 1] = kDigits[sum[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
 StatCache::StatCache(fs::path file) : file_(std::move(file)) {
   std::error_code ec;
   if (!fs::exists(file_, ec)) return;
@@ -53,7 +79,7 @@ StatCache::StatCache(fs::path file) : file_(std::move(file)) {
       number(m.ino);
       number(m.mode);
       if (end - p < 65 || p[64] != ' ') throw std::runtime_error("bad digest");
-      m.hex.assign(p, 64);
+      if (!PackHex(std::string_view(p, 64), m.sum)) throw std::runtime_error("bad digest");
       p += 65;
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
       if (!nl) throw std::runtime_error("unterminated line");
@@ -74,12 +100,14 @@ std::optional<oci::Digest> StatCache::Get(const ContextEntry& e) const {
     return std::nullopt;
   }
   ++hits_;
-  return oci::Digest{"sha256", it->second.hex};
+  return oci::Digest{"sha256", UnpackHex(it->second.sum)};
 }
 
 void StatCache::Put(const ContextEntry& e, const oci::Digest& d) {
   std::lock_guard lock(mu_);
-  files_[e.path] = Meta{e.size, e.mtime_ns, e.ctime_ns, e.ino, e.mode, d.hex};
+  Meta m{e.size, e.mtime_ns, e.ctime_ns, e.ino, e.mode, {}};
+  if (!PackHex(d.hex, m.sum)) return;  // not a sha256: not worth remembering
+  files_[e.path] = m;
   dirty_ = true;
 }
 
@@ -88,7 +116,7 @@ void StatCache::Save() const {
   if (!dirty_ || file_.empty()) return;
   std::string text(kStatCacheMagic);
   size_t need = text.size();
-  for (const auto& [p, m] : files_) need += p.size() + m.hex.size() + 5 * 21;
+  for (const auto& [p, m] : files_) need += p.size() + 64 + 5 * 21;
   text.reserve(need);
   char num[24];
   auto add = [&](auto v) {
@@ -96,13 +124,13 @@ void StatCache::Save() const {
     text.append(num, end).push_back(' ');
   };
   for (const auto& [p, m] : files_) {
-    if (p.find('\n') != std::string::npos || m.hex.size() != 64) continue;
+    if (p.find('\n') != std::string::npos) continue;
     add(m.size);
     add(m.mtime_ns);
     add(m.ctime_ns);
     add(m.ino);
     add(m.mode);
-    text.append(m.hex).push_back(' ');
+    text.append(UnpackHex(m.sum)).push_back(' ');
     text.append(p).push_back('\n');
   }
   std::error_code ec;
@@ -301,7 +329,7 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
   oci::ParallelFor(files.size(), [&](size_t i) { hexes[i] = FileDigest(*files[i]).hex; }, 64);
   size_t file_index = 0;
 
-  std::map<std::string, std::string> read;
+  std::map<const ContextEntry*, std::array<unsigned char, 32>, ByPath> read;
   for (size_t m = 0; m < matches.size(); ++m) {
     const ContextEntry* top = matches[m];
     field("match");
@@ -309,19 +337,14 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
     for (const ContextEntry* e : below[m]) {
       field(e->path);
       field(std::to_string(e->mode));
-      std::string record = std::to_string(e->mode);
-      record.push_back('\0');
-      if (e->is_symlink()) {
-        field(e->link_target);
-        record.append(e->link_target);
-      }
-      record.push_back('\0');
+      if (e->is_symlink()) field(e->link_target);
+      std::array<unsigned char, 32> sum{};
       if (e->is_regular()) {
         const std::string& hex = hexes[file_index++];
         field(hex);
-        record.append(hex);
+        PackHex(hex, sum);
       }
-      read.emplace(e->path, std::move(record));
+      read.emplace(e, sum);
     }
   }
   {
@@ -338,8 +361,14 @@ oci::Digest BuildContext::ReadDigest(size_t* count) const {
     h.Update(std::to_string(s.size()) + ":");
     h.Update(s);
   };
-  for (const auto& [path, record] : read_) {
-    field(path);
+  for (const auto& [e, sum] : read_) {
+    field(e->path);
+    // "mode\0link\0content hex", link and digest where they apply
+    std::string record = std::to_string(e->mode);
+    record.push_back('\0');
+    if (e->is_symlink()) record.append(e->link_target);
+    record.push_back('\0');
+    if (e->is_regular()) record.append(UnpackHex(sum));
     field(record);
   }
   if (count) *count = read_.size();

@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -47,7 +48,9 @@ class StatCache {
   int misses() const { return misses_; }
 
  private:
-  struct Meta { int64_t size, mtime_ns, ctime_ns; uint64_t ino; mode_t mode; std::string hex; };
+  // The digest as 32 bytes, not 64 hex digits on the heap: this map holds
+  // every file of the context for the whole build.
+  struct Meta { int64_t size, mtime_ns, ctime_ns; uint64_t ino; mode_t mode; std::array<unsigned char, 32> sum; };
   std::filesystem::path file_;
   mutable std::mutex mu_;
   std::map<std::string, Meta> files_;
@@ -109,7 +112,11 @@ class BuildContext {
   std::vector<std::string> hidden_;
   ContextEntry root_entry_;
   mutable std::mutex read_mu_;
-  std::map<std::string, std::string> read_;  // path -> "mode\0link\0content hex"
+  struct ByPath {
+    bool operator()(const ContextEntry* a, const ContextEntry* b) const { return a->path < b->path; }
+  };
+  // Every entry a SourcesDigest covered, with its content digest (files).
+  std::map<const ContextEntry*, std::array<unsigned char, 32>, ByPath> read_;
 };
 
 // Go filepath.Match on '/'-separated paths ('*' does not cross '/').

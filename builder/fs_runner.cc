@@ -425,7 +425,7 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
     }
 
     std::vector<CopySource> sources;
-    std::set<std::string> allowed;  // context paths that survive .dockerignore/--exclude
+    std::vector<const ContextEntry*> allowed;  // what survives .dockerignore/--exclude, sorted below
     size_t source_args = 0;
     std::vector<const frontend::Heredoc*> heredocs;
     std::vector<std::pair<oci::FetchedUrl, std::optional<oci::Store::TempDir>>> fetched;
@@ -454,12 +454,19 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
         continue;
       }
       for (const ContextEntry* e : context_->Match(s)) {
-        for (const ContextEntry* b : context_->Below(*e, copy.excludes)) allowed.insert(b->path);
+        for (const ContextEntry* b : context_->Below(*e, copy.excludes)) allowed.push_back(b);
         sources.push_back(CopySource{context_->root() / e->path, e->path, e->is_dir()});
       }
     }
-    if (!req.from) attrs.include = [&allowed](const std::string& rel) { return allowed.count(rel) > 0; };
-    else if (!copy.excludes.empty()) {
+    std::sort(allowed.begin(), allowed.end());
+    if (!req.from) {
+      // Entry pointers, not a second copy of every path: the context holds its entries for the whole build.
+      attrs.include = [this, &allowed](const std::string& rel) {
+        const ContextEntry* e = context_->Find(rel);
+        return e && std::binary_search(allowed.begin(), allowed.end(), e);
+      };
+    }
+    if (req.from && !copy.excludes.empty()) {
       attrs.include = [&copy](const std::string& rel) {
         for (const auto& x : copy.excludes)
           if (PathMatch(BuildContext::CleanSource(x), rel)) return false;

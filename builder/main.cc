@@ -1,3 +1,5 @@
+#include <malloc.h>
+
 #include "builder/cli.h"
 #include "builder/process_args.h"
 #include "sandbox/run.h"
@@ -6,6 +8,11 @@ int main(int argc, char** argv) {
   // The sandbox re-executes this binary as its helper; that must win over
   // everything else (no CLI parsing, no threads).
   if (kiln::sandbox::MaybeRunHelper(argc, argv)) return 0;
+  // Buffers of 128 KiB and more (layer chunks, gzip members) are mmapped
+  // and go back to the kernel when freed. By default glibc raises this
+  // threshold each time such a buffer is freed, after which they stay on the
+  // heap and in the peak RSS: 4-5 MB on a 20,000-file build.
+  ::mallopt(M_MMAP_THRESHOLD, 128 << 10);
   kiln::builder::SetProcessArgs(argc, argv);
   return kiln::builder::RunCli(argc, argv);
 }

@@ -585,8 +585,9 @@ Layer WriteLayer(const Store& store, const fs::path& dir, const LayerOptions& op
 
   const bool gzip = opts.compression == Compression::kGzip;
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-  // gzip: a member in the queue for each thread and one more.
-  ChunkQueue queue(gzip ? threads + 1 : kMaxQueued);
+  // gzip: a member waiting for each thread (each also holds one it is
+  // compressing and its output): every member held is 1-2 MiB of peak RSS.
+  ChunkQueue queue(gzip ? threads : kMaxQueued);
   std::exception_ptr z_error;
   std::thread compressor;
   std::optional<MemberSource> earlier;
