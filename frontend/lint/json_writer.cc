@@ -44,16 +44,27 @@ void JsonWriter::Close(char bracket) {
 }
 
 void JsonWriter::Quoted(std::string_view s) {
-  // Printable ASCII without quotes or backslashes is written as is; anything
-  // else goes through nlohmann for its exact escaping (and UTF-8 checks).
-  const bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-  if (plain) {
-    out_ += '"';
-    out_ += s;
-    out_ += '"';
-  } else {
-    out_ += nlohmann::json(s).dump();
+  // Printable ASCII is copied in runs, with `"` and `\` escaped as nlohmann
+  // does; a string with control characters or non-ASCII text goes through
+  // nlohmann instead, for its exact escaping (and its UTF-8 checks).
+  const size_t start = out_.size();
+  out_ += '"';
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') continue;
+    if (c < 0x20 || c >= 0x7f) {
+      out_.resize(start);
+      out_ += nlohmann::json(s).dump();
+      return;
+    }
+    out_.append(s.substr(run, i - run));
+    out_ += '\\';
+    out_ += static_cast<char>(c);
+    run = i + 1;
   }
+  out_.append(s.substr(run));
+  out_ += '"';
 }
 
 void JsonWriter::String(std::string_view s) {

@@ -7,6 +7,9 @@ namespace kiln::frontend::lint {
 
 std::string FormatJson(const std::vector<LintResult>& results) {
   std::string out;
+  size_t findings = 0;
+  for (const auto& r : results) findings += r.findings.size();
+  out.reserve(400 * findings + 200 * results.size());  // about what a finding and a file take
   JsonWriter w(out);
   int counts[4] = {0, 0, 0, 0};
   w.BeginObject();

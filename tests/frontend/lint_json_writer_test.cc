@@ -13,7 +13,8 @@ TEST(JsonWriter, SameBytesAsNlohmannDump) {
                               {"b", nlohmann::json::object()},
                               {"c", {1, -2, "x"}},
                               {"d", {{"e", "quote \" backslash \\ tab \t nl \n ctl \x01 del \x7f"}, {"f", "ünïcode ✓"}}},
-                              {"g", {{{"h", {nlohmann::json::array(), nlohmann::json::object()}}}}}};
+                              {"g", {{{"h", {nlohmann::json::array(), nlohmann::json::object()}}}}},
+                              {"i", "say \"hi\" to C:\\dir\\"}};
   std::string out;
   JsonWriter w(out);
   w.BeginObject();
@@ -38,6 +39,8 @@ TEST(JsonWriter, SameBytesAsNlohmannDump) {
   w.EndObject();
   w.Key("g");
   w.Value(doc["g"]);
+  w.Key("i");
+  w.String(doc["i"].get<std::string>());
   w.EndObject();
   EXPECT_EQ(out, doc.dump(2));
 }
