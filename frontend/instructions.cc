@@ -274,6 +274,9 @@ OnbuildCmd BuildOnbuild(const Node& node, const Location& where, const std::stri
 Instruction BuildOne(const Node& node, const std::string& file, char escape) {
   Location where = NodeLocation(node, file);
   std::string kw = Upper(node.keyword);
+  // Compared as a view: libstdc++ 12 compares std::string with a literal out
+  // of line (strlen + memcmp); string_view checks the size first.
+  const std::string_view k = kw;
   Instruction out;
   out.keyword = kw;
   out.original = Trim(node.original);
@@ -287,64 +290,64 @@ Instruction BuildOne(const Node& node, const std::string& file, char escape) {
     if (auto s = Suggest(kw, KnownInstructions())) msg += " (did you mean " + *s + "?)";
     Fail(at, msg);
   }
-  if (kw == "FROM") {
+  if (k == "FROM") {
     out.command = BuildFrom(node, where);
-  } else if (kw == "RUN") {
+  } else if (k == "RUN") {
     out.command = BuildRun(node, where);
-  } else if (kw == "COPY" || kw == "ADD") {
-    out.command = BuildCopy(node, where, kw == "ADD");
-  } else if (kw == "CMD" || kw == "ENTRYPOINT") {
+  } else if (k == "COPY" || k == "ADD") {
+    out.command = BuildCopy(node, where, k == "ADD");
+  } else if (k == "CMD" || k == "ENTRYPOINT") {
     RequireNoFlags(node, where, kw);
-    if (kw == "CMD") {
+    if (k == "CMD") {
       out.command = CmdCmd{CommandArgs(node), !node.json_form};
     } else {
       out.command = EntrypointCmd{CommandArgs(node), !node.json_form};
     }
-  } else if (kw == "SHELL") {
+  } else if (k == "SHELL") {
     RequireNoFlags(node, where, kw);
     if (!node.json_form) Fail(where, "SHELL requires the arguments to be in JSON form");
     RequireAtLeastOne(node, where, kw);
     out.command = ShellCmd{node.args};
-  } else if (kw == "ENV") {
+  } else if (k == "ENV") {
     RequireNoFlags(node, where, kw);
     out.command = EnvCmd{KeyValues(node, where, kw, escape)};
-  } else if (kw == "LABEL") {
+  } else if (k == "LABEL") {
     RequireNoFlags(node, where, kw);
     out.command = LabelCmd{KeyValues(node, where, kw, escape)};
-  } else if (kw == "ARG") {
+  } else if (k == "ARG") {
     out.command = BuildArg(node, where, escape);
-  } else if (kw == "EXPOSE") {
+  } else if (k == "EXPOSE") {
     RequireNoFlags(node, where, kw);
     RequireAtLeastOne(node, where, kw);
     out.command = ExposeCmd{node.args};
-  } else if (kw == "VOLUME") {
+  } else if (k == "VOLUME") {
     RequireNoFlags(node, where, kw);
     RequireAtLeastOne(node, where, kw);
     for (const auto& p : node.args) {
       if (Trim(p).empty()) Fail(where, "VOLUME specified can not be an empty string");
     }
     out.command = VolumeCmd{node.args};
-  } else if (kw == "USER") {
+  } else if (k == "USER") {
     RequireNoFlags(node, where, kw);
     RequireExactlyOne(node, where, kw);
     out.command = UserCmd{node.args[0]};
-  } else if (kw == "WORKDIR") {
+  } else if (k == "WORKDIR") {
     RequireNoFlags(node, where, kw);
     RequireExactlyOne(node, where, kw);
     out.command = WorkdirCmd{node.args[0]};
-  } else if (kw == "STOPSIGNAL") {
+  } else if (k == "STOPSIGNAL") {
     RequireNoFlags(node, where, kw);
     RequireExactlyOne(node, where, kw);
     out.command = StopsignalCmd{node.args[0]};
-  } else if (kw == "MAINTAINER") {
+  } else if (k == "MAINTAINER") {
     RequireNoFlags(node, where, kw);
     RequireAtLeastOne(node, where, kw);
     std::string name;
     for (size_t i = 0; i < node.args.size(); ++i) name += (i ? " " : "") + node.args[i];
     out.command = MaintainerCmd{name};
-  } else if (kw == "ONBUILD") {
+  } else if (k == "ONBUILD") {
     out.command = BuildOnbuild(node, where, file, escape);
-  } else if (kw == "HEALTHCHECK") {
+  } else if (k == "HEALTHCHECK") {
     out.command = BuildHealthcheck(node, where);
   }
   return out;

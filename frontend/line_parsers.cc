@@ -245,7 +245,7 @@ Node NodeFromLineAtDepth(std::string_view line, char escape, int depth) {
   node.keyword.reserve(keyword.size());
   for (char c : keyword) node.keyword += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 
-  const std::string& k = node.keyword;
+  const std::string_view k = node.keyword;  // == with literals inline (see BuildOne)
   if (k == "from" || k == "expose") {
     ParseWhitespaceDelimited(rest, &node);
   } else if (k == "add" || k == "copy" || k == "volume") {

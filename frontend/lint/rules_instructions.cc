@@ -98,6 +98,7 @@ void CheckArgOrder(RuleContext& ctx, const Stage& st) {
   for (const auto& ins : st.instructions)
     if (const auto* a = std::get_if<ArgCmd>(&ins.command))
       for (const auto& d : a->args) declared_at.emplace(d.name, ins.location.line);
+  if (declared_at.empty()) return;  // nothing to use too early; spares building every instruction's text
   std::set<std::string> known, reported;
   for (const auto& ins : st.instructions) {
     for (const auto& name : VarRefs(ExpandedText(ins))) {
