@@ -119,7 +119,7 @@ void RunLint(const LintOpts& o) {
       return;
     }
     try {
-      out.result = lint::LintSource(text, o.files[i], options[i]);
+      out.result = lint::LintSource(text, o.files[i], std::move(options[i]));  // used once
     } catch (const frontend::Error& e) {
       out.parse_error = e.what();
     }

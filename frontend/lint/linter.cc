@@ -42,13 +42,11 @@ const std::vector<ShellCommand>& RuleContext::Commands(const Instruction& ins) {
     if (run->shell_form) {
       cmds = SplitShell(Script(*run));
     } else if (!run->args.empty()) {
-      ShellCommand c;
-      c.words = run->args;
       // ["sh", "-c", "script"]: the script is what runs.
       if (run->args.size() >= 3 && BaseName(run->args[0]).ends_with("sh") && run->args[1] == "-c")
         cmds = SplitShell(run->args[2]);
       else
-        cmds.push_back(std::move(c));
+        cmds.push_back(ShellCommand::FromArgv(run->args));
     }
   }
   return split_.emplace(&ins, std::move(cmds)).first->second;

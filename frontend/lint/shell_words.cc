@@ -65,15 +65,20 @@ bool IsSpecial(char c) {
 
 std::string BaseName(std::string_view word) { return std::string(BaseNameView(word)); }
 
+ShellCommand ShellCommand::FromArgv(std::vector<std::string> argv) {
+  ShellCommand c;
+  c.words = std::move(argv);
+  c.program_index = ProgramIndex(c.words);
+  return c;
+}
+
 std::string ShellCommand::Program() const {
-  size_t i = ProgramIndex(words);
-  return i < words.size() ? BaseName(words[i]) : std::string();
+  return program_index < words.size() ? BaseName(words[program_index]) : std::string();
 }
 
 std::span<const std::string> ShellCommand::Args() const {
-  size_t i = ProgramIndex(words);
-  if (i >= words.size()) return {};
-  return std::span<const std::string>(words).subspan(i + 1);
+  if (program_index >= words.size()) return {};
+  return std::span<const std::string>(words).subspan(program_index + 1);
 }
 
 bool ShellCommand::HasWord(std::string_view w) const {
@@ -104,6 +109,7 @@ std::vector<ShellCommand> SplitShell(std::string_view s) {
     if (!cur.words.empty() || !cur.assignments.empty()) {
       cur.piped_in = next_piped_in;
       cur.piped_out = pipe;
+      cur.program_index = ProgramIndex(cur.words);
       out.push_back(std::move(cur));
       next_piped_in = pipe;
     } else {
@@ -130,8 +136,15 @@ std::vector<ShellCommand> SplitShell(std::string_view s) {
     if (c == '"') {
       in_word = true;
       for (++i; i < s.size() && s[i] != '"'; ++i) {
-        if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == '"' || s[i + 1] == '\\' || s[i + 1] == '$')) ++i;
-        else if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '\n') { ++i; continue; }
+        if (s[i] != '\\') {  // up to the next quote or backslash at once
+          size_t end = i + 1;
+          while (end < s.size() && s[end] != '"' && s[end] != '\\') ++end;
+          word.append(s.substr(i, end - i));
+          i = end - 1;
+          continue;
+        }
+        if (i + 1 < s.size() && (s[i + 1] == '"' || s[i + 1] == '\\' || s[i + 1] == '$')) ++i;
+        else if (i + 1 < s.size() && s[i + 1] == '\n') { ++i; continue; }
         word += s[i];
       }
       continue;

@@ -18,6 +18,12 @@ struct ShellCommand {
   std::vector<std::string> assignments;  // leading VAR=value words, as written (unquoted)
   bool piped_in = false;   // stdin comes from a `|` before it
   bool piped_out = false;  // its stdout goes into a `|`
+  // Index in `words` of the program, past wrappers and their options
+  // (words.size() when there is none); SplitShell and FromArgv set it, once
+  // for the many rules that ask.
+  size_t program_index = 0;
+  // The command an exec-form RUN runs: argv as the words.
+  static ShellCommand FromArgv(std::vector<std::string> argv);
   // The program name without directory ("/usr/bin/apt-get" -> "apt-get"),
   // looking through wrappers such as sudo, env, nice, time, xargs, exec.
   std::string Program() const;
