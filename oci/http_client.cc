@@ -244,6 +244,7 @@ std::string Base64Decode(std::string_view data) {
 
 std::string HttpLibraryVersion() {
   try {
+    CurlHold hold;
     return std::string("libcurl ") + Curl().version_info(CURLVERSION_NOW)->version;
   } catch (const Error& e) {
     return e.what();
@@ -251,6 +252,7 @@ std::string HttpLibraryVersion() {
 }
 
 std::string UrlEscape(std::string_view s) {
+  CurlHold hold;
   char* e = Curl().easy_escape(nullptr, s.data(), static_cast<int>(s.size()));
   if (!e) throw Error("curl_easy_escape failed");
   std::string out(e);

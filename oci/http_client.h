@@ -14,6 +14,8 @@
 
 #include "oci/error.h"
 
+#include "oci/libcurl.h"
+
 namespace kiln::oci {
 
 // Connection reset, timeout, DNS failure...: worth retrying.
@@ -60,6 +62,7 @@ class HttpClient {
   HttpResponse Perform(const HttpRequest& req) const;  // throws TransportError
 
  private:
+  CurlHold curl_;  // loaded while a client exists (oci/libcurl.h)
   TlsSettings tls_;
   std::chrono::seconds timeout_;
 };

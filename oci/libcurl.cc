@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 #include "oci/error.h"
@@ -23,41 +24,71 @@ void Resolve(void* lib, const char* name, F& fn) {
   fn = reinterpret_cast<F>(sym);
 }
 
-LibCurl Load() {
-  // Kept open for the life of the process: libcurl's global state must not
-  // be unloaded under a later transfer.
+struct Loaded {
+  void* lib = nullptr;
+  LibCurl fns{};
+};
+
+Loaded Load() {
   void* lib = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char* why = ::dlerror();
     throw Error(std::string("loading ") + kSoname + " for registry access: " + (why ? why : "unknown error") +
                 " (install the libcurl4 package)");
   }
-  LibCurl c{};
-  Resolve(lib, "curl_global_init", c.global_init);
-  Resolve(lib, "curl_easy_init", c.easy_init);
-  Resolve(lib, "curl_easy_setopt", c.easy_setopt);
-  Resolve(lib, "curl_easy_perform", c.easy_perform);
-  Resolve(lib, "curl_easy_getinfo", c.easy_getinfo);
-  Resolve(lib, "curl_easy_cleanup", c.easy_cleanup);
-  Resolve(lib, "curl_easy_strerror", c.easy_strerror);
-  Resolve(lib, "curl_easy_escape", c.easy_escape);
-  Resolve(lib, "curl_free", c.free);
-  Resolve(lib, "curl_slist_append", c.slist_append);
-  Resolve(lib, "curl_slist_free_all", c.slist_free_all);
-  Resolve(lib, "curl_version_info", c.version_info);
-  if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("curl_global_init failed");
-  return c;
+  Loaded l{lib, {}};
+  try {
+    LibCurl& c = l.fns;
+    Resolve(lib, "curl_global_init", c.global_init);
+    Resolve(lib, "curl_global_cleanup", c.global_cleanup);
+    Resolve(lib, "curl_easy_init", c.easy_init);
+    Resolve(lib, "curl_easy_setopt", c.easy_setopt);
+    Resolve(lib, "curl_easy_perform", c.easy_perform);
+    Resolve(lib, "curl_easy_getinfo", c.easy_getinfo);
+    Resolve(lib, "curl_easy_cleanup", c.easy_cleanup);
+    Resolve(lib, "curl_easy_strerror", c.easy_strerror);
+    Resolve(lib, "curl_easy_escape", c.easy_escape);
+    Resolve(lib, "curl_free", c.free);
+    Resolve(lib, "curl_slist_append", c.slist_append);
+    Resolve(lib, "curl_slist_free_all", c.slist_free_all);
+    Resolve(lib, "curl_version_info", c.version_info);
+    if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("curl_global_init failed");
+  } catch (...) {
+    ::dlclose(lib);
+    throw;
+  }
+  return l;
 }
+
+std::mutex mu;
+size_t holds = 0;
+Loaded loaded;
 
 }  // namespace
 
+CurlHold::CurlHold() {
+  std::lock_guard lock(mu);
+  if (holds == 0) loaded = Load();  // throws: no hold taken
+  ++holds;
+}
+
+CurlHold::CurlHold(const CurlHold&) {
+  std::lock_guard lock(mu);
+  ++holds;
+}
+
+CurlHold::~CurlHold() {
+  std::lock_guard lock(mu);
+  if (--holds > 0) return;
+  loaded.fns.global_cleanup();
+  ::dlclose(loaded.lib);
+  loaded = Loaded{};
+}
+
 const LibCurl& Curl() {
-  // A failed load is retried by the next caller (call_once rethrows and
-  // leaves the flag unset), and reported each time.
-  static std::once_flag once;
-  static LibCurl curl;
-  std::call_once(once, [] { curl = Load(); });
-  return curl;
+  // Read without the lock: the caller's hold keeps `loaded` as it is.
+  if (!loaded.lib) throw std::logic_error("libcurl used without a CurlHold");
+  return loaded.fns;
 }
 
 }  // namespace kiln::oci

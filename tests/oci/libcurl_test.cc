@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -23,12 +24,32 @@ std::string Output(const std::string& cmd) {
   return out;
 }
 
-TEST(LibCurl, LoadsOnFirstUse) {
-  const LibCurl& c = Curl();
-  ASSERT_NE(c.version_info, nullptr);
-  EXPECT_EQ(&c, &Curl()) << "loaded once";
-  EXPECT_TRUE(HttpLibraryVersion().starts_with("libcurl 7.")) << HttpLibraryVersion();
-  EXPECT_EQ(UrlEscape("a b/c"), "a%20b%2Fc");
+bool CurlMapped() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.find("libcurl.so") != std::string::npos) return true;
+  return false;
+}
+
+// Loaded while a hold exists, unloaded (its ~25 libraries' pages gone) when
+// the last one goes, loaded again by the next.
+TEST(LibCurl, LoadedWhileHeld) {
+  ASSERT_FALSE(CurlMapped());
+  EXPECT_THROW(Curl(), std::logic_error);
+  {
+    CurlHold hold;
+    ASSERT_NE(Curl().version_info, nullptr);
+    EXPECT_TRUE(CurlMapped());
+    CurlHold copy(hold);
+    EXPECT_TRUE(HttpLibraryVersion().starts_with("libcurl 7.")) << HttpLibraryVersion();
+    EXPECT_EQ(UrlEscape("a b/c"), "a%20b%2Fc");
+  }
+  EXPECT_FALSE(CurlMapped()) << "the last hold unloads it";
+  EXPECT_THROW(Curl(), std::logic_error);
+  CurlHold again;
+  EXPECT_TRUE(CurlMapped());
+  EXPECT_EQ(UrlEscape("x y"), "x%20y");
 }
 
 TEST(LibCurl, CommandsWithoutHttpDoNotLoadIt) {
