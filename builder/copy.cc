@@ -59,17 +59,6 @@ void SetTimes(const fs::path& p, const struct timespec& atime, const struct time
   ::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW);
 }
 
-size_t PreadFull(int fd, char* buf, size_t n, off_t at) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::pread(fd, buf + got, n - got, at + static_cast<off_t>(got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += static_cast<size_t>(r);
-  }
-  return got;
-}
-
 // Whether two files of `size` bytes hold the same bytes.
 bool SameBytes(const std::string& a, const std::string& b, off_t size) {
   oci::UniqueFd fa(::open(a.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -79,7 +68,7 @@ bool SameBytes(const std::string& a, const std::string& b, off_t size) {
   char buf[2 * kChunk];
   for (off_t at = 0; at < size;) {
     const size_t want = static_cast<size_t>(std::min<off_t>(size - at, kChunk));
-    if (PreadFull(fa.get(), buf, want, at) != want || PreadFull(fb.get(), buf + kChunk, want, at) != want ||
+    if (oci::PreadFull(fa.get(), buf, want, at) != want || oci::PreadFull(fb.get(), buf + kChunk, want, at) != want ||
         std::memcmp(buf, buf + kChunk, want) != 0)
       return false;
     at += static_cast<off_t>(want);
@@ -192,7 +181,6 @@ void DeferredCopy::Run(const CopyAttrs& a) {
   if (a.earlier) {
     EarlierFiles& e = *a.earlier;
     e.from_top = from_top;
-    e.to_top = to_top;
     e.to_top_rel = to_top.compare(0, root_prefix.size(), root_prefix) == 0 ? to_top.substr(root_prefix.size()) : "";
     e.uid = a.uid;
     e.gid = a.gid;

@@ -52,9 +52,9 @@ std::vector<CopyTarget> PlanCopy(const std::vector<CopySource>& sources, const s
 // one directory it would not), so the links have a place to go.
 struct EarlierFiles {
   std::filesystem::path tree;
-  // Set by CopyInto for its target: where it copies from and to (host paths,
-  // and the destination below the rootfs), with which owner and --chmod.
-  std::string from_top, to_top, to_top_rel;
+  // Set by CopyInto for its target: its source (a host path) and its
+  // destination below the rootfs, with which owner and --chmod.
+  std::string from_top, to_top_rel;
   uint32_t uid = 0, gid = 0;
   std::optional<mode_t> chmod;
   struct DirTimes {

@@ -28,6 +28,18 @@ void WriteAll(int fd, const void* data, size_t size, const std::string& what) {
   }
 }
 
+size_t PreadFull(int fd, void* buf, size_t size, off_t offset) {
+  char* p = static_cast<char*>(buf);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::pread(fd, p + got, size - got, offset + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got;
+}
+
 std::string ReadFileToString(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) ThrowErrno("read " + path.string() + ": open");

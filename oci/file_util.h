@@ -3,6 +3,8 @@
 // leaves a half-written index.json or blob under its final name.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -36,6 +38,9 @@ class UniqueFd {
 
 // Writes all of `size` bytes, retrying on EINTR/short writes; throws oci::Error.
 void WriteAll(int fd, const void* data, size_t size, const std::string& what);
+// pread(2) of `size` bytes at `offset`, retrying on EINTR/short reads: the
+// number read, less than `size` only at end of file or on an error.
+size_t PreadFull(int fd, void* buf, size_t size, off_t offset);
 // Reads a whole (small) file; throws oci::Error naming the path.
 std::string ReadFileToString(const std::filesystem::path& path);
 // Atomically replaces `path` with `data`.

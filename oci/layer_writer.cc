@@ -452,13 +452,8 @@ class MemberSource {
     auto it = by_content_.find(content.hex);
     if (it == by_content_.end()) return std::nullopt;
     std::string out(static_cast<size_t>(it->second.length), '\0');
-    size_t got = 0;
-    while (got < out.size()) {
-      ssize_t n = ::pread(fd_.get(), out.data() + got, out.size() - got, it->second.offset + static_cast<off_t>(got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return std::nullopt;  // the earlier blob is only a hint
-      got += static_cast<size_t>(n);
-    }
+    // The earlier blob is only a hint: a short read is no member.
+    if (PreadFull(fd_.get(), out.data(), out.size(), it->second.offset) != out.size()) return std::nullopt;
     if (!out.starts_with("\x1f\x8b\x08")) return std::nullopt;
     return out;
   }
