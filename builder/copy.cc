@@ -163,7 +163,7 @@ void DeferredCopy::KeepForLinks(const fs::path& top, const CopyAttrs& a) {
 // True when the earlier tree holds this very file at the same path and the
 // rootfs has nothing there: then it is only listed (see EarlierFiles).
 bool DeferredCopy::LeaveForEarlier(const File& f, const CopyAttrs& a) {
-  const std::string was = (a.earlier->tree / a.earlier->Rel(f.sub)).string();
+  const std::string was = (a.earlier->tree / a.earlier->TreeRel(f.sub)).string();
   struct stat st {};
   if (::lstat(was.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != f.m.size ||
       st.st_uid != a.uid || st.st_gid != a.gid || (st.st_mode & 07777) != WantedMode(f.m.mode, a.chmod) ||
@@ -185,8 +185,16 @@ void DeferredCopy::Run(const CopyAttrs& a) {
     e.uid = a.uid;
     e.gid = a.gid;
     e.chmod = a.chmod;
+    if (e.donor_from_top.empty()) {
+      e.tree_top_rel = e.to_top_rel;
+    } else if (from_top == e.donor_from_top ||
+               (from_top.starts_with(e.donor_from_top) && from_top[e.donor_from_top.size()] == '/')) {
+      e.tree_top_rel = e.donor_to_top_rel + from_top.substr(e.donor_from_top.size());
+    } else {
+      e.tree.clear();  // the donor copied other files
+    }
   }
-  const bool may_link = a.earlier && to_top.compare(0, root_prefix.size(), root_prefix) == 0;
+  const bool may_link = a.earlier && !a.earlier->tree.empty() && to_top.compare(0, root_prefix.size(), root_prefix) == 0;
   oci::ParallelFor(files.size(), [&](size_t i) {
     const File& f = files[i];
     if (may_link && LeaveForEarlier(f, a)) return;
@@ -358,17 +366,21 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
   later.KeepForLinks(dst.parent_path(), a);
 }
 
-std::string EarlierFiles::Rel(const std::string& p) const {
-  std::string rel = to_top_rel + p;
+namespace {
+std::string BelowRoot(std::string rel) {
   if (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
   return rel;
 }
+}  // namespace
+
+std::string EarlierFiles::Rel(const std::string& p) const { return BelowRoot(to_top_rel + p); }
+std::string EarlierFiles::TreeRel(const std::string& p) const { return BelowRoot(tree_top_rel + p); }
 
 void LinkEarlierFiles(const fs::path& upper, EarlierFiles& earlier) {
   for (const auto& p : earlier.pending) {
     const std::string rel = earlier.Rel(p);
     const fs::path at = upper / rel;
-    if (::link((earlier.tree / rel).c_str(), at.c_str()) == 0) {
+    if (::link((earlier.tree / earlier.TreeRel(p)).c_str(), at.c_str()) == 0) {
       ++earlier.linked;
       continue;
     }

@@ -50,8 +50,14 @@ std::vector<CopyTarget> PlanCopy(const std::vector<CopySource>& sources, const s
 // once) on an overlay, native or fuse: there every directory the copy made
 // or touched is in the upper dir when it is unmounted (copy.cc touches the
 // one directory it would not), so the links have a place to go.
+//
+// The tree may also be a donor: the tree an earlier COPY of this build made
+// from the same build-context files (a multi-stage build that copies the
+// context into two stages). Its files are not at the same paths: a file
+// `donor_from_top + q` of the context sits in it at `donor_to_top_rel + q`.
 struct EarlierFiles {
   std::filesystem::path tree;
+  std::string donor_from_top, donor_to_top_rel;  // empty: the tree is the step's own last one
   // Set by CopyInto for its target: its source (a host path) and its
   // destination below the rootfs, with which owner and --chmod.
   std::string from_top, to_top_rel;
@@ -66,7 +72,11 @@ struct EarlierFiles {
   std::vector<std::string> pending;
   std::vector<DirTimes> dir_times;   // what the copy set, set again after linking into them
   size_t linked = 0, copied = 0;     // what LinkEarlierFiles did
-  std::string Rel(const std::string& p) const;  // to_top_rel + p, below the rootfs
+  // Set by CopyInto: where from_top's files sit in `tree` (to_top_rel, or
+  // the donor's place for them).
+  std::string tree_top_rel;
+  std::string Rel(const std::string& p) const;      // to_top_rel + p, below the rootfs
+  std::string TreeRel(const std::string& p) const;  // tree_top_rel + p, below `tree`
 };
 
 struct CopyAttrs {

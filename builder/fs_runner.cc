@@ -390,6 +390,7 @@ std::optional<oci::Layer> FsStepRunner::Workdir(const ImageState& parent, const 
 std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const CopyRequest& req) {
   const auto& copy = req.copy;
   StepDirs dirs(store_);
+  std::optional<CopyDonor> donor;  // what this COPY offers later ones, once its layer is made
   {
     // --link: the files go into an empty root, a layer of their own that
     // does not depend on the parent (destinations resolve without the
@@ -483,13 +484,25 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
     const auto plan = PlanCopy(sources, copy.dest, req.workdir, source_args, copy.parents, dest_is_dir);
     // One target and nothing else written, on an overlay: files can be left
     // for linking from this step's last tree (copy.h).
+    // Failing that, from a tree an earlier COPY of the same context files
+    // made in this build.
     EarlierFiles earlier;
-    if (plan.size() == 1 && heredocs.empty() && !req.lineage.empty() && !mount.copied()) {
+    const bool linkable = plan.size() == 1 && heredocs.empty() && !mount.copied();
+    if (linkable && !req.lineage.empty()) {
       auto last = LayerLineage(store_).Last(req.lineage);
       if (last && last->diff_id && store_.HasLayerDir(*last->diff_id)) {
         earlier.tree = store_.LayerDir(*last->diff_id);
         attrs.earlier = &earlier;
       }
+    }
+    const bool from_context = !req.from && fetched.empty() && !copy.is_add;
+    if (linkable && from_context && !attrs.earlier) {
+      if (auto d = DonorFor(plan.front().source.host_path.string())) {
+        earlier.tree = store_.LayerDir(d->diff_id);
+        earlier.donor_from_top = d->from_top;
+        earlier.donor_to_top_rel = d->to_top_rel;
+      }
+      attrs.earlier = &earlier;  // also to learn where the files went, for the record below
     }
     for (const auto& t : plan) {
       // ADD: a local tar archive is extracted into the destination directory
@@ -506,8 +519,27 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
       CopyInto(dirs.merged, t, attrs);
     }
     mount.Finish([&] { LinkEarlierFiles(dirs.upper, earlier); });
+    if (from_context && attrs.earlier && !earlier.from_top.empty() && !earlier.to_top_rel.empty())
+      donor = CopyDonor{{}, earlier.from_top, earlier.to_top_rel};
   }
-  return Finish(dirs.upper, req.lineage);
+  auto layer = Finish(dirs.upper, req.lineage);
+  if (layer && donor) {
+    donor->diff_id = layer->diff_id;
+    std::lock_guard lock(donors_mu_);
+    donors_.push_back(std::move(*donor));
+  }
+  return layer;
+}
+
+std::optional<FsStepRunner::CopyDonor> FsStepRunner::DonorFor(const std::string& source) {
+  std::lock_guard lock(donors_mu_);
+  for (auto it = donors_.rbegin(); it != donors_.rend(); ++it) {
+    const std::string& top = it->from_top;
+    const bool below = source.starts_with(top) && (source.size() == top.size() || source[top.size()] == '/' ||
+                                                   top.back() == '/');
+    if (below && store_.HasLayerDir(it->diff_id)) return *it;
+  }
+  return std::nullopt;
 }
 
 }  // namespace kiln::builder

@@ -51,6 +51,16 @@ class FsStepRunner : public StepRunner {
   BaseImageResolver& images_;
   const BuildOptions& opts_;
   oci::LayerOptions layer_opts_;
+  // A context COPY's tree, which later COPYs of the same files in this build
+  // link from (EarlierFiles in copy.h): the build-context path its files came
+  // from, and where they went below the tree.
+  struct CopyDonor {
+    oci::Digest diff_id;
+    std::string from_top, to_top_rel;
+  };
+  std::optional<CopyDonor> DonorFor(const std::string& source);  // the latest one `source` is below
+  std::mutex donors_mu_;
+  std::vector<CopyDonor> donors_;
   std::mutex context_mask_mu_;
   std::optional<oci::Store::TempDir> context_mask_;
 };

@@ -196,6 +196,46 @@ TEST_F(CopyFs, LinksFilesTheEarlierTreeHoldsUnchanged) {
   EXPECT_EQ(got.st_mtim.tv_sec, want.st_mtim.tv_sec);
 }
 
+// A donor: an earlier COPY of the whole source tree to /ctx; a later COPY of
+// its subdirectory d to /app links d's files from where the donor put them.
+// A COPY of files the donor did not copy links nothing.
+TEST_F(CopyFs, LinksFromADonorThatCopiedTheSameFilesElsewhere) {
+  const fs::path donor_root = dir_ / "donor";
+  fs::create_directories(donor_root);
+  CopyInto(donor_root, CopyTarget{{src_, "", true}, "/ctx", true}, Me());
+  auto ino = [](const fs::path& p) {
+    struct stat st {};
+    ::lstat(p.c_str(), &st);
+    return st.st_ino;
+  };
+
+  EarlierFiles earlier;
+  earlier.tree = donor_root;
+  earlier.donor_from_top = src_.string();
+  earlier.donor_to_top_rel = "ctx";
+  CopyAttrs a = Me();
+  a.earlier = &earlier;
+  CopyInto(root_, CopyTarget{{src_ / "d", "d", true}, "/app", true}, a);
+  EXPECT_EQ(earlier.TreeRel("/e/g.txt"), "ctx/d/e/g.txt");
+  ASSERT_EQ(earlier.pending.size(), 2u);  // e/g.txt and skip.txt; the symlink is copied
+  LinkEarlierFiles(root_, earlier);
+  EXPECT_EQ(earlier.linked, 2u);
+  EXPECT_EQ(ino(root_ / "app/e/g.txt"), ino(donor_root / "ctx/d/e/g.txt"));
+  EXPECT_EQ(ino(root_ / "app/skip.txt"), ino(donor_root / "ctx/d/skip.txt"));
+
+  const fs::path elsewhere = dir_ / "elsewhere";
+  fs::create_directories(elsewhere / "d/e");
+  std::ofstream(elsewhere / "d/e/g.txt") << "g";
+  EarlierFiles other;
+  other.tree = donor_root;
+  other.donor_from_top = src_.string();
+  other.donor_to_top_rel = "ctx";
+  a.earlier = &other;
+  CopyInto(root_, CopyTarget{{elsewhere / "d", "d", true}, "/other", true}, a);
+  EXPECT_TRUE(other.pending.empty());
+  EXPECT_TRUE(fs::exists(root_ / "other/e/g.txt"));
+}
+
 TEST_F(CopyFs, WriteFileInRootForHeredocs) {
   WriteFileInRoot(root_, "/etc/motd", "hello\n", Me());
   std::ifstream in(root_ / "etc/motd");
