@@ -11,6 +11,8 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "builder/config_apply.h"
@@ -128,6 +130,7 @@ struct DeferredCopy {
   std::deque<File> files;
   std::vector<Dir> dirs;  // post-order: children before their parent
   void Run(const CopyAttrs& a);
+  std::vector<uint32_t> DirectoriesInTurn() const;
   bool LeaveForEarlier(const File& f, const CopyAttrs& a);
   void KeepForLinks(const fs::path& top, const CopyAttrs& a);
 };
@@ -177,6 +180,29 @@ bool DeferredCopy::LeaveForEarlier(const File& f, const CopyAttrs& a) {
   return true;
 }
 
+// The files' indices, taking one file from each directory in turn: the
+// threads that take consecutive items then create files in different
+// directories. Creating a file locks its directory, so two threads in one
+// directory mostly wait for each other (a 20,000-file COPY kept one of two
+// cores busy).
+std::vector<uint32_t> DeferredCopy::DirectoriesInTurn() const {
+  std::unordered_map<std::string_view, std::vector<uint32_t>> by_dir;
+  std::vector<std::vector<uint32_t>*> dirs_seen;  // in walk order, for a stable result
+  for (uint32_t i = 0; i < files.size(); ++i) {
+    const std::string_view sub = files[i].sub;
+    auto [it, added] = by_dir.try_emplace(sub.substr(0, sub.rfind('/') == std::string_view::npos ? 0 : sub.rfind('/')));
+    if (added) dirs_seen.push_back(&it->second);
+    it->second.push_back(i);
+  }
+  std::vector<uint32_t> order;
+  order.reserve(files.size());
+  for (size_t round = 0; !dirs_seen.empty(); ++round) {
+    for (const auto* d : dirs_seen) order.push_back((*d)[round]);
+    std::erase_if(dirs_seen, [&](const auto* d) { return d->size() == round + 1; });
+  }
+  return order;
+}
+
 void DeferredCopy::Run(const CopyAttrs& a) {
   if (a.earlier) {
     EarlierFiles& e = *a.earlier;
@@ -195,8 +221,9 @@ void DeferredCopy::Run(const CopyAttrs& a) {
     }
   }
   const bool may_link = a.earlier && !a.earlier->tree.empty() && to_top.compare(0, root_prefix.size(), root_prefix) == 0;
-  oci::ParallelFor(files.size(), [&](size_t i) {
-    const File& f = files[i];
+  const std::vector<uint32_t> order = DirectoriesInTurn();
+  oci::ParallelFor(order.size(), [&](size_t k) {
+    const File& f = files[order[k]];
     if (may_link && LeaveForEarlier(f, a)) return;
     const std::string to = to_top + f.sub;
     CopyRegular(from_top + f.sub, to, f.m.size);
