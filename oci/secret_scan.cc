@@ -43,17 +43,22 @@ std::vector<std::string> LayerCreators(const ImageConfig& config) {
 // The regular files of an unpacked layer (overlay form) as the tar entries
 // they were written from or extracted out of: in tar order (plain byte order
 // of the path), a file's second name as a hardlink entry.
-void ForEachTreeFile(const std::filesystem::path& dir, const std::function<void(const TarEntry&, const ReadFn&)>& fn) {
+struct TreeFile {  // what the scan needs of a struct stat: 20,000 of them are held per layer
+  std::string rel;
+  mode_t mode;
+  off_t size;
+  bool hardlink;
+};
+
+std::vector<TreeFile> TreeFiles(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  struct File {  // what the scan needs of a struct stat: 20,000 of them are held per layer
-    std::string rel;
-    mode_t mode;
+  struct Found {
+    TreeFile f;
     nlink_t nlink;
-    off_t size;
     dev_t dev;
     ino_t ino;
   };
-  std::vector<File> files;
+  std::vector<Found> found;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
   if (ec) throw Error("secret scan: walk " + dir.string() + ": " + ec.message());
@@ -62,29 +67,38 @@ void ForEachTreeFile(const std::filesystem::path& dir, const std::function<void(
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0) throw Error("secret scan: lstat " + it->path().string());
     if (S_ISREG(st.st_mode))
-      files.push_back({it->path().lexically_relative(dir).string(), st.st_mode, st.st_nlink, st.st_size, st.st_dev,
-                       st.st_ino});
+      found.push_back({{it->path().lexically_relative(dir).string(), st.st_mode, st.st_size, false}, st.st_nlink,
+                       st.st_dev, st.st_ino});
   }
   if (ec) throw Error("secret scan: walk " + dir.string() + ": " + ec.message());
-  std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.rel < b.rel; });
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.f.rel < b.f.rel; });
   std::set<std::pair<dev_t, ino_t>> seen;
-  for (const File& f : files) {
-    TarEntry e;
-    e.path = f.rel;
-    e.mode = f.mode;
-    e.size = f.size;
-    e.hardlink = f.nlink > 1 && !seen.insert({f.dev, f.ino}).second;
-    const std::string full = (dir / f.rel).string();
-    UniqueFd fd(::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) throw Error("secret scan: open " + full + ": " + std::strerror(errno));
-    const ReadFn read = [&](void* buf, size_t size) -> long {
-      for (;;) {
-        ssize_t n = ::read(fd.get(), buf, size);
-        if (n >= 0 || errno != EINTR) return n;
-      }
-    };
-    fn(e, read);
+  std::vector<TreeFile> files;
+  files.reserve(found.size());
+  for (Found& x : found) {
+    x.f.hardlink = x.nlink > 1 && !seen.insert({x.dev, x.ino}).second;
+    files.push_back(std::move(x.f));
   }
+  return files;
+}
+
+void VisitTreeFile(const std::filesystem::path& dir, const TreeFile& f,
+                   const std::function<void(const TarEntry&, const ReadFn&)>& fn) {
+  TarEntry e;
+  e.path = f.rel;
+  e.mode = f.mode;
+  e.size = f.size;
+  e.hardlink = f.hardlink;
+  const std::string full = (dir / f.rel).string();
+  UniqueFd fd(::open(full.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) throw Error("secret scan: open " + full + ": " + std::strerror(errno));
+  const ReadFn read = [&](void* buf, size_t size) -> long {
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf, size);
+      if (n >= 0 || errno != EINTR) return n;
+    }
+  };
+  fn(e, read);
 }
 
 }  // namespace
@@ -93,19 +107,31 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
                                                 const SecretScanOptions& opts) {
   std::vector<SecretFinding> out;
   std::vector<std::string> creators = LayerCreators(config);
-  // Layers are scanned side by side (each is decompressed and read whole;
-  // the big ones of a build dominate), findings kept in layer order.
-  std::vector<std::vector<SecretFinding>> per_layer(layers.size());
-  auto scan_layer = [&](size_t i) {
-    std::vector<SecretFinding>& found = per_layer[i];
-    std::string created_by = i < creators.size() ? creators[i] : "";
-    // The unpacked tree, where the store has it, holds the same regular files
-    // as the blob and is read without inflating it.
-    auto each = [&](const auto& fn) {
-      if (layers[i].unpacked.empty()) ForEachEntry(layers[i].path, fn);
-      else ForEachTreeFile(layers[i].unpacked, fn);
-    };
-    each([&](const TarEntry& e, const ReadFn& read) {
+  // The work is spread over the cores by file where a layer is unpacked in
+  // the store (its tree holds the same regular files as the blob and is read
+  // without inflating it), by layer where only the blob is (read whole, in
+  // order); findings are kept in layer and file order.
+  std::vector<std::vector<TreeFile>> trees(layers.size());
+  struct Item {
+    size_t layer;
+    size_t file;  // index in trees[layer]; unused for a blob
+  };
+  std::vector<Item> items;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i].unpacked.empty()) {
+      items.push_back({i, 0});
+      continue;
+    }
+    trees[i] = TreeFiles(layers[i].unpacked);
+    for (size_t k = 0; k < trees[i].size(); ++k) items.push_back({i, k});
+  }
+  std::vector<std::vector<SecretFinding>> per_item(items.size());
+  auto scan_item = [&](size_t n) {
+    const size_t i = items[n].layer;
+    std::vector<SecretFinding>& found = per_item[n];
+    static const std::string kNone;
+    const std::string& created_by = i < creators.size() ? creators[i] : kNone;
+    auto scan_file = [&](const TarEntry& e, const ReadFn& read) {
       if (!S_ISREG(e.mode) || e.hardlink) return;
       std::string path = CleanTarPath(e.path);
       if (path.empty() || IsWhiteoutPath(path) || IsBenignPath(path)) return;
@@ -123,10 +149,12 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
       if (head.find('\0') != std::string::npos) return;  // binary
       std::string text = head + ReadAll(read, static_cast<size_t>(std::max<int64_t>(0, opts.max_bytes - 8192)));
       for (const auto& m : ScanText(path, text)) add(m);
-    });
+    };
+    if (layers[i].unpacked.empty()) ForEachEntry(layers[i].path, scan_file);
+    else VisitTreeFile(layers[i].unpacked, trees[i][items[n].file], scan_file);
   };
-  ParallelFor(layers.size(), scan_layer);
-  for (const auto& found : per_layer) out.insert(out.end(), found.begin(), found.end());
+  ParallelFor(items.size(), scan_item);
+  for (const auto& found : per_item) out.insert(out.end(), found.begin(), found.end());
   if (opts.scan_config) {
     for (const auto& env : config.config.env)
       for (const auto& m : ScanCommand(env))
