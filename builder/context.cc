@@ -91,47 +91,57 @@ StatCache::StatCache(fs::path file) : file_(std::move(file)) {
   }
 }
 
-std::optional<oci::Digest> StatCache::Get(const ContextEntry& e) const {
+void StatCache::Adopt(const std::vector<ContextEntry>& entries, std::mutex* mu) {
   std::lock_guard lock(mu_);
-  auto it = files_.find(e.path);
-  if (it == files_.end() || it->second.size != e.size || it->second.mtime_ns != e.mtime_ns ||
-      it->second.ctime_ns != e.ctime_ns || it->second.ino != e.ino || it->second.mode != e.mode) {
-    ++misses_;
-    return std::nullopt;
+  std::lock_guard entries_lock(*mu);
+  for (const ContextEntry& e : entries) {
+    auto it = files_.find(e.path);
+    if (it == files_.end()) continue;
+    const Meta& m = it->second;
+    if (m.size == e.size && m.mtime_ns == e.mtime_ns && m.ctime_ns == e.ctime_ns && m.ino == e.ino && m.mode == e.mode) {
+      e.sum = m.sum;
+      e.hashed = true;
+    }
   }
-  ++hits_;
-  return oci::Digest{"sha256", UnpackHex(it->second.sum)};
+  files_.clear();
+  entries_ = &entries;
+  entries_mu_ = mu;
 }
 
-void StatCache::Put(const ContextEntry& e, const oci::Digest& d) {
+void StatCache::CountHit() {
   std::lock_guard lock(mu_);
-  Meta m{e.size, e.mtime_ns, e.ctime_ns, e.ino, e.mode, {}};
-  if (!PackHex(d.hex, m.sum)) return;  // not a sha256: not worth remembering
-  files_[e.path] = m;
+  ++hits_;
+}
+
+void StatCache::CountMiss() {
+  std::lock_guard lock(mu_);
+  ++misses_;
   dirty_ = true;
 }
 
 void StatCache::Save() const {
   std::lock_guard lock(mu_);
-  if (!dirty_ || file_.empty()) return;
+  if (!dirty_ || file_.empty() || !entries_) return;
+  std::lock_guard entries_lock(*entries_mu_);
   std::string text(kStatCacheMagic);
   size_t need = text.size();
-  for (const auto& [p, m] : files_) need += p.size() + 64 + 5 * 21;
+  for (const ContextEntry& e : *entries_)
+    if (e.hashed) need += e.path.size() + 64 + 5 * 21;
   text.reserve(need);
   char num[24];
   auto add = [&](auto v) {
     auto [end, err] = std::to_chars(num, num + sizeof num, v);
     text.append(num, end).push_back(' ');
   };
-  for (const auto& [p, m] : files_) {
-    if (p.find('\n') != std::string::npos) continue;
-    add(m.size);
-    add(m.mtime_ns);
-    add(m.ctime_ns);
-    add(m.ino);
-    add(m.mode);
-    text.append(UnpackHex(m.sum)).push_back(' ');
-    text.append(p).push_back('\n');
+  for (const ContextEntry& e : *entries_) {
+    if (!e.hashed || e.path.find('\n') != std::string::npos) continue;
+    add(e.size);
+    add(e.mtime_ns);
+    add(e.ctime_ns);
+    add(e.ino);
+    add(e.mode);
+    text.append(UnpackHex(e.sum)).push_back(' ');
+    text.append(e.path).push_back('\n');
   }
   std::error_code ec;
   fs::create_directories(file_.parent_path(), ec);
@@ -213,6 +223,7 @@ void BuildContext::Walk() {
   std::sort(entries_.begin(), entries_.end(),
             [](const ContextEntry& a, const ContextEntry& b) { return a.path < b.path; });
   entries_.shrink_to_fit();  // held for the whole build: no slack from growth
+  if (cache_) cache_->Adopt(entries_, &digest_mu_);
   // Of the excluded paths keep the topmost ones that hide something: an
   // excluded directory that holds a re-included entry ("!build/keep") stays
   // visible as that entry's parent.
@@ -301,11 +312,17 @@ std::vector<const ContextEntry*> BuildContext::Below(const ContextEntry& top,
 }
 
 oci::Digest BuildContext::FileDigest(const ContextEntry& e) {
-  if (cache_) {
-    if (auto d = cache_->Get(e)) return *d;
+  {
+    std::lock_guard lock(digest_mu_);
+    if (e.hashed) {
+      if (cache_) cache_->CountHit();
+      return oci::Digest{"sha256", UnpackHex(e.sum)};
+    }
   }
   oci::Digest d = oci::Sha256OfFile(root_ / e.path);
-  if (cache_) cache_->Put(e, d);
+  if (cache_) cache_->CountMiss();
+  std::lock_guard lock(digest_mu_);
+  e.hashed = PackHex(d.hex, e.sum);
   return d;
 }
 
@@ -329,7 +346,6 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
   oci::ParallelFor(files.size(), [&](size_t i) { hexes[i] = FileDigest(*files[i]).hex; }, 64);
   size_t file_index = 0;
 
-  std::map<const ContextEntry*, std::array<unsigned char, 32>, ByPath> read;
   for (size_t m = 0; m < matches.size(); ++m) {
     const ContextEntry* top = matches[m];
     field("match");
@@ -338,40 +354,38 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
       field(e->path);
       field(std::to_string(e->mode));
       if (e->is_symlink()) field(e->link_target);
-      std::array<unsigned char, 32> sum{};
-      if (e->is_regular()) {
-        const std::string& hex = hexes[file_index++];
-        field(hex);
-        PackHex(hex, sum);
-      }
-      read.emplace(e, sum);
+      if (e->is_regular()) field(hexes[file_index++]);
     }
   }
   {
-    std::lock_guard lock(read_mu_);
-    read_.merge(read);
+    std::lock_guard lock(digest_mu_);
+    for (const auto& b : below)
+      for (const ContextEntry* e : b) e->read = true;
   }
   return h.Final();
 }
 
 oci::Digest BuildContext::ReadDigest(size_t* count) const {
-  std::lock_guard lock(read_mu_);
+  std::lock_guard lock(digest_mu_);
   oci::Sha256 h;
   auto field = [&](const std::string& s) {
     h.Update(std::to_string(s.size()) + ":");
     h.Update(s);
   };
-  for (const auto& [e, sum] : read_) {
-    field(e->path);
+  size_t n = 0;
+  for (const ContextEntry& e : entries_) {  // sorted by path
+    if (!e.read) continue;
+    ++n;
+    field(e.path);
     // "mode\0link\0content hex", link and digest where they apply
-    std::string record = std::to_string(e->mode);
+    std::string record = std::to_string(e.mode);
     record.push_back('\0');
-    if (e->is_symlink()) record.append(e->link_target);
+    if (e.is_symlink()) record.append(e.link_target);
     record.push_back('\0');
-    if (e->is_regular()) record.append(UnpackHex(sum));
+    if (e.is_regular()) record.append(UnpackHex(e.sum));
     field(record);
   }
-  if (count) *count = read_.size();
+  if (count) *count = n;
   return h.Final();
 }
 
