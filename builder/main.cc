@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   // threshold each time such a buffer is freed, after which they stay on the
   // heap and in the peak RSS: 4-5 MB on a 20,000-file build.
   ::mallopt(M_MMAP_THRESHOLD, 128 << 10);
+  // Two malloc arenas, not eight per core: the threads that copy, hash and
+  // compress each kept an arena's worth of freed small blocks (deflate's
+  // state, read buffers) resident; their big buffers are mmapped anyway.
+  ::mallopt(M_ARENA_MAX, 2);
   kiln::builder::SetProcessArgs(argc, argv);
   return kiln::builder::RunCli(argc, argv);
 }

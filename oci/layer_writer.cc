@@ -580,9 +580,11 @@ Layer WriteLayer(const Store& store, const fs::path& dir, const LayerOptions& op
 
   const bool gzip = opts.compression == Compression::kGzip;
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
-  // gzip: a member waiting for each thread (each also holds one it is
-  // compressing and its output): every member held is 1-2 MiB of peak RSS.
-  ChunkQueue queue(gzip ? threads : kMaxQueued);
+  // gzip: one member waiting (each thread also holds the one it is
+  // compressing and its output; every member held is up to 1-2 MiB of peak
+  // RSS). The tar side fills a member in a fraction of the time a thread
+  // takes to compress one, so one is enough to keep every thread busy.
+  ChunkQueue queue(gzip ? 1 : kMaxQueued);
   std::exception_ptr z_error;
   std::thread compressor;
   std::optional<MemberSource> earlier;
