@@ -312,12 +312,15 @@ std::vector<const ContextEntry*> BuildContext::Below(const ContextEntry& top,
 }
 
 oci::Digest BuildContext::FileDigest(const ContextEntry& e) {
+  std::optional<oci::Digest> known;
   {
     std::lock_guard lock(digest_mu_);
-    if (e.hashed) {
-      if (cache_) cache_->CountHit();
-      return oci::Digest{"sha256", UnpackHex(e.sum)};
-    }
+    if (e.hashed) known = oci::Digest{"sha256", UnpackHex(e.sum)};
+  }
+  if (known) {
+    // Counted outside digest_mu_: Save takes the cache's lock, then that one.
+    if (cache_) cache_->CountHit();
+    return *known;
   }
   oci::Digest d = oci::Sha256OfFile(root_ / e.path);
   if (cache_) cache_->CountMiss();
