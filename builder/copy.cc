@@ -190,7 +190,8 @@ std::vector<uint32_t> DeferredCopy::DirectoriesInTurn() const {
   std::vector<std::vector<uint32_t>*> dirs_seen;  // in walk order, for a stable result
   for (uint32_t i = 0; i < files.size(); ++i) {
     const std::string_view sub = files[i].sub;
-    auto [it, added] = by_dir.try_emplace(sub.substr(0, sub.rfind('/') == std::string_view::npos ? 0 : sub.rfind('/')));
+    const size_t slash = sub.rfind('/');
+    auto [it, added] = by_dir.try_emplace(sub.substr(0, slash == std::string_view::npos ? 0 : slash));
     if (added) dirs_seen.push_back(&it->second);
     it->second.push_back(i);
   }
@@ -213,9 +214,10 @@ void DeferredCopy::Run(const CopyAttrs& a) {
     e.chmod = a.chmod;
     if (e.donor_from_top.empty()) {
       e.tree_top_rel = e.to_top_rel;
-    } else if (from_top == e.donor_from_top ||
-               (from_top.starts_with(e.donor_from_top) && from_top[e.donor_from_top.size()] == '/')) {
-      e.tree_top_rel = e.donor_to_top_rel + from_top.substr(e.donor_from_top.size());
+    } else if (IsAtOrBelow(from_top, e.donor_from_top)) {
+      std::string rest = from_top.substr(e.donor_from_top.size());
+      if (!rest.empty() && rest.front() != '/') rest.insert(0, "/");  // the donor's top was "/"
+      e.tree_top_rel = e.donor_to_top_rel + rest;
     } else {
       e.tree.clear();  // the donor copied other files
     }
@@ -399,6 +401,12 @@ std::string BelowRoot(std::string rel) {
   return rel;
 }
 }  // namespace
+
+bool IsAtOrBelow(std::string_view path, std::string_view top) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  while (top.size() > 1 && top.back() == '/') top.remove_suffix(1);
+  return path == top || (path.starts_with(top) && (top == "/" || path[top.size()] == '/'));
+}
 
 std::string EarlierFiles::Rel(const std::string& p) const { return BelowRoot(to_top_rel + p); }
 std::string EarlierFiles::TreeRel(const std::string& p) const { return BelowRoot(tree_top_rel + p); }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kiln::builder {
@@ -87,6 +88,10 @@ struct CopyAttrs {
   std::function<bool(const std::string& rel)> include;
   EarlierFiles* earlier = nullptr;     // optional, see above
 };
+
+// Whether host path `path` is `top` or below it ('/'-separated; a trailing
+// '/' on either is allowed).
+bool IsAtOrBelow(std::string_view path, std::string_view top);
 
 // Resolves `path` (absolute, inside the rootfs) to a host path, following
 // symlinks as if `rootfs` were "/" (".." and absolute targets clamp at the

@@ -534,10 +534,7 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
 std::optional<FsStepRunner::CopyDonor> FsStepRunner::DonorFor(const std::string& source) {
   std::lock_guard lock(donors_mu_);
   for (auto it = donors_.rbegin(); it != donors_.rend(); ++it) {
-    const std::string& top = it->from_top;
-    const bool below = source.starts_with(top) && (source.size() == top.size() || source[top.size()] == '/' ||
-                                                   top.back() == '/');
-    if (below && store_.HasLayerDir(it->diff_id)) return *it;
+    if (IsAtOrBelow(source, it->from_top) && store_.HasLayerDir(it->diff_id)) return *it;
   }
   return std::nullopt;
 }

@@ -57,6 +57,15 @@ TEST(PlanCopy, ParentsKeepsTheSourcePath) {
             (std::vector<std::string>{"/out/a/b/c.txt", "/out/d (contents)"}));
 }
 
+TEST(IsAtOrBelow, WholeComponentsOnly) {
+  EXPECT_TRUE(IsAtOrBelow("/ctx", "/ctx"));
+  EXPECT_TRUE(IsAtOrBelow("/ctx/", "/ctx"));
+  EXPECT_TRUE(IsAtOrBelow("/ctx/src/a", "/ctx/"));
+  EXPECT_TRUE(IsAtOrBelow("/ctx", "/"));
+  EXPECT_FALSE(IsAtOrBelow("/ctx2/a", "/ctx"));
+  EXPECT_FALSE(IsAtOrBelow("/ct", "/ctx"));
+}
+
 TEST(ParseChmod, OctalOnly) {
   EXPECT_EQ(ParseChmod("755"), mode_t(0755));
   EXPECT_EQ(ParseChmod("0644"), mode_t(0644));
