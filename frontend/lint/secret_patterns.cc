@@ -29,10 +29,20 @@ bool IsUrlUserChar(char c) {
 // True when position `i` does not continue a longer identifier to its left.
 bool WordStart(std::string_view s, size_t i) { return i == 0 || !IsAlnum(s[i - 1]); }
 
-bool HasPrefixToken(std::string_view text, std::string_view prefix, size_t min_len, bool (*pred)(char)) {
+// A word that starts with `prefix` and goes on with at least `min_len`
+// characters of `pred`. With `kinds`, the prefix is followed by one of those
+// letters and `sep` ("gh" "p" "_" ...): all kinds are found in one pass over
+// the text rather than one per kind ('g' is a common letter).
+bool HasPrefixToken(std::string_view text, std::string_view prefix, size_t min_len, bool (*pred)(char),
+                    std::string_view kinds = {}, char sep = 0) {
   for (size_t pos = text.find(prefix); pos != std::string_view::npos; pos = text.find(prefix, pos + 1)) {
     if (!WordStart(text, pos)) continue;
-    if (RunLength(text, pos + prefix.size(), pred) >= min_len) return true;
+    size_t at = pos + prefix.size();
+    if (!kinds.empty()) {
+      if (at + 1 >= text.size() || kinds.find(text[at]) == std::string_view::npos || text[at + 1] != sep) continue;
+      at += 2;
+    }
+    if (RunLength(text, at, pred) >= min_len) return true;
   }
   return false;
 }
@@ -44,26 +54,6 @@ bool HasAwsKeyId(std::string_view text) {
       size_t n = RunLength(text, pos + 4, IsUpperAlnum);
       if (n == 16) return true;  // exactly 20 characters in all
     }
-  }
-  return false;
-}
-
-// ghp_/gho_/ghu_/ghs_/ghr_ and 36 alphanumerics, found in one pass over the
-// text rather than one per prefix ('g' is a common letter).
-bool HasGithubToken(std::string_view text) {
-  for (size_t pos = text.find("gh"); pos != std::string_view::npos; pos = text.find("gh", pos + 1)) {
-    if (!WordStart(text, pos) || pos + 3 >= text.size()) continue;
-    if (std::string_view("pousr").find(text[pos + 2]) == std::string_view::npos || text[pos + 3] != '_') continue;
-    if (RunLength(text, pos + 4, IsAlnum) >= 36) return true;
-  }
-  return false;
-}
-
-bool HasSlackToken(std::string_view text) {
-  for (size_t pos = text.find("xox"); pos != std::string_view::npos; pos = text.find("xox", pos + 1)) {
-    if (!WordStart(text, pos) || pos + 4 >= text.size()) continue;
-    if (std::string_view("baprs").find(text[pos + 3]) == std::string_view::npos || text[pos + 4] != '-') continue;
-    if (RunLength(text, pos + 5, IsB64Url) >= 10) return true;
   }
   return false;
 }
@@ -160,10 +150,10 @@ std::optional<std::string> FindSecretFormat(std::string_view text) {
     if (key != std::string_view::npos && key - pos < 40) return "private key block";
   }
   if (HasAwsKeyId(text)) return "AWS access key id";
-  if (HasGithubToken(text) || HasPrefixToken(text, "github_pat_", 22, IsTokenChar))
+  if (HasPrefixToken(text, "gh", 36, IsAlnum, "pousr", '_') || HasPrefixToken(text, "github_pat_", 22, IsTokenChar))
     return "GitHub token";
   if (HasPrefixToken(text, "glpat-", 20, IsB64Url)) return "GitLab token";
-  if (HasSlackToken(text)) return "Slack token";
+  if (HasPrefixToken(text, "xox", 10, IsB64Url, "baprs", '-')) return "Slack token";
   if (HasJwt(text)) return "JSON web token";
   if (HasUrlPassword(text)) return "URL with embedded password";
   return std::nullopt;
