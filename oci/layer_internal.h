@@ -13,4 +13,9 @@ inline constexpr const char* kOpaqueWhiteout = ".wh..wh..opq";
 // "." -> ""). Throws oci::Error when a ".." component appears.
 std::string NormalizeTarPath(std::string_view name);
 
+// True when deflate would gain next to nothing on `data` (compressed or
+// random bytes: order-0 entropy of 7.9 bits a byte or more), and it is long
+// enough for that estimate; gzip layers store such file data (level 0).
+bool LooksIncompressible(std::string_view data);
+
 }  // namespace kiln::oci

@@ -18,6 +18,11 @@
 // single gzip stream is. Nothing is held beyond a few members (each 1 MiB at
 // most: 4 MiB ones cost ~30 MB of peak RSS on two cores), for ~0.2% more
 // output (deflate's window is 32 KiB anyway).
+// Within a member, a run of file data that deflate cannot shrink (already
+// compressed or random: order-0 entropy near 8 bits a byte) is written as
+// a gzip member of its own at level 0, stored: zlib spends as long on such
+// bytes at level 6 as on text, to gain nothing. The choice depends only on
+// the bytes, so it is as reproducible as the rest.
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -28,6 +33,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -54,6 +61,8 @@ constexpr size_t kChunk = 1 << 20;
 constexpr size_t kMemberMin = 256 << 10;
 constexpr size_t kMemberMax = 1 << 20;
 constexpr size_t kMaxQueued = 8;
+// File data shorter than this is compressed whatever it looks like.
+constexpr size_t kMinStoredRun = 2048;
 
 // One entry in 16 is a cut point (FNV-1a of the path, mixed).
 bool IsCutPoint(std::string_view path) {
@@ -65,11 +74,18 @@ bool IsCutPoint(std::string_view path) {
   return (h & 15) == 0;
 }
 
+// A piece of the tar stream, and where file contents lie in it (gzip only:
+// [begin, end) offsets, in order; headers and padding lie between).
+struct Chunk {
+  std::string bytes;
+  std::vector<std::pair<uint32_t, uint32_t>> file_data;
+};
+
 // Bounded single-producer/single-consumer queue of byte chunks.
 class ChunkQueue {
  public:
   explicit ChunkQueue(size_t max_queued = kMaxQueued) : max_(max_queued) {}
-  void Push(std::string chunk) {
+  void Push(Chunk chunk) {
     std::unique_lock l(mu_);
     not_full_.wait(l, [&] { return q_.size() < max_ || aborted_; });
     if (aborted_) throw Error("write layer: compressor failed");
@@ -77,7 +93,7 @@ class ChunkQueue {
     not_empty_.notify_one();
   }
   // False at end of stream. `index` counts the chunks popped so far.
-  bool Pop(std::string& out, size_t* index = nullptr) {
+  bool Pop(Chunk& out, size_t* index = nullptr) {
     std::unique_lock l(mu_);
     not_empty_.wait(l, [&] { return !q_.empty() || closed_; });
     if (q_.empty()) return false;
@@ -104,7 +120,7 @@ class ChunkQueue {
  private:
   std::mutex mu_;
   std::condition_variable not_full_, not_empty_;
-  std::deque<std::string> q_;
+  std::deque<Chunk> q_;
   const size_t max_;
   size_t popped_ = 0;
   bool closed_ = false, aborted_ = false;
@@ -147,16 +163,27 @@ struct TarSink {
   ChunkQueue* queue = nullptr;  // compressed
   Store::BlobWriter* blob = nullptr;  // uncompressed
   size_t chunk = kChunk;  // flushed at this size (gzip: kMemberMax)
-  std::string pending;
+  Chunk pending;
+  std::optional<uint32_t> data_begin;  // in `pending`, while a file's data is written
   std::exception_ptr error;
   // gzip: before each entry, end the member at a cut point.
   void BeforeEntry(std::string_view path) {
-    if (pending.size() >= kMemberMin && IsCutPoint(path)) Flush();
+    if (pending.bytes.size() >= kMemberMin && IsCutPoint(path)) Flush();
+  }
+  // gzip: around the data of a regular file (its padding excluded).
+  void DataBegins() { data_begin = static_cast<uint32_t>(pending.bytes.size()); }
+  void DataEnds() {
+    if (data_begin && *data_begin < pending.bytes.size())
+      pending.file_data.emplace_back(*data_begin, static_cast<uint32_t>(pending.bytes.size()));
+    data_begin.reset();
   }
   void Flush() {
-    if (pending.empty()) return;
+    if (pending.bytes.empty()) return;
+    const bool in_data = data_begin.has_value();
+    if (in_data) DataEnds();  // the data goes on in the next chunk
     queue->Push(std::exchange(pending, {}));
-    pending.reserve(chunk);  // one allocation per chunk, not a doubling series
+    pending.bytes.reserve(chunk);  // one allocation per chunk, not a doubling series
+    if (in_data) data_begin = 0;
   }
 };
 
@@ -170,11 +197,11 @@ la_ssize_t TarSinkWrite(archive*, void* ctx, const void* buf, size_t n) {
       // Chunks of exactly `chunk` bytes, however the writer's pieces fall.
       const char* p = static_cast<const char*>(buf);
       for (size_t left = n; left > 0;) {
-        const size_t take = std::min(left, s->chunk - s->pending.size());
-        s->pending.append(p, take);
+        const size_t take = std::min(left, s->chunk - s->pending.bytes.size());
+        s->pending.bytes.append(p, take);
         p += take;
         left -= take;
-        if (s->pending.size() >= s->chunk) s->Flush();
+        if (s->pending.bytes.size() >= s->chunk) s->Flush();
       }
     }
   } catch (...) {
@@ -398,15 +425,19 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts, TarSink
     for (auto& [name, value] : Xattrs(full))
       archive_entry_xattr_add_entry(entry.get(), name.c_str(), value.data(), value.size());
     Check(a, archive_write_header(a, entry.get()), "header of " + e.rel);
-    if (data) WriteFileData(a, e, full);
+    if (!data) return;
+    if (cuts) cuts->DataBegins();
+    WriteFileData(a, e, full);
+    if (cuts) cuts->DataEnds();
   }).Run();
 }
 
-void SetGzipOptions(archive* z) {
+// `level`: "0" (stored) to "9"; 6 is `gzip -6`, the default.
+void SetGzipOptions(archive* z, const char* level = "6") {
   Check(z, archive_write_add_filter_gzip(z), "add gzip");
-  // No mtime in the gzip header (reproducible); level 6 like `gzip -6`.
+  // No mtime in the gzip header (reproducible).
   Check(z, archive_write_set_filter_option(z, "gzip", "timestamp", nullptr), "gzip:!timestamp");
-  Check(z, archive_write_set_filter_option(z, "gzip", "compression-level", "6"), "gzip level");
+  Check(z, archive_write_set_filter_option(z, "gzip", "compression-level", level), "gzip level");
 }
 
 la_ssize_t AppendToString(archive*, void* ctx, const void* buf, size_t n) {
@@ -414,17 +445,15 @@ la_ssize_t AppendToString(archive*, void* ctx, const void* buf, size_t n) {
   return static_cast<la_ssize_t>(n);
 }
 
-// One gzip member holding `data`.
-std::string CompressMember(const std::string& data) {
+// Appends one gzip member holding `data` to `out`.
+void AppendMember(std::string_view data, const char* level, std::string& out) {
   ArchiveWritePtr z(archive_write_new());
   if (!z) throw Error("write layer: archive_write_new failed");
   Check(z.get(), archive_write_set_format_raw(z.get()), "set raw format");
-  SetGzipOptions(z.get());
+  SetGzipOptions(z.get(), level);
   // Trailing zero padding after a gzip member breaks strict readers.
   Check(z.get(), archive_write_set_bytes_per_block(z.get(), 65536), "set block size");
   Check(z.get(), archive_write_set_bytes_in_last_block(z.get(), 1), "set last block");
-  std::string out;
-  out.reserve(data.size() + data.size() / 64 + 64);
   Check(z.get(), archive_write_open(z.get(), &out, nullptr, AppendToString, nullptr), "open gzip member");
   EntryPtr raw(archive_entry_new());
   archive_entry_set_pathname(raw.get(), "layer.tar");
@@ -432,6 +461,43 @@ std::string CompressMember(const std::string& data) {
   Check(z.get(), archive_write_header(z.get(), raw.get()), "raw header");
   if (archive_write_data(z.get(), data.data(), data.size()) < 0) Check(z.get(), ARCHIVE_FATAL, "compress");
   Check(z.get(), archive_write_close(z.get()), "close gzip member");
+}
+
+}  // namespace
+
+bool LooksIncompressible(std::string_view data) {
+  // Shorter runs: the estimate reads low, and storing them gains little.
+  if (data.size() < kMinStoredRun) return false;
+  std::array<uint32_t, 256> count{};
+  for (unsigned char c : data) ++count[c];
+  const double n = static_cast<double>(data.size());
+  double bits = 0;
+  for (uint32_t k : count)
+    if (k) bits -= k * std::log2(k / n);
+  // Huffman coding alone would save under 1.25%; deflate's matches find
+  // little in bytes this even.
+  return bits / n >= 7.9;
+}
+
+namespace {
+
+// The gzip member(s) for `chunk`: one at level 6, except that each run of
+// file data that LooksIncompressible, with what follows it up to the next
+// file data that doesn't, is a stored member of its own.
+std::string CompressChunk(const Chunk& chunk) {
+  const std::string_view bytes = chunk.bytes;
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 64 + 64);
+  size_t run_begin = 0;
+  bool stored = false;
+  for (auto [begin, end] : chunk.file_data) {
+    const bool incompressible = LooksIncompressible(bytes.substr(begin, end - begin));
+    if (incompressible == stored) continue;
+    if (begin > run_begin) AppendMember(bytes.substr(run_begin, begin - run_begin), stored ? "0" : "6", out);
+    run_begin = begin;
+    stored = incompressible;
+  }
+  AppendMember(bytes.substr(run_begin), stored ? "0" : "6", out);
   return out;
 }
 
@@ -476,13 +542,13 @@ std::vector<GzipMember> CompressGzipMembers(ChunkQueue& queue, Store::BlobWriter
   std::exception_ptr error;
   auto work = [&] {
     try {
-      std::string chunk;
+      Chunk chunk;
       size_t index = 0;
       while (queue.Pop(chunk, &index)) {
         GzipMember m;
-        m.content = Sha256Of(chunk);
+        m.content = Sha256Of(chunk.bytes);
         std::optional<std::string> member = earlier.Find(m.content);
-        if (!member) member = CompressMember(chunk);
+        if (!member) member = CompressChunk(chunk);
         std::unique_lock l(mu);
         turn.wait(l, [&] { return next == index || error; });
         if (error) return;
@@ -525,9 +591,9 @@ void CompressZstd(ChunkQueue& queue, Store::BlobWriter& blob) {
   archive_entry_set_pathname(raw.get(), "layer.tar");
   archive_entry_set_filetype(raw.get(), AE_IFREG);
   Check(z.get(), archive_write_header(z.get(), raw.get()), "raw header");
-  std::string chunk;
+  Chunk chunk;
   while (queue.Pop(chunk)) {
-    if (archive_write_data(z.get(), chunk.data(), chunk.size()) < 0) {
+    if (archive_write_data(z.get(), chunk.bytes.data(), chunk.bytes.size()) < 0) {
       if (blob_sink.error) std::rethrow_exception(blob_sink.error);
       Check(z.get(), ARCHIVE_FATAL, "compress");
     }

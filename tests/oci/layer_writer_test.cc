@@ -17,6 +17,7 @@
 #include "oci/file_util.h"
 #include "oci/gzip_members.h"
 #include "oci/layer.h"
+#include "oci/layer_internal.h"
 #include "ocicore_test_util.h"
 
 namespace kiln::oci {
@@ -272,6 +273,87 @@ TEST(LayerWriter, LargeGzipLayerIsConcatenatedMembers) {
   }
   Store s2(dir / "store2");
   EXPECT_EQ(WriteLayer(s2, dir / "tree", {}).blob.digest, l.blob.digest) << "reproducible";
+}
+
+// Members of a gzip blob as kiln writes them (fixed 10-byte header), and
+// how many of them begin with a stored deflate block (BTYPE 00).
+struct MemberCount {
+  size_t members = 0, stored = 0;
+};
+MemberCount CountMembers(const std::string& blob) {
+  static const std::string header("\x1f\x8b\x08\0\0\0\0\0\0\x03", 10);
+  MemberCount c;
+  for (size_t p = blob.find(header); p != std::string::npos; p = blob.find(header, p + 1)) {
+    ++c.members;
+    if (p + 10 < blob.size() && (static_cast<unsigned char>(blob[p + 10]) & 0x06) == 0) ++c.stored;
+  }
+  return c;
+}
+
+std::string RandomBytes(size_t n, uint64_t seed) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    out.push_back(static_cast<char>(seed >> 24));
+  }
+  return out;
+}
+
+TEST(LayerWriter, LooksIncompressible) {
+  EXPECT_TRUE(LooksIncompressible(RandomBytes(16384, 1)));
+  EXPECT_TRUE(LooksIncompressible(RandomBytes(2048, 2))) << "the shortest run stored";
+  EXPECT_FALSE(LooksIncompressible(RandomBytes(1000, 3))) << "too short to tell";
+  std::string text;
+  while (text.size() < 16384) text += "kiln layer overlay digest namespace sandbox build ";
+  EXPECT_FALSE(LooksIncompressible(text));
+  EXPECT_FALSE(LooksIncompressible(RandomBytes(8192, 4) + std::string(8192, '\0'))) << "half zeros";
+  EXPECT_FALSE(LooksIncompressible(RandomBytes(16384, 5) + text.substr(0, 4096))) << "a fifth text";
+}
+
+// File data that deflate can't shrink is stored, in members of its own, so
+// zlib doesn't spend level 6's time on it; text around it is still
+// compressed, and the blob is one valid gzip stream with the right diff_id.
+TEST(LayerWriter, IncompressibleFileDataIsStored) {
+  ScratchDir dir;
+  Store s(dir / "store");
+  std::string text;
+  while (text.size() < 16000) text += "kiln layer overlay digest namespace sandbox build ";
+  size_t random_bytes = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string data = i % 2 ? RandomBytes(16000, 100 + i) : text;
+    random_bytes += i % 2 ? data.size() : 0;
+    WriteText(dir / "tree" / ("f" + std::to_string(100 + i)), data);
+  }
+  Layer l = WriteLayer(s, dir / "tree", {});
+  const fs::path blob = s.BlobPath(l.blob.digest);
+  const std::string raw = ocitest::ReadText(blob);
+  const MemberCount c = CountMembers(raw);
+  EXPECT_GE(c.stored, 20u) << "each random file stored";
+  EXPECT_GE(c.members, 40u) << "text between them compressed";
+  EXPECT_LT(raw.size(), random_bytes + 20 * 16000 / 4) << "the text shrank";
+  EXPECT_EQ(Sha256Of(Decompressed(blob)), l.diff_id);
+  if (ocitest::HaveTool("gzip")) {
+    EXPECT_EQ(std::system(("gzip -t " + blob.string()).c_str()), 0);
+  }
+  if (ocitest::HaveTool("python3")) {
+    EXPECT_EQ(std::system(("python3 -c 'import tarfile,sys; t=tarfile.open(sys.argv[1]); "
+                           "assert t.extractfile(\"f101\").read()==open(sys.argv[2],\"rb\").read()' " +
+                           blob.string() + " " + (dir / "tree/f101").string())
+                              .c_str()),
+              0);
+  }
+  Store s2(dir / "store2");
+  EXPECT_EQ(WriteLayer(s2, dir / "tree", {}).blob.digest, l.blob.digest) << "reproducible";
+
+  // Text alone: members cut only by size, all compressed.
+  ScratchDir dir2;
+  for (int i = 0; i < 40; ++i) WriteText(dir2 / "tree" / ("f" + std::to_string(i)), text);
+  Store s3(dir2 / "store");
+  const MemberCount t = CountMembers(ocitest::ReadText(s3.BlobPath(WriteLayer(s3, dir2 / "tree", {}).blob.digest)));
+  EXPECT_LE(t.members, 3u) << "640 KB of tar";
+  EXPECT_EQ(t.stored, 0u);
 }
 
 TEST(LayerWriter, Zstd) {
