@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <stdexcept>
 
@@ -26,11 +27,13 @@ bool ContextEntry::is_regular() const { return S_ISREG(mode); }
 
 // ---- stat cache ----
 
-// One line per file, "SIZE MTIME_NS CTIME_NS INO MODE HEX PATH": built and
-// read without a JSON tree, which for a 20,000-file context cost more memory
-// (about 12 MB at the peak of a build) than the rest of the context index.
-// Paths with a newline are not remembered (they are hashed every time).
-constexpr std::string_view kStatCacheMagic = "kiln-stat-cache 2\n";
+// One line per file, "SIZE MTIME_NS CTIME_NS INO MODE HEX PATH", sorted by
+// path, then "end LINES ENTRIES": built and read without a JSON tree or a
+// map, which for a 20,000-file context cost more memory (a map: 2.7 MB, a
+// JSON tree: 12 MB at the peak of a build) than the context index itself.
+// The trailer tells a complete file from a cut one, and gives the walk its
+// size. Paths with a newline are not remembered (hashed every time).
+constexpr std::string_view kStatCacheMagic = "kiln-stat-cache 3\n";
 
 namespace {
 
@@ -56,56 +59,97 @@ std::string UnpackHex(const std::array<unsigned char, 32>& sum) {
   return out;
 }
 
+// A stat-cache line, parsed in place.
+struct CachedFile {
+  int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
+  uint64_t ino = 0;
+  mode_t mode = 0;
+  std::array<unsigned char, 32> sum{};
+  std::string_view path;
+  bool Matches(const ContextEntry& e) const {
+    return size == e.size && mtime_ns == e.mtime_ns && ctime_ns == e.ctime_ns && ino == e.ino && mode == e.mode;
+  }
+};
+
+// Space-separated numbers from the front of `line`.
+template <typename... T>
+bool TakeNumbers(std::string_view& line, T&... out) {
+  auto one = [&](auto& v) {
+    auto [next, err] = std::from_chars(line.data(), line.data() + line.size(), v);
+    if (err != std::errc() || next == line.data() + line.size() || *next != ' ') return false;
+    line.remove_prefix(static_cast<size_t>(next - line.data()) + 1);
+    return true;
+  };
+  return (one(out) && ...);
+}
+
+bool ParseCachedFile(std::string_view line, CachedFile& f) {
+  if (!TakeNumbers(line, f.size, f.mtime_ns, f.ctime_ns, f.ino, f.mode)) return false;
+  if (line.size() < 66 || line[64] != ' ' || !PackHex(line.substr(0, 64), f.sum)) return false;
+  f.path = line.substr(65);
+  return true;
+}
+
+// "end LINES ENTRIES\n" as the last line of `tail` (the file's last bytes,
+// more than a trailer's length, or all of it).
+bool ParseTrailer(std::string_view tail, size_t& lines, size_t& entries) {
+  if (!tail.ends_with('\n')) return false;
+  tail.remove_suffix(1);
+  const size_t newline = tail.rfind('\n');
+  std::string_view t = newline == std::string_view::npos ? tail : tail.substr(newline + 1);
+  if (!t.starts_with("end ")) return false;
+  t.remove_prefix(4);
+  auto [next, err] = std::from_chars(t.data(), t.data() + t.size(), lines);
+  if (err != std::errc() || next == t.data() + t.size() || *next != ' ') return false;
+  auto [last, err2] = std::from_chars(next + 1, t.data() + t.size(), entries);
+  return err2 == std::errc() && last == t.data() + t.size();
+}
+
 }  // namespace
 
 StatCache::StatCache(fs::path file) : file_(std::move(file)) {
-  std::error_code ec;
-  if (!fs::exists(file_, ec)) return;
-  try {
-    const std::string text = oci::ReadFileToString(file_);
-    if (!std::string_view(text).starts_with(kStatCacheMagic)) return;
-    const char* p = text.data() + kStatCacheMagic.size();
-    const char* const end = text.data() + text.size();
-    auto number = [&](auto& out) {
-      auto [next, err] = std::from_chars(p, end, out);
-      if (err != std::errc() || next == end || *next != ' ') throw std::runtime_error("bad number");
-      p = next + 1;
-    };
-    while (p < end) {
-      Meta m{};
-      number(m.size);
-      number(m.mtime_ns);
-      number(m.ctime_ns);
-      number(m.ino);
-      number(m.mode);
-      if (end - p < 65 || p[64] != ' ') throw std::runtime_error("bad digest");
-      if (!PackHex(std::string_view(p, 64), m.sum)) throw std::runtime_error("bad digest");
-      p += 65;
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-      if (!nl) throw std::runtime_error("unterminated line");
-      files_.emplace(std::string(p, nl), std::move(m));
-      p = nl + 1;
-    }
-  } catch (const std::exception&) {
-    files_.clear();  // a damaged cache only costs re-reading the files
-  }
+  std::ifstream in(file_, std::ios::binary | std::ios::ate);
+  if (!in) return;
+  const std::streamoff size = in.tellg();
+  std::string tail(static_cast<size_t>(std::min<std::streamoff>(size, 64)), '\0');
+  in.seekg(size - static_cast<std::streamoff>(tail.size()));
+  size_t lines = 0;
+  if (in.read(tail.data(), static_cast<std::streamsize>(tail.size())) && ParseTrailer(tail, lines, entries_hint_))
+    entries_hint_ = std::min<size_t>(entries_hint_, 1 << 24);  // a hint, not a promise
 }
 
 void StatCache::Adopt(const std::vector<ContextEntry>& entries, std::mutex* mu) {
   std::lock_guard lock(mu_);
   std::lock_guard entries_lock(*mu);
-  for (const ContextEntry& e : entries) {
-    auto it = files_.find(e.path);
-    if (it == files_.end()) continue;
-    const Meta& m = it->second;
-    if (m.size == e.size && m.mtime_ns == e.mtime_ns && m.ctime_ns == e.ctime_ns && m.ino == e.ino && m.mode == e.mode) {
-      e.sum = m.sum;
-      e.hashed = true;
-    }
-  }
-  files_.clear();
   entries_ = &entries;
   entries_mu_ = mu;
+  if (file_.empty()) return;
+  std::ifstream in(file_, std::ios::binary);
+  std::string line;
+  if (!in || !std::getline(in, line) || line + "\n" != kStatCacheMagic) return;
+  // Both sides are sorted by path: one pass over each.
+  auto e = entries.begin();
+  std::string previous;
+  size_t count = 0, lines = 0, hint = 0;
+  bool complete = false;
+  CachedFile f;
+  while (std::getline(in, line)) {
+    if (in.eof()) break;  // no newline: cut short
+    if (line.starts_with("end ")) {
+      complete = ParseTrailer(line + "\n", lines, hint) && lines == count && in.peek() == EOF;
+      break;
+    }
+    if (!ParseCachedFile(line, f) || (count > 0 && f.path <= previous)) break;
+    ++count;
+    previous.assign(f.path);
+    while (e != entries.end() && e->path < f.path) ++e;
+    if (e != entries.end() && e->path == f.path && f.Matches(*e)) {
+      e->sum = f.sum;
+      e->hashed = true;
+    }
+  }
+  if (!complete)  // trust none of it
+    for (const ContextEntry& x : entries) x.hashed = false;
 }
 
 void StatCache::CountHit() {
@@ -124,11 +168,12 @@ void StatCache::Save() const {
   if (!dirty_ || file_.empty() || !entries_) return;
   std::lock_guard entries_lock(*entries_mu_);
   std::string text(kStatCacheMagic);
-  size_t need = text.size();
+  size_t need = text.size() + 64;
   for (const ContextEntry& e : *entries_)
     if (e.hashed) need += e.path.size() + 64 + 5 * 21;
   text.reserve(need);
   char num[24];
+  size_t lines = 0;
   auto add = [&](auto v) {
     auto [end, err] = std::to_chars(num, num + sizeof num, v);
     text.append(num, end).push_back(' ');
@@ -142,7 +187,12 @@ void StatCache::Save() const {
     add(e.mode);
     text.append(UnpackHex(e.sum)).push_back(' ');
     text.append(e.path).push_back('\n');
+    ++lines;
   }
+  text.append("end ");
+  add(lines);
+  add(entries_->size());
+  text.back() = '\n';
   std::error_code ec;
   fs::create_directories(file_.parent_path(), ec);
   oci::WriteFileAtomic(file_, text);
@@ -182,6 +232,10 @@ BuildContext::BuildContext(fs::path root, frontend::IgnoreMatcher ignore, StatCa
 
 void BuildContext::Walk() {
   // Depth-first with an explicit stack; lstat only, never reads content.
+  // Sized from the last build's count: growing by doubling held the old and
+  // the new array at once (7.6 MB of a no-op rebuild's 11.7 MB heap peak on
+  // a 20,000-file context).
+  if (cache_) entries_.reserve(cache_->EntriesHint());
   std::vector<std::string> stack{""};
   while (!stack.empty()) {
     std::string dir = stack.back();
@@ -222,7 +276,8 @@ void BuildContext::Walk() {
   }
   std::sort(entries_.begin(), entries_.end(),
             [](const ContextEntry& a, const ContextEntry& b) { return a.path < b.path; });
-  entries_.shrink_to_fit();  // held for the whole build: no slack from growth
+  // Held for the whole build: no slack from growth (an exact hint has none).
+  if (entries_.capacity() - entries_.size() > entries_.size() / 8) entries_.shrink_to_fit();
   if (cache_) cache_->Adopt(entries_, &digest_mu_);
   // Of the excluded paths keep the topmost ones that hide something: an
   // excluded directory that holds a re-included entry ("!build/keep") stays

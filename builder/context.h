@@ -14,7 +14,6 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,15 +42,20 @@ struct ContextEntry {
   bool is_regular() const;
 };
 
-// Persistent path -> (metadata) -> digest memo. What it loads is handed to
-// the context's entries when the context is walked (Adopt) and then
-// dropped; Save writes the digests the entries hold. Thread-safe.
+// Persistent path -> (metadata) -> digest memo. The file is read once, as a
+// stream merged with the context's sorted entries when the context is
+// walked (Adopt), so no copy of it is ever held; Save writes the digests
+// the entries hold. Thread-safe.
 class StatCache {
  public:
   StatCache() = default;  // in-memory only
-  explicit StatCache(std::filesystem::path file);  // loads if present
+  explicit StatCache(std::filesystem::path file);
+  // How many entries the context had when the file was saved (0: unknown),
+  // so the walk can size its index once instead of growing it.
+  size_t EntriesHint() const { return entries_hint_; }
   // Gives each entry whose metadata still match its remembered digest, and
-  // from then on saves from `entries`, whose digest fields `mu` guards.
+  // from then on saves from `entries` (sorted by path), whose digest fields
+  // `mu` guards. A damaged file gives nothing.
   void Adopt(const std::vector<ContextEntry>& entries, std::mutex* mu);
   void CountHit();
   void CountMiss();  // a digest learnt by reading: worth saving
@@ -60,10 +64,9 @@ class StatCache {
   int misses() const { return misses_; }
 
  private:
-  struct Meta { int64_t size, mtime_ns, ctime_ns; uint64_t ino; mode_t mode; std::array<unsigned char, 32> sum; };
   std::filesystem::path file_;
   mutable std::mutex mu_;
-  std::map<std::string, Meta> files_;  // as loaded, until Adopt
+  size_t entries_hint_ = 0;
   const std::vector<ContextEntry>* entries_ = nullptr;
   std::mutex* entries_mu_ = nullptr;
   bool dirty_ = false;

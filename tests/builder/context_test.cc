@@ -162,13 +162,30 @@ TEST_F(ContextTest, StatCacheFileFormat) {
     std::ifstream in(cache_file);
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
-  ASSERT_TRUE(text.starts_with("kiln-stat-cache 2\n")) << text;
-  for (size_t cut : {text.size() - 1, text.size() / 2, size_t{25}}) {
-    std::ofstream(cache_file, std::ios::trunc) << text.substr(0, cut);
+  ASSERT_TRUE(text.starts_with("kiln-stat-cache 3\n")) << text;
+  const size_t trailer = text.rfind("end ");
+  ASSERT_NE(trailer, std::string::npos) << text;
+  size_t n_entries = 0;
+  {
+    BuildContext ctx(ctx_, frontend::IgnoreMatcher(), nullptr);
+    n_entries = ctx.Entries().size();
+  }
+  EXPECT_EQ(text.substr(trailer), "end 6 " + std::to_string(n_entries) + "\n") << "lines, then the context's entries";
+  EXPECT_EQ(StatCache(cache_file).EntriesHint(), n_entries);
+  // Cut anywhere, even between lines (the trailer gone), or out of order:
+  // nothing is trusted.
+  std::string swapped = text;
+  const size_t first = swapped.find('\n') + 1, second = swapped.find('\n', first) + 1,
+               third = swapped.find('\n', second) + 1;
+  swapped = swapped.substr(0, first) + swapped.substr(second, third - second) + swapped.substr(first, second - first) +
+            swapped.substr(third);
+  for (const std::string& damaged : {text.substr(0, text.size() - 1), text.substr(0, text.size() / 2),
+                                     text.substr(0, 25), text.substr(0, trailer), swapped}) {
+    std::ofstream(cache_file, std::ios::trunc) << damaged;
     StatCache sc(cache_file);
     BuildContext ctx(ctx_, frontend::IgnoreMatcher(), &sc);
     ctx.FileDigest(*ctx.Find("with space.txt"));
-    EXPECT_EQ(sc.hits(), 0) << "cut at " << cut;
+    EXPECT_EQ(sc.hits(), 0) << damaged;
   }
 }
 
