@@ -269,7 +269,7 @@ void BuildContext::Walk() {
       e.ino = st.st_ino;
       if (S_ISLNK(st.st_mode)) {
         std::error_code ec;
-        e.link_target = fs::read_symlink(root_ / rel, ec).string();
+        link_targets_.emplace(rel, fs::read_symlink(root_ / rel, ec).string());
       }
       entries_.push_back(std::move(e));
     }
@@ -301,6 +301,12 @@ void BuildContext::Walk() {
   }
   hidden_ = std::move(top);
   walked_ = true;
+}
+
+const std::string& BuildContext::LinkTarget(const ContextEntry& e) const {
+  static const std::string kNone;
+  auto it = link_targets_.find(e.path);
+  return it == link_targets_.end() ? kNone : it->second;
 }
 
 const std::vector<std::string>& BuildContext::Hidden() {
@@ -400,8 +406,9 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
     for (const ContextEntry* e : below.back())
       if (e->is_regular()) files.push_back(e);
   }
-  std::vector<std::string> hexes(files.size());
-  oci::ParallelFor(files.size(), [&](size_t i) { hexes[i] = FileDigest(*files[i]).hex; }, 64);
+  // 32 bytes each, not a hex string: 2.2 MB less for 20,000 files.
+  std::vector<std::array<unsigned char, 32>> sums(files.size());
+  oci::ParallelFor(files.size(), [&](size_t i) { PackHex(FileDigest(*files[i]).hex, sums[i]); }, 64);
   size_t file_index = 0;
 
   for (size_t m = 0; m < matches.size(); ++m) {
@@ -411,8 +418,8 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
     for (const ContextEntry* e : below[m]) {
       field(e->path);
       field(std::to_string(e->mode));
-      if (e->is_symlink()) field(e->link_target);
-      if (e->is_regular()) field(hexes[file_index++]);
+      if (e->is_symlink()) field(LinkTarget(*e));
+      if (e->is_regular()) field(UnpackHex(sums[file_index++]));
     }
   }
   {
@@ -438,7 +445,7 @@ oci::Digest BuildContext::ReadDigest(size_t* count) const {
     // "mode\0link\0content hex", link and digest where they apply
     std::string record = std::to_string(e.mode);
     record.push_back('\0');
-    if (e.is_symlink()) record.append(e.link_target);
+    if (e.is_symlink()) record.append(LinkTarget(e));
     record.push_back('\0');
     if (e.is_regular()) record.append(UnpackHex(e.sum));
     field(record);

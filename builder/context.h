@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -25,11 +26,12 @@
 namespace kiln::builder {
 
 struct ContextEntry {
+  // 104 bytes plus the path: a 20,000-entry context is held for the whole
+  // build. (A symlink's target: BuildContext::LinkTarget, as few have one.)
   std::string path;  // relative, '/'-separated, no leading "./"
-  mode_t mode = 0;   // st_mode (type + permission bits)
   int64_t size = 0, mtime_ns = 0, ctime_ns = 0;
   uint64_t ino = 0;
-  std::string link_target;  // symlinks
+  mode_t mode = 0;  // st_mode (type + permission bits)
   // Set by BuildContext under its digest lock: the content digest (regular
   // files) once known, from the stat cache or by reading; and whether a
   // SourcesDigest covered the entry (ReadDigest). Kept here, not in maps
@@ -41,6 +43,7 @@ struct ContextEntry {
   bool is_symlink() const;
   bool is_regular() const;
 };
+static_assert(sizeof(ContextEntry) <= sizeof(std::string) + 72, "ContextEntry grew: it is held per context file");
 
 // Persistent path -> (metadata) -> digest memo. The file is read once, as a
 // stream merged with the context's sorted entries when the context is
@@ -97,6 +100,9 @@ class BuildContext {
   std::vector<const ContextEntry*> Below(const ContextEntry& top,
                                          const std::vector<std::string>& excludes);
 
+  // A symlink entry's target as walked ("" for other entries).
+  const std::string& LinkTarget(const ContextEntry& e) const;
+
   // Content digest of a regular file (stat cache first).
   oci::Digest FileDigest(const ContextEntry& e);
 
@@ -124,6 +130,7 @@ class BuildContext {
   bool walked_ = false;
   std::mutex mu_;
   std::vector<ContextEntry> entries_;
+  std::map<std::string, std::string> link_targets_;  // path -> target, symlinks only
   std::vector<std::string> hidden_;
   ContextEntry root_entry_;
   mutable std::mutex digest_mu_;  // the entries' sum, hashed and read

@@ -46,7 +46,8 @@ TEST_F(ContextTest, WalkHonoursDockerignore) {
   for (const auto& e : ctx.Entries()) all.push_back(e.path);
   EXPECT_EQ(all, (std::vector<std::string>{"a.txt", "link", "src", "src/main.c", "src/sub", "src/sub/x.h"}));
   EXPECT_TRUE(ctx.Find("link")->is_symlink());
-  EXPECT_EQ(ctx.Find("link")->link_target, "a.txt");
+  EXPECT_EQ(ctx.LinkTarget(*ctx.Find("link")), "a.txt");
+  EXPECT_EQ(ctx.LinkTarget(*ctx.Find("a.txt")), "");
 }
 
 TEST_F(ContextTest, HiddenIsTheTopmostIgnoredPaths) {
