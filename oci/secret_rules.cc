@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
+
 #include "oci/text_util.h"
 
 namespace kiln::oci {
@@ -40,29 +44,82 @@ bool IsPlaceholder(std::string_view v) {
   return false;
 }
 
-// Substring search for the scanner's many passes over every text file of an
-// image: glibc's memmem (two-way, with a fast path for short needles) instead
-// of string_view::find, which tries memcmp at every occurrence of the
-// needle's first byte (on text, a common letter).
-size_t Find(std::string_view hay, std::string_view needle, size_t from = 0) {
-  if (from > hay.size()) return std::string_view::npos;
-  const void* p = ::memmem(hay.data() + from, hay.size() - from, needle.data(), needle.size());
-  return p ? static_cast<size_t>(static_cast<const char*>(p) - hay.data()) : std::string_view::npos;
-}
+// Every string a rule looks for. `folded`: matched with ASCII letters
+// lower-cased (names such as Password or AWS_SECRET_ACCESS_KEY).
+struct Needle {
+  std::string_view text;
+  bool folded;
+};
+constexpr Needle kNeedles[] = {
+    {"-----BEGIN ", false}, {"AKIA", false}, {"ASIA", false}, {"ghp_", false}, {"gho_", false},
+    {"ghu_", false}, {"ghs_", false}, {"ghr_", false}, {"github_pat_", false}, {"glpat-", false},
+    {"xoxb-", false}, {"xoxp-", false}, {"xoxa-", false}, {"xoxr-", false}, {"xoxs-", false},
+    {"https://hooks.slack.com/services/", false}, {"AIza", false}, {"sk_live_", false}, {"rk_live_", false},
+    {"eyJ", false}, {"://", false}, {"_authToken", false}, {"\"auth\"", false},
+    {"aws_secret_access_key", true}, {"aws_secret_key", true}, {"secretaccesskey", true}, {"password", true},
+    {"passwd", true}, {"secret", true}, {"token", true}, {"api_key", true}, {"apikey", true}};
+constexpr size_t kNeedleCount = std::size(kNeedles);
+
+unsigned char Fold(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; }
+
+// The needles by their first two bytes, lower-cased: one table lookup
+// rules out most positions of a text.
+struct BigramTable {
+  std::array<uint8_t, 65536> bucket{};  // 0: no needle starts so; else 1 + index into `needles`
+  std::vector<std::vector<uint8_t>> needles;
+  BigramTable() {
+    for (size_t n = 0; n < kNeedleCount; ++n) {
+      const auto t = kNeedles[n].text;
+      const size_t key = size_t{Fold(t[0])} << 8 | Fold(t[1]);
+      if (!bucket[key]) {
+        needles.emplace_back();
+        bucket[key] = static_cast<uint8_t>(needles.size());
+      }
+      needles[bucket[key] - 1].push_back(static_cast<uint8_t>(n));
+    }
+  }
+};
+
+// Where each needle occurs in `text` (overlapping occurrences too), found in
+// one pass instead of one memmem pass per needle: on an image's text files
+// the ~30 passes ran at about 60 MB/s.
+class NeedleHits {
+ public:
+  explicit NeedleHits(std::string_view text) {
+    static const BigramTable table;
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    for (size_t i = 0; i + 1 < text.size(); ++i) {
+      const uint8_t b = table.bucket[size_t{Fold(p[i])} << 8 | Fold(p[i + 1])];
+      if (!b) continue;
+      for (uint8_t n : table.needles[b - 1]) {
+        const Needle& needle = kNeedles[n];
+        if (needle.text.size() > text.size() - i) continue;
+        bool match = true;
+        if (needle.folded) {
+          for (size_t k = 2; k < needle.text.size() && match; ++k)
+            match = Fold(p[i + k]) == static_cast<unsigned char>(needle.text[k]);
+        } else {
+          match = std::memcmp(p + i, needle.text.data(), needle.text.size()) == 0;
+        }
+        if (match) hits_[n].push_back(i);
+      }
+    }
+  }
+  // Positions of `needle` (one of kNeedles), ascending.
+  const std::vector<size_t>& operator[](std::string_view needle) const {
+    for (size_t n = 0; n < kNeedleCount; ++n)
+      if (kNeedles[n].text == needle) return hits_[n];
+    std::abort();  // a rule searching for a string not in kNeedles
+  }
+
+ private:
+  std::array<std::vector<size_t>, kNeedleCount> hits_;
+};
 
 struct Scanner {
   std::string_view text;
   std::vector<SecretMatch> out;
-  std::string lower_ = {};  // AsciiLower(text), made on first use and shared by the rules that need it
-  bool lowered_ = false;
-
-  const std::string& Lower() {
-    if (!lowered_) {
-      lower_ = AsciiLower(text);
-      lowered_ = true;
-    }
-    return lower_;
-  }
+  NeedleHits hits{text};
 
   void Add(const char* id, const char* desc, size_t off, std::string_view match) {
     if (out.size() >= 64) return;  // enough to act on; keeps reports bounded
@@ -78,7 +135,7 @@ struct Scanner {
   template <typename Pred>
   void Prefixed(const char* id, const char* desc, std::string_view prefix, Pred pred, size_t min,
                 size_t max, bool exact_end = true) {
-    for (size_t pos = Find(text, prefix); pos != std::string_view::npos; pos = Find(text, prefix, pos + 1)) {
+    for (size_t pos : hits[prefix]) {
       if (!WordStart(pos)) continue;
       size_t n = Run(text, pos + prefix.size(), pred, max + 1);
       if (n < min || (exact_end && n > max)) continue;
@@ -90,7 +147,7 @@ struct Scanner {
 
   void PrivateKeys() {
     static constexpr std::string_view kBegin = "-----BEGIN ";
-    for (size_t pos = Find(text, kBegin); pos != std::string_view::npos; pos = Find(text, kBegin, pos + 1)) {
+    for (size_t pos : hits[kBegin]) {
       size_t eol = text.find('\n', pos);
       std::string_view header = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
       if (header.size() > 64 || header.find("PRIVATE KEY") == std::string_view::npos) continue;
@@ -112,9 +169,8 @@ struct Scanner {
   }
 
   void AwsSecretKeys() {
-    const std::string& lower = Lower();
     for (std::string_view key : {"aws_secret_access_key", "aws_secret_key", "secretaccesskey"}) {
-      for (size_t pos = Find(lower, key); pos != std::string::npos; pos = Find(lower, key, pos + 1)) {
+      for (size_t pos : hits[key]) {
         size_t p = pos + key.size();
         p += Run(text, p, [](char c) { return c == '"' || c == '\'' || c == ' ' || c == '\t'; });
         if (p >= text.size() || (text[p] != '=' && text[p] != ':')) continue;
@@ -130,7 +186,7 @@ struct Scanner {
   }
 
   void Jwts() {
-    for (size_t pos = Find(text, "eyJ"); pos != std::string_view::npos; pos = Find(text, "eyJ", pos + 1)) {
+    for (size_t pos : hits["eyJ"]) {
       if (pos > 0 && IsB64Url(text[pos - 1])) continue;
       size_t a = Run(text, pos, IsB64Url);
       if (a < 10 || pos + a >= text.size() || text[pos + a] != '.') continue;
@@ -145,7 +201,7 @@ struct Scanner {
   }
 
   void UrlPasswords() {
-    for (size_t pos = Find(text, "://"); pos != std::string_view::npos; pos = Find(text, "://", pos + 1)) {
+    for (size_t pos : hits["://"]) {
       size_t s = pos;
       while (s > 0 && (IsAsciiAlnum(text[s - 1]) || text[s - 1] == '+' || text[s - 1] == '.' || text[s - 1] == '-')) --s;
       if (s == pos) continue;
@@ -168,12 +224,11 @@ struct Scanner {
   // NAME = "value" where NAME names a password/secret/token and the value
   // looks random (not code, not a placeholder).
   void PasswordAssignments() {
-    const std::string& lower = Lower();
     for (std::string_view key : {"password", "passwd", "secret", "token", "api_key", "apikey"}) {
-      for (size_t pos = Find(lower, key); pos != std::string::npos; pos = Find(lower, key, pos + 1)) {
+      for (size_t pos : hits[key]) {
         size_t p = pos + key.size();
         p += Run(text, p, [](char c) { return IsAsciiAlnum(c) || c == '_' || c == '-'; });  // DB_PASSWORD_FILE
-        std::string_view name_tail = std::string_view(lower).substr(pos, p - pos);
+        const std::string name_tail = AsciiLower(text.substr(pos, p - pos));
         if (name_tail.ends_with("_file") || name_tail.ends_with("_path")) continue;
         p += Run(text, p, [](char c) { return c == '"' || c == '\''; }, 1);
         p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
@@ -201,7 +256,7 @@ struct Scanner {
   void FileKind(std::string_view path) {
     std::string_view base = PathBaseName(path);
     if (base == ".npmrc") {
-      for (size_t pos = Find(text, "_authToken"); pos != std::string_view::npos; pos = Find(text, "_authToken", pos + 1)) {
+      for (size_t pos : hits["_authToken"]) {
         size_t p = pos + 10;
         p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
         if (p >= text.size() || text[p] != '=') continue;
@@ -213,7 +268,7 @@ struct Scanner {
       }
     }
     if (base == "config.json" && (path.ends_with(".docker/config.json") || path == "config.json")) {
-      for (size_t pos = Find(text, "\"auth\""); pos != std::string_view::npos; pos = Find(text, "\"auth\"", pos + 1)) {
+      for (size_t pos : hits["\"auth\""]) {
         size_t p = pos + 6;
         p += Run(text, p, IsSpace);
         if (p >= text.size() || text[p] != ':') continue;
@@ -226,8 +281,7 @@ struct Scanner {
       }
     }
     if (base == ".pypirc") {
-      const std::string& lower = Lower();
-      for (size_t pos = Find(lower, "password"); pos != std::string::npos; pos = Find(lower, "password", pos + 1)) {
+      for (size_t pos : hits["password"]) {
         size_t p = pos + 8;
         p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
         if (p >= text.size() || (text[p] != '=' && text[p] != ':')) continue;

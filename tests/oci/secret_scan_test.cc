@@ -50,6 +50,26 @@ TEST(SecretRules, DetectsEachKind) {
   }
 }
 
+// The rules share one pass over the text: every occurrence is seen, however
+// the name is cased, overlapping, at either end of the text, or next to
+// another rule's match.
+TEST(SecretRules, EveryOccurrenceInOnePass) {
+  const std::string token = Tok("ghp_", 'a', 36);
+  const std::string text = "PaSsWoRd = \"Zx81kQ2mN9vB\"\n" + token + " " + Tok("ghp_", 'b', 36) +
+                           "\nAWS_Secret_Access_Key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzzzKEYabc\n" +
+                           "u=https://app:s3cr3tP4ss@db.internal/\n" + Tok("xoxb-", '1', 12);
+  const auto found = ScanText("app/config", text);
+  EXPECT_EQ(Rules(found), (std::set<std::string>{"password-assignment", "github-token", "aws-secret-access-key",
+                                                 "url-password", "slack-token"}));
+  size_t github = 0;
+  for (const auto& m : found) github += m.rule_id == "github-token";
+  EXPECT_EQ(github, 2u);
+  EXPECT_EQ(found.back().rule_id, "slack-token") << "a match that ends the text";
+  EXPECT_EQ(found.back().line, 5);
+  EXPECT_TRUE(ScanText("", "x").empty());
+  EXPECT_TRUE(ScanText("", "").empty());
+}
+
 TEST(SecretRules, QuietOnLookalikes) {
   std::vector<std::string> benign = {
       "-----BEGIN PUBLIC KEY-----\n" + kKeyBody,
