@@ -1,4 +1,4 @@
-// Content digests ("sha256:<64 hex>") computed with OpenSSL EVP, streamed.
+// Content digests ("sha256:<64 hex>") computed with OpenSSL, streamed.
 #pragma once
 
 #include <cstddef>
