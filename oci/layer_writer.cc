@@ -432,25 +432,21 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts, TarSink
   }).Run();
 }
 
-// `level`: "0" (stored) to "9"; 6 is `gzip -6`, the default.
-void SetGzipOptions(archive* z, const char* level = "6") {
-  Check(z, archive_write_add_filter_gzip(z), "add gzip");
-  // No mtime in the gzip header (reproducible).
-  Check(z, archive_write_set_filter_option(z, "gzip", "timestamp", nullptr), "gzip:!timestamp");
-  Check(z, archive_write_set_filter_option(z, "gzip", "compression-level", level), "gzip level");
-}
-
 la_ssize_t AppendToString(archive*, void* ctx, const void* buf, size_t n) {
   static_cast<std::string*>(ctx)->append(static_cast<const char*>(buf), n);
   return static_cast<la_ssize_t>(n);
 }
 
-// Appends one gzip member holding `data` to `out`.
+// Appends one gzip member holding `data` to `out`. `level`: "0" (stored)
+// or "6" (`gzip -6`, the default of gzip, Go and docker).
 void AppendMember(std::string_view data, const char* level, std::string& out) {
   ArchiveWritePtr z(archive_write_new());
   if (!z) throw Error("write layer: archive_write_new failed");
   Check(z.get(), archive_write_set_format_raw(z.get()), "set raw format");
-  SetGzipOptions(z.get(), level);
+  Check(z.get(), archive_write_add_filter_gzip(z.get()), "add gzip");
+  // No mtime in the gzip header (reproducible).
+  Check(z.get(), archive_write_set_filter_option(z.get(), "gzip", "timestamp", nullptr), "gzip:!timestamp");
+  Check(z.get(), archive_write_set_filter_option(z.get(), "gzip", "compression-level", level), "gzip level");
   // Trailing zero padding after a gzip member breaks strict readers.
   Check(z.get(), archive_write_set_bytes_per_block(z.get(), 65536), "set block size");
   Check(z.get(), archive_write_set_bytes_in_last_block(z.get(), 1), "set last block");
