@@ -333,15 +333,20 @@ TEST(LayerWriter, IncompressibleFileDataIsStored) {
     random_bytes += i % 2 ? data.size() : 0;
     WriteText(dir / "tree" / ("f" + std::to_string(100 + i)), data);
   }
+  // One file longer than a member: its data runs on across members.
+  const std::string big = RandomBytes(3 << 20, 99);
+  random_bytes += big.size();
+  WriteText(dir / "tree" / "zbig", big);
   Layer l = WriteLayer(s, dir / "tree", {});
   const fs::path blob = s.BlobPath(l.blob.digest);
   const std::string raw = ocitest::ReadText(blob);
   const MemberCount c = CountMembers(raw);
-  EXPECT_GE(c.stored, 20u) << "each random file stored";
+  EXPECT_GE(c.stored, 20u + 3u) << "each random file stored, the big one in every member it spans";
   EXPECT_GE(c.members, 40u) << "text between them compressed";
   EXPECT_LT(raw.size(), random_bytes + 20 * 16000 / 4) << "the text shrank";
   EXPECT_EQ(Sha256Of(Decompressed(blob)), l.diff_id);
   ExpectOthersRead(blob, l, dir / "tree", "f101");
+  ExpectOthersRead(blob, l, dir / "tree", "zbig");
   Store s2(dir / "store2");
   EXPECT_EQ(WriteLayer(s2, dir / "tree", {}).blob.digest, l.blob.digest) << "reproducible";
 
