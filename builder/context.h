@@ -124,6 +124,7 @@ class BuildContext {
 
  private:
   void Walk();
+  std::array<unsigned char, 32> FileSum(const ContextEntry& e);  // FileDigest's 32 bytes
   std::filesystem::path root_;
   frontend::IgnoreMatcher ignore_;
   StatCache* cache_;
