@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "oci/entropy.h"
 #include "oci/text_util.h"
 
 namespace kiln::oci {
@@ -320,18 +321,6 @@ struct Scanner {
 
 }  // namespace
 
-double Entropy(std::string_view s) {
-  if (s.empty()) return 0;
-  std::array<int, 256> counts{};
-  for (unsigned char c : s) ++counts[c];
-  double h = 0;
-  for (int n : counts) {
-    if (!n) continue;
-    double p = static_cast<double>(n) / static_cast<double>(s.size());
-    h -= p * std::log2(p);
-  }
-  return h;
-}
 
 std::vector<SecretMatch> ScanText(std::string_view path, std::string_view text) {
   Scanner s{text, {}};

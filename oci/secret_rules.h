@@ -36,9 +36,6 @@ std::vector<SecretMatch> ScanCommand(std::string_view created_by);
 // test fixtures): keeps false positives low.
 bool IsBenignPath(std::string_view path);
 
-// Shannon entropy in bits per byte.
-double Entropy(std::string_view s);
-
 // Every rule id (for allowlist validation and docs).
 const std::vector<std::string>& AllSecretRuleIds();
 
