@@ -36,20 +36,14 @@ std::string RuleContext::Script(const RunCmd& run) {
 
 const std::vector<ShellCommand>& RuleContext::Commands(const Instruction& ins) {
   auto it = split_.find(&ins);
-  if (it != split_.end()) return it->second;
-  std::vector<ShellCommand> cmds;
-  if (const auto* run = std::get_if<RunCmd>(&ins.command)) {
-    if (run->shell_form) {
-      cmds = SplitShell(Script(*run));
-    } else if (!run->args.empty()) {
-      // ["sh", "-c", "script"]: the script is what runs.
-      if (run->args.size() >= 3 && BaseName(run->args[0]).ends_with("sh") && run->args[1] == "-c")
-        cmds = SplitShell(run->args[2]);
-      else
-        cmds.push_back(ShellCommand::FromArgv(run->args));
-    }
-  }
-  return split_.emplace(&ins, std::move(cmds)).first->second;
+  if (it != split_.end()) return it->second.commands();
+  const auto* run = std::get_if<RunCmd>(&ins.command);
+  if (run && run->shell_form) return split_.try_emplace(&ins, Script(*run)).first->second.commands();
+  // ["sh", "-c", "script"]: the script is what runs.
+  if (run && run->args.size() >= 3 && BaseName(run->args[0]).ends_with("sh") && run->args[1] == "-c")
+    return split_.try_emplace(&ins, run->args[2]).first->second.commands();
+  if (run && !run->args.empty()) return split_.try_emplace(&ins, run->args).first->second.commands();
+  return split_.try_emplace(&ins, std::string_view()).first->second.commands();
 }
 
 int RuleContext::StageRef(const std::string& ref, int before) const {

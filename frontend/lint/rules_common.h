@@ -34,7 +34,7 @@ class RuleContext {
   int StageRef(const std::string& ref, int before) const;
 
  private:
-  std::map<const Instruction*, std::vector<ShellCommand>> split_;
+  std::map<const Instruction*, ShellScript> split_;  // nodes stay put: ShellScript is not movable
 };
 
 void CheckSecurityRules(RuleContext& ctx);      // rules_security.cc

@@ -1,5 +1,6 @@
 // Package manager rules (KL2xx): pinning, non-interactive flags, caches.
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "frontend/lint/rules_common.h"
@@ -9,9 +10,9 @@ namespace {
 
 // A package manager command line: options, the subcommand, operands.
 struct Cli {
-  std::string sub;
-  std::vector<std::string> operands;
-  std::vector<std::string> options;  // as written, "=value" kept
+  std::string_view sub;
+  std::vector<std::string_view> operands;
+  std::vector<std::string_view> options;  // as written, "=value" kept
   bool Has(std::initializer_list<std::string_view> names) const {
     for (const auto& o : options) {
       std::string_view name(o);
@@ -34,14 +35,14 @@ struct Cli {
   }
 };
 
-Cli ParseCli(std::span<const std::string> args, std::initializer_list<std::string_view> value_opts) {
+Cli ParseCli(std::span<const std::string_view> args, std::initializer_list<std::string_view> value_opts) {
   Cli c;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
+    const std::string_view a = args[i];
     if (a.size() > 1 && a[0] == '-') {
       c.options.push_back(a);
       if (a.find('=') == std::string::npos &&
-          std::find(value_opts.begin(), value_opts.end(), std::string_view(a)) != value_opts.end())
+          std::find(value_opts.begin(), value_opts.end(), a) != value_opts.end())
         ++i;
       continue;
     }
@@ -65,34 +66,35 @@ bool HasCacheMount(const RunCmd& run, std::initializer_list<std::string_view> di
 bool RemovesPath(const std::vector<ShellCommand>& cmds, std::string_view prefix) {
   for (const auto& c : cmds)
     if (c.Program() == "rm")
-      for (const auto& a : c.Args())
-        if (std::string_view(a).starts_with(prefix)) return true;
+      for (std::string_view a : c.Args())
+        if (a.starts_with(prefix)) return true;
   return false;
 }
 
-bool IsVariable(const std::string& w) { return w.find('$') != std::string::npos; }
+bool IsVariable(std::string_view w) { return w.find('$') != std::string_view::npos; }
 
 // `name-1.2` / `name-0:1.2.el8`: yum/dnf pin a version with a dash.
-bool DashVersion(const std::string& w) {
+bool DashVersion(std::string_view w) {
   for (size_t i = 0; i + 1 < w.size(); ++i)
     if (w[i] == '-' && std::isdigit(static_cast<unsigned char>(w[i + 1]))) return true;
   return false;
 }
 
-bool IsPip(const ShellCommand& c, std::vector<std::string>* args) {
-  const std::string p = c.Program();
+// pip's arguments when `c` runs pip (directly or as `python -m pip`).
+std::optional<std::span<const std::string_view>> PipArgs(const ShellCommand& c) {
+  const std::string_view p = c.Program();
   auto a = c.Args();
-  if (p == "pip" || p.starts_with("pip3") || p == "pip2") { args->assign(a.begin(), a.end()); return true; }
-  if (p.starts_with("python") && a.size() >= 2 && a[0] == "-m" && (a[1] == "pip" || a[1] == "pip3")) {
-    args->assign(a.begin() + 2, a.end());
-    return true;
-  }
-  return false;
+  if (p == "pip" || p.starts_with("pip3") || p == "pip2") return a;
+  if (p.starts_with("python") && a.size() >= 2 && a[0] == "-m" && (a[1] == "pip" || a[1] == "pip3")) return a.subspan(2);
+  return std::nullopt;
 }
 
-std::string Join(const std::vector<std::string>& v, size_t max = 3) {
+std::string Join(const std::vector<std::string_view>& v, size_t max = 3) {
   std::string s;
-  for (size_t i = 0; i < v.size() && i < max; ++i) s += (i ? ", " : "") + v[i];
+  for (size_t i = 0; i < v.size() && i < max; ++i) {
+    if (i) s += ", ";
+    s += v[i];
+  }
   if (v.size() > max) s += ", ...";
   return s;
 }
@@ -117,17 +119,17 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
     return false;
   };
   for (const auto& c : cmds) {
-    const std::string prog = c.Program();
     // Compared as a view: libstdc++ 12 compares std::string with a literal
     // out of line (strlen, memcmp); string_view checks the size first.
-    const std::string_view p = prog;
+    const std::string_view p = c.Program();
+    const std::string prog(p);  // for messages
     const auto args = c.Args();
     if (p == "apt-get" || p == "apt" || p == "aptitude") {
       Cli cli = ParseCli(args, {"-o", "-t", "-c", "--target-release", "--option"});
       if (p == "apt") ctx.Report("KL205", at, "use apt-get (or apt-cache) in scripts; apt's CLI is not stable");
       if (cli.sub == "update") apt_update = true;
       if (cli.sub == "upgrade" || cli.sub == "dist-upgrade" || cli.sub == "full-upgrade")
-        ctx.Report("KL204", at, prog + " " + cli.sub + " in a Dockerfile makes builds unreproducible; use a newer base image instead");
+        ctx.Report("KL204", at, prog + " " + std::string(cli.sub) + " in a Dockerfile makes builds unreproducible; use a newer base image instead");
       if (cli.sub == "install") {
         apt_install = true;
         if (!cli.Has({"-y", "--yes", "--assume-yes"}) && cli.Count("-q") < 2)
@@ -138,9 +140,9 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
         for (size_t i = 0; i + 1 < args.size(); ++i)
           if (args[i] == "-o" && args[i + 1].find("Install-Recommends") != std::string::npos) no_rec = true;
         if (!no_rec) ctx.Report("KL203", at, prog + " install without --no-install-recommends pulls in extra packages");
-        std::vector<std::string> unpinned;
+        std::vector<std::string_view> unpinned;
         for (const auto& pkg : cli.operands)
-          if (pkg.find('=') == std::string::npos && !pkg.ends_with(".deb") && !IsVariable(pkg) && !pkg.starts_with("/") &&
+          if (pkg.find('=') == std::string_view::npos && !pkg.ends_with(".deb") && !IsVariable(pkg) && !pkg.starts_with("/") &&
               !pkg.starts_with("."))
             unpinned.push_back(pkg);
         if (!unpinned.empty())
@@ -151,14 +153,14 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
       if (cli.sub == "add") {
         if (!cli.Has({"--no-cache"}) && !HasCacheMount(run, {"/var/cache/apk"}))
           ctx.Report("KL208", at, "apk add without --no-cache leaves the package index in the image");
-        std::vector<std::string> unpinned;
+        std::vector<std::string_view> unpinned;
         for (const auto& pkg : cli.operands)
-          if (pkg.find('=') == std::string::npos && !IsVariable(pkg) && !pkg.ends_with(".apk") && !pkg.starts_with("."))
+          if (pkg.find('=') == std::string_view::npos && !IsVariable(pkg) && !pkg.ends_with(".apk") && !pkg.starts_with("."))
             unpinned.push_back(pkg);
         if (!unpinned.empty()) ctx.Report("KL207", at, "apk add without version pins (" + Join(unpinned) + "); use pkg=version");
       }
-    } else if (std::vector<std::string> pip_args; IsPip(c, &pip_args)) {
-      Cli cli = ParseCli(pip_args, {"-i", "--index-url", "--extra-index-url", "-t", "--target", "--prefix", "-f",
+    } else if (auto pip_args = PipArgs(c)) {
+      Cli cli = ParseCli(*pip_args, {"-i", "--index-url", "--extra-index-url", "-t", "--target", "--prefix", "-f",
                                     "--find-links", "--root", "--platform", "--python-version", "--implementation",
                                     "--abi", "--trusted-host", "--src", "--upgrade-strategy", "--progress-bar", "--log",
                                     "--cache-dir", "--timeout", "--retries", "-e", "--editable", "--only-binary",
@@ -167,7 +169,7 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
       if (!cli.Has({"--no-cache-dir"}) && !st.pip_no_cache_env && !HasCacheMount(run, {".cache/pip", "/root/.cache"}))
         ctx.Report("KL210", at, "pip install without --no-cache-dir keeps the wheel cache in the image");
       if (cli.Has({"-r", "--requirement", "-c", "--constraint"})) continue;
-      std::vector<std::string> unpinned;
+      std::vector<std::string_view> unpinned;
       for (const auto& pkg : cli.operands) {
         if (IsVariable(pkg) || pkg.find_first_of("=<>~@") != std::string::npos || pkg.starts_with(".") ||
             pkg.starts_with("/") || pkg.find("://") != std::string::npos || pkg.ends_with(".whl") ||
@@ -180,7 +182,7 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
     } else if (p == "npm") {
       Cli cli = ParseCli(args, {"--registry", "--prefix", "--cache", "-w", "--workspace"});
       if (cli.sub != "install" && cli.sub != "i" && cli.sub != "add") continue;
-      std::vector<std::string> unpinned;
+      std::vector<std::string_view> unpinned;
       for (const auto& pkg : cli.operands) {
         const bool versioned = pkg.find('@', pkg.starts_with("@") ? 1 : 0) != std::string::npos;
         const bool path = pkg.starts_with(".") || pkg.starts_with("/") || pkg.find("://") != std::string::npos ||
@@ -193,7 +195,7 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
       Cli cli = ParseCli(args, {"-v", "--version", "-i", "--install-dir", "-n", "--bindir", "--source", "-s"});
       if (cli.sub != "install" && cli.sub != "i") continue;
       if (cli.Has({"-v", "--version"})) continue;
-      std::vector<std::string> unpinned;
+      std::vector<std::string_view> unpinned;
       for (const auto& g : cli.operands)
         if (g.find(':') == std::string::npos && !IsVariable(g) && !g.ends_with(".gem")) unpinned.push_back(g);
       if (!unpinned.empty()) ctx.Report("KL212", at, "gem install without versions (" + Join(unpinned) + "); use -v or name:version");
@@ -203,13 +205,13 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
       if (!install) continue;
       const bool is_yum = p == "yum";
       if (!cli.Has({"-y", "--assumeyes"}))
-        ctx.Report(is_yum ? "KL213" : "KL216", at, prog + " " + cli.sub + " without -y will wait for confirmation; add -y");
+        ctx.Report(is_yum ? "KL213" : "KL216", at, prog + " " + std::string(cli.sub) + " without -y will wait for confirmation; add -y");
       const bool cleaned = is_yum ? (has_prog_sub({"yum"}, "clean") || RemovesPath(cmds, "/var/cache/yum"))
                                   : (has_prog_sub({"dnf", "microdnf"}, "clean") || RemovesPath(cmds, "/var/cache/dnf") ||
                                      RemovesPath(cmds, "/var/cache/yum") || HasCacheMount(run, {"/var/cache/dnf", "/var/cache/yum"}));
       if (!cleaned)
         ctx.Report(is_yum ? "KL214" : "KL217", at, prog + " install without `" + prog + " clean all` in the same RUN leaves the cache in the image");
-      std::vector<std::string> unpinned;
+      std::vector<std::string_view> unpinned;
       if (cli.sub == "install")
         for (const auto& pkg : cli.operands)
           if (!DashVersion(pkg) && !pkg.ends_with(".rpm") && !IsVariable(pkg) && pkg.find('/') == std::string::npos &&
@@ -219,15 +221,15 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
         ctx.Report(is_yum ? "KL215" : "KL218", at, prog + " install without versions (" + Join(unpinned) + "); use name-version");
     } else if (p == "zypper") {
       Cli cli = ParseCli(args, {"--root", "-R", "--repo", "-r", "-t", "--type"});
-      static const std::set<std::string> kNeedsYes = {"install", "in", "remove", "rm", "source-install", "si", "patch"};
+      static const std::set<std::string_view> kNeedsYes = {"install", "in", "remove", "rm", "source-install", "si", "patch"};
       if (kNeedsYes.count(cli.sub) && !cli.Has({"-n", "--non-interactive", "-y", "--no-confirm"}))
-        ctx.Report("KL219", at, "zypper " + cli.sub + " without -n/--non-interactive will wait for confirmation");
+        ctx.Report("KL219", at, "zypper " + std::string(cli.sub) + " without -n/--non-interactive will wait for confirmation");
       if (cli.sub == "dist-upgrade" || cli.sub == "dup")
-        ctx.Report("KL220", at, "zypper " + cli.sub + " makes builds unreproducible; use a newer base image instead");
+        ctx.Report("KL220", at, "zypper " + std::string(cli.sub) + " makes builds unreproducible; use a newer base image instead");
       if (cli.sub == "install" || cli.sub == "in") {
         if (!has_prog_sub({"zypper"}, "clean") && !has_prog_sub({"zypper"}, "cc") && !HasCacheMount(run, {"/var/cache/zypp"}))
           ctx.Report("KL221", at, "zypper install without `zypper clean` in the same RUN leaves the cache in the image");
-        std::vector<std::string> unpinned;
+        std::vector<std::string_view> unpinned;
         for (const auto& pkg : cli.operands)
           if (pkg.find_first_of("=<>") == std::string::npos && !pkg.ends_with(".rpm") && !IsVariable(pkg))
             unpinned.push_back(pkg);
@@ -236,7 +238,7 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
     } else if (p == "go") {
       Cli cli = ParseCli(args, {"-o", "-C", "-ldflags", "-tags", "-gcflags", "-mod", "-p"});
       if (cli.sub != "install" && cli.sub != "get" && cli.sub != "run") continue;
-      std::vector<std::string> unpinned;
+      std::vector<std::string_view> unpinned;
       for (const auto& pkg : cli.operands) {
         auto first = pkg.substr(0, pkg.find('/'));
         const bool remote = first.find('.') != std::string::npos && pkg.find('/') != std::string::npos && !pkg.starts_with(".");
@@ -245,7 +247,7 @@ void CheckRun(RuleContext& ctx, const Instruction& ins, const RunCmd& run, Stage
         if (at_pos == std::string::npos || pkg.substr(at_pos + 1) == "latest" || pkg.substr(at_pos + 1) == "none")
           unpinned.push_back(pkg);
       }
-      if (!unpinned.empty()) ctx.Report("KL223", at, "go " + cli.sub + " of a remote module without @version (" + Join(unpinned) + ")");
+      if (!unpinned.empty()) ctx.Report("KL223", at, "go " + std::string(cli.sub) + " of a remote module without @version (" + Join(unpinned) + ")");
     } else if (p == "yarn") {
       auto a = args;
       if (!a.empty() && a[0] == "install" && !has_prog_sub({"yarn"}, "cache") &&

@@ -58,14 +58,14 @@ void CheckFinalUser(RuleContext& ctx) {
 
 // --- KL002: credential-like ARG/ENV names with literal values --------------
 
-void CheckSecretVar(RuleContext& ctx, const Location& where, const std::string& kind, const std::string& name,
-                    const std::string& value) {
+void CheckSecretVar(RuleContext& ctx, const Location& where, std::string_view kind, std::string_view name,
+                    std::string_view value) {
   if (!IsSecretName(name) || !IsLiteralSecretValue(value)) return;
   // GPG_KEY-style names holding a public key fingerprint (16/40 hex digits):
   // the docker-library images verify downloads with these. Names that say
   // SECRET/PRIVATE/API/ACCESS/TOKEN stay reported whatever the value.
   const std::string upper = [&] {
-    std::string u = name;
+    std::string u(name);
     for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return u;
   }();
@@ -80,9 +80,9 @@ void CheckSecretVar(RuleContext& ctx, const Location& where, const std::string& 
       return;
   }
   ctx.Report("KL002", where,
-             kind + " " + name + " sets a credential-like variable to a literal value, which stays in the image "
+             std::string(kind) + " " + std::string(name) + " sets a credential-like variable to a literal value, which stays in the image "
              "config/history; pass it at build time with `RUN --mount=type=secret,id=" + AsciiLower(name) +
-             ",env=" + name + "` instead");
+             ",env=" + std::string(name) + "` instead");
 }
 
 void CheckSecretVars(RuleContext& ctx) {
@@ -101,13 +101,13 @@ void CheckSecretVars(RuleContext& ctx) {
       } else if (std::holds_alternative<RunCmd>(ins.command)) {
         // `RUN TOKEN=abc make` and `export TOKEN=abc` leave the value in history.
         for (const auto& cmd : ctx.Commands(ins)) {
-          std::vector<std::string> assigns = cmd.assignments;
-          if (!cmd.words.empty() && cmd.words[0] == "export")
-            assigns.insert(assigns.end(), cmd.words.begin() + 1, cmd.words.end());
-          for (const auto& a : assigns) {
+          auto check = [&](std::string_view a) {
             auto eq = a.find('=');
-            if (eq != std::string::npos) CheckSecretVar(ctx, ins.location, "RUN", a.substr(0, eq), a.substr(eq + 1));
-          }
+            if (eq != std::string_view::npos) CheckSecretVar(ctx, ins.location, "RUN", a.substr(0, eq), a.substr(eq + 1));
+          };
+          for (std::string_view a : cmd.assignments) check(a);
+          if (!cmd.words.empty() && cmd.words[0] == "export")
+            for (std::string_view a : cmd.words.subspan(1)) check(a);
         }
       }
     }
@@ -249,21 +249,21 @@ void CheckSetuid(RuleContext& ctx) {
       }
       if (!std::holds_alternative<RunCmd>(ins.command)) continue;
       for (const auto& cmd : ctx.Commands(ins)) {
-        const std::string prog = cmd.Program();
+        const std::string_view prog = cmd.Program();
         auto args = cmd.Args();
         if (prog == "mkdir") {
-          for (const auto& a : args)
-            if (!a.starts_with("-")) made_dirs.insert(NormaliseSource(a));
+          for (std::string_view a : args)
+            if (!a.starts_with("-")) made_dirs.insert(NormaliseSource(std::string(a)));
           continue;
         }
         std::string mode;
         std::vector<std::string> targets;
         if (prog == "chmod") {
-          for (const auto& a : args) {
+          for (std::string_view a : args) {
             if (a.starts_with("-") && mode.empty() && a.size() > 1 && a.find_first_of("rwxXstugoa") != 1) continue;
             if (a.starts_with("--")) continue;
             if (mode.empty()) mode = a;
-            else targets.push_back(NormaliseSource(a));
+            else targets.push_back(NormaliseSource(std::string(a)));
           }
         } else if (prog == "install") {
           bool directory = false;
@@ -274,7 +274,7 @@ void CheckSetuid(RuleContext& ctx) {
           // `install -d --mode 3777 dir` makes a shared-group directory.
           bool dir_setuid = false;
           if (directory && !mode.empty() && SetsSpecialBits(mode, &dir_setuid) && !dir_setuid) continue;
-          for (const auto& a : args)
+          for (std::string_view a : args)
             if (a.starts_with("--mode=")) mode = a.substr(7);
         } else {
           continue;
@@ -285,7 +285,7 @@ void CheckSetuid(RuleContext& ctx) {
             std::all_of(targets.begin(), targets.end(), [&](const std::string& t) { return made_dirs.count(t) > 0; }))
           continue;
         ctx.Report("KL005", ins.location,
-                   prog + " " + mode + " sets the set" + std::string(setuid ? "uid" : "gid") +
+                   std::string(prog) + " " + mode + " sets the set" + std::string(setuid ? "uid" : "gid") +
                    " bit; setuid/setgid binaries let any user in the container gain their owner's privileges "
                    "(setgid on a directory created with mkdir in the same stage is accepted)");
       }

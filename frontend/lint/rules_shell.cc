@@ -7,14 +7,15 @@
 namespace kiln::frontend::lint {
 namespace {
 
-bool IsPosixShell(const std::string& p) {
+bool IsPosixShell(std::string_view p) {
   return p == "sh" || p == "bash" || p == "ash" || p == "dash" || p == "zsh" || p == "ksh" || p == "mksh";
 }
 
 // Does a `set` command (or SHELL argv) turn pipefail on?
-bool EnablesPipefail(const std::vector<std::string>& words) {
+template <typename Word>
+bool EnablesPipefail(std::span<const Word> words) {
   for (size_t i = 0; i < words.size(); ++i) {
-    const std::string& w = words[i];
+    const std::string_view w = words[i];
     if (w == "pipefail" && i > 0 && words[i - 1].starts_with("-") && words[i - 1].ends_with("o")) return true;
   }
   return false;
@@ -22,12 +23,11 @@ bool EnablesPipefail(const std::vector<std::string>& words) {
 
 bool ShellHasPipefail(const std::vector<std::string>& shell) {
   if (shell.empty()) return false;
-  const std::string prog = BaseName(shell[0]);
-  if (!IsPosixShell(prog)) return true;  // pwsh, cmd: no POSIX pipe semantics to fix
-  return EnablesPipefail(shell);
+  if (!IsPosixShell(BaseName(shell[0]))) return true;  // pwsh, cmd: no POSIX pipe semantics to fix
+  return EnablesPipefail(std::span<const std::string>(shell));
 }
 
-bool IsInterpreter(const std::string& p) {
+bool IsInterpreter(std::string_view p) {
   return IsPosixShell(p) || p.starts_with("python") || p == "perl" || p == "ruby" || p == "node" || p == "php";
 }
 
@@ -67,8 +67,8 @@ void CheckShellRules(RuleContext& ctx) {
       std::set<std::string> reported_interactive;
       for (size_t i = 0; i < cmds.size(); ++i) {
         const auto& c = cmds[i];
-        const std::string prog = c.Program();
-        const std::string_view p = prog;  // cheap == with literals (see rules_packages.cc)
+        const std::string_view p = c.Program();
+        const std::string prog(p);  // for messages
         const auto args = c.Args();
         if (p == "set" && EnablesPipefail(c.words)) pipefail = true;
         if (c.piped_out && !pipefail && !reported_pipe && run->shell_form) {
@@ -77,7 +77,7 @@ void CheckShellRules(RuleContext& ctx) {
           reported_pipe = true;
         }
         if ((p == "curl" || p == "wget") && c.piped_out && i + 1 < cmds.size() && cmds[i + 1].piped_in) {
-          std::string next = cmds[i + 1].Program();
+          const std::string next(cmds[i + 1].Program());
           if (IsInterpreter(next) || (cmds[i + 1].words.size() > 0 && (BaseName(cmds[i + 1].words[0]) == "sudo") && IsInterpreter(next)))
             ctx.Report("KL301", at, prog + " output is piped straight into " + next +
                                         ": the downloaded script runs unverified; download it, check its checksum, then run it");
@@ -96,7 +96,7 @@ void CheckShellRules(RuleContext& ctx) {
           reported_interactive.insert(prog);
         }
         if (p == "ln" && !args.empty()) {
-          const std::string& last = args.back();
+          const std::string_view last = args.back();
           if (last == "/bin/sh")
             ctx.Report("KL305", at, "RUN replaces /bin/sh; use the SHELL instruction to change the shell for RUN");
         }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace kiln::frontend::lint {
 namespace {
@@ -16,6 +17,7 @@ bool IsAssignment(std::string_view w) {
 
 // Words that start a new command but are not programs themselves.
 bool IsKeyword(std::string_view w) {
+  if (w.empty() || w.size() > 5) return false;
   static constexpr std::string_view kWords[] = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until",
                                                 "!", "{", "}", "(", ")", "case", "esac", "for", "in"};
   return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
@@ -27,16 +29,10 @@ bool IsWrapper(std::string_view w) {
          w == "nohup" || w == "time" || w == "xargs" || w == "eatmydata";
 }
 
-// BaseName without the copy, for the per-word checks below.
-std::string_view BaseNameView(std::string_view word) {
-  auto slash = word.rfind('/');
-  return slash == std::string_view::npos ? word : word.substr(slash + 1);
-}
-
-size_t ProgramIndex(const std::vector<std::string>& words) {
+size_t ProgramIndex(std::span<const std::string_view> words) {
   size_t i = 0;
   while (i < words.size()) {
-    const std::string_view base = BaseNameView(words[i]);
+    const std::string_view base = BaseName(words[i]);
     if (!IsWrapper(base)) return i;
     ++i;
     // Skip the wrapper's options and, for env, its assignments. `sudo -u x`
@@ -49,8 +45,8 @@ size_t ProgramIndex(const std::vector<std::string>& words) {
   return words.size();
 }
 
-// Characters the loop in SplitShell treats specially somewhere; a run of any
-// others is part of the current word.
+// Characters the loop below treats specially somewhere; a run of any others
+// is part of the current word.
 bool IsSpecial(char c) {
   switch (c) {
     case '\\': case '\'': case '"': case '#': case '$': case '`': case ' ': case '\t': case '\r': case '\n':
@@ -61,75 +57,110 @@ bool IsSpecial(char c) {
   }
 }
 
+bool AllDigits(std::string_view w) {
+  return std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// A command while it is being split: its words are words[begin, end), the
+// first `assignments` of them leading VAR=value words.
+struct Pending {
+  size_t begin = 0;
+  size_t end = 0;
+  size_t assignments = 0;
+  bool piped_in = false;
+  bool piped_out = false;
+};
+
 }  // namespace
 
-std::string BaseName(std::string_view word) { return std::string(BaseNameView(word)); }
-
-ShellCommand ShellCommand::FromArgv(std::vector<std::string> argv) {
-  ShellCommand c;
-  c.words = std::move(argv);
-  c.program_index = ProgramIndex(c.words);
-  return c;
+std::string_view BaseName(std::string_view word) {
+  auto slash = word.rfind('/');
+  return slash == std::string_view::npos ? word : word.substr(slash + 1);
 }
 
-std::string ShellCommand::Program() const {
-  return program_index < words.size() ? BaseName(words[program_index]) : std::string();
+std::string_view ShellCommand::Program() const {
+  return program_index < words.size() ? BaseName(words[program_index]) : std::string_view();
 }
 
-std::span<const std::string> ShellCommand::Args() const {
+std::span<const std::string_view> ShellCommand::Args() const {
   if (program_index >= words.size()) return {};
-  return std::span<const std::string>(words).subspan(program_index + 1);
+  return words.subspan(program_index + 1);
 }
 
 bool ShellCommand::HasWord(std::string_view w) const {
-  return std::any_of(words.begin(), words.end(), [&](const std::string& x) { return BaseNameView(x) == w; });
+  return std::any_of(words.begin(), words.end(), [&](std::string_view x) { return BaseName(x) == w; });
 }
 
-std::vector<ShellCommand> SplitShell(std::string_view s) {
-  std::vector<ShellCommand> out;
-  ShellCommand cur;
-  std::string word;
+ShellScript::ShellScript(const std::vector<std::string>& argv) {
+  size_t total = 0;
+  for (const auto& a : argv) total += a.size();
+  text_.resize(total);
+  size_t at = 0;
+  for (const auto& a : argv) {
+    std::memcpy(text_.data() + at, a.data(), a.size());
+    words_.emplace_back(text_.data() + at, a.size());
+    at += a.size();
+  }
+  ShellCommand c;
+  c.words = words_;
+  c.program_index = ProgramIndex(c.words);
+  commands_.push_back(c);
+}
+
+ShellScript::ShellScript(std::string_view s) {
+  // Unquoting only ever drops characters, so the words fit in a buffer the
+  // size of the script and are written at `w` <= the read position `i`.
+  text_.resize(s.size());
+  char* const buf = text_.data();
+  size_t w = 0;        // write position
+  size_t wstart = 0;   // start of the current word (== w between words)
   bool in_word = false;
+  std::vector<Pending> pending;
+  Pending cur;
   bool next_piped_in = false;
 
+  auto add_word = [&](std::string_view word) {
+    const bool no_words = words_.size() == cur.begin + cur.assignments;
+    if (no_words && IsKeyword(word)) return;  // `if`, `do`, `{` ... start a command of their own
+    words_.push_back(word);
+    if (no_words && IsAssignment(word)) ++cur.assignments;
+  };
   auto end_word = [&] {
     if (!in_word) return;
-    if (cur.words.empty() && IsKeyword(word)) {
-      // `if`, `do`, `{` ... start a command of their own; drop the keyword.
-    } else if (cur.words.empty() && IsAssignment(word)) {
-      cur.assignments.push_back(word);
-    } else {
-      cur.words.push_back(word);
-    }
-    word.clear();
+    add_word(std::string_view(buf + wstart, w - wstart));
+    wstart = w;
     in_word = false;
   };
   auto end_command = [&](bool pipe) {
     end_word();
-    if (!cur.words.empty() || !cur.assignments.empty()) {
+    if (words_.size() > cur.begin) {
+      cur.end = words_.size();
       cur.piped_in = next_piped_in;
       cur.piped_out = pipe;
-      cur.program_index = ProgramIndex(cur.words);
-      out.push_back(std::move(cur));
+      pending.push_back(cur);
       next_piped_in = pipe;
     } else {
       next_piped_in = next_piped_in && !pipe ? next_piped_in : pipe;
     }
-    cur = ShellCommand{};
+    cur = Pending{words_.size()};
+  };
+  auto put_run = [&](size_t from, size_t to) {  // s[from, to) into the word
+    std::memcpy(buf + w, s.data() + from, to - from);
+    w += to - from;
+    in_word = true;
   };
 
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '\\') {
       if (i + 1 < s.size() && s[i + 1] == '\n') { ++i; continue; }  // line continuation
-      if (i + 1 < s.size()) { word += s[++i]; in_word = true; }
+      if (i + 1 < s.size()) { ++i; put_run(i, i + 1); }
       continue;
     }
     if (c == '\'') {
       auto close = s.find('\'', i + 1);
       if (close == std::string_view::npos) close = s.size();
-      word.append(s.substr(i + 1, close - i - 1));
-      in_word = true;
+      put_run(i + 1, close);
       i = close;
       continue;
     }
@@ -139,13 +170,13 @@ std::vector<ShellCommand> SplitShell(std::string_view s) {
         if (s[i] != '\\') {  // up to the next quote or backslash at once
           size_t end = i + 1;
           while (end < s.size() && s[end] != '"' && s[end] != '\\') ++end;
-          word.append(s.substr(i, end - i));
+          put_run(i, end);
           i = end - 1;
           continue;
         }
         if (i + 1 < s.size() && (s[i + 1] == '"' || s[i + 1] == '\\' || s[i + 1] == '$')) ++i;
         else if (i + 1 < s.size() && s[i + 1] == '\n') { ++i; continue; }
-        word += s[i];
+        put_run(i, i + 1);
       }
       continue;
     }
@@ -158,9 +189,7 @@ std::vector<ShellCommand> SplitShell(std::string_view s) {
       // Command substitution: its content is a command list of its own; the
       // outer word keeps a placeholder so it still counts as one word.
       end_word();
-      word = "$(...)";
-      in_word = true;
-      end_word();
+      add_word("$(...)");
       ++i;
       continue;  // the inner text is split as if it followed the outer command
     }
@@ -172,14 +201,15 @@ std::vector<ShellCommand> SplitShell(std::string_view s) {
       continue;
     }
     if (c == '(' || c == ')') {
-      if (c == '(' && in_word) { word += c; continue; }  // e.g. arr=( or func()
+      if (c == '(' && in_word) { put_run(i, i + 1); continue; }  // e.g. arr=( or func()
       end_command(false);
       continue;
     }
     if (c == '&') {
+      const bool has_words = words_.size() > cur.begin + cur.assignments;
       if (i + 1 < s.size() && s[i + 1] == '&') ++i;
-      else if (in_word && (word.back() == '>' || word.back() == '<')) { word += c; continue; }  // 2>&1
-      else if (!in_word && !cur.words.empty() && i + 1 < s.size() && s[i + 1] == '>') { word += c; in_word = true; continue; }
+      else if (in_word && w > wstart && (buf[w - 1] == '>' || buf[w - 1] == '<')) { put_run(i, i + 1); continue; }  // 2>&1
+      else if (!in_word && has_words && i + 1 < s.size() && s[i + 1] == '>') { put_run(i, i + 1); continue; }
       end_command(false);
       continue;
     }
@@ -200,21 +230,31 @@ std::vector<ShellCommand> SplitShell(std::string_view s) {
              s[k] != '|' && s[k] != ')')
         ++k;
       // A trailing fd number glued to the operator ("2>") was part of the word.
-      if (!cur.words.empty() && !cur.words.back().empty() &&
-          std::all_of(cur.words.back().begin(), cur.words.back().end(), ::isdigit) && i > 0 && s[i - 1] != ' ')
-        cur.words.pop_back();
+      if (words_.size() > cur.begin + cur.assignments && !words_.back().empty() && AllDigits(words_.back()) && i > 0 &&
+          s[i - 1] != ' ')
+        words_.pop_back();
       i = k - 1;
       continue;
     }
     // An ordinary character: copy it and the ordinary ones after it at once.
     size_t end = i + 1;
     while (end < s.size() && !IsSpecial(s[end])) ++end;
-    word.append(s.substr(i, end - i));
-    in_word = true;
+    put_run(i, end);
     i = end - 1;
   }
   end_command(false);
-  return out;
+
+  // words_ is complete: the spans can point into it now.
+  commands_.reserve(pending.size());
+  for (const Pending& p : pending) {
+    ShellCommand c;
+    c.assignments = std::span<const std::string_view>(words_).subspan(p.begin, p.assignments);
+    c.words = std::span<const std::string_view>(words_).subspan(p.begin + p.assignments, p.end - p.begin - p.assignments);
+    c.piped_in = p.piped_in;
+    c.piped_out = p.piped_out;
+    c.program_index = ProgramIndex(c.words);
+    commands_.push_back(c);
+  }
 }
 
 }  // namespace kiln::frontend::lint

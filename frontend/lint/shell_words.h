@@ -13,31 +13,46 @@
 
 namespace kiln::frontend::lint {
 
+// One simple command; its words are views into the ShellScript it came from.
 struct ShellCommand {
-  std::vector<std::string> words;  // quotes removed; leading VAR=value assignments dropped
-  std::vector<std::string> assignments;  // leading VAR=value words, as written (unquoted)
+  std::span<const std::string_view> words;        // quotes removed; leading VAR=value assignments dropped
+  std::span<const std::string_view> assignments;  // leading VAR=value words, as written (unquoted)
   bool piped_in = false;   // stdin comes from a `|` before it
   bool piped_out = false;  // its stdout goes into a `|`
   // Index in `words` of the program, past wrappers and their options
-  // (words.size() when there is none); SplitShell and FromArgv set it, once
-  // for the many rules that ask.
+  // (words.size() when there is none); set once for the many rules that ask.
   size_t program_index = 0;
-  // The command an exec-form RUN runs: argv as the words.
-  static ShellCommand FromArgv(std::vector<std::string> argv);
   // The program name without directory ("/usr/bin/apt-get" -> "apt-get"),
   // looking through wrappers such as sudo, env, nice, time, xargs, exec.
-  std::string Program() const;
-  // Words after the program (wrappers and their options skipped); a view
-  // into `words`.
-  std::span<const std::string> Args() const;
+  std::string_view Program() const;
+  // Words after the program (wrappers and their options skipped).
+  std::span<const std::string_view> Args() const;
   // True when sudo/doas is among the wrappers or is the program.
   bool HasWord(std::string_view w) const;
 };
 
-// Splits `script` into commands in order. Never throws.
-std::vector<ShellCommand> SplitShell(std::string_view script);
+// The commands of a script, and the storage their words view. A RUN's
+// script is split once per lint and looked at by a dozen rules: one buffer
+// for the unquoted text and one array of views, not a string per word.
+// Neither copied nor moved, so the views stay valid.
+class ShellScript {
+ public:
+  // Splits `script` into commands in order. Never throws on any input.
+  explicit ShellScript(std::string_view script);
+  // The one command an exec-form RUN runs: argv as the words.
+  explicit ShellScript(const std::vector<std::string>& argv);
+  ShellScript(const ShellScript&) = delete;
+  ShellScript& operator=(const ShellScript&) = delete;
+
+  const std::vector<ShellCommand>& commands() const { return commands_; }
+
+ private:
+  std::string text_;                      // unquoted words, written as found
+  std::vector<std::string_view> words_;   // every command's words, then assignments
+  std::vector<ShellCommand> commands_;
+};
 
 // Basename of a command word ("/usr/bin/pip3" -> "pip3").
-std::string BaseName(std::string_view word);
+std::string_view BaseName(std::string_view word);
 
 }  // namespace kiln::frontend::lint

@@ -200,6 +200,11 @@ TEST(LintSecretFormats, KnownFormats) {
 TEST(LintSecretFormats, HeredocBody) {
   auto r = LintWith("FROM alpine:3.20\nCOPY <<EOF /root/.ssh/id_rsa\n-----BEGIN OPENSSH PRIVATE KEY-----\nabc\nEOF\n");
   EXPECT_TRUE(Fires(r, "KL003")) << Dump(r);
+  // A key after a certificate in the same body (a PEM bundle) is found too:
+  // every BEGIN line is looked at, not only the first.
+  r = LintWith("FROM alpine:3.20\nCOPY <<EOF /etc/ssl/bundle.pem\n-----BEGIN CERTIFICATE-----\nMIIB\n"
+               "-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nMHc\nEOF\n");
+  EXPECT_TRUE(Fires(r, "KL003")) << Dump(r);
 }
 
 // ---- KL004 ----
