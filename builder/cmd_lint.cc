@@ -67,6 +67,7 @@ void SetContext(const LintOpts& o, const std::string& file, lint::LintOptions& l
 // One file's outcome; files are linted in parallel and reported in order.
 struct FileOutcome {
   lint::LintResult result;
+  std::string formatted;    // its text lines or JSON object, made by the worker
   std::optional<lint::Severity> threshold;
   std::string read_error;   // the file could not be read: exit 2
   std::string parse_error;  // frontend::Error (parse or config): exit 2
@@ -108,6 +109,7 @@ void RunLint(const LintOpts& o) {
       outcomes[i].parse_error = e.what();
     }
   }
+  const bool color = o.format == "text" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   oci::ParallelFor(o.files.size(), [&](size_t i) {
     FileOutcome& out = outcomes[i];
     if (!out.parse_error.empty()) return;
@@ -122,12 +124,16 @@ void RunLint(const LintOpts& o) {
       out.result = lint::LintSource(text, o.files[i], std::move(options[i]));  // used once
     } catch (const frontend::Error& e) {
       out.parse_error = e.what();
+      return;
     }
+    // Formatting is a tenth of the work: done here, not after the join.
+    if (o.format == "text") out.formatted = lint::FormatText(out.result, color);
+    if (o.format == "json") out.formatted = lint::FormatJsonFile(out.result);
   });
 
   std::vector<lint::LintResult> results;
+  std::vector<std::string> json_files;
   bool failed = false;
-  const bool color = o.format == "text" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   // A file that cannot be read or parsed is reported and makes the exit code
   // 2, but the other files are still linted and reported.
   bool broken = false;
@@ -139,10 +145,11 @@ void RunLint(const LintOpts& o) {
       continue;
     }
     failed = failed || lint::ReachesThreshold(out.result, out.threshold);
-    if (o.format == "text") std::cout << lint::FormatText(out.result, color);
+    if (o.format == "text") std::cout << out.formatted;
+    if (o.format == "json") json_files.push_back(std::move(out.formatted));
     results.push_back(std::move(out.result));
   }
-  if (o.format == "json") std::cout << lint::FormatJson(results);
+  if (o.format == "json") std::cout << lint::FormatJson(results, json_files);
   if (o.format == "sarif") std::cout << lint::FormatSarif(results);
   std::cout.flush();
   if (broken) throw ExitCode{2};

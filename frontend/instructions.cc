@@ -272,15 +272,15 @@ OnbuildCmd BuildOnbuild(const Node& node, const Location& where, const std::stri
 }
 
 Instruction BuildOne(const Node& node, const std::string& file, char escape) {
-  Location where = NodeLocation(node, file);
+  Instruction out;
+  out.location = NodeLocation(node, file);
+  const Location& where = out.location;  // one copy of the file name per instruction
   std::string kw = Upper(node.keyword);
   // Compared as a view: libstdc++ 12 compares std::string with a literal out
   // of line (strlen + memcmp); string_view checks the size first.
   const std::string_view k = kw;
-  Instruction out;
   out.keyword = kw;
   out.original = Trim(node.original);
-  out.location = where;
   if (std::find(KnownInstructions().begin(), KnownInstructions().end(), kw) ==
       KnownInstructions().end()) {
     auto [written, column] = WrittenKeyword(node);

@@ -60,9 +60,11 @@ class DirectiveScanner {
  public:
   DirectiveScanner(ParseResult* result) : result_(result) {}
 
-  // Returns true when `line` (left-trimmed, no line ending) was a directive.
-  bool Consider(std::string_view line, const Location& where) {
+  // Returns true when `line` (left-trimmed, no line ending), line number
+  // `line_no` of `filename`, was a directive.
+  bool Consider(std::string_view line, const std::string& filename, int line_no) {
     if (done_) return false;
+    const Location where{filename, line_no, 1, line_no};
     std::string name, value;
     if (!Match(line, &name, &value) || (name != "syntax" && name != "escape" && name != "check")) {
       done_ = true;
@@ -150,7 +152,7 @@ ParseResult Parse(std::string_view text, const std::string& filename) {
     }
     const int start_line = reader.line();
     std::string_view trimmed = TrimLeftSpace(phys);
-    if (directives.Consider(trimmed, {filename, start_line, 1, start_line})) continue;
+    if (directives.Consider(trimmed, filename, start_line)) continue;
     if (!trimmed.empty() && trimmed[0] == '#') {
       std::string_view c = TrimSpace(trimmed.substr(1));
       if (c.empty()) {
@@ -175,11 +177,12 @@ ParseResult Parse(std::string_view text, const std::string& filename) {
       continues = TrimContinuation(&part, result.escape);
       line.append(part);
     }
-    const Location where{filename, start_line, 0, reader.line()};
+    // Built only for an error: a Location copies the file name.
+    auto where = [&] { return Location{filename, start_line, 0, reader.line()}; };
     if (TrimSpace(line).empty()) {
       // Only a file ending in a continuation can get here; BuildKit would
       // produce a nameless instruction.
-      throw Error(where, "empty continuation line at end of file: the instruction has no content");
+      throw Error(where(), "empty continuation line at end of file: the instruction has no content");
     }
     if (empty_continuation) {
       result.warnings.push_back({reader.line(), "Empty continuation line found in: " + line +
@@ -191,7 +194,7 @@ ParseResult Parse(std::string_view text, const std::string& filename) {
     try {
       node = NodeFromLine(line, result.escape);
     } catch (const LineError& e) {
-      throw Error(where, e.what());
+      throw Error(where(), e.what());
     }
     node.empty_continuation = empty_continuation;
 
@@ -199,7 +202,7 @@ ParseResult Parse(std::string_view text, const std::string& filename) {
       try {
         node.heredocs = HeredocsFromLine(line);
       } catch (const Error& e) {
-        throw Error(where, e.message());
+        throw Error(where(), e.message());
       }
       for (Heredoc& doc : node.heredocs) {
         bool terminated = false;

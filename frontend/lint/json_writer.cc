@@ -1,6 +1,8 @@
 #include "frontend/lint/json_writer.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 
 namespace kiln::frontend::lint {
 
@@ -43,6 +45,17 @@ void JsonWriter::Close(char bracket) {
   out_ += bracket;
 }
 
+namespace {
+// 0: copied as is; 1: escaped with a backslash; 2: anything else (control
+// characters, non-ASCII), left to nlohmann.
+constexpr auto kEscape = [] {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = c < 0x20 || c >= 0x7f ? 2 : 0;
+  t['"'] = t['\\'] = 1;
+  return t;
+}();
+}  // namespace
+
 void JsonWriter::Quoted(std::string_view s) {
   // Printable ASCII is copied in runs, with `"` and `\` escaped as nlohmann
   // does; a string with control characters or non-ASCII text goes through
@@ -51,20 +64,25 @@ void JsonWriter::Quoted(std::string_view s) {
   out_ += '"';
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') continue;
-    if (c < 0x20 || c >= 0x7f) {
+    const unsigned char kind = kEscape[static_cast<unsigned char>(s[i])];
+    if (kind == 0) continue;
+    if (kind == 2) {
       out_.resize(start);
       out_ += nlohmann::json(s).dump();
       return;
     }
     out_.append(s.substr(run, i - run));
     out_ += '\\';
-    out_ += static_cast<char>(c);
+    out_ += s[i];
     run = i + 1;
   }
   out_.append(s.substr(run));
   out_ += '"';
+}
+
+void JsonWriter::Raw(std::string_view formatted) {
+  BeforeValue();
+  out_ += formatted;
 }
 
 void JsonWriter::String(std::string_view s) {
@@ -74,7 +92,8 @@ void JsonWriter::String(std::string_view s) {
 
 void JsonWriter::Int(long long n) {
   BeforeValue();
-  out_ += std::to_string(n);
+  char buf[24];
+  out_.append(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
 }
 
 void JsonWriter::Value(const nlohmann::json& value) {

@@ -15,6 +15,10 @@ namespace kiln::frontend::lint {
 class JsonWriter {
  public:
   explicit JsonWriter(std::string& out) : out_(out) {}
+  // Writes one value as it appears `depth` levels deep in a document (its
+  // lines indented to match), starting at its first character; Raw() puts
+  // such a value into the document. This lets parts be formatted apart.
+  JsonWriter(std::string& out, size_t depth) : out_(out), empty_(depth, false), after_key_(true) {}
 
   void BeginObject() { Open('{'); }
   void EndObject() { Close('}'); }
@@ -26,6 +30,8 @@ class JsonWriter {
   void Int(long long n);
   // A value built with nlohmann (small, rarely written parts), indented to fit.
   void Value(const nlohmann::json& value);
+  // A value formatted beforehand by a JsonWriter(out, depth) at this depth.
+  void Raw(std::string_view formatted);
 
  private:
   void BeforeValue();

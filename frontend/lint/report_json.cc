@@ -5,47 +5,57 @@
 
 namespace kiln::frontend::lint {
 
-std::string FormatJson(const std::vector<LintResult>& results) {
+// A file's object sits at depth 2: {"files": [ {...} ]}.
+constexpr size_t kFileDepth = 2;
+
+std::string FormatJsonFile(const LintResult& r) {
   std::string out;
-  size_t findings = 0;
-  for (const auto& r : results) findings += r.findings.size();
-  out.reserve(400 * findings + 200 * results.size());  // about what a finding and a file take
+  out.reserve(400 * r.findings.size() + 200);  // about what a finding and a file take
+  JsonWriter w(out, kFileDepth);
+  w.BeginObject();
+  w.Key("file");
+  w.String(r.filename);
+  w.Key("findings");
+  w.BeginArray();
+  for (const auto& f : r.findings) {
+    const Rule* rule = FindRule(f.rule);
+    w.BeginObject();
+    w.Key("column");
+    w.Int(f.location.column > 0 ? f.location.column : 1);
+    w.Key("end_line");
+    w.Int(f.location.end_line > 0 ? f.location.end_line : f.location.line);
+    w.Key("hadolint");
+    w.String(rule ? rule->hadolint : "");
+    w.Key("line");
+    w.Int(f.location.line);
+    w.Key("message");
+    w.String(f.message);
+    w.Key("name");
+    w.String(rule ? rule->name : f.rule);
+    w.Key("rule");
+    w.String(f.rule);
+    w.Key("severity");
+    w.String(SeverityName(f.severity));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+std::string FormatJson(const std::vector<LintResult>& results, const std::vector<std::string>& file_objects) {
+  std::string out;
+  size_t size = 200;
+  for (const auto& o : file_objects) size += o.size() + 8;
+  out.reserve(size);
   JsonWriter w(out);
   int counts[4] = {0, 0, 0, 0};
+  for (const auto& r : results)
+    for (const auto& f : r.findings) ++counts[static_cast<int>(f.severity)];
   w.BeginObject();
   w.Key("files");
   w.BeginArray();
-  for (const auto& r : results) {
-    w.BeginObject();
-    w.Key("file");
-    w.String(r.filename);
-    w.Key("findings");
-    w.BeginArray();
-    for (const auto& f : r.findings) {
-      ++counts[static_cast<int>(f.severity)];
-      const Rule* rule = FindRule(f.rule);
-      w.BeginObject();
-      w.Key("column");
-      w.Int(f.location.column > 0 ? f.location.column : 1);
-      w.Key("end_line");
-      w.Int(f.location.end_line > 0 ? f.location.end_line : f.location.line);
-      w.Key("hadolint");
-      w.String(rule ? rule->hadolint : "");
-      w.Key("line");
-      w.Int(f.location.line);
-      w.Key("message");
-      w.String(f.message);
-      w.Key("name");
-      w.String(rule ? rule->name : f.rule);
-      w.Key("rule");
-      w.String(f.rule);
-      w.Key("severity");
-      w.String(SeverityName(f.severity));
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-  }
+  for (const auto& o : file_objects) w.Raw(o);
   w.EndArray();
   w.Key("summary");
   w.BeginObject();
@@ -61,6 +71,13 @@ std::string FormatJson(const std::vector<LintResult>& results) {
   w.EndObject();
   out += '\n';
   return out;
+}
+
+std::string FormatJson(const std::vector<LintResult>& results) {
+  std::vector<std::string> file_objects;
+  file_objects.reserve(results.size());
+  for (const auto& r : results) file_objects.push_back(FormatJsonFile(r));
+  return FormatJson(results, file_objects);
 }
 
 }  // namespace kiln::frontend::lint

@@ -45,6 +45,32 @@ TEST(JsonWriter, SameBytesAsNlohmannDump) {
   EXPECT_EQ(out, doc.dump(2));
 }
 
+// Values formatted apart at their depth (as `kiln lint` does per file, on
+// its worker threads) and put in with Raw() give the same document.
+TEST(JsonWriter, PartsFormattedApartAtTheirDepth) {
+  const nlohmann::json doc = {{"files", {{{"f", "a"}, {"n", {1, 2}}}, {{"f", "b"}, {"n", nlohmann::json::array()}}}},
+                              {"v", 1}};
+  std::vector<std::string> parts;
+  for (const auto& file : doc["files"]) {
+    std::string part;
+    JsonWriter w(part, 2);
+    w.Value(file);
+    parts.push_back(part);
+  }
+  EXPECT_EQ(parts[1], "{\n      \"f\": \"b\",\n      \"n\": []\n    }");
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("files");
+  w.BeginArray();
+  for (const auto& p : parts) w.Raw(p);
+  w.EndArray();
+  w.Key("v");
+  w.Int(1);
+  w.EndObject();
+  EXPECT_EQ(out, doc.dump(2));
+}
+
 TEST(JsonWriter, InvalidUtf8ThrowsLikeNlohmann) {
   std::string out;
   JsonWriter w(out);
