@@ -10,6 +10,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "builder/commands.h"
@@ -37,32 +38,80 @@ struct LintOpts {
   bool rules_markdown = false;
 };
 
-// Context checks default to the Dockerfile's directory (what `kiln build
-// -f DIR/Dockerfile DIR` would send); stdin has none unless --context.
-// .dockerignore matchers and context walks are shared by the files that use
-// the same ones (a directory of Dockerfiles is walked once).
-struct ContextCache {
-  std::map<std::string, std::shared_ptr<frontend::IgnoreMatcher>> matchers;          // by ignore file
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<lint::ContextScan>> scans;  // by dir, ignore file
-};
-void SetContext(const LintOpts& o, const std::string& file, lint::LintOptions& lo, ContextCache& cache) {
-  if (o.no_context) return;
-  std::string dir = o.context;
-  if (dir.empty() && file != "-") dir = std::filesystem::path(file).parent_path().string();
-  if (dir.empty() && file != "-") dir = ".";
-  if (dir.empty()) return;
-  lo.context_dir = dir;
-  const std::string ignore_file = frontend::FindIgnoreFile(dir, file == "-" ? "" : file);
-  if (!ignore_file.empty()) {
-    auto& matcher = cache.matchers[ignore_file];
-    if (!matcher) matcher = std::make_shared<frontend::IgnoreMatcher>(frontend::ReadIgnoreFile(ReadInputFile(ignore_file)));
-    lo.excluded = [matcher = matcher](const std::string& p) { return matcher->Excluded(p); };
-    lo.may_include_below = [matcher = matcher](const std::string& d) { return matcher->MayIncludeBelow(d); };
+// What the files of one run share, looked up once by whichever worker needs
+// it first: config files (by directory), .dockerignore matchers and context
+// walks (a directory of Dockerfiles is walked once).
+class SharedLookups {
+ public:
+  explicit SharedLookups(const LintOpts& o) : o_(o) {}
+
+  // Options for linting `file`; throws frontend::Error for a bad config.
+  lint::LintOptions For(const std::string& file, std::optional<lint::Severity>* threshold) {
+    lint::LintOptions lo;
+    // Only a Dockerfile's own <file>.dockerignore is looked up per file.
+    const bool beside = !o_.no_context && file != "-" && IsFile(file + ".dockerignore");
+    std::lock_guard lock(mu_);
+    std::string config_path = o_.config.empty() ? finder_.Find(file) : o_.config;
+    if (!config_path.empty()) {
+      auto it = configs_.find(config_path);
+      if (it == configs_.end()) it = configs_.emplace(config_path, lint::LoadLintConfig(config_path)).first;
+      lo.config = it->second;
+    }
+    lo.ignore = o_.ignore;
+    lo.trusted_registries = o_.trusted;
+    lo.shellcheck = o_.shellcheck;
+    SetContext(file, beside, lo);
+    *threshold = lint::ParseThreshold(!o_.threshold.empty() ? o_.threshold : lo.config.failure_threshold.value_or("error"));
+    return lo;
   }
-  auto& scan = cache.scans[{dir, ignore_file}];
-  if (!scan) scan = std::make_shared<lint::ContextScan>(dir, lo.excluded, lo.may_include_below);
-  lo.context_scan = scan;
-}
+
+ private:
+  static bool IsFile(const std::string& path) {
+    std::error_code ec;
+    return std::filesystem::is_regular_file(path, ec);
+  }
+
+  // Context checks default to the Dockerfile's directory (what `kiln build
+  // -f DIR/Dockerfile DIR` would send); stdin has none unless --context.
+  void SetContext(const std::string& file, bool beside, lint::LintOptions& lo) {
+    if (o_.no_context) return;
+    std::string dir = o_.context;
+    if (dir.empty() && file != "-") {
+      auto& known = dirs_[file.substr(0, file.rfind('/') + 1)];  // as written: no path parsing per file
+      if (known.empty()) known = std::filesystem::path(file).parent_path().string();
+      if (known.empty()) known = ".";
+      dir = known;
+    }
+    if (dir.empty()) return;
+    lo.context_dir = dir;
+    std::string ignore_file;
+    if (beside) {
+      ignore_file = file + ".dockerignore";
+    } else {
+      auto it = dir_ignore_.find(dir);
+      if (it == dir_ignore_.end()) it = dir_ignore_.emplace(dir, frontend::FindIgnoreFile(dir, "")).first;
+      ignore_file = it->second;
+    }
+    if (!ignore_file.empty()) {
+      auto& matcher = matchers_[ignore_file];
+      if (!matcher) matcher = std::make_shared<frontend::IgnoreMatcher>(frontend::ReadIgnoreFile(ReadInputFile(ignore_file)));
+      lo.excluded = [matcher = matcher](const std::string& p) { return matcher->Excluded(p); };
+      lo.may_include_below = [matcher = matcher](const std::string& d) { return matcher->MayIncludeBelow(d); };
+    }
+    auto& scan = scans_[{dir, ignore_file}];
+    if (!scan) scan = std::make_shared<lint::ContextScan>(dir, lo.excluded, lo.may_include_below);
+    lo.context_scan = scan;
+  }
+
+  const LintOpts& o_;
+  std::mutex mu_;
+  lint::LintConfigFinder finder_;
+  std::map<std::string, lint::LintConfig> configs_;
+  std::map<std::string, std::string> dirs_;        // directory as written -> context dir
+  std::map<std::string, std::string> dir_ignore_;  // context dir -> its .dockerignore, or ""
+  std::map<std::string, std::shared_ptr<frontend::IgnoreMatcher>> matchers_;              // by ignore file
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<lint::ContextScan>> scans_;  // by dir, ignore file
+};
 
 // One file's outcome; files are linted in parallel and reported in order.
 struct FileOutcome {
@@ -82,37 +131,19 @@ void RunLint(const LintOpts& o) {
     std::cerr << "kiln lint: at least one FILE (or '-') is required\n";
     throw ExitCode{2};
   }
-  // Options are prepared in order (config and .dockerignore lookups are
-  // memoized per directory), then the files are linted on every core.
-  std::vector<lint::LintOptions> options(o.files.size());
+  // Files are linted on every core; what they share is looked up once.
   std::vector<FileOutcome> outcomes(o.files.size());
-  lint::LintConfigFinder finder;
-  std::map<std::string, lint::LintConfig> configs;
-  ContextCache context_cache;
-  for (size_t i = 0; i < o.files.size(); ++i) {
-    const std::string& file = o.files[i];
-    lint::LintOptions& lo = options[i];
-    try {
-      std::string config_path = o.config.empty() ? finder.Find(file) : o.config;
-      if (!config_path.empty()) {
-        auto it = configs.find(config_path);
-        if (it == configs.end()) it = configs.emplace(config_path, lint::LoadLintConfig(config_path)).first;
-        lo.config = it->second;
-      }
-      lo.ignore = o.ignore;
-      lo.trusted_registries = o.trusted;
-      lo.shellcheck = o.shellcheck;
-      SetContext(o, file, lo, context_cache);
-      outcomes[i].threshold =
-          lint::ParseThreshold(!o.threshold.empty() ? o.threshold : lo.config.failure_threshold.value_or("error"));
-    } catch (const frontend::Error& e) {
-      outcomes[i].parse_error = e.what();
-    }
-  }
+  SharedLookups lookups(o);
   const bool color = o.format == "text" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   oci::ParallelFor(o.files.size(), [&](size_t i) {
     FileOutcome& out = outcomes[i];
-    if (!out.parse_error.empty()) return;
+    lint::LintOptions options;
+    try {
+      options = lookups.For(o.files[i], &out.threshold);
+    } catch (const frontend::Error& e) {
+      out.parse_error = e.what();
+      return;
+    }
     std::string text;
     try {
       text = ReadInputFile(o.files[i]);
@@ -121,7 +152,7 @@ void RunLint(const LintOpts& o) {
       return;
     }
     try {
-      out.result = lint::LintSource(text, o.files[i], std::move(options[i]));  // used once
+      out.result = lint::LintSource(text, o.files[i], std::move(options));
     } catch (const frontend::Error& e) {
       out.parse_error = e.what();
       return;

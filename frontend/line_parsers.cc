@@ -183,6 +183,17 @@ std::vector<std::string> SplitArgWords(std::string_view rest, char escape) {
       if (blank_ok || !word.empty()) words.push_back(std::move(word));
       break;
     }
+    // A run of plain ASCII is copied at once (ENV and LABEL values are long).
+    auto plain = [&](unsigned char c) {
+      return c < 0x80 && !IsSpaceRune(c) && c != '\'' && c != '"' && c != static_cast<unsigned char>(escape);
+    };
+    if (phase == kWord && plain(static_cast<unsigned char>(rest[pos]))) {
+      size_t end = pos + 1;
+      while (end < rest.size() && plain(static_cast<unsigned char>(rest[end]))) ++end;
+      word.append(rest.substr(pos, end - pos));
+      width = end - pos;
+      continue;
+    }
     if (phase == kWord) {
       if (IsSpaceRune(ch)) {
         phase = kSpaces;
@@ -206,6 +217,16 @@ std::vector<std::string> SplitArgWords(std::string_view rest, char escape) {
       continue;
     }
     // kQuote
+    auto quoted = [&](unsigned char c) {
+      return c < 0x80 && c != quote && !(c == static_cast<unsigned char>(escape) && quote != '\'');
+    };
+    if (quoted(static_cast<unsigned char>(rest[pos]))) {
+      size_t end = pos + 1;
+      while (end < rest.size() && quoted(static_cast<unsigned char>(rest[end]))) ++end;
+      word.append(rest.substr(pos, end - pos));
+      width = end - pos;
+      continue;
+    }
     if (ch == quote) phase = kWord;
     if (ch == static_cast<unsigned char>(escape) && quote != '\'') {
       if (pos + width == rest.size()) {

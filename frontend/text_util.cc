@@ -34,11 +34,7 @@ char32_t DecodeMultiByteRune(std::string_view s, size_t pos, size_t* width) {
   return cp;
 }
 
-void AppendRune(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-    return;
-  }
+void AppendMultiByteRune(std::string& out, char32_t cp) {
   if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = kRuneError;
   if (cp < 0x80) {
     out += static_cast<char>(cp);
@@ -57,9 +53,8 @@ void AppendRune(std::string& out, char32_t cp) {
   }
 }
 
-bool IsSpaceRune(char32_t cp) {
+bool IsNonAsciiSpaceRune(char32_t cp) {
   switch (cp) {
-    case ' ': case '\t': case '\n': case '\v': case '\f': case '\r':
     case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
     case 0x202F: case 0x205F: case 0x3000:
       return true;

@@ -21,10 +21,19 @@ inline char32_t DecodeRune(std::string_view s, size_t pos, size_t* width) {
   }
   return DecodeMultiByteRune(s, pos, width);
 }
-void AppendRune(std::string& out, char32_t cp);
+void AppendMultiByteRune(std::string& out, char32_t cp);
+inline void AppendRune(std::string& out, char32_t cp) {
+  if (cp < 0x80) out.push_back(static_cast<char>(cp));
+  else AppendMultiByteRune(out, cp);
+}
 
-// Go unicode.IsSpace / IsLetter / IsDigit.
-bool IsSpaceRune(char32_t cp);
+// Go unicode.IsSpace / IsLetter / IsDigit. The parser asks for every byte
+// of a Dockerfile: ASCII is answered inline.
+bool IsNonAsciiSpaceRune(char32_t cp);
+inline bool IsSpaceRune(char32_t cp) {
+  if (cp < 0x80) return cp == ' ' || (cp >= '\t' && cp <= '\r');
+  return IsNonAsciiSpaceRune(cp);
+}
 bool IsLetterRune(char32_t cp);
 bool IsDigitRune(char32_t cp);
 

@@ -85,14 +85,28 @@ constexpr auto kStarts = [] {
 }  // namespace
 
 bool IsSecretName(std::string_view raw) {
-  const std::string n = Upper(raw);
-  for (std::string_view suffix : {"_FILE", "_PATH", "_URL", "_SERVER", "_DIR", "_HOST", "_PORT", "_ENDPOINT",
-                                  "_LENGTH", "_TYPE", "_NAME", "_VERSION", "_HEADER", "_ALGORITHM", "_ENABLED"})
+  // Asked of every ARG, ENV and RUN assignment: names are upper-cased on the
+  // stack (the rare long one on the heap).
+  char stack[64];
+  std::string heap;
+  std::string_view n;
+  if (raw.size() <= sizeof stack) {
+    for (size_t i = 0; i < raw.size(); ++i) stack[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(raw[i])));
+    n = std::string_view(stack, raw.size());
+  } else {
+    heap = Upper(raw);
+    n = heap;
+  }
+  static constexpr std::string_view kNotSecretSuffixes[] = {
+      "_FILE", "_PATH", "_URL", "_SERVER", "_DIR", "_HOST", "_PORT", "_ENDPOINT",
+      "_LENGTH", "_TYPE", "_NAME", "_VERSION", "_HEADER", "_ALGORITHM", "_ENABLED"};
+  static constexpr std::string_view kSecretWords[] = {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "API_KEY",
+                                                      "PRIVATE_KEY", "CREDENTIAL", "AUTH_KEY", "ACCESS_KEY"};
+  for (std::string_view suffix : kNotSecretSuffixes)
     if (n.ends_with(suffix)) return false;
   if (n == "GPG_KEY" || n == "GPG_KEYS" || Contains(n, "PUBLIC_KEY") || Contains(n, "PUBKEY")) return false;
   if (n.starts_with("AWS_")) return n == "AWS_ACCESS_KEY_ID" || Contains(n, "SECRET") || Contains(n, "SESSION_TOKEN");
-  for (std::string_view w : {"PASSWORD", "PASSWD", "SECRET", "TOKEN", "APIKEY", "API_KEY", "PRIVATE_KEY",
-                             "CREDENTIAL", "AUTH_KEY", "ACCESS_KEY"})
+  for (std::string_view w : kSecretWords)
     if (Contains(n, w)) return true;
   if (n == "PASS" || n.ends_with("_PASS") || n.ends_with("_PWD")) return true;  // a bare KEY is too generic (GPG fingerprints)
   return n.ends_with("_KEY");

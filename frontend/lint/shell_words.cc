@@ -15,18 +15,29 @@ bool IsAssignment(std::string_view w) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
-// Words that start a new command but are not programs themselves.
+// Words that start a new command but are not programs themselves. Asked of
+// every command's first word: compared by length first.
 bool IsKeyword(std::string_view w) {
-  if (w.empty() || w.size() > 5) return false;
-  static constexpr std::string_view kWords[] = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until",
-                                                "!", "{", "}", "(", ")", "case", "esac", "for", "in"};
-  return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
+  switch (w.size()) {
+    case 1: return w[0] == '!' || w[0] == '{' || w[0] == '}' || w[0] == '(' || w[0] == ')';
+    case 2: return w == "if" || w == "fi" || w == "do" || w == "in";
+    case 3: return w == "for";
+    case 4: return w == "then" || w == "else" || w == "elif" || w == "done" || w == "case" || w == "esac";
+    case 5: return w == "while" || w == "until";
+    default: return false;
+  }
 }
 
 // Wrapper programs whose first non-option argument is the real command.
 bool IsWrapper(std::string_view w) {
-  return w == "sudo" || w == "doas" || w == "env" || w == "nice" || w == "exec" || w == "command" ||
-         w == "nohup" || w == "time" || w == "xargs" || w == "eatmydata";
+  switch (w.size()) {
+    case 3: return w == "env";
+    case 4: return w == "sudo" || w == "doas" || w == "nice" || w == "exec" || w == "time";
+    case 5: return w == "nohup" || w == "xargs";
+    case 7: return w == "command";
+    case 9: return w == "eatmydata";
+    default: return false;
+  }
 }
 
 size_t ProgramIndex(std::span<const std::string_view> words) {
@@ -73,11 +84,6 @@ struct Pending {
 
 }  // namespace
 
-std::string_view BaseName(std::string_view word) {
-  auto slash = word.rfind('/');
-  return slash == std::string_view::npos ? word : word.substr(slash + 1);
-}
-
 std::string_view ShellCommand::Program() const {
   return program_index < words.size() ? BaseName(words[program_index]) : std::string_view();
 }
@@ -112,6 +118,7 @@ ShellScript::ShellScript(std::string_view s) {
   // size of the script and are written at `w` <= the read position `i`.
   text_.resize(s.size());
   char* const buf = text_.data();
+  words_.reserve(s.size() / 4 + 4);  // a word and its blank take 4 bytes or more, nearly always
   size_t w = 0;        // write position
   size_t wstart = 0;   // start of the current word (== w between words)
   bool in_word = false;

@@ -53,6 +53,9 @@ class ShellScript {
 };
 
 // Basename of a command word ("/usr/bin/pip3" -> "pip3").
-std::string_view BaseName(std::string_view word);
+inline std::string_view BaseName(std::string_view word) {
+  auto slash = word.rfind('/');
+  return slash == std::string_view::npos ? word : word.substr(slash + 1);
+}
 
 }  // namespace kiln::frontend::lint

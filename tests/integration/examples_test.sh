@@ -45,4 +45,31 @@ kt_eq "...while the other files are still linted, in order" "bad.Dockerfile Dock
   "$(jq -r '[.files[].file | split("/") | last] | join(" ")' "$KT_WORK/many.json")"
 kt_eq "usage errors exit 2" 2 "$rc_usage"
 kt_eq "the build gate stops an insecure Dockerfile" 1 "$rc_gate"
+
+# Many Dockerfiles in one run, linted in parallel, share their lookups: each
+# directory's .kiln-lint.json (a broken one fails only the files under it), and
+# a Dockerfile's own <file>.dockerignore wins over its context's.
+m="$KT_WORK/many"
+mkdir -p "$m/a" "$m/b" "$m/c"
+printf '{"ignore": ["KL002"]}\n' >"$m/a/.kiln-lint.json"
+printf '{"ignore": \n' >"$m/c/.kiln-lint.json"
+printf 'x\n' >"$m/b/id_rsa"
+printf 'id_rsa\n' >"$m/b/2.Dockerfile.dockerignore"
+printf 'other\n' >"$m/b/.dockerignore"
+for d in a b c; do
+  for n in 1 2 3; do
+    printf 'FROM busybox:1.36@sha256:%064d\nENV API_TOKEN=abc\nCOPY . /app\nUSER 1000\n' 0 >"$m/$d/$n.Dockerfile"
+  done
+done
+chmod -R a+rX "$m"
+set +e
+kt_as "$user" "$KT_KILN" lint --format json --failure-threshold none "$m"/*/*.Dockerfile >"$m/out.json" 2>"$m/out.err"
+rc_dirs=$?
+set -e
+kt_eq "a broken config makes lint exit 2" 2 "$rc_dirs"
+kt_eq "...naming each file under it, and no other" "3" "$(grep -c '/c/.kiln-lint.json' "$m/out.err")"
+per_file='[.files[] | (.file | split("/") | .[-2:] | join("/")) + ":" + ([.findings[].rule | select(. == "KL002" or . == "KL004")] | join(","))] | join(" ")'
+kt_eq "a/ ignores KL002 by its config; b/2 keeps id_rsa out by its own .dockerignore" \
+  "a/1.Dockerfile: a/2.Dockerfile: a/3.Dockerfile: b/1.Dockerfile:KL002,KL004 b/2.Dockerfile:KL002 b/3.Dockerfile:KL002,KL004" \
+  "$(jq -r "$per_file" "$m/out.json")"
 kt_done
