@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "builder/commands.h"
 #include "builder/read_input.h"
@@ -48,9 +49,8 @@ class SharedLookups {
   // Options for linting `file`; throws frontend::Error for a bad config.
   lint::LintOptions For(const std::string& file, std::optional<lint::Severity>* threshold) {
     lint::LintOptions lo;
-    // Only a Dockerfile's own <file>.dockerignore is looked up per file.
-    const bool beside = !o_.no_context && file != "-" && IsFile(file + ".dockerignore");
     std::lock_guard lock(mu_);
+    const bool beside = !o_.no_context && file != "-" && HasOwnIgnoreFile(file);
     std::string config_path = o_.config.empty() ? finder_.Find(file) : o_.config;
     if (!config_path.empty()) {
       auto it = configs_.find(config_path);
@@ -69,6 +69,25 @@ class SharedLookups {
   static bool IsFile(const std::string& path) {
     std::error_code ec;
     return std::filesystem::is_regular_file(path, ec);
+  }
+
+  // Is there a <file>.dockerignore? Each directory is listed once for the
+  // names that could be one, instead of a stat per Dockerfile.
+  bool HasOwnIgnoreFile(const std::string& file) {
+    const size_t slash = file.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash + 1);
+    auto it = ignore_files_in_.find(dir);
+    if (it == ignore_files_in_.end()) {
+      std::set<std::string> names;
+      std::error_code ec;
+      for (std::filesystem::directory_iterator d(dir, ec), end; !ec && d != end; d.increment(ec))
+        if (d->path().filename().native().ends_with(".dockerignore")) names.insert(d->path().filename());
+      if (ec) names.insert("*");  // unlistable: stat each file after all
+      it = ignore_files_in_.emplace(dir, std::move(names)).first;
+    }
+    const std::string own = file.substr(slash + 1) + ".dockerignore";
+    if (!it->second.count(own) && !it->second.count("*")) return false;
+    return IsFile(file + ".dockerignore");
   }
 
   // Context checks default to the Dockerfile's directory (what `kiln build
@@ -109,6 +128,7 @@ class SharedLookups {
   std::map<std::string, lint::LintConfig> configs_;
   std::map<std::string, std::string> dirs_;        // directory as written -> context dir
   std::map<std::string, std::string> dir_ignore_;  // context dir -> its .dockerignore, or ""
+  std::map<std::string, std::set<std::string>> ignore_files_in_;  // dir as written -> its *.dockerignore names
   std::map<std::string, std::shared_ptr<frontend::IgnoreMatcher>> matchers_;              // by ignore file
   std::map<std::pair<std::string, std::string>, std::shared_ptr<lint::ContextScan>> scans_;  // by dir, ignore file
 };

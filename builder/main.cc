@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
   // gzip member, and trimming made each member cost ~60 us of page faults
   // (a layer of small incompressible files has thousands of members).
   ::mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  // Grow an arena 1 MiB at a time, not 128 KiB: `kiln lint` of 800 files
+  // made ~380 mprotect calls to extend its worker's arena. Untouched pages
+  // cost no memory.
+  ::mallopt(M_TOP_PAD, 1 << 20);
   kiln::builder::SetProcessArgs(argc, argv);
   return kiln::builder::RunCli(argc, argv);
 }

@@ -31,18 +31,22 @@ std::string ReadInputFile(const std::string& path) {
     errno = EISDIR;
     throw fail();
   }
-  std::string data(S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0, '\0');
+  // A regular file is read to the size fstat gave (a file growing meanwhile
+  // is read as it was), without a read(2) to see EOF; anything else (a pipe,
+  // /proc) to EOF.
+  const size_t expected = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0;
+  std::string data(expected, '\0');
   size_t have = 0;
-  char spill[4096];  // past the expected end: EOF, unless the file grew
-  for (;;) {
-    const bool full = have == data.size();
-    ssize_t n = full ? ::read(fd.get(), spill, sizeof spill) : ::read(fd.get(), data.data() + have, data.size() - have);
+  char chunk[4096];
+  while (expected == 0 || have < expected) {
+    const bool past = have == data.size();
+    ssize_t n = past ? ::read(fd.get(), chunk, sizeof chunk) : ::read(fd.get(), data.data() + have, data.size() - have);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw fail();
     }
     if (n == 0) break;
-    if (full) data.append(spill, static_cast<size_t>(n));
+    if (past) data.append(chunk, static_cast<size_t>(n));
     have += static_cast<size_t>(n);
   }
   data.resize(have);
