@@ -9,27 +9,25 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/oci/ocicore_test_util.h"
+
 namespace kiln::builder {
 namespace {
 
 namespace fs = std::filesystem;
+using oci::ocitest::ScratchDir;
+using oci::ocitest::WriteText;
 
 class ReadInputTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/kiln-read-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  void Write(const fs::path& p, const std::string& data) { std::ofstream(p, std::ios::binary) << data; }
-  fs::path dir_;
+  ScratchDir dir_;
 };
 
 TEST_F(ReadInputTest, RegularFilesWhole) {
   std::string big(100000, 'x');
   for (size_t i = 0; i < big.size(); i += 97) big[i] = '\n';
-  Write(dir_ / "big", big);
-  Write(dir_ / "empty", "");
+  WriteText(dir_ / "big", big);
+  WriteText(dir_ / "empty", "");
   EXPECT_EQ(ReadInputFile(dir_ / "big"), big);
   EXPECT_EQ(ReadInputFile(dir_ / "empty"), "");
 }
@@ -39,7 +37,7 @@ TEST_F(ReadInputTest, PipeReadToEof) {
   const fs::path fifo = dir_ / "fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   const std::string data(20000, 'y');
-  std::thread writer([&] { Write(fifo, data); });
+  std::thread writer([&] { std::ofstream(fifo, std::ios::binary) << data; });
   EXPECT_EQ(ReadInputFile(fifo), data);
   writer.join();
 }
@@ -53,10 +51,10 @@ TEST_F(ReadInputTest, ErrorsNameThePathAndTheReason) {
   }
   // A directory opens, but is not a Dockerfile: an error, not an empty text.
   try {
-    ReadInputFile(dir_);
+    ReadInputFile(dir_.path());
     ADD_FAILURE() << "no error for a directory";
   } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot read " + dir_.string() + ": Is a directory");
+    EXPECT_EQ(std::string(e.what()), "cannot read " + dir_.path().string() + ": Is a directory");
   }
 }
 
