@@ -131,11 +131,15 @@ void CheckSecretFormats(RuleContext& ctx) {
   }
   for (const auto& st : ctx.df.stages) {
     for (const auto& ins : st.instructions) {
+      const std::vector<Heredoc>* heredocs = nullptr;
+      if (const auto* run = std::get_if<RunCmd>(&ins.command)) heredocs = &run->heredocs;
+      if (const auto* cp = std::get_if<CopyCmd>(&ins.command)) heredocs = &cp->heredocs;
+      if (!heredocs || heredocs->empty()) {
+        ScanForSecret(ctx, ins.location, ins.keyword, ins.original);  // no copy: most instructions
+        continue;
+      }
       std::string text = ins.original;
-      if (const auto* run = std::get_if<RunCmd>(&ins.command))
-        for (const auto& h : run->heredocs) text += "\n" + h.content;
-      if (const auto* cp = std::get_if<CopyCmd>(&ins.command))
-        for (const auto& h : cp->heredocs) text += "\n" + h.content;
+      for (const auto& h : *heredocs) text += "\n" + h.content;
       ScanForSecret(ctx, ins.location, ins.keyword, text);
     }
   }
