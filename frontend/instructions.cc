@@ -87,11 +87,10 @@ std::vector<KeyValue> KeyValues(const Node& node, const Location& where, const s
 }
 
 std::vector<std::string> CommandArgs(const Node& node) {
-  if (node.json_form) return node.args;
-  if (node.args.empty()) return {};
+  if (node.json_form || node.args.size() <= 1) return node.args;
   // Shell form is one string; join defensively if the parser split it.
-  std::string joined;
-  for (size_t i = 0; i < node.args.size(); ++i) joined += (i ? " " : "") + node.args[i];
+  std::string joined = node.args[0];
+  for (size_t i = 1; i < node.args.size(); ++i) joined.append(" ").append(node.args[i]);
   return {joined};
 }
 

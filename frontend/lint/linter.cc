@@ -25,8 +25,8 @@ void RuleContext::Report(std::string_view id, const Location& where, std::string
 }
 
 std::string RuleContext::Script(const RunCmd& run) {
-  std::string s;
-  for (size_t i = 0; i < run.args.size(); ++i) s += (i ? " " : "") + run.args[i];
+  std::string s = run.args.empty() ? std::string() : run.args[0];
+  for (size_t i = 1; i < run.args.size(); ++i) s.append(" ").append(run.args[i]);
   // `RUN <<EOF` runs the heredoc body as the script.
   std::string_view trimmed(s);
   while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);

@@ -1,6 +1,7 @@
 #include "frontend/lint/shell_words.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstring>
 
@@ -58,15 +59,12 @@ size_t ProgramIndex(std::span<const std::string_view> words) {
 
 // Characters the loop below treats specially somewhere; a run of any others
 // is part of the current word.
-bool IsSpecial(char c) {
-  switch (c) {
-    case '\\': case '\'': case '"': case '#': case '$': case '`': case ' ': case '\t': case '\r': case '\n':
-    case ';': case '(': case ')': case '&': case '|': case '>': case '<':
-      return true;
-    default:
-      return false;
-  }
-}
+constexpr auto kSpecial = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : std::string_view("\\'\"#$` \t\r\n;()&|><")) t[c] = true;
+  return t;
+}();
+bool IsSpecial(char c) { return kSpecial[static_cast<unsigned char>(c)]; }
 
 bool AllDigits(std::string_view w) {
   return std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -123,6 +121,7 @@ ShellScript::ShellScript(std::string_view s) {
   size_t wstart = 0;   // start of the current word (== w between words)
   bool in_word = false;
   std::vector<Pending> pending;
+  pending.reserve(s.size() / 16 + 2);
   Pending cur;
   bool next_piped_in = false;
 
@@ -159,6 +158,14 @@ ShellScript::ShellScript(std::string_view s) {
 
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
+    if (!IsSpecial(c)) {  // most bytes: copy the run of ordinary ones at once
+      size_t end = i + 1;
+      while (end < s.size() && !IsSpecial(s[end])) ++end;
+      put_run(i, end);
+      i = end - 1;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r') { end_word(); continue; }
     if (c == '\\') {
       if (i + 1 < s.size() && s[i + 1] == '\n') { ++i; continue; }  // line continuation
       if (i + 1 < s.size()) { ++i; put_run(i, i + 1); }
@@ -201,7 +208,6 @@ ShellScript::ShellScript(std::string_view s) {
       continue;  // the inner text is split as if it followed the outer command
     }
     if (c == '`') { end_command(false); continue; }
-    if (c == ' ' || c == '\t' || c == '\r') { end_word(); continue; }
     if (c == '\n' || c == ';') {
       if (c == ';' && i + 1 < s.size() && s[i + 1] == ';') ++i;
       end_command(false);
@@ -243,7 +249,8 @@ ShellScript::ShellScript(std::string_view s) {
       i = k - 1;
       continue;
     }
-    // An ordinary character: copy it and the ordinary ones after it at once.
+    // A special character in a place where it is not special (`#` inside a
+    // word, `$` not starting `$(`): copy it and the ordinary ones after it.
     size_t end = i + 1;
     while (end < s.size() && !IsSpecial(s[end])) ++end;
     put_run(i, end);
