@@ -91,6 +91,9 @@ std::string_view Trim(std::string_view s) {
 
 Pragmas ScanPragmas(std::string_view text) {
   Pragmas p;
+  // Both pragmas start with "kiln-": most files have neither, and need no
+  // line-by-line look.
+  if (text.find("kiln-") == std::string_view::npos) return p;
   size_t start = 0;
   int line = 0;
   while (start <= text.size()) {
@@ -116,6 +119,7 @@ Pragmas ScanPragmas(std::string_view text) {
 
 // IDs silenced by `# kiln-ignore=` comments directly above `line`.
 bool IgnoredAt(const Pragmas& p, int line, const std::string& id) {
+  if (p.at_line.empty()) return false;
   for (int l = line - 1; l >= 1 && l <= static_cast<int>(p.lines.size()); --l) {
     std::string_view t = Trim(p.lines[static_cast<size_t>(l - 1)]);
     if (!t.starts_with("#")) break;
