@@ -12,7 +12,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 
 #include "builder/commands.h"
 #include "builder/read_input.h"
@@ -49,8 +48,15 @@ class SharedLookups {
   // Options for linting `file`; throws frontend::Error for a bad config.
   lint::LintOptions For(const std::string& file, std::optional<lint::Severity>* threshold) {
     lint::LintOptions lo;
+    // Context checks default to the Dockerfile's directory (what `kiln build
+    // -f DIR/Dockerfile DIR` would send); stdin has none unless --context.
+    std::string dir = o_.context;
+    if (dir.empty() && file != "-") dir = std::filesystem::path(file).parent_path().string();
+    if (dir.empty() && file != "-") dir = ".";
+    if (o_.no_context) dir.clear();
+
     std::lock_guard lock(mu_);
-    const bool beside = !o_.no_context && file != "-" && HasOwnIgnoreFile(file);
+    const std::string ignore_file = dir.empty() ? "" : ignore_finder_.Find(dir, file == "-" ? "" : file);
     std::string config_path = o_.config.empty() ? finder_.Find(file) : o_.config;
     if (!config_path.empty()) {
       auto it = configs_.find(config_path);
@@ -60,57 +66,14 @@ class SharedLookups {
     lo.ignore = o_.ignore;
     lo.trusted_registries = o_.trusted;
     lo.shellcheck = o_.shellcheck;
-    SetContext(file, beside, lo);
+    if (!dir.empty()) SetContext(dir, ignore_file, lo);
     *threshold = lint::ParseThreshold(!o_.threshold.empty() ? o_.threshold : lo.config.failure_threshold.value_or("error"));
     return lo;
   }
 
  private:
-  static bool IsFile(const std::string& path) {
-    std::error_code ec;
-    return std::filesystem::is_regular_file(path, ec);
-  }
-
-  // Is there a <file>.dockerignore? Each directory is listed once for the
-  // names that could be one, instead of a stat per Dockerfile.
-  bool HasOwnIgnoreFile(const std::string& file) {
-    const size_t slash = file.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash + 1);
-    auto it = ignore_files_in_.find(dir);
-    if (it == ignore_files_in_.end()) {
-      std::set<std::string> names;
-      std::error_code ec;
-      for (std::filesystem::directory_iterator d(dir, ec), end; !ec && d != end; d.increment(ec))
-        if (d->path().filename().native().ends_with(".dockerignore")) names.insert(d->path().filename());
-      if (ec) names.insert("*");  // unlistable: stat each file after all
-      it = ignore_files_in_.emplace(dir, std::move(names)).first;
-    }
-    const std::string own = file.substr(slash + 1) + ".dockerignore";
-    if (!it->second.count(own) && !it->second.count("*")) return false;
-    return IsFile(file + ".dockerignore");
-  }
-
-  // Context checks default to the Dockerfile's directory (what `kiln build
-  // -f DIR/Dockerfile DIR` would send); stdin has none unless --context.
-  void SetContext(const std::string& file, bool beside, lint::LintOptions& lo) {
-    if (o_.no_context) return;
-    std::string dir = o_.context;
-    if (dir.empty() && file != "-") {
-      auto& known = dirs_[file.substr(0, file.rfind('/') + 1)];  // as written: no path parsing per file
-      if (known.empty()) known = std::filesystem::path(file).parent_path().string();
-      if (known.empty()) known = ".";
-      dir = known;
-    }
-    if (dir.empty()) return;
+  void SetContext(const std::string& dir, const std::string& ignore_file, lint::LintOptions& lo) {
     lo.context_dir = dir;
-    std::string ignore_file;
-    if (beside) {
-      ignore_file = file + ".dockerignore";
-    } else {
-      auto it = dir_ignore_.find(dir);
-      if (it == dir_ignore_.end()) it = dir_ignore_.emplace(dir, frontend::FindIgnoreFile(dir, "")).first;
-      ignore_file = it->second;
-    }
     if (!ignore_file.empty()) {
       auto& matcher = matchers_[ignore_file];
       if (!matcher) matcher = std::make_shared<frontend::IgnoreMatcher>(frontend::ReadIgnoreFile(ReadInputFile(ignore_file)));
@@ -125,10 +88,8 @@ class SharedLookups {
   const LintOpts& o_;
   std::mutex mu_;
   lint::LintConfigFinder finder_;
+  frontend::IgnoreFileFinder ignore_finder_;
   std::map<std::string, lint::LintConfig> configs_;
-  std::map<std::string, std::string> dirs_;        // directory as written -> context dir
-  std::map<std::string, std::string> dir_ignore_;  // context dir -> its .dockerignore, or ""
-  std::map<std::string, std::set<std::string>> ignore_files_in_;  // dir as written -> its *.dockerignore names
   std::map<std::string, std::shared_ptr<frontend::IgnoreMatcher>> matchers_;              // by ignore file
   std::map<std::pair<std::string, std::string>, std::shared_ptr<lint::ContextScan>> scans_;  // by dir, ignore file
 };

@@ -5,6 +5,8 @@
 #include "frontend/dockerignore.h"
 
 #include <filesystem>
+#include <optional>
+#include <set>
 
 #include "frontend/error.h"
 #include "frontend/text_util.h"
@@ -412,17 +414,48 @@ std::vector<std::string> ReadIgnoreFile(std::string_view text) {
   return out;
 }
 
-std::string FindIgnoreFile(const std::string& context_dir, const std::string& dockerfile_path) {
-  auto is_file = [](const std::string& p) {
-    std::error_code ec;
-    return std::filesystem::is_regular_file(p, ec);
-  };
+namespace {
+
+bool IsRegularFile(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+// The rule of FindIgnoreFile, with `is_file` saying whether a path is a
+// regular file.
+template <typename IsFile>
+std::string FindIgnoreFileWith(const std::string& context_dir, const std::string& dockerfile_path, IsFile is_file) {
   if (!dockerfile_path.empty()) {
     std::string beside = dockerfile_path + ".dockerignore";
     if (is_file(beside)) return beside;
   }
   std::string in_context = (context_dir.empty() ? std::string(".") : context_dir) + "/.dockerignore";
   return is_file(in_context) ? in_context : "";
+}
+
+}  // namespace
+
+std::string FindIgnoreFile(const std::string& context_dir, const std::string& dockerfile_path) {
+  return FindIgnoreFileWith(context_dir, dockerfile_path, IsRegularFile);
+}
+
+std::string IgnoreFileFinder::Find(const std::string& context_dir, const std::string& dockerfile_path) {
+  return FindIgnoreFileWith(context_dir, dockerfile_path, [this](const std::string& path) {
+    // Both candidates end in ".dockerignore": a name its directory does not
+    // list is no file, and needs no stat.
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+    auto it = listed_.find(dir);
+    if (it == listed_.end()) {
+      std::set<std::string> names;
+      std::error_code ec;
+      for (std::filesystem::directory_iterator d(dir, ec), end; !ec && d != end; d.increment(ec))
+        if (d->path().filename().native().ends_with(".dockerignore")) names.insert(d->path().filename());
+      it = listed_.emplace(dir, ec ? std::nullopt : std::optional(std::move(names))).first;
+    }
+    if (it->second && !it->second->count(path.substr(slash + 1))) return false;
+    return IsRegularFile(path);  // listed, or the directory could not be listed
+  });
 }
 
 }  // namespace kiln::frontend

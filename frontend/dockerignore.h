@@ -5,8 +5,11 @@
 // pattern ("[", trailing "\\", lone "!") throws too.
 #pragma once
 
-#include <string>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -50,5 +53,18 @@ std::vector<std::string> ReadIgnoreFile(std::string_view text);
 // The ignore file for a build: <dockerfile>.dockerignore beside a named
 // Dockerfile wins over <context>/.dockerignore. Returns "" when none exists.
 std::string FindIgnoreFile(const std::string& context_dir, const std::string& dockerfile_path);
+
+// FindIgnoreFile for many Dockerfiles (`kiln lint` of a tree): each
+// directory is listed once for its *.dockerignore names, instead of two
+// stats per Dockerfile. Not thread-safe.
+class IgnoreFileFinder {
+ public:
+  std::string Find(const std::string& context_dir, const std::string& dockerfile_path);
+
+ private:
+  // directory as the path names it -> its *.dockerignore names (nullopt:
+  // it could not be listed, so each candidate is stat'ed)
+  std::map<std::string, std::optional<std::set<std::string>>> listed_;
+};
 
 }  // namespace kiln::frontend

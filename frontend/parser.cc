@@ -64,18 +64,18 @@ class DirectiveScanner {
   // `line_no` of `filename`, was a directive.
   bool Consider(std::string_view line, const std::string& filename, int line_no) {
     if (done_) return false;
-    const Location where{filename, line_no, 1, line_no};
+    auto where = [&] { return Location{filename, line_no, 1, line_no}; };  // for an error only
     std::string name, value;
     if (!Match(line, &name, &value) || (name != "syntax" && name != "escape" && name != "check")) {
       done_ = true;
       return false;
     }
     if (result_->directives.count(name) != 0) {
-      throw Error(where, "only one " + name + " parser directive can be used");
+      throw Error(where(), "only one " + name + " parser directive can be used");
     }
     if (name == "escape") {
       if (value != "`" && value != "\\") {
-        throw Error(where, "invalid escape token '" + value + "' does not match ` or \\");
+        throw Error(where(), "invalid escape token '" + value + "' does not match ` or \\");
       }
       result_->escape = value[0];
     }

@@ -34,11 +34,9 @@ char32_t DecodeMultiByteRune(std::string_view s, size_t pos, size_t* width) {
   return cp;
 }
 
-void AppendMultiByteRune(std::string& out, char32_t cp) {
+void AppendMultiByteRune(std::string& out, char32_t cp) {  // cp >= 0x80
   if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = kRuneError;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
+  if (cp < 0x800) {
     out += static_cast<char>(0xC0 | (cp >> 6));
     out += static_cast<char>(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {

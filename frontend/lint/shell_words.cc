@@ -155,14 +155,19 @@ ShellScript::ShellScript(std::string_view s) {
     w += to - from;
     in_word = true;
   };
+  // s[i] and the ordinary bytes after it into the word; returns the last
+  // position taken.
+  auto put_ordinary_run = [&](size_t i) {
+    size_t end = i + 1;
+    while (end < s.size() && !IsSpecial(s[end])) ++end;
+    put_run(i, end);
+    return end - 1;
+  };
 
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (!IsSpecial(c)) {  // most bytes: copy the run of ordinary ones at once
-      size_t end = i + 1;
-      while (end < s.size() && !IsSpecial(s[end])) ++end;
-      put_run(i, end);
-      i = end - 1;
+      i = put_ordinary_run(i);
       continue;
     }
     if (c == ' ' || c == '\t' || c == '\r') { end_word(); continue; }
@@ -251,10 +256,7 @@ ShellScript::ShellScript(std::string_view s) {
     }
     // A special character in a place where it is not special (`#` inside a
     // word, `$` not starting `$(`): copy it and the ordinary ones after it.
-    size_t end = i + 1;
-    while (end < s.size() && !IsSpecial(s[end])) ++end;
-    put_run(i, end);
-    i = end - 1;
+    i = put_ordinary_run(i);
   }
   end_command(false);
 

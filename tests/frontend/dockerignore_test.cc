@@ -110,5 +110,25 @@ TEST(DockerIgnore, FindIgnoreFile) {
   fs::remove_all(dir);
 }
 
+// The memoizing finder gives FindIgnoreFile's answers: a Dockerfile's own
+// ignore file first, then the context's; a directory named like one is not.
+TEST(DockerIgnore, IgnoreFileFinderAnswersLikeFindIgnoreFile) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("kiln-ignore-finder-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "a");
+  fs::create_directories(dir / "b/x.Dockerfile.dockerignore");  // a directory, not an ignore file
+  std::ofstream(dir / "a/.dockerignore") << "x\n";
+  std::ofstream(dir / "a/2.Dockerfile.dockerignore") << "y\n";
+  IgnoreFileFinder finder;
+  for (const auto& [ctx, df] : std::vector<std::pair<fs::path, fs::path>>{
+           {dir / "a", dir / "a/1.Dockerfile"}, {dir / "a", dir / "a/2.Dockerfile"}, {dir / "a", dir / "a/3.Dockerfile"},
+           {dir / "b", dir / "b/x.Dockerfile"}, {dir / "a", dir / "b/x.Dockerfile"}, {dir / "missing", ""}})
+    EXPECT_EQ(finder.Find(ctx.string(), df.string()), FindIgnoreFile(ctx.string(), df.string())) << df;
+  EXPECT_EQ(finder.Find((dir / "a").string(), (dir / "a/2.Dockerfile").string()), (dir / "a/2.Dockerfile.dockerignore").string());
+  EXPECT_EQ(finder.Find((dir / "a").string(), (dir / "a/1.Dockerfile").string()), (dir / "a/.dockerignore").string());
+  EXPECT_EQ(finder.Find((dir / "b").string(), (dir / "b/x.Dockerfile").string()), "");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace kiln::frontend
