@@ -34,6 +34,16 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
+// Trim without a copy when there is nothing to trim (the usual case).
+std::string TrimOwned(std::string s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  s.erase(e);
+  s.erase(0, b);
+  return s;
+}
+
 Location NodeLocation(const Node& node, const std::string& file) {
   return Location{file, node.start_line, 0, node.end_line > 0 ? node.end_line : node.start_line};
 }
@@ -86,8 +96,8 @@ std::vector<KeyValue> KeyValues(const Node& node, const Location& where, const s
   return out;
 }
 
-std::vector<std::string> CommandArgs(const Node& node) {
-  if (node.json_form || node.args.size() <= 1) return node.args;
+std::vector<std::string> CommandArgs(Node& node) {
+  if (node.json_form || node.args.size() <= 1) return std::move(node.args);
   // Shell form is one string; join defensively if the parser split it.
   std::string joined = node.args[0];
   for (size_t i = 1; i < node.args.size(); ++i) joined.append(" ").append(node.args[i]);
@@ -120,7 +130,7 @@ FromCmd BuildFrom(const Node& node, const Location& where) {
   Fail(where, "FROM requires either one or three arguments (FROM image [AS name])");
 }
 
-CopyCmd BuildCopy(const Node& node, const Location& where, bool is_add) {
+CopyCmd BuildCopy(Node& node, const Location& where, bool is_add) {
   std::string kw = is_add ? "ADD" : "COPY";
   ParsedFlags flags = ParseFlags(kw, node.flags, where, node.original);
   if (node.args.size() < 2) {
@@ -130,8 +140,9 @@ CopyCmd BuildCopy(const Node& node, const Location& where, bool is_add) {
   }
   CopyCmd c;
   c.is_add = is_add;
-  c.sources.assign(node.args.begin(), node.args.end() - 1);
-  c.dest = node.args.back();
+  c.dest = std::move(node.args.back());
+  node.args.pop_back();
+  c.sources = std::move(node.args);
   c.from = flags.Get("from");
   if (flags.Has("from") && c.from.empty()) Fail(where, "--from requires a stage name, index or image");
   c.chown = flags.Get("chown");
@@ -146,16 +157,16 @@ CopyCmd BuildCopy(const Node& node, const Location& where, bool is_add) {
       c.checksum.find(':') == std::string::npos) {
     Fail(where, "invalid --checksum \"" + c.checksum + "\" (expected algorithm:hex)");
   }
-  c.heredocs = node.heredocs;
+  c.heredocs = std::move(node.heredocs);
   return c;
 }
 
-RunCmd BuildRun(const Node& node, const Location& where) {
+RunCmd BuildRun(Node& node, const Location& where) {
   ParsedFlags flags = ParseFlags("RUN", node.flags, where, node.original);
   RunCmd r;
   r.args = CommandArgs(node);
   r.shell_form = !node.json_form;
-  r.heredocs = node.heredocs;
+  r.heredocs = std::move(node.heredocs);
   if (r.args.empty() && r.heredocs.empty()) Fail(where, "RUN requires at least one argument");
   r.network = flags.Get("network");
   if (!r.network.empty() && r.network.find('$') == std::string::npos && r.network != "default" &&
@@ -245,7 +256,7 @@ ArgCmd BuildArg(const Node& node, const Location& where, char escape) {
   return a;
 }
 
-Instruction BuildOne(const Node& node, const std::string& file, char escape);
+Instruction BuildOne(Node node, const std::string& file, char escape);
 
 OnbuildCmd BuildOnbuild(const Node& node, const Location& where, const std::string& file,
                         char escape) {
@@ -270,7 +281,8 @@ OnbuildCmd BuildOnbuild(const Node& node, const Location& where, const std::stri
   return OnbuildCmd{expression};
 }
 
-Instruction BuildOne(const Node& node, const std::string& file, char escape) {
+// Takes the node by value: its strings move into the instruction.
+Instruction BuildOne(Node node, const std::string& file, char escape) {
   Instruction out;
   out.location = NodeLocation(node, file);
   const Location& where = out.location;  // one copy of the file name per instruction
@@ -279,7 +291,6 @@ Instruction BuildOne(const Node& node, const std::string& file, char escape) {
   // of line (strlen + memcmp); string_view checks the size first.
   const std::string_view k = kw;
   out.keyword = kw;
-  out.original = Trim(node.original);
   if (std::find(KnownInstructions().begin(), KnownInstructions().end(), kw) ==
       KnownInstructions().end()) {
     auto [written, column] = WrittenKeyword(node);
@@ -306,7 +317,7 @@ Instruction BuildOne(const Node& node, const std::string& file, char escape) {
     RequireNoFlags(node, where, kw);
     if (!node.json_form) Fail(where, "SHELL requires the arguments to be in JSON form");
     RequireAtLeastOne(node, where, kw);
-    out.command = ShellCmd{node.args};
+    out.command = ShellCmd{std::move(node.args)};
   } else if (k == "ENV") {
     RequireNoFlags(node, where, kw);
     out.command = EnvCmd{KeyValues(node, where, kw, escape)};
@@ -318,26 +329,26 @@ Instruction BuildOne(const Node& node, const std::string& file, char escape) {
   } else if (k == "EXPOSE") {
     RequireNoFlags(node, where, kw);
     RequireAtLeastOne(node, where, kw);
-    out.command = ExposeCmd{node.args};
+    out.command = ExposeCmd{std::move(node.args)};
   } else if (k == "VOLUME") {
     RequireNoFlags(node, where, kw);
     RequireAtLeastOne(node, where, kw);
     for (const auto& p : node.args) {
       if (Trim(p).empty()) Fail(where, "VOLUME specified can not be an empty string");
     }
-    out.command = VolumeCmd{node.args};
+    out.command = VolumeCmd{std::move(node.args)};
   } else if (k == "USER") {
     RequireNoFlags(node, where, kw);
     RequireExactlyOne(node, where, kw);
-    out.command = UserCmd{node.args[0]};
+    out.command = UserCmd{std::move(node.args[0])};
   } else if (k == "WORKDIR") {
     RequireNoFlags(node, where, kw);
     RequireExactlyOne(node, where, kw);
-    out.command = WorkdirCmd{node.args[0]};
+    out.command = WorkdirCmd{std::move(node.args[0])};
   } else if (k == "STOPSIGNAL") {
     RequireNoFlags(node, where, kw);
     RequireExactlyOne(node, where, kw);
-    out.command = StopsignalCmd{node.args[0]};
+    out.command = StopsignalCmd{std::move(node.args[0])};
   } else if (k == "MAINTAINER") {
     RequireNoFlags(node, where, kw);
     RequireAtLeastOne(node, where, kw);
@@ -349,6 +360,7 @@ Instruction BuildOne(const Node& node, const std::string& file, char escape) {
   } else if (k == "HEALTHCHECK") {
     out.command = BuildHealthcheck(node, where);
   }
+  out.original = TrimOwned(std::move(node.original));
   return out;
 }
 
@@ -407,15 +419,22 @@ std::string EscapeWord(std::string_view literal, char escape) {
   return out;
 }
 
-Dockerfile BuildInstructions(const ParseResult& parsed) {
+Dockerfile BuildInstructions(ParseResult parsed) {
   Dockerfile df;
   df.filename = parsed.filename;
   df.escape = parsed.escape;
-  df.warnings = parsed.warnings;
+  df.warnings = std::move(parsed.warnings);
+  // Each stage's instructions, counted first so its vector is allocated once.
+  std::vector<size_t> stage_sizes;
   for (const Node& node : parsed.instructions) {
+    if (node.keyword == "from") stage_sizes.push_back(0);
+    else if (!stage_sizes.empty()) ++stage_sizes.back();
+  }
+  df.stages.reserve(stage_sizes.size());
+  for (Node& node : parsed.instructions) {
     Instruction in;
     try {
-      in = BuildOne(node, parsed.filename, parsed.escape);
+      in = BuildOne(std::move(node), parsed.filename, parsed.escape);
     } catch (const std::runtime_error& e) {
       if (dynamic_cast<const Error*>(&e)) throw;
       throw Error(NodeLocation(node, parsed.filename), e.what());  // e.g. unbalanced quote
@@ -426,6 +445,7 @@ Dockerfile BuildInstructions(const ParseResult& parsed) {
       stage.name = from->name;
       stage.from = *from;
       stage.location = in.location;
+      stage.instructions.reserve(stage_sizes[df.stages.size()]);
       if (!stage.name.empty()) {
         for (const auto& other : df.stages) {
           if (other.name == stage.name) {
@@ -474,7 +494,7 @@ Instruction ParseInstruction(std::string_view text, const Location& where, char 
                            std::to_string(parsed.instructions.size()) + ": " + std::string(text));
   }
   try {
-    Instruction in = BuildOne(parsed.instructions[0], where.file, escape);
+    Instruction in = BuildOne(std::move(parsed.instructions[0]), where.file, escape);
     in.location = where;
     return in;
   } catch (const Error& e) {

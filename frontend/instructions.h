@@ -124,7 +124,7 @@ struct Dockerfile {
 // Typed view of a parse tree. Throws Error (with location) for unknown
 // instructions ("did you mean COPY?"), bad or misplaced flags, malformed
 // arguments, instructions before the first FROM other than ARG.
-Dockerfile BuildInstructions(const ParseResult& parsed);
+Dockerfile BuildInstructions(ParseResult parsed);
 
 // Convenience: Parse + BuildInstructions.
 Dockerfile ParseDockerfile(std::string_view text, const std::string& filename = "Dockerfile");

@@ -38,7 +38,12 @@ const std::vector<ShellCommand>& RuleContext::Commands(const Instruction& ins) {
   auto it = split_.find(&ins);
   if (it != split_.end()) return it->second.commands();
   const auto* run = std::get_if<RunCmd>(&ins.command);
-  if (run && run->shell_form) return split_.try_emplace(&ins, Script(*run)).first->second.commands();
+  if (run && run->shell_form) {
+    // The usual case, one argument and no heredoc, is split where it lies.
+    if (run->args.size() == 1 && run->heredocs.empty())
+      return split_.try_emplace(&ins, std::string_view(run->args[0])).first->second.commands();
+    return split_.try_emplace(&ins, Script(*run)).first->second.commands();
+  }
   // ["sh", "-c", "script"]: the script is what runs.
   if (run && run->args.size() >= 3 && BaseName(run->args[0]).ends_with("sh") && run->args[1] == "-c")
     return split_.try_emplace(&ins, run->args[2]).first->second.commands();
@@ -168,7 +173,7 @@ LintResult Lint(const Dockerfile& df, const LintOptions& opts) {
 
 LintResult LintSource(std::string_view text, const std::string& filename, LintOptions options) {
   Dockerfile df = ParseDockerfile(text, filename);
-  options.source_text = std::string(text);
+  options.source_text = text;
   return Lint(df, options);
 }
 

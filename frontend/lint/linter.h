@@ -41,8 +41,9 @@ struct LintOptions {
   LintConfig config;                              // ignore/severity/registries from a file
   std::vector<std::string> ignore;                // --ignore IDs
   std::vector<std::string> trusted_registries;    // --trusted-registry; empty = rule KL103 off
-  // The Dockerfile text, for pragmas. Empty: pragmas are not seen.
-  std::string source_text;
+  // The Dockerfile text, for pragmas; must outlive the Lint call. Empty:
+  // pragmas are not seen.
+  std::string_view source_text;
   // Build context for the "secret file copied from context" rule. Empty:
   // only COPY/ADD sources that name a credential file are reported.
   std::string context_dir;
