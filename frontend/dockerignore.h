@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,15 +57,21 @@ std::string FindIgnoreFile(const std::string& context_dir, const std::string& do
 
 // FindIgnoreFile for many Dockerfiles (`kiln lint` of a tree): each
 // directory is listed once for its *.dockerignore names, instead of two
-// stats per Dockerfile. Not thread-safe.
+// stats per Dockerfile. Thread-safe; lookups of listed directories do not
+// block each other.
 class IgnoreFileFinder {
  public:
   std::string Find(const std::string& context_dir, const std::string& dockerfile_path);
 
  private:
+  using Names = std::optional<std::set<std::string>>;
+  const Names& Listing(const std::string& dir);
+
+  std::shared_mutex mu_;
   // directory as the path names it -> its *.dockerignore names (nullopt:
-  // it could not be listed, so each candidate is stat'ed)
-  std::map<std::string, std::optional<std::set<std::string>>> listed_;
+  // it could not be listed, so each candidate is stat'ed). Entries are
+  // never changed once added.
+  std::map<std::string, Names> listed_;
 };
 
 }  // namespace kiln::frontend

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <fstream>
 #include <sstream>
 
@@ -142,8 +143,12 @@ std::string LintConfigFinder::Find(const std::string& dockerfile_path) {
   // (fs::absolute asks the kernel each time) per file.
   // ("-" and "Dockerfile" both mean the working directory: key "".)
   const std::string as_written = dockerfile_path.substr(0, dockerfile_path.rfind('/') + 1);
-  auto known = by_written_dir_.find(as_written);
-  if (known != by_written_dir_.end()) return known->second;
+  {
+    std::shared_lock read(mu_);
+    auto known = by_written_dir_.find(as_written);
+    if (known != by_written_dir_.end()) return known->second;
+  }
+  std::unique_lock write(mu_);  // a new directory: once per directory, so simply under the lock
   std::error_code ec;
   fs::path dir = dockerfile_path == "-" ? fs::current_path(ec) : fs::absolute(dockerfile_path, ec).parent_path();
   if (ec) return "";

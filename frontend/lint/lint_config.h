@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -42,13 +43,15 @@ LintConfig LoadLintConfig(const std::string& path);
 std::string FindLintConfig(const std::string& dockerfile_path);
 
 // FindLintConfig memoized per directory: linting a tree of Dockerfiles stats
-// each directory once instead of once per file and level.
+// each directory once instead of once per file and level. Thread-safe;
+// lookups of known directories do not block each other.
 class LintConfigFinder {
  public:
   std::string Find(const std::string& dockerfile_path);
 
  private:
-  std::string FindFrom(const std::filesystem::path& dir);
+  std::string FindFrom(const std::filesystem::path& dir);  // with mu_ held exclusively
+  std::shared_mutex mu_;
   std::unordered_map<std::string, std::string> by_dir_;           // absolute dir -> config
   std::unordered_map<std::string, std::string> by_written_dir_;   // dir as the path names it -> config
 };

@@ -3,8 +3,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <unistd.h>
 
+#include "frontend/lint/lint_config.h"
 #include "frontend/lint/linter.h"
 #include "tests/frontend/lint_test_util.h"
 
@@ -62,6 +64,36 @@ TEST(LintConfig, FoundByWalkingUp) {
   EXPECT_EQ(FindLintConfig((root / "a/b/Dockerfile").string()), (root / "a/.kiln-lint.json").string());
   EXPECT_NO_THROW(LoadLintConfig((root / "a/.kiln-lint.json").string()));
   EXPECT_THROW(LoadLintConfig((root / "missing.json").string()), Error);
+  fs::remove_all(root);
+}
+
+// `kiln lint` asks one finder from all its workers at once. Sized so that
+// memos without locks fail: 7 of 10 runs crashed or answered wrong before.
+TEST(LintConfig, FinderSharedByThreads) {
+  fs::path root = fs::temp_directory_path() / ("kiln-lint-cfg-threads-" + std::to_string(::getpid()));
+  std::vector<std::string> files;
+  for (int d = 0; d < 300; ++d) {
+    const fs::path sub = root / std::to_string(d % 5) / std::to_string(d);
+    fs::create_directories(sub);
+    if (d % 4 == 0) std::ofstream(sub / ".kiln-lint.json") << "{}";
+    if (d < 5) std::ofstream(root / std::to_string(d) / ".kiln-lint.yaml") << "ignore: []\n";
+    for (int f = 0; f < 8; ++f) files.push_back((sub / (std::to_string(f) + ".Dockerfile")).string());
+  }
+  std::vector<std::string> expected;
+  for (const auto& f : files) expected.push_back(FindLintConfig(f));
+  LintConfigFinder finder;
+  std::vector<std::vector<std::string>> got(8, std::vector<std::string>(files.size()));
+  {
+    std::vector<std::jthread> threads;
+    for (size_t t = 0; t < got.size(); ++t)
+      threads.emplace_back([&, t] {
+        for (size_t k = 0; k < files.size(); ++k) {
+          const size_t i = t % 2 ? files.size() - 1 - k : k;
+          got[t][i] = finder.Find(files[i]);
+        }
+      });
+  }
+  for (const auto& answers : got) EXPECT_EQ(answers, expected);
   fs::remove_all(root);
 }
 
