@@ -137,10 +137,12 @@ class Bench:
         start, end = (float(x) for x in wall.read_text().split())
         return end - start, int(rss) // 1024
 
-    def compare(self, scenario, goal, tools, prep=None, note="", work=None):
+    def compare(self, scenario, goal, tools, prep=None, note="", work=None, floors=None):
         """tools: list of (name, command, as_user). First is kiln. `work` maps a
         tool to how many units it processed when the tools do different amounts
-        (then the ratio compares time per unit)."""
+        (then the ratio compares time per unit). `floors` maps a reference
+        tool (one that does only part of the job) to the peer it is divided
+        by: its ratio is the best any tool built on that part could reach."""
         print(f"== {scenario}", flush=True)
         results = {name: [] for name, _, _ in tools}
         try:
@@ -155,15 +157,16 @@ class Bench:
             self.failures.append(f"{scenario}: {e}")
             print(f"   FAILED: {e}", flush=True)
             return
-        kiln = results[tools[0][0]]
         for name, _, _ in tools:
             times = [t for t, _ in results[name]]
             rss = max(r for _, r in results[name])
             ratio = ""
-            if name != tools[0][0]:
-                wk = (work or {}).get(tools[0][0], 1)
-                wp = (work or {}).get(name, 1)
-                ratio = f"{statistics.median((k[0] / wk) / max(p[0] / wp, 1e-9) for k, p in zip(kiln, results[name])):.3f}"
+            subject, peer = (name, (floors or {}).get(name)) if name in (floors or {}) else (tools[0][0], name)
+            if subject != peer:
+                wk = (work or {}).get(subject, 1)
+                wp = (work or {}).get(peer, 1)
+                r = statistics.median((k[0] / wk) / max(p[0] / wp, 1e-9) for k, p in zip(results[subject], results[peer]))
+                ratio = f"{r:.3f}" if r >= 0.01 else f"{r:.2g}"
             self.rows.append((scenario, name, statistics.median(times), min(times), max(times), rss,
                               ratio, goal if ratio else "", note))
             print(f"   {name:28s} median {statistics.median(times):7.3f}s  [{min(times):.3f}-{max(times):.3f}]"
@@ -255,10 +258,18 @@ class Bench:
             if (npm / "dockerfile_lint").exists():
                 tools.append((f"dockerfile_lint (npm), {n_sample} files",
                               f"sh -c 'for f in $(cat {sample}); do {npm}/dockerfile_lint -j -f $f; done > /dev/null 2>&1 || true'", True))
+            # Floors: reading the files and nothing else, in one process, run
+            # the same way; their ratio to dockerfilelint is the best any
+            # linter (or kiln, with its libraries) could reach here.
+            floors = {}
+            if (npm / "dockerfilelint").exists():
+                for fname, exe in self.read_floors():
+                    tools.append((fname, f"sh -c 'xargs {exe} < {listing} > /dev/null 2>&1 || true'", True))
+                    floors[fname] = "dockerfilelint (npm)"
+            work = {"kiln lint": len(corpus), f"dockerfile_lint (npm), {n_sample} files": n_sample,
+                    "dockerfilelint (npm)": len(corpus), **{f: len(corpus) for f in floors}}
             self.compare(f"7. lint {len(corpus)} real-world Dockerfiles", "<= 0.02 (50x faster)", tools,
-                         work={"kiln lint": len(corpus), f"dockerfile_lint (npm), {n_sample} files": n_sample,
-                               "dockerfilelint (npm)": len(corpus)},
-                         note="ratio per file")
+                         work=work, note="ratio per file; a floor's ratio is floor/dockerfilelint", floors=floors)
         if want("parse"):
             self.compare(f"8. parse {len(corpus)} real-world Dockerfiles", f"> 20,000 files/s",
                          [("kiln parse", f"sh -c 'xargs {k} parse --dump < {listing} > /dev/null 2>&1 || true'", True)],
@@ -267,6 +278,19 @@ class Bench:
             self.apt_scenario()
         if want("pushmem"):
             self.push_memory_scenario()
+
+    def read_floors(self):
+        """bench/read_files.cc built twice: plain, and linked against every
+        shared library kiln loads (what starting kiln costs before main)."""
+        plain, with_libs = self.work / "read_files", self.work / "read_files_kiln_libs"
+        needed = [line.split("[")[1].rstrip("]") for line in
+                  sh(f"readelf -d {self.kiln}").stdout.splitlines() if "(NEEDED)" in line]
+        base = f"c++ -O2 -std=c++20 -pthread {SRC}/bench/read_files.cc"
+        sh(f"{base} -o {plain}")
+        sh(f"{base} -o {with_libs} -Wl,--no-as-needed " + " ".join(f"-l:{lib}" for lib in needed))
+        sh(f"chmod a+rx {plain} {with_libs}")
+        return [("floor: read the files only", plain),
+                ("floor: read only, kiln's libraries loaded", with_libs)]
 
     def push_memory_scenario(self):
         """Peak memory of kiln as one layer grows (issue #7: it stays flat):

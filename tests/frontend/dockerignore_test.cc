@@ -1,7 +1,6 @@
 // .dockerignore matching against moby/patternmatcher's vectors.
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -10,6 +9,7 @@
 #include "frontend/dockerignore.h"
 #include "frontend/error.h"
 #include "tests/frontend/corpus_util.h"
+#include "tests/frontend/threads_util.h"
 
 namespace kiln::frontend {
 namespace {
@@ -150,18 +150,8 @@ TEST(DockerIgnore, IgnoreFileFinderSharedByThreads) {
   std::vector<std::string> expected;
   for (const auto& [ctx, df] : asks) expected.push_back(FindIgnoreFile(ctx, df));
   IgnoreFileFinder finder;
-  std::vector<std::vector<std::string>> got(8, std::vector<std::string>(asks.size()));
-  {
-    std::vector<std::jthread> threads;
-    for (size_t t = 0; t < got.size(); ++t)
-      threads.emplace_back([&, t] {
-        for (size_t k = 0; k < asks.size(); ++k) {
-          const size_t i = t % 2 ? asks.size() - 1 - k : k;  // two threads each way
-          got[t][i] = finder.Find(asks[i].first, asks[i].second);
-        }
-      });
-  }
-  for (const auto& answers : got) EXPECT_EQ(answers, expected);
+  for (const auto& answers : AskFromThreads(8, asks.size(), [&](size_t i) { return finder.Find(asks[i].first, asks[i].second); }))
+    EXPECT_EQ(answers, expected);
   fs::remove_all(dir);
 }
 

@@ -3,12 +3,12 @@
 
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <unistd.h>
 
 #include "frontend/lint/lint_config.h"
 #include "frontend/lint/linter.h"
 #include "tests/frontend/lint_test_util.h"
+#include "tests/frontend/threads_util.h"
 
 namespace kiln::frontend::lint {
 namespace {
@@ -82,18 +82,8 @@ TEST(LintConfig, FinderSharedByThreads) {
   std::vector<std::string> expected;
   for (const auto& f : files) expected.push_back(FindLintConfig(f));
   LintConfigFinder finder;
-  std::vector<std::vector<std::string>> got(8, std::vector<std::string>(files.size()));
-  {
-    std::vector<std::jthread> threads;
-    for (size_t t = 0; t < got.size(); ++t)
-      threads.emplace_back([&, t] {
-        for (size_t k = 0; k < files.size(); ++k) {
-          const size_t i = t % 2 ? files.size() - 1 - k : k;
-          got[t][i] = finder.Find(files[i]);
-        }
-      });
-  }
-  for (const auto& answers : got) EXPECT_EQ(answers, expected);
+  for (const auto& answers : frontend::AskFromThreads(8, files.size(), [&](size_t i) { return finder.Find(files[i]); }))
+    EXPECT_EQ(answers, expected);
   fs::remove_all(root);
 }
 
