@@ -27,18 +27,22 @@ std::string Upper(std::string s) {
 }
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 
-std::string Trim(std::string_view s) {
+// [begin, end) of `s` without its leading and trailing white space.
+std::pair<size_t, size_t> TrimBounds(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
   while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return {b, e};
+}
+
+std::string Trim(std::string_view s) {
+  const auto [b, e] = TrimBounds(s);
   return std::string(s.substr(b, e - b));
 }
 
-// Trim without a copy when there is nothing to trim (the usual case).
+// Trim in place: no copy when there is nothing to trim (the usual case).
 std::string TrimOwned(std::string s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  const auto [b, e] = TrimBounds(s);
   s.erase(e);
   s.erase(0, b);
   return s;
