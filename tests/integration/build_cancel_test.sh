@@ -31,10 +31,14 @@ build_procs() {
   echo "$out"
 }
 # Starts the long build in the background; waits until its RUN printed.
+# The step's output line ("#2 0.012 long-step-started"), not its header
+# ("#2 [1/1] RUN echo long-step-started ..."), which comes before the step's
+# root is mounted: matching that made the fuse-overlayfs check below race
+# the daemon's start under load.
 start_long_build() {  # log
   kt_as "$user" "$KT_KILN" build --lint=off --progress=plain "$CTX" >"$1" 2>&1 &
   BUILD_PID=$!
-  for _ in $(seq 200); do grep -q long-step-started "$1" && return 0; sleep 0.1; done
+  for _ in $(seq 200); do grep -qE '^#[0-9]+ [0-9.]+ long-step-started' "$1" && return 0; sleep 0.1; done
   cat "$1"; return 1
 }
 outer_kiln() { pgrep -u "$user" -o -x kiln; }
