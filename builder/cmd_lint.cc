@@ -10,8 +10,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <optional>
 
 #include "builder/commands.h"
@@ -19,6 +17,7 @@
 #include "frontend/dockerignore.h"
 #include "frontend/error.h"
 #include "frontend/lint/linter.h"
+#include "frontend/shared_memo.h"
 #include "oci/parallel.h"
 
 namespace kiln::builder {
@@ -41,9 +40,9 @@ struct LintOpts {
 
 // What the files of one run share, looked up once by whichever worker needs
 // it first: config files (by directory), .dockerignore matchers and context
-// walks (a directory of Dockerfiles is walked once). Workers wait on one
-// another only when something is seen for the first time: a lock held for
-// every file made them sleep on each other (futex waits, about 2 ms a run).
+// walks (a directory of Dockerfiles is walked once). The memos and finders
+// are read without blocking one another: one lock held for every file's
+// lookups made the workers sleep on each other in futex waits.
 class SharedLookups {
  public:
   explicit SharedLookups(const LintOpts& o) : o_(o) {}
@@ -60,8 +59,7 @@ class SharedLookups {
 
     const std::string ignore_file = dir.empty() ? "" : ignore_finder_.Find(dir, file == "-" ? "" : file);
     const std::string config_path = o_.config.empty() ? finder_.Find(file) : o_.config;
-    if (!config_path.empty())
-      lo.config = Memo(configs_, config_path, [&] { return lint::LoadLintConfig(config_path); });
+    if (!config_path.empty()) lo.config = configs_.Get(config_path, [&] { return lint::LoadLintConfig(config_path); });
     lo.ignore = o_.ignore;
     lo.trusted_registries = o_.trusted;
     lo.shellcheck = o_.shellcheck;
@@ -74,38 +72,24 @@ class SharedLookups {
   void SetContext(const std::string& dir, const std::string& ignore_file, lint::LintOptions& lo) {
     lo.context_dir = dir;
     if (!ignore_file.empty()) {
-      auto matcher = Memo(matchers_, ignore_file, [&] {
+      auto matcher = matchers_.Get(ignore_file, [&] {
         return std::make_shared<const frontend::IgnoreMatcher>(frontend::ReadIgnoreFile(ReadInputFile(ignore_file)));
       });
       lo.excluded = [matcher](const std::string& p) { return matcher->Excluded(p); };
       lo.may_include_below = [matcher](const std::string& d) { return matcher->MayIncludeBelow(d); };
     }
-    lo.context_scan = Memo(scans_, std::pair(dir, ignore_file), [&] {
+    // (A scan made twice by a race is dropped before it walks anything.)
+    lo.context_scan = scans_.Get({dir, ignore_file}, [&] {
       return std::make_shared<lint::ContextScan>(dir, lo.excluded, lo.may_include_below);
     });
   }
 
-  // map[key], made by `make` the first time. Entries are never changed or
-  // erased, so a reference stays valid after the lock is dropped.
-  template <typename Map, typename Make>
-  const typename Map::mapped_type& Memo(Map& map, const typename Map::key_type& key, Make make) {
-    {
-      std::shared_lock read(mu_);
-      if (auto it = map.find(key); it != map.end()) return it->second;
-    }
-    std::unique_lock write(mu_);
-    auto it = map.find(key);
-    if (it == map.end()) it = map.emplace(key, make()).first;
-    return it->second;
-  }
-
   const LintOpts& o_;
-  lint::LintConfigFinder finder_;          // thread-safe
-  frontend::IgnoreFileFinder ignore_finder_;  // thread-safe
-  std::shared_mutex mu_;                   // guards the three memos below
-  std::map<std::string, lint::LintConfig> configs_;
-  std::map<std::string, std::shared_ptr<const frontend::IgnoreMatcher>> matchers_;         // by ignore file
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<lint::ContextScan>> scans_;  // by dir, ignore file
+  lint::LintConfigFinder finder_;
+  frontend::IgnoreFileFinder ignore_finder_;
+  frontend::SharedMemo<std::string, lint::LintConfig> configs_;
+  frontend::SharedMemo<std::string, std::shared_ptr<const frontend::IgnoreMatcher>> matchers_;  // by ignore file
+  frontend::SharedMemo<std::pair<std::string, std::string>, std::shared_ptr<lint::ContextScan>> scans_;  // by dir, ignore file
 };
 
 // One file's outcome; files are linted in parallel and reported in order.

@@ -5,7 +5,6 @@
 #include "frontend/dockerignore.h"
 
 #include <filesystem>
-#include <mutex>
 #include <optional>
 #include <set>
 
@@ -440,26 +439,19 @@ std::string FindIgnoreFile(const std::string& context_dir, const std::string& do
   return FindIgnoreFileWith(context_dir, dockerfile_path, IsRegularFile);
 }
 
-const IgnoreFileFinder::Names& IgnoreFileFinder::Listing(const std::string& dir) {
-  {
-    std::shared_lock read(mu_);
-    if (auto it = listed_.find(dir); it != listed_.end()) return it->second;  // map nodes never move
-  }
-  std::set<std::string> names;
-  std::error_code ec;
-  for (std::filesystem::directory_iterator d(dir, ec), end; !ec && d != end; d.increment(ec))
-    if (d->path().filename().native().ends_with(".dockerignore")) names.insert(d->path().filename());
-  std::unique_lock write(mu_);
-  // Another thread may have listed it meanwhile: the first entry stays.
-  return listed_.try_emplace(dir, ec ? std::nullopt : Names(std::move(names))).first->second;
-}
-
 std::string IgnoreFileFinder::Find(const std::string& context_dir, const std::string& dockerfile_path) {
   return FindIgnoreFileWith(context_dir, dockerfile_path, [this](const std::string& path) {
     // Both candidates end in ".dockerignore": a name its directory does not
     // list is no file, and needs no stat.
     const size_t slash = path.rfind('/');
-    const Names& names = Listing(slash == std::string::npos ? "." : path.substr(0, slash + 1));
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+    const auto& names = listed_.Get(dir, [&] {
+      std::set<std::string> found;
+      std::error_code ec;
+      for (std::filesystem::directory_iterator d(dir, ec), end; !ec && d != end; d.increment(ec))
+        if (d->path().filename().native().ends_with(".dockerignore")) found.insert(d->path().filename());
+      return ec ? std::nullopt : std::optional(std::move(found));
+    });
     if (names && !names->count(path.substr(slash + 1))) return false;
     return IsRegularFile(path);  // listed, or the directory could not be listed
   });

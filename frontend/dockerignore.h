@@ -9,10 +9,11 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "frontend/shared_memo.h"
 
 namespace kiln::frontend {
 
@@ -64,14 +65,9 @@ class IgnoreFileFinder {
   std::string Find(const std::string& context_dir, const std::string& dockerfile_path);
 
  private:
-  using Names = std::optional<std::set<std::string>>;
-  const Names& Listing(const std::string& dir);
-
-  std::shared_mutex mu_;
   // directory as the path names it -> its *.dockerignore names (nullopt:
-  // it could not be listed, so each candidate is stat'ed). Entries are
-  // never changed once added.
-  std::map<std::string, Names> listed_;
+  // it could not be listed, so each candidate is stat'ed)
+  SharedMemo<std::string, std::optional<std::set<std::string>>> listed_;
 };
 
 }  // namespace kiln::frontend

@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <fstream>
 #include <sstream>
 
@@ -142,37 +141,24 @@ std::string LintConfigFinder::Find(const std::string& dockerfile_path) {
   // Files named from the same directory share the answer: no cwd lookup
   // (fs::absolute asks the kernel each time) per file.
   // ("-" and "Dockerfile" both mean the working directory: key "".)
-  const std::string as_written = dockerfile_path.substr(0, dockerfile_path.rfind('/') + 1);
-  {
-    std::shared_lock read(mu_);
-    auto known = by_written_dir_.find(as_written);
-    if (known != by_written_dir_.end()) return known->second;
-  }
-  std::unique_lock write(mu_);  // a new directory: once per directory, so simply under the lock
-  std::error_code ec;
-  fs::path dir = dockerfile_path == "-" ? fs::current_path(ec) : fs::absolute(dockerfile_path, ec).parent_path();
-  if (ec) return "";
-  std::string found = FindFrom(dir);
-  by_written_dir_.emplace(as_written, found);
-  return found;
+  return by_written_dir_.Get(dockerfile_path.substr(0, dockerfile_path.rfind('/') + 1), [&] {
+    std::error_code ec;
+    fs::path dir = dockerfile_path == "-" ? fs::current_path(ec) : fs::absolute(dockerfile_path, ec).parent_path();
+    return ec ? std::string() : FindFrom(dir);
+  });
 }
 
-std::string LintConfigFinder::FindFrom(const std::filesystem::path& dir) {
+const std::string& LintConfigFinder::FindFrom(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
-  auto it = by_dir_.find(dir.native());
-  if (it != by_dir_.end()) return it->second;
-  std::string found;
-  std::error_code ec;
-  for (const char* name : {".kiln-lint.json", ".kiln-lint.yaml", ".kiln-lint.yml"}) {
-    fs::path p = dir / name;
-    if (fs::is_regular_file(p, ec)) {
-      found = p.string();
-      break;
+  return by_dir_.Get(dir.native(), [&] {
+    std::error_code ec;
+    for (const char* name : {".kiln-lint.json", ".kiln-lint.yaml", ".kiln-lint.yml"}) {
+      fs::path p = dir / name;
+      if (fs::is_regular_file(p, ec)) return p.string();
     }
-  }
-  if (found.empty() && dir.has_parent_path() && dir.parent_path() != dir) found = FindFrom(dir.parent_path());
-  by_dir_.emplace(dir.native(), found);
-  return found;
+    if (dir.has_parent_path() && dir.parent_path() != dir) return FindFrom(dir.parent_path());
+    return std::string();
+  });
 }
 
 }  // namespace kiln::frontend::lint

@@ -14,12 +14,11 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "frontend/lint/rule.h"
+#include "frontend/shared_memo.h"
 
 namespace kiln::frontend::lint {
 
@@ -50,10 +49,9 @@ class LintConfigFinder {
   std::string Find(const std::string& dockerfile_path);
 
  private:
-  std::string FindFrom(const std::filesystem::path& dir);  // with mu_ held exclusively
-  std::shared_mutex mu_;
-  std::unordered_map<std::string, std::string> by_dir_;           // absolute dir -> config
-  std::unordered_map<std::string, std::string> by_written_dir_;   // dir as the path names it -> config
+  const std::string& FindFrom(const std::filesystem::path& dir);
+  SharedMemo<std::string, std::string> by_dir_;          // absolute dir -> config
+  SharedMemo<std::string, std::string> by_written_dir_;  // dir as the path names it -> config
 };
 
 }  // namespace kiln::frontend::lint
