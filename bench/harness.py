@@ -157,11 +157,12 @@ class Bench:
             self.failures.append(f"{scenario}: {e}")
             print(f"   FAILED: {e}", flush=True)
             return
+        floors = floors or {}
         for name, _, _ in tools:
             times = [t for t, _ in results[name]]
             rss = max(r for _, r in results[name])
             ratio = ""
-            subject, peer = (name, (floors or {}).get(name)) if name in (floors or {}) else (tools[0][0], name)
+            subject, peer = (name, floors[name]) if name in floors else (tools[0][0], name)
             if subject != peer:
                 wk = (work or {}).get(subject, 1)
                 wp = (work or {}).get(peer, 1)

@@ -24,9 +24,15 @@ void RuleContext::Report(std::string_view id, const Location& where, std::string
   findings.push_back(std::move(f));
 }
 
-std::string RuleContext::Script(const RunCmd& run) {
-  std::string s = run.args.empty() ? std::string() : run.args[0];
-  for (size_t i = 1; i < run.args.size(); ++i) s.append(" ").append(run.args[i]);
+std::string_view RuleContext::Script(const RunCmd& run, std::string& joined) {
+  std::string_view s;
+  if (run.args.size() == 1) {
+    s = run.args[0];  // the usual case: no copy
+  } else if (run.args.size() > 1) {
+    joined = run.args[0];
+    for (size_t i = 1; i < run.args.size(); ++i) joined.append(" ").append(run.args[i]);
+    s = joined;
+  }
   // `RUN <<EOF` runs the heredoc body as the script.
   std::string_view trimmed(s);
   while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
@@ -39,10 +45,8 @@ const std::vector<ShellCommand>& RuleContext::Commands(const Instruction& ins) {
   if (it != split_.end()) return it->second.commands();
   const auto* run = std::get_if<RunCmd>(&ins.command);
   if (run && run->shell_form) {
-    // The usual case, one argument and no heredoc, is split where it lies.
-    if (run->args.size() == 1 && run->heredocs.empty())
-      return split_.try_emplace(&ins, std::string_view(run->args[0])).first->second.commands();
-    return split_.try_emplace(&ins, Script(*run)).first->second.commands();
+    std::string joined;
+    return split_.try_emplace(&ins, Script(*run, joined)).first->second.commands();
   }
   // ["sh", "-c", "script"]: the script is what runs.
   if (run && run->args.size() >= 3 && BaseName(run->args[0]).ends_with("sh") && run->args[1] == "-c")

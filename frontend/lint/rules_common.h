@@ -27,8 +27,9 @@ class RuleContext {
   void Report(std::string_view id, const Location& where, std::string message);
 
   // The shell script a RUN executes (shell form text, exec form joined,
-  // or the heredoc body for `RUN <<EOF`), and its commands.
-  static std::string Script(const RunCmd& run);
+  // or the heredoc body for `RUN <<EOF`), and its commands. Script views
+  // `run` itself, or `joined` when several words had to be joined.
+  static std::string_view Script(const RunCmd& run, std::string& joined);
   const std::vector<ShellCommand>& Commands(const Instruction& ins);
   // Index of the stage named or numbered `ref` before `before`, or -1.
   int StageRef(const std::string& ref, int before) const;

@@ -83,7 +83,8 @@ std::string ExpandedText(const Instruction& ins) {
         } else if constexpr (std::is_same_v<T, VolumeCmd>) {
           for (const auto& p : c.paths) s += p + " ";
         } else if constexpr (std::is_same_v<T, RunCmd>) {
-          s = RuleContext::Script(c);
+          std::string joined;
+          s = RuleContext::Script(c, joined);
         } else if constexpr (std::is_same_v<T, ArgCmd>) {
           for (const auto& a : c.args) s += a.value.value_or("") + " ";
         }

@@ -103,7 +103,8 @@ void CheckShellcheck(RuleContext& ctx) {
       }
       const auto* run = std::get_if<RunCmd>(&ins.command);
       if (!run || !run->shell_form) continue;
-      for (const auto& f : RunShellcheck(RuleContext::Script(*run), shell)) {
+      std::string joined;
+      for (const auto& f : RunShellcheck(std::string(RuleContext::Script(*run, joined)), shell)) {
         Location at = ins.location;
         Finding finding{f.code,
                         f.level == "error" ? Severity::kError : f.level == "warning" ? Severity::kWarning : Severity::kInfo,
