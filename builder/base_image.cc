@@ -2,9 +2,9 @@
 
 #include "builder/stage_executor.h"
 #include "oci/error.h"
-#include "oci/layout.h"
+#include "oci/store/layout.h"
 #include "oci/reference.h"
-#include "oci/registry.h"
+#include "oci/registry/registry.h"
 
 namespace kiln::builder {
 

@@ -15,7 +15,7 @@
 
 #include "builder/image_state.h"
 #include "oci/image.h"
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 

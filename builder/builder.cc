@@ -29,11 +29,11 @@
 #include "frontend/lint/linter.h"
 #include "frontend/stage_graph.h"
 #include "frontend/stage_vars.h"
-#include "oci/file_util.h"
-#include "oci/layout.h"
+#include "sandbox/file_io.h"
+#include "oci/store/layout.h"
 #include "oci/reference.h"
-#include "oci/registry.h"
-#include "oci/store.h"
+#include "oci/registry/registry.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 
@@ -133,7 +133,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   // The context: .dockerignore filter and the persistent stat cache.
   frontend::IgnoreMatcher ignore;
   const std::string ignore_file = frontend::FindIgnoreFile(opts.context_dir, df_path == "-" ? "" : df_path);
-  if (!ignore_file.empty()) ignore = frontend::IgnoreMatcher(frontend::ReadIgnoreFile(oci::ReadFileToString(ignore_file)));
+  if (!ignore_file.empty()) ignore = frontend::IgnoreMatcher(frontend::ReadIgnoreFile(sandbox::ReadFileToString(ignore_file)));
   const std::string ctx_abs = fs::absolute(opts.context_dir).lexically_normal().string();
   StatCache stat_cache(store.Path("cache/context") / (oci::Sha256Of(ctx_abs).hex + ".stat"));
   BuildContext context(ctx_abs, ignore, &stat_cache);
@@ -322,7 +322,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     }
   }
 
-  if (!opts.iidfile.empty()) oci::WriteFileAtomic(opts.iidfile, result.config_digest.str());
+  if (!opts.iidfile.empty()) sandbox::WriteFileAtomic(opts.iidfile, result.config_digest.str());
   if (!opts.metadata_file.empty()) {
     nlohmann::json md;
     md["containerimage.digest"] = result.manifest.digest.str();
@@ -331,7 +331,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     std::string names;
     for (const auto& t : result.tags) names += (names.empty() ? "" : ",") + t;
     md["image.name"] = names;
-    oci::WriteFileAtomic(opts.metadata_file, md.dump(2) + "\n");
+    sandbox::WriteFileAtomic(opts.metadata_file, md.dump(2) + "\n");
   }
   return result;
 }

@@ -5,37 +5,11 @@
 #include <type_traits>
 
 #include "frontend/error.h"
+#include "frontend/text_util.h"
 
 namespace kiln::builder {
 
 namespace {
-
-// Go's strconv.Quote for the ASCII range; UTF-8 bytes are kept as they are.
-std::string GoQuote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\v': out += "\\v"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;
@@ -113,7 +87,7 @@ std::vector<std::string> WithShell(const oci::ImageConfig& config, const std::st
 
 std::string GoQuoteList(const std::vector<std::string>& items) {
   std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? " " : "") + GoQuote(items[i]);
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? " " : "") + frontend::GoQuote(items[i]);
   return out + "]";
 }
 
@@ -203,7 +177,6 @@ void ApplyConfigInstruction(oci::ImageConfig& config, ConfigScope& scope,
           by = "EXPOSE " + Join(cmd.ports, " ");
         } else if constexpr (std::is_same_v<T, frontend::VolumeCmd>) {
           for (const auto& v : cmd.paths) {
-            if (v.empty()) throw frontend::Error(inst.location, "VOLUME specified can not be an empty string");
             c.volumes.insert(v);
           }
           by = "VOLUME " + GoQuoteList(cmd.paths);

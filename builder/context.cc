@@ -14,7 +14,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "oci/file_util.h"
+#include "sandbox/file_io.h"
 #include "oci/parallel.h"
 
 namespace kiln::builder {
@@ -194,7 +194,7 @@ void StatCache::Save() const {
   text.back() = '\n';
   std::error_code ec;
   fs::create_directories(file_.parent_path(), ec);
-  oci::WriteFileAtomic(file_, text);
+  sandbox::WriteFileAtomic(file_, text);
 }
 
 // ---- matching ----

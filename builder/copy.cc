@@ -17,8 +17,8 @@
 
 #include "builder/config_apply.h"
 #include "oci/error.h"
-#include "oci/file_util.h"
-#include "oci/layer_read.h"
+#include "sandbox/file_io.h"
+#include "oci/layer/layer_read.h"
 #include "oci/parallel.h"
 
 namespace kiln::builder {
@@ -63,14 +63,14 @@ void SetTimes(const fs::path& p, const struct timespec& atime, const struct time
 
 // Whether two files of `size` bytes hold the same bytes.
 bool SameBytes(const std::string& a, const std::string& b, off_t size) {
-  oci::UniqueFd fa(::open(a.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  oci::UniqueFd fb(::open(b.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  sandbox::UniqueFd fa(::open(a.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  sandbox::UniqueFd fb(::open(b.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fa.valid() || !fb.valid()) return false;
   constexpr size_t kChunk = 1 << 14;
   char buf[2 * kChunk];
   for (off_t at = 0; at < size;) {
     const size_t want = static_cast<size_t>(std::min<off_t>(size - at, kChunk));
-    if (oci::PreadFull(fa.get(), buf, want, at) != want || oci::PreadFull(fb.get(), buf + kChunk, want, at) != want ||
+    if (sandbox::PreadFull(fa.get(), buf, want, at) != want || sandbox::PreadFull(fb.get(), buf + kChunk, want, at) != want ||
         std::memcmp(buf, buf + kChunk, want) != 0)
       return false;
     at += static_cast<off_t>(want);
@@ -79,13 +79,13 @@ bool SameBytes(const std::string& a, const std::string& b, off_t size) {
 }
 
 void CopyRegular(const fs::path& from, const fs::path& to, off_t size) {
-  oci::UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  sandbox::UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!in.valid()) Fail("open", from);
   // Replace rather than write through: the old file may be a lower layer's
   // hardlink or a symlink pointing anywhere.
   struct stat old {};
   if (::lstat(to.c_str(), &old) == 0 && !S_ISDIR(old.st_mode)) ::unlink(to.c_str());
-  oci::UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  sandbox::UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out.valid()) Fail("create", to);
   off_t left = size;
   while (left > 0) {
@@ -94,7 +94,7 @@ void CopyRegular(const fs::path& from, const fs::path& to, off_t size) {
       // Fallback for filesystems without copy_file_range.
       char buf[1 << 16];
       ssize_t r;
-      while ((r = ::read(in.get(), buf, sizeof buf)) > 0) oci::WriteAll(out.get(), buf, size_t(r), to.string());
+      while ((r = ::read(in.get(), buf, sizeof buf)) > 0) sandbox::WriteAll(out.get(), buf, size_t(r), to.string());
       if (r < 0) Fail("read", from);
       break;
     }
@@ -438,9 +438,9 @@ void WriteFileInRoot(const fs::path& rootfs, const std::string& dest, const std:
   MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent, a.uid, a.gid);
   fs::path dst = ResolveInRoot(rootfs, dest, false);
   ::unlink(dst.c_str());
-  oci::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  sandbox::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out.valid()) Fail("create", dst);
-  oci::WriteAll(out.get(), content.data(), content.size(), dst.string());
+  sandbox::WriteAll(out.get(), content.data(), content.size(), dst.string());
   if (::fchown(out.get(), a.uid, a.gid) != 0) Fail("chown", dst);
   if (::fchmod(out.get(), a.chmod ? *a.chmod : mode) != 0) Fail("chmod", dst);
 }

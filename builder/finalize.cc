@@ -13,9 +13,9 @@
 #include "builder/provenance_input.h"
 #include "oci/digest.h"
 #include "oci/docker_manifest.h"
-#include "oci/provenance.h"
+#include "oci/supply/provenance.h"
 #include "oci/reference.h"
-#include "oci/supply_chain.h"
+#include "oci/supply/supply_chain.h"
 
 namespace kiln::builder {
 

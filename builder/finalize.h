@@ -14,7 +14,7 @@
 #include "builder/base_image.h"
 #include "builder/build_options.h"
 #include "oci/image.h"
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 

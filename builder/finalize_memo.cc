@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "oci/file_util.h"
+#include "sandbox/file_io.h"
 
 namespace kiln::builder {
 
@@ -18,7 +18,7 @@ std::optional<nlohmann::json> FinalizeMemo::Get(const oci::Digest& key) const {
 
 void FinalizeMemo::Put(const oci::Digest& key, const nlohmann::json& value) const {
   std::filesystem::create_directories(dir_);
-  oci::WriteFileAtomic(dir_ / (key.hex + ".json"), value.dump());
+  sandbox::WriteFileAtomic(dir_ / (key.hex + ".json"), value.dump());
 }
 
 }  // namespace kiln::builder

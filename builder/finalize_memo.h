@@ -15,7 +15,7 @@
 #include <optional>
 
 #include "oci/digest.h"
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 

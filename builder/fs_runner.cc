@@ -14,9 +14,9 @@
 #include "builder/config_apply.h"
 #include "builder/copy.h"
 #include "builder/layer_lineage.h"
-#include "oci/file_lock.h"
-#include "oci/file_util.h"
-#include "oci/url_fetch.h"
+#include "oci/store/file_lock.h"
+#include "sandbox/file_io.h"
+#include "oci/registry/url_fetch.h"
 #include "sandbox/copy_snapshot.h"
 #include "sandbox/overlay.h"
 #include "sandbox/run.h"
@@ -235,7 +235,7 @@ std::optional<sandbox::Mount> FsStepRunner::SecretMount(const frontend::MountSpe
   std::string value;
   if (!found->src.empty()) {
     try {
-      value = oci::ReadFileToString(found->src);
+      value = sandbox::ReadFileToString(found->src);
     } catch (const std::exception& e) {
       throw std::runtime_error("secret " + id + ": " + e.what());
     }
@@ -432,15 +432,9 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
     std::vector<std::pair<oci::FetchedUrl, std::optional<oci::Store::TempDir>>> fetched;
     for (const auto& s : copy.sources) {
       ++source_args;
-      if (s.rfind("<<", 0) == 0) {
-        // "<<EOF", "<<-EOF", "<<'EOF'", "<<\"EOF\"": the heredoc named EOF.
-        std::string name = s.substr(s.rfind("<<-", 0) == 0 ? 3 : 2);
-        if (name.size() >= 2 && (name.front() == '\'' || name.front() == '"') && name.back() == name.front())
-          name = name.substr(1, name.size() - 2);
-        const size_t before = heredocs.size();
+      if (auto name = frontend::HeredocSourceName(s)) {  // checked by the frontend: it names a heredoc
         for (const auto& h : copy.heredocs)
-          if (h.name == name) heredocs.push_back(&h);
-        if (heredocs.size() == before) throw std::runtime_error("COPY " + s + ": no heredoc of that name");
+          if (h.name == *name) heredocs.push_back(&h);
         continue;
       }
       if (copy.is_add && frontend::IsHttpSource(s)) {

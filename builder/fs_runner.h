@@ -14,8 +14,8 @@
 #include "builder/context.h"
 #include "builder/layer_cache.h"
 #include "builder/step_runner.h"
-#include "oci/layer.h"
-#include "oci/store.h"
+#include "oci/layer/layer.h"
+#include "oci/store/store.h"
 #include "sandbox/run.h"
 
 namespace kiln::builder {

@@ -3,7 +3,7 @@
 #include <set>
 
 #include "oci/error.h"
-#include "oci/layer.h"
+#include "oci/layer/layer.h"
 
 namespace kiln::builder {
 

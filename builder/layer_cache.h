@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "builder/image_state.h"
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 

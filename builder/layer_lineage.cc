@@ -2,7 +2,7 @@
 
 #include "builder/step_cache.h"
 #include "oci/error.h"
-#include "oci/file_util.h"
+#include "sandbox/file_io.h"
 
 namespace kiln::builder {
 
@@ -17,7 +17,7 @@ LayerLineage::LayerLineage(const oci::Store& store) : dir_(store.Path("cache/lin
 
 std::optional<LastLayer> LayerLineage::Last(const oci::Digest& key) const {
   try {
-    const std::string text = oci::ReadFileToString(dir_ / key.hex);
+    const std::string text = sandbox::ReadFileToString(dir_ / key.hex);
     const size_t nl = text.find('\n');
     LastLayer last{oci::Digest::Parse(text.substr(0, nl)), std::nullopt};
     if (nl != std::string::npos && nl + 1 < text.size()) {
@@ -26,7 +26,7 @@ std::optional<LastLayer> LayerLineage::Last(const oci::Digest& key) const {
       last.diff_id = oci::Digest::Parse(second);
     }
     return last;
-  } catch (const oci::Error&) {
+  } catch (const std::runtime_error&) {  // oci::Error, sandbox::Error
     return std::nullopt;  // none yet, or unreadable: no hint
   }
 }
@@ -35,7 +35,7 @@ void LayerLineage::Record(const oci::Digest& key, const oci::Digest& blob, const
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec) throw oci::Error("layer lineage: create " + dir_.string() + ": " + ec.message());
-  oci::WriteFileAtomic(dir_ / key.hex, blob.str() + "\n" + diff_id.str() + "\n");
+  sandbox::WriteFileAtomic(dir_ / key.hex, blob.str() + "\n" + diff_id.str() + "\n");
 }
 
 }  // namespace kiln::builder

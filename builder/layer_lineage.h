@@ -16,7 +16,7 @@
 
 #include "builder/image_state.h"
 #include "oci/digest.h"
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 

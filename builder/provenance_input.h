@@ -15,7 +15,7 @@
 #include "builder/base_image.h"
 #include "builder/build_options.h"
 #include "oci/digest.h"
-#include "oci/provenance.h"
+#include "oci/supply/provenance.h"
 
 namespace kiln::builder {
 

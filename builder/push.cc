@@ -1,7 +1,7 @@
 #include "builder/push.h"
 
-#include "oci/referrers.h"
-#include "oci/remote_referrers.h"
+#include "oci/supply/referrers.h"
+#include "oci/registry/remote_referrers.h"
 
 namespace kiln::builder {
 

@@ -9,8 +9,8 @@
 
 #include "oci/image.h"
 #include "oci/reference.h"
-#include "oci/registry.h"
-#include "oci/store.h"
+#include "oci/registry/registry.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 

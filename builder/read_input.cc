@@ -10,7 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "oci/file_util.h"
+#include "sandbox/file_io.h"
 
 namespace kiln::builder {
 
@@ -24,7 +24,7 @@ std::string ReadInputFile(const std::string& path) {
   // Plain read(2) into a string sized by fstat: `kiln lint` reads hundreds of
   // Dockerfiles, and an ifstream's buffer and locale setup cost more than the
   // read itself.
-  oci::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  sandbox::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
   if (!fd.valid() || ::fstat(fd.get(), &st) != 0) throw fail();
   if (S_ISDIR(st.st_mode)) {

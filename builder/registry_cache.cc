@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 #include "oci/error.h"
-#include "oci/file_util.h"
+#include "sandbox/file_io.h"
 #include "oci/image.h"
 #include "oci/reference.h"
 
@@ -54,7 +54,7 @@ CacheTransfer ImportRegistryCache(oci::Store& store, const StepCache& cache, oci
     if (key_hex.size() != 64 || key_hex.find_first_not_of("0123456789abcdef") != std::string::npos)
       throw oci::Error("cache " + ref_text + ": malformed step key \"" + key_hex + "\"");
     if (fs::exists(file)) continue;
-    oci::WriteFileAtomic(file, entry.dump());
+    sandbox::WriteFileAtomic(file, entry.dump());
     t.entries++;
   }
   return t;
@@ -69,7 +69,7 @@ CacheTransfer ExportRegistryCache(const oci::Store& store, const StepCache& cach
   for (const auto& key : keys) {
     const fs::path file = cache.dir() / (key.hex + ".json");
     if (entries.contains(key.hex) || !fs::exists(file)) continue;
-    json entry = json::parse(oci::ReadFileToString(file));
+    json entry = json::parse(sandbox::ReadFileToString(file));
     for (const auto& l : entry.at("layers")) {
       const std::string digest = l.at("digest").get<std::string>();
       if (!seen.insert(digest).second) continue;

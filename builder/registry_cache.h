@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "builder/step_cache.h"
-#include "oci/registry.h"
-#include "oci/store.h"
+#include "oci/registry/registry.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 

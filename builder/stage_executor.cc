@@ -6,37 +6,12 @@
 #include "builder/layer_lineage.h"
 #include "builder/signals.h"
 #include "frontend/error.h"
-#include "frontend/shell_lex.h"
+#include "frontend/expand.h"
 #include "frontend/stage_graph.h"
 
 namespace kiln::builder {
 
 namespace {
-
-// Heredoc bodies as the step sees them: `<<-` tabs chomped; COPY bodies with
-// unquoted delimiters expanded like BuildKit (quotes kept, they are file
-// content); RUN bodies are left to the shell.
-void ResolveHeredocs(frontend::Instruction& inst, const frontend::VarMap& vars, char escape) {
-  auto resolve = [&](std::vector<frontend::Heredoc>& heredocs, bool expand_allowed) {
-    for (auto& h : heredocs) {
-      std::string body = h.Body();
-      if (expand_allowed && h.expand) {
-        frontend::ShellLex lex(escape);
-        lex.skip_process_quotes = true;
-        lex.raw_escapes = true;
-        try {
-          body = lex.ProcessWord(body, vars);
-        } catch (const std::exception& e) {
-          throw frontend::Error(inst.location, "heredoc <<" + h.name + ": " + e.what());
-        }
-      }
-      h.content = std::move(body);
-      h.chomp = false;
-    }
-  };
-  if (auto* copy = std::get_if<frontend::CopyCmd>(&inst.command)) resolve(copy->heredocs, true);
-  if (auto* run = std::get_if<frontend::RunCmd>(&inst.command)) resolve(run->heredocs, false);
-}
 
 std::string JoinNul(const std::vector<std::string>& v) {
   std::string out;
@@ -120,7 +95,6 @@ ImageState StageExecutor::Build(const frontend::Dockerfile& df, int index, Image
   for (const auto& inst : program) {
     ThrowIfCancelled();
     frontend::Instruction expanded = frontend::Expand(inst, vars.ForExpansion(), df.escape);
-    ResolveHeredocs(expanded, vars.ForExpansion(), df.escape);
     // WORKDIR / has nothing to create: config only, as in BuildKit.
     const bool fs_step = !IsConfigOnly(inst) ||
                          (is_workdir(inst) &&

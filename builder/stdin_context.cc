@@ -6,7 +6,7 @@
 #include <iterator>
 #include <stdexcept>
 
-#include "oci/layer.h"
+#include "oci/layer/layer.h"
 
 namespace kiln::builder {
 namespace {

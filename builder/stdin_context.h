@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 

@@ -5,7 +5,7 @@
 #include <system_error>
 
 #include "oci/error.h"
-#include "oci/file_util.h"
+#include "sandbox/file_io.h"
 
 namespace kiln::builder {
 
@@ -40,7 +40,7 @@ std::optional<ImageState> StepCache::Lookup(const oci::Digest& key) const {
   std::error_code ec;
   if (!fs::exists(file, ec)) return std::nullopt;
   try {
-    const json j = json::parse(oci::ReadFileToString(file));
+    const json j = json::parse(sandbox::ReadFileToString(file));
     if (j.value("v", 0) != kStepCacheVersion) return std::nullopt;
     ImageState st;
     st.config = oci::ParseImageConfig(j.at("config").dump());
@@ -69,7 +69,7 @@ void StepCache::Put(const oci::Digest& key, const ImageState& state,
   j["config"] = json::parse(oci::ToJson(state.config));
   j["layers"] = json::array();
   for (const auto& d : state.layers) j["layers"].push_back(json::parse(oci::DescriptorToJson(d)));
-  oci::WriteFileAtomic(dir_ / (key.hex + ".json"), j.dump());
+  sandbox::WriteFileAtomic(dir_ / (key.hex + ".json"), j.dump());
   MarkUsed(key);
 }
 
@@ -89,7 +89,7 @@ std::vector<oci::Digest> StepCache::Roots() const {
   for (const auto& e : fs::directory_iterator(dir_, ec)) {
     if (e.path().extension() != ".json") continue;
     try {
-      const json j = json::parse(oci::ReadFileToString(e.path()));
+      const json j = json::parse(sandbox::ReadFileToString(e.path()));
       for (const auto& l : j.at("layers")) roots.push_back(oci::Digest::Parse(l.at("digest").get<std::string>()));
       for (const auto& d : j.at("config").value("rootfs", json::object()).value("diff_ids", json::array()))
         roots.push_back(oci::Digest::Parse(d.get<std::string>()));

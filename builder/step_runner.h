@@ -13,7 +13,7 @@
 
 #include "builder/image_state.h"
 #include "frontend/instructions.h"
-#include "oci/layer.h"
+#include "oci/layer/layer.h"
 
 namespace kiln::builder {
 

@@ -162,6 +162,11 @@ CopyCmd BuildCopy(Node& node, const Location& where, bool is_add) {
     Fail(where, "invalid --checksum \"" + c.checksum + "\" (expected algorithm:hex)");
   }
   c.heredocs = std::move(node.heredocs);
+  for (const auto& s : c.sources) {
+    auto name = HeredocSourceName(s);
+    if (name && std::none_of(c.heredocs.begin(), c.heredocs.end(), [&](const Heredoc& h) { return h.name == *name; }))
+      Fail(where, kw + " " + s + ": no heredoc of that name");
+  }
   return c;
 }
 
@@ -370,6 +375,14 @@ Instruction BuildOne(Node node, const std::string& file, char escape) {
 
 }  // namespace
 
+std::optional<std::string> HeredocSourceName(std::string_view source) {
+  if (!source.starts_with("<<")) return std::nullopt;
+  std::string_view name = source.substr(source.starts_with("<<-") ? 3 : 2);
+  if (name.size() >= 2 && (name.front() == '\'' || name.front() == '"') && name.back() == name.front())
+    name = name.substr(1, name.size() - 2);
+  return std::string(name);
+}
+
 std::string UnquoteWord(std::string_view w, char escape) {
   std::string out;
   size_t i = 0;
@@ -504,113 +517,6 @@ Instruction ParseInstruction(std::string_view text, const Location& where, char 
   } catch (const Error& e) {
     throw Error(where, e.message());
   }
-}
-
-Instruction Expand(const Instruction& in, const VarMap& vars, char escape) {
-  ShellLex lex(escape);
-  auto fail = [&](const std::exception& e) -> Error {
-    return Error(in.location, in.keyword + ": " + e.what());
-  };
-  auto word = [&](const std::string& w) -> std::string {
-    if (w.find_first_of("$'\"") == std::string::npos && w.find(escape) == std::string::npos) {
-      return w;  // nothing the lexer would change
-    }
-    try {
-      return lex.ProcessWord(w, vars);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::runtime_error& e) {
-      throw fail(e);
-    }
-  };
-  auto words = [&](std::vector<std::string>& list) {
-    for (auto& w : list) w = word(w);
-  };
-  auto kvs = [&](std::vector<KeyValue>& list) {
-    for (auto& kv : list) {
-      kv.key = word(kv.key);
-      kv.value = word(kv.raw);
-      kv.raw = EscapeWord(kv.value, escape);
-    }
-  };
-
-  Instruction out = in;
-  std::visit(
-      [&](auto& c) {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, FromCmd>) {
-          c.image = word(c.image);
-          c.platform = word(c.platform);
-        } else if constexpr (std::is_same_v<T, CopyCmd>) {
-          // Heredoc sources ("<<EOF") are names, not paths: leave them.
-          for (auto& s : c.sources) {
-            if (s.rfind("<<", 0) != 0) s = word(s);
-          }
-          c.dest = word(c.dest);
-          c.from = word(c.from);
-          c.chown = word(c.chown);
-          c.chmod = word(c.chmod);
-          c.checksum = word(c.checksum);
-          words(c.excludes);
-        } else if constexpr (std::is_same_v<T, RunCmd>) {
-          c.mounts.clear();
-          WordExpander expander = word;
-          for (const auto& m : c.mount_flags) {
-            try {
-              c.mounts.push_back(ParseMount(m, &expander));
-            } catch (const Error&) {
-              throw;
-            } catch (const std::runtime_error& e) {
-              throw Error(in.location, std::string("--mount: ") + e.what());
-            }
-          }
-          c.network = word(c.network);
-          if (!c.network.empty() && c.network != "default" && c.network != "none" &&
-              c.network != "host") {
-            throw Error(in.location, "unsupported network mode \"" + c.network + "\"");
-          }
-        } else if constexpr (std::is_same_v<T, EnvCmd>) {
-          kvs(c.vars);
-        } else if constexpr (std::is_same_v<T, LabelCmd>) {
-          kvs(c.labels);
-        } else if constexpr (std::is_same_v<T, ArgCmd>) {
-          for (auto& a : c.args) {
-            a.name = word(a.name);
-            if (a.raw_value) {
-              a.value = word(*a.raw_value);
-              a.raw_value = EscapeWord(*a.value, escape);
-            }
-          }
-        } else if constexpr (std::is_same_v<T, ExposeCmd>) {
-          // EXPOSE splits words after expansion: EXPOSE $PORTS with PORTS="80 443".
-          std::vector<std::string> ports;
-          for (const auto& p : c.ports) {
-            try {
-              auto split = lex.ProcessWords(p, [&](const std::string& name) -> std::optional<std::string> {
-                auto it = vars.find(name);
-                if (it == vars.end()) return std::nullopt;
-                return it->second;
-              });
-              ports.insert(ports.end(), split.begin(), split.end());
-            } catch (const std::runtime_error& e) {
-              throw fail(e);
-            }
-          }
-          c.ports = std::move(ports);
-        } else if constexpr (std::is_same_v<T, VolumeCmd>) {
-          words(c.paths);
-        } else if constexpr (std::is_same_v<T, UserCmd>) {
-          c.user = word(c.user);
-        } else if constexpr (std::is_same_v<T, WorkdirCmd>) {
-          c.path = word(c.path);
-        } else if constexpr (std::is_same_v<T, StopsignalCmd>) {
-          c.signal = word(c.signal);
-        }
-        // CMD, ENTRYPOINT, SHELL, RUN text, HEALTHCHECK, MAINTAINER and ONBUILD
-        // are not expanded at build time (the shell or the child build does it).
-      },
-      out.command);
-  return out;
 }
 
 }  // namespace kiln::frontend

@@ -63,6 +63,10 @@ struct CopyCmd {               // COPY and ADD
   std::string checksum;        // ADD --checksum
   std::vector<Heredoc> heredocs;
 };
+// The heredoc a COPY/ADD source names ("<<EOF", "<<-EOF", "<<'EOF'",
+// "<<\"EOF\"" all name EOF), or nullopt for a path. Every such name is
+// checked against the instruction's heredocs when it is built.
+std::optional<std::string> HeredocSourceName(std::string_view source);
 struct CmdCmd { std::vector<std::string> args; bool shell_form = true; };
 struct EntrypointCmd { std::vector<std::string> args; bool shell_form = true; };
 struct ShellCmd { std::vector<std::string> args; };
@@ -135,11 +139,6 @@ Instruction ParseInstruction(std::string_view text, const Location& where, char 
 // Variables visible while dispatching a stage, with docker's scoping: ARG
 // values (build-arg overrides, declared defaults), ENV shadowing ARG.
 using VarMap = std::map<std::string, std::string>;
-
-// Returns a copy of the instruction with every field BuildKit expands
-// expanded against `vars` (RUN/CMD/ENTRYPOINT/SHELL text is left alone;
-// heredocs are left alone). Throws Error with the instruction's location.
-Instruction Expand(const Instruction& in, const VarMap& vars, char escape = '\\');
 
 // Removes quotes and processes escapes the way the shell lexer does, but
 // leaves $VAR references as written (for display of unexpanded values).

@@ -8,6 +8,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "frontend/expand.h"
 #include "frontend/flags.h"
 #include "frontend/shell_lex.h"
 #include "frontend/stage_vars.h"

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "oci/image.h"
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::oci {
 

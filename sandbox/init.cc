@@ -23,6 +23,7 @@
 
 #include "sandbox/capabilities.h"
 #include "sandbox/error.h"
+#include "sandbox/file_io.h"
 #include "sandbox/rootfs_setup.h"
 #include "sandbox/seccomp_filter.h"
 #include "sandbox/syscalls.h"
@@ -65,28 +66,6 @@ void ResetSignals(const sigset_t& mask) {
     if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
   }
   ::sigprocmask(SIG_SETMASK, &mask, nullptr);
-}
-
-std::string ReadAll(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-void WriteAll(int fd, const std::string& text) {
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
 }
 
 void LoopbackUp() {
@@ -162,7 +141,7 @@ bool SetgroupsAllowed() {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Error("no_new_privs: " + sys::ErrnoText(errno));
     LoadSeccompFilter();
   } catch (const std::exception& e) {
-    WriteAll(err_fd, e.what());
+    TryWriteAll(err_fd, e.what());
     ::_exit(125);
   }
   std::vector<std::string> args = spec.argv;
@@ -199,7 +178,7 @@ bool SetgroupsAllowed() {
   std::string msg = "kiln: exec: \"" + name + "\": " +
                     (err == ENOENT && name.find('/') == std::string::npos ? std::string("executable file not found in $PATH")
                                                                           : sys::ErrnoText(err)) + "\n";
-  WriteAll(2, msg);
+  TryWriteAll(2, msg);
   ::_exit(err == ENOENT ? 127 : 126);
 }
 
@@ -207,7 +186,7 @@ bool SetgroupsAllowed() {
 [[noreturn]] void InitMain(const RunSpec& spec, const std::string& resolv_conf, int status_fd,
                            const sigset_t& orig_mask) {
   auto fail = [&](const std::string& msg) {
-    WriteAll(status_fd, "E" + msg);
+    TryWriteAll(status_fd, "E" + msg);
     ::_exit(1);
   };
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -256,7 +235,7 @@ bool SetgroupsAllowed() {
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) fail("waiting for the command: " + sys::ErrnoText(errno));
     if (pid == cmd) {
-      WriteAll(status_fd, "S" + std::to_string(status));
+      TryWriteAll(status_fd, "S" + std::to_string(status));
       // Exiting as pid 1 kills every other process in the namespace.
       ::_exit(0);
     }
@@ -318,7 +297,7 @@ RunSpec SpecFromJson(const std::string& text) {
 }
 
 int HelperMain(int argc, char** argv) {
-  auto report = [](const nlohmann::json& j) { WriteAll(kStatusFd, j.dump()); };
+  auto report = [](const nlohmann::json& j) { TryWriteAll(kStatusFd, j.dump()); };
   try {
     if (argc < 3) throw Error("usage: __kiln-sandbox-init PARENT_PID");
     // SIGTERM when the caller dies (even by kill -9): we then kill the

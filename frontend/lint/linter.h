@@ -80,10 +80,6 @@ bool ReachesThreshold(const LintResult& result, std::optional<Severity> threshol
 std::string FormatText(const LintResult& result, bool color = false);
 // JSON document, schema in docs/lint-json.md.
 std::string FormatJson(const std::vector<LintResult>& results);
-// The same document from each result's object formatted beforehand with
-// FormatJsonFile (`kiln lint` formats them on its worker threads).
-std::string FormatJsonFile(const LintResult& result);
-std::string FormatJson(const std::vector<LintResult>& results, const std::vector<std::string>& file_objects);
 // SARIF 2.1.0 for GitHub code scanning.
 std::string FormatSarif(const std::vector<LintResult>& results);
 

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <map>
 
-#include "frontend/lint/json_writer.h"
 #include "frontend/lint/linter.h"
 
 namespace kiln::frontend::lint {
@@ -46,19 +45,7 @@ std::string FormatSarif(const std::vector<LintResult>& results) {
     index[r.id] = static_cast<int>(rules.size());
     rules.push_back(RuleJson(r));
   }
-  // Streamed with keys in sorted order (the layout of the nlohmann DOM this
-  // used to be): the results come before the tool, whose rule list gains the
-  // shellcheck codes met on the way.
-  std::string out;
-  JsonWriter w(out);
-  w.BeginObject();
-  w.Key("$schema");
-  w.String("https://json.schemastore.org/sarif-2.1.0.json");
-  w.Key("runs");
-  w.BeginArray();
-  w.BeginObject();
-  w.Key("results");
-  w.BeginArray();
+  nlohmann::json sarif_results = nlohmann::json::array();
   for (const auto& res : results) {
     for (const auto& f : res.findings) {
       auto it = index.find(f.rule);
@@ -75,56 +62,26 @@ std::string FormatSarif(const std::vector<LintResult>& results) {
       const int line = f.location.line > 0 ? f.location.line : 1;
       std::string_view uri = f.location.file.empty() ? res.filename : f.location.file;
       if (uri.starts_with("./")) uri.remove_prefix(2);
-      w.BeginObject();
-      w.Key("level");
-      w.String(Level(f.severity));
-      w.Key("locations");
-      w.BeginArray();
-      w.BeginObject();
-      w.Key("physicalLocation");
-      w.BeginObject();
-      w.Key("artifactLocation");
-      w.BeginObject();
-      w.Key("uri");
-      w.String(uri);
-      w.EndObject();
-      w.Key("region");
-      w.BeginObject();
-      w.Key("endLine");
-      w.Int(std::max(line, f.location.end_line));
-      w.Key("startColumn");
-      w.Int(f.location.column > 0 ? f.location.column : 1);
-      w.Key("startLine");
-      w.Int(line);
-      w.EndObject();
-      w.EndObject();
-      w.EndObject();
-      w.EndArray();
-      w.Key("message");
-      w.BeginObject();
-      w.Key("text");
-      w.String(f.message);
-      w.EndObject();
-      w.Key("ruleId");
-      w.String(f.rule);
-      w.Key("ruleIndex");
-      w.Int(it->second);
-      w.EndObject();
+      nlohmann::json region = {{"endLine", std::max(line, f.location.end_line)},
+                               {"startColumn", f.location.column > 0 ? f.location.column : 1},
+                               {"startLine", line}};
+      sarif_results.push_back(
+          {{"level", Level(f.severity)},
+           {"locations", {{{"physicalLocation", {{"artifactLocation", {{"uri", uri}}}, {"region", std::move(region)}}}}}},
+           {"message", {{"text", f.message}}},
+           {"ruleId", f.rule},
+           {"ruleIndex", it->second}});
     }
   }
-  w.EndArray();
-  w.Key("tool");
-  w.Value({{"driver",
-            {{"name", "kiln"},
-             {"informationUri", "https://github.com/kiln-build/kiln/blob/main/docs/rules.md"},
-             {"rules", std::move(rules)}}}});
-  w.EndObject();
-  w.EndArray();
-  w.Key("version");
-  w.String("2.1.0");
-  w.EndObject();
-  out += '\n';
-  return out;
+  nlohmann::json tool = {{"driver",
+                          {{"name", "kiln"},
+                           {"informationUri", "https://github.com/kiln-build/kiln/blob/main/docs/rules.md"},
+                           {"rules", std::move(rules)}}}};
+  nlohmann::json doc = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+                        {"runs", {{{"results", std::move(sarif_results)}, {"tool", std::move(tool)}}}},
+                        {"version", "2.1.0"}};
+  return doc.dump(2) + "\n";
+
 }
 
 }  // namespace kiln::frontend::lint

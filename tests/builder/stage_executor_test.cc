@@ -11,7 +11,7 @@
 #include "builder/config_apply.h"
 #include "frontend/stage_graph.h"
 #include "frontend/stage_vars.h"
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 namespace {

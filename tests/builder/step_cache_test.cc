@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "oci/store.h"
+#include "oci/store/store.h"
 
 namespace kiln::builder {
 namespace {

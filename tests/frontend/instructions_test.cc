@@ -1,4 +1,5 @@
 #include "frontend/instructions.h"
+#include "frontend/expand.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,7 @@
 // Docker's ARG/ENV scoping rules, with the cases from docker's reference
 // ("Scope", "Using ARG variables", "Predefined ARGs") and BuildKit's
 // dockerfile_test.go.
+#include "frontend/expand.h"
 #include "frontend/stage_vars.h"
 
 #include <gtest/gtest.h>

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "oci/error.h"
-#include "ocicore_test_util.h"
+#include "tests/oci/ocicore_test_util.h"
 
 namespace kiln::oci {
 namespace {

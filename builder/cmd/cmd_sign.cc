@@ -1,0 +1,187 @@
+// `kiln keygen`, `kiln sign`, `kiln verify`: cosign-format key-based
+// signatures of images in the local store, or, for an image that is not
+// there (or with --remote), in its registry (bodies in oci/supply_chain.h).
+// The key password comes from $KILN_PASSWORD (like cosign's
+// COSIGN_PASSWORD) or from a prompt when stdin is a terminal.
+#include <CLI/CLI.hpp>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
+#include "builder/base_image.h"
+#include "builder/cmd/commands.h"
+#include "oci/error.h"
+#include "oci/reference.h"
+#include "oci/supply/referrers.h"
+#include "oci/registry/registry.h"
+#include "oci/store/store.h"
+#include "oci/supply/supply_chain.h"
+
+namespace kiln::builder {
+
+namespace {
+
+// Restores the terminal's echo on every exit path.
+class NoEcho {
+ public:
+  NoEcho() {
+    if (::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    termios t = saved_;
+    t.c_lflag &= ~tcflag_t(ECHO);
+    active_ = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0;
+  }
+  ~NoEcho() {
+    if (active_) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+  }
+  NoEcho(const NoEcho&) = delete;
+  NoEcho& operator=(const NoEcho&) = delete;
+
+ private:
+  termios saved_{};
+  bool active_ = false;
+};
+
+std::string ReadPassword(const std::string& what, bool confirm) {
+  if (const char* p = std::getenv("KILN_PASSWORD")) return p;
+  if (!::isatty(STDIN_FILENO))
+    throw std::runtime_error(what + ": no password: set KILN_PASSWORD (may be empty) or run on a terminal to be prompted");
+  auto ask = [](const char* prompt) {
+    std::cerr << prompt << std::flush;
+    std::string line;
+    {
+      NoEcho guard;
+      std::getline(std::cin, line);
+    }
+    std::cerr << "\n";
+    return line;
+  };
+  std::string pw = ask("Enter password for private key: ");
+  if (confirm && ask("Enter password for private key again: ") != pw)
+    throw std::runtime_error(what + ": the passwords do not match");
+  return pw;
+}
+
+// The repository as cosign names it in the payload: "localhost:5000/app"
+// for "localhost:5000/app:1", "busybox" for "busybox:latest".
+std::string RepositoryOf(const std::string& name) {
+  std::string s = oci::Reference::Parse(name).familiar();
+  if (auto at = s.find('@'); at != std::string::npos) s.resize(at);
+  const auto colon = s.rfind(':');
+  const auto slash = s.rfind('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) s.resize(colon);
+  return s;
+}
+
+}  // namespace
+
+void AddSignCommands(CLI::App& app) {
+  {
+    auto* cmd = app.add_subcommand("keygen", "Create a cosign-compatible ECDSA P-256 key pair (PREFIX.key, PREFIX.pub)");
+    auto prefix = std::make_shared<std::string>("cosign");
+    cmd->add_option("--output-key-prefix", *prefix, "Write PREFIX.key and PREFIX.pub")->capture_default_str();
+    cmd->callback([prefix] {
+      const std::string priv = *prefix + ".key", pub = *prefix + ".pub";
+      const std::string pw = ReadPassword("keygen", true);
+      oci::KeyGen(priv, pub, pw);
+      std::cerr << "Private key written to " << priv << "\nPublic key written to " << pub << "\n";
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("sign", "Sign an image (cosign format): in the local store, else in its registry");
+    auto name = std::make_shared<std::string>();
+    auto key = std::make_shared<std::string>();
+    auto push = std::make_shared<std::string>();
+    auto remote = std::make_shared<bool>(false);
+    auto insecure = std::make_shared<bool>(false);
+    cmd->add_option("IMAGE", *name, "Image in the local store, else a registry reference")->required();
+    cmd->add_option("--key", *key, "Private key (from kiln keygen)")->required();
+    cmd->add_option("--push", *push, "Push the signature image to this repository (e.g. localhost:5000/app)");
+    cmd->add_flag("--remote", *remote, "Sign the image in the registry even when it is in the local store");
+    cmd->add_flag("--insecure", *insecure, "Allow plain HTTP / unverified TLS");
+    cmd->callback([name, key, push, remote, insecure] {
+      oci::Store store(oci::Store::DefaultRoot());
+      oci::Store::Lock lock(store, false);
+      std::optional<oci::Descriptor> local;
+      if (!*remote) local = store.ResolveTag(NormalizeTag(*name));
+      // An image only in a registry: sign the digest the registry serves and
+      // push the signature next to it.
+      const std::string dest_name = !push->empty() ? *push : (local ? "" : *name);
+      // The payload names the repository the signature will be checked
+      // against: the push destination when there is one.
+      const std::string repo = RepositoryOf(dest_name.empty() ? *name : dest_name);
+      std::unique_ptr<oci::RegistryClient> client;
+      if (!dest_name.empty() || !local) client = std::make_unique<oci::RegistryClient>(oci::RegistryOptions().AllowInsecure(*insecure));
+      oci::Descriptor desc;
+      if (local) {
+        desc = *local;
+      } else {
+        desc = client->ResolveManifest(oci::Reference::Parse(*name), oci::Platform::Host());
+      }
+      oci::Reference dest;
+      if (!dest_name.empty()) {
+        dest = oci::Reference::Parse(dest_name);
+        dest.digest.clear();
+        dest.tag = oci::SignatureTag(desc.digest);
+        // Signatures already in the registry are kept: ours is added to them (as cosign does).
+        const std::string local_tag = repo + ":" + oci::SignatureTag(desc.digest);
+        if (!store.ResolveTag(local_tag) && client->HeadManifest(dest))
+          store.SetTag(local_tag, client->Pull(dest, store, oci::Platform{}));
+      }
+      const std::string pw = ReadPassword("sign", false);
+      const oci::Signature sig = oci::Sign(store, desc, repo, *key, pw);
+      std::cerr << "signed " << repo << "@" << desc.digest.str() << " -> " << repo << ":"
+                << oci::SignatureTag(desc.digest) << "\n";
+      if (!dest_name.empty()) {
+        const oci::Digest d = client->Push(store, sig.sig_manifest, dest);
+        std::cout << dest.str() << ": " << d.str() << "\n";
+      } else {
+        std::cout << sig.sig_manifest.digest.str() << "\n";
+      }
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand(
+        "verify", "Verify an image's signature with a public key (exit 1 if none verifies): local store, else registry");
+    auto name = std::make_shared<std::string>();
+    auto key = std::make_shared<std::string>();
+    auto reference = std::make_shared<std::string>();
+    auto remote = std::make_shared<bool>(false);
+    auto insecure = std::make_shared<bool>(false);
+    cmd->add_option("IMAGE", *name, "Image in the local store, else a registry reference")->required();
+    cmd->add_option("--key", *key, "Public key (from kiln keygen)")->required();
+    cmd->add_option("--reference", *reference, "Repository the signature names (default: IMAGE's repository)");
+    cmd->add_flag("--remote", *remote, "Verify against the registry even when the image is in the local store");
+    cmd->add_flag("--insecure", *insecure, "Allow plain HTTP / unverified TLS");
+    cmd->callback([name, key, reference, remote, insecure] {
+      oci::Store store(oci::Store::DefaultRoot());
+      oci::Store::Lock lock(store, false);
+      const std::string repo = RepositoryOf(reference->empty() ? *name : *reference);
+      std::optional<oci::Descriptor> local;
+      if (!*remote) local = store.ResolveTag(NormalizeTag(*name));
+      if (local) {
+        oci::Verify(store, local->digest, repo, *key);  // throws (exit 1) explaining each failure
+        std::cout << "Verified OK: " << repo << "@" << local->digest.str() << "\n";
+        return;
+      }
+      // The digest the registry serves now, and the signatures stored for it there.
+      oci::RegistryClient client(oci::RegistryOptions().AllowInsecure(*insecure));
+      const oci::Reference ref = oci::Reference::Parse(*name);
+      const oci::Descriptor m = client.ResolveManifest(ref, oci::Platform::Host());
+      oci::Reference sig_ref = ref;
+      sig_ref.digest.clear();
+      sig_ref.tag = oci::SignatureTag(m.digest);
+      if (!client.HeadManifest(sig_ref))
+        throw oci::Error("verify " + repo + "@" + m.digest.str() + ": no signature in the registry (" + sig_ref.str() +
+                         " not found)");
+      const oci::Descriptor sig = client.Pull(sig_ref, store, oci::Platform{});
+      oci::VerifySignatureManifest(store, sig, m.digest, repo, *key);
+      std::cout << "Verified OK: " << repo << "@" << m.digest.str() << " (registry)\n";
+    });
+  }
+}
+
+}  // namespace kiln::builder

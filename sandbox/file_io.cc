@@ -1,0 +1,92 @@
+#include "sandbox/file_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "sandbox/error.h"
+
+namespace kiln::sandbox {
+namespace {
+
+[[noreturn]] void ThrowErrno(const std::string& what) { throw Error(what + ": " + std::strerror(errno)); }
+
+}  // namespace
+
+std::string ReadAll(int fd, const std::string& what) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ThrowErrno(what);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+bool TryWriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+void WriteAll(int fd, std::string_view data, const std::string& what) {
+  if (!TryWriteAll(fd, data)) ThrowErrno(what + ": write");
+}
+
+size_t PreadFull(int fd, void* buf, size_t size, off_t offset) {
+  char* p = static_cast<char*>(buf);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::pread(fd, p + got, size - got, offset + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got;
+}
+
+std::string ReadFileToString(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) ThrowErrno("read " + path.string() + ": open");
+  return ReadAll(fd.get(), "read " + path.string());
+}
+
+void FsyncDir(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) ThrowErrno("fsync dir " + dir.string() + ": open");
+  if (::fsync(fd.get()) != 0) ThrowErrno("fsync dir " + dir.string());
+}
+
+void WriteFileAtomic(const std::filesystem::path& path, std::string_view data) {
+  auto dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto tmp = dir / ("." + path.filename().string() + ".tmp-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(rng() & 0xffffffff));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.valid()) ThrowErrno("write " + path.string() + ": create " + tmp.string());
+  try {
+    WriteAll(fd.get(), data, "write " + tmp.string());
+    if (::fsync(fd.get()) != 0) ThrowErrno("write " + tmp.string() + ": fsync");
+    fd.Reset();
+    if (::rename(tmp.c_str(), path.c_str()) != 0) ThrowErrno("write " + path.string() + ": rename");
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  FsyncDir(dir);
+}
+
+}  // namespace kiln::sandbox

@@ -1,0 +1,37 @@
+// Whole-file and whole-buffer I/O on descriptors and paths, written once for
+// every folder: reads and writes that retry EINTR and short counts, and
+// atomic replacement (temp file in the same dir, fsync, rename, fsync dir) so
+// a crash never leaves a half-written index.json or blob under its final name.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "sandbox/unique_fd.h"
+
+namespace kiln::sandbox {
+
+// Reads `fd` to end of file; throws Error("<what>: ...") on a read error.
+std::string ReadAll(int fd, const std::string& what = "read");
+// Writes all of `data`; throws Error("<what>: ...").
+void WriteAll(int fd, std::string_view data, const std::string& what);
+inline void WriteAll(int fd, const void* data, size_t size, const std::string& what) {
+  WriteAll(fd, std::string_view(static_cast<const char*>(data), size), what);
+}
+// The same where nothing can be done about a failure (reporting an error on
+// a status pipe whose reader is gone): false instead of an exception.
+bool TryWriteAll(int fd, std::string_view data);
+// pread(2) of `size` bytes at `offset`, retrying on EINTR/short reads: the
+// number read, less than `size` only at end of file or on an error.
+size_t PreadFull(int fd, void* buf, size_t size, off_t offset);
+// Reads a whole file; throws Error naming the path.
+std::string ReadFileToString(const std::filesystem::path& path);
+// Atomically replaces `path` with `data`.
+void WriteFileAtomic(const std::filesystem::path& path, std::string_view data);
+// fsync(2) of a directory so a rename inside it is durable.
+void FsyncDir(const std::filesystem::path& dir);
+
+}  // namespace kiln::sandbox
