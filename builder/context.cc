@@ -15,7 +15,7 @@
 #include <stdexcept>
 
 #include "sandbox/file_io.h"
-#include "oci/parallel.h"
+#include "sandbox/parallel.h"
 
 namespace kiln::builder {
 
@@ -412,7 +412,7 @@ oci::Digest BuildContext::SourcesDigest(const std::vector<const ContextEntry*>& 
   }
   // 32 bytes each, not a hex string: 2.2 MB less for 20,000 files.
   std::vector<std::array<unsigned char, 32>> sums(files.size());
-  oci::ParallelFor(files.size(), [&](size_t i) { sums[i] = FileSum(*files[i]); }, 64);
+  sandbox::ParallelFor(files.size(), [&](size_t i) { sums[i] = FileSum(*files[i]); }, 64);
   size_t file_index = 0;
 
   for (size_t m = 0; m < matches.size(); ++m) {

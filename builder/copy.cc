@@ -19,7 +19,7 @@
 #include "oci/error.h"
 #include "sandbox/file_io.h"
 #include "oci/layer/layer_read.h"
-#include "oci/parallel.h"
+#include "sandbox/parallel.h"
 
 namespace kiln::builder {
 
@@ -224,7 +224,7 @@ void DeferredCopy::Run(const CopyAttrs& a) {
   }
   const bool may_link = a.earlier && !a.earlier->tree.empty() && to_top.compare(0, root_prefix.size(), root_prefix) == 0;
   const std::vector<uint32_t> order = DirectoriesInTurn();
-  oci::ParallelFor(order.size(), [&](size_t k) {
+  sandbox::ParallelFor(order.size(), [&](size_t k) {
     const File& f = files[order[k]];
     if (may_link && LeaveForEarlier(f, a)) return;
     const std::string to = to_top + f.sub;

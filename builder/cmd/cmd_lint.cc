@@ -18,7 +18,7 @@
 #include "frontend/error.h"
 #include "frontend/lint/linter.h"
 #include "frontend/shared_memo.h"
-#include "oci/parallel.h"
+#include "sandbox/parallel.h"
 
 namespace kiln::builder {
 namespace {
@@ -114,7 +114,7 @@ void RunLint(const LintOpts& o) {
   std::vector<FileOutcome> outcomes(o.files.size());
   SharedLookups lookups(o);
   const bool color = o.format == "text" && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
-  oci::ParallelFor(o.files.size(), [&](size_t i) {
+  sandbox::ParallelFor(o.files.size(), [&](size_t i) {
     FileOutcome& out = outcomes[i];
     lint::LintOptions options;
     try {

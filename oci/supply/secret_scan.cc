@@ -15,7 +15,7 @@
 #include "oci/error.h"
 #include "sandbox/file_io.h"
 #include "oci/layer/layer.h"
-#include "oci/parallel.h"
+#include "sandbox/parallel.h"
 #include "oci/supply/secret_rules.h"
 
 namespace kiln::oci {
@@ -153,7 +153,7 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
     if (layers[i].unpacked.empty()) ForEachEntry(layers[i].path, scan_file);
     else VisitTreeFile(layers[i].unpacked, trees[i][items[n].file], scan_file);
   };
-  ParallelFor(items.size(), scan_item);
+  sandbox::ParallelFor(items.size(), scan_item);
   for (const auto& found : per_item) out.insert(out.end(), found.begin(), found.end());
   if (opts.scan_config) {
     for (const auto& env : config.config.env)

@@ -1,4 +1,4 @@
-#include "oci/parallel.h"
+#include "sandbox/parallel.h"
 
 #include <algorithm>
 #include <atomic>
@@ -7,9 +7,9 @@
 #include <thread>
 #include <vector>
 
-namespace kiln::oci {
+namespace kiln::sandbox {
 
-void ParallelFor(size_t n, const std::function<void(size_t)>& fn, size_t min_items) {
+void ParallelFor(size_t n, const std::function<void(size_t)>& fn, size_t min_items, size_t threads) {
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::mutex error_mu;
@@ -24,14 +24,14 @@ void ParallelFor(size_t n, const std::function<void(size_t)>& fn, size_t min_ite
       }
     }
   };
-  const size_t threads =
-      n < min_items ? 1 : std::min<size_t>(n, std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
+  if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  const size_t used = n < min_items ? 1 : std::min(n, threads);
   {
     std::vector<std::jthread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    for (size_t t = 1; t < used; ++t) pool.emplace_back(worker);
     worker();
   }
   if (error) std::rethrow_exception(error);
 }
 
-}  // namespace kiln::oci
+}  // namespace kiln::sandbox

@@ -1,13 +1,15 @@
-#include "oci/parallel.h"
+#include "sandbox/parallel.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
-namespace kiln::oci {
+namespace kiln::sandbox {
 namespace {
 
 TEST(ParallelFor, VisitsEveryItemOnce) {
@@ -22,6 +24,17 @@ TEST(ParallelFor, FewItemsStayOnTheCallersThread) {
   ParallelFor(5, [&](size_t) { EXPECT_EQ(std::this_thread::get_id(), me); }, 32);
 }
 
+TEST(ParallelFor, ThreadsAreBoundedByTheCaller) {
+  std::mutex mu;
+  std::set<std::thread::id> ids;
+  ParallelFor(200, [&](size_t) {
+    std::lock_guard lock(mu);
+    ids.insert(std::this_thread::get_id());
+  }, 2, 1);
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(*ids.begin(), std::this_thread::get_id());
+}
+
 TEST(ParallelFor, TheFirstErrorIsRethrownAndStopsNewItems) {
   std::atomic<int> ran{0};
   EXPECT_THROW(ParallelFor(100000, [&](size_t i) {
@@ -32,4 +45,4 @@ TEST(ParallelFor, TheFirstErrorIsRethrownAndStopsNewItems) {
 }
 
 }  // namespace
-}  // namespace kiln::oci
+}  // namespace kiln::sandbox
