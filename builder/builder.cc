@@ -187,6 +187,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
         base.digest = BaseStateDigest("scratch", oci::Platform::Host().str());
       } else {
         base = resolver.Resolve(node.base_image);
+        layers.NameImage(base, node.base_image);
       }
     } catch (const frontend::Error&) {
       progress.Failed(from_id, "base image");
