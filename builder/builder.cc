@@ -152,6 +152,12 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   bo.always_pull = opts.pull;
   bo.insecure = opts.insecure_registry;
   bo.note = [&progress](const std::string& s) { progress.Note(s); };
+  // A pulled image is unpacked (and so checked) before it is tagged: a forged
+  // or corrupt one leaves no tag behind, only unreferenced blobs.
+  bo.verify = [&layers](const std::string& name, const ImageState& st) {
+    layers.NameImage(st, name);
+    layers.Lowers(st);
+  };
   BaseImageResolver resolver(store, bo);
   FsStepRunner runner(store, layers, &context, resolver, opts);
 

@@ -72,6 +72,7 @@ before=$(unpacked)
 if build pulled; then kt_fail "forged image from the registry accepted"; else kt_ok "forged image from the registry refused"; fi
 kt_check "  naming the image and both digests" grep -q "$KT_REGISTRY/forged:latest.*$forged_layer.*$forged_diff.*$bb_diff" "$KT_WORK/log"
 kt_eq "  and nothing more is unpacked" "$before" "$(unpacked)"
+kt_check "  nor tagged" bash -c "! grep -q forged '$root/index.json'"
 kt_check "  nothing under the forged content's digest either" test ! -e "$root/layers/${forged_diff#sha256:}"
 
 # 4. Broken gzip: CRC and trailing data.
