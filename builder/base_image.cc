@@ -102,9 +102,11 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   } catch (const std::exception& e) {
     throw oci::Error("base image " + name + ": " + e.what());
   }
+  ImageState st = StateFromManifest(store_, d);
+  if (opts_.verify) opts_.verify(name, st);
   if (ref.digest.empty()) store_.SetTag(tag, d);
   used.manifest = d.digest;
-  return StateFromManifest(store_, d);
+  return st;
 }
 
 }  // namespace kiln::builder

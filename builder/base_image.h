@@ -24,6 +24,9 @@ struct BaseImageOptions {
   bool insecure = false;
   oci::Platform platform = oci::Platform::Host();
   std::function<void(const std::string&)> note;  // "pulling ...", one line per event
+  // Called with a freshly pulled image before it is tagged in the store;
+  // throwing leaves it untagged.
+  std::function<void(const std::string& name, const ImageState&)> verify;
 };
 
 // The state of an image already in the store.

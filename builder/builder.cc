@@ -152,6 +152,12 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   bo.always_pull = opts.pull;
   bo.insecure = opts.insecure_registry;
   bo.note = [&progress](const std::string& s) { progress.Note(s); };
+  // A pulled image is unpacked (and so checked) before it is tagged: a forged
+  // or corrupt one leaves no tag behind, only unreferenced blobs.
+  bo.verify = [&layers](const std::string& name, const ImageState& st) {
+    layers.NameImage(st, name);
+    layers.Lowers(st);
+  };
   BaseImageResolver resolver(store, bo);
   FsStepRunner runner(store, layers, &context, resolver, opts);
 
@@ -187,6 +193,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
         base.digest = BaseStateDigest("scratch", oci::Platform::Host().str());
       } else {
         base = resolver.Resolve(node.base_image);
+        layers.NameImage(base, node.base_image);
       }
     } catch (const frontend::Error&) {
       progress.Failed(from_id, "base image");

@@ -95,6 +95,7 @@ std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper, const oci:
     if (auto last = lineages.Last(lineage)) opts.reuse_gzip_members_of = last->blob;
   oci::Layer layer = oci::WriteLayer(store_, upper, opts);
   store_.AdoptLayerDir(upper, layer.diff_id);
+  store_.RecordDiffId(layer.blob.digest, layer.diff_id);  // computed here: LayerCache need not hash it again
   if (!lineage.empty()) lineages.Record(lineage, layer.blob.digest, layer.diff_id);
   return layer;
 }

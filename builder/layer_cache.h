@@ -1,5 +1,6 @@
 // Unpacked layers for overlay lower dirs: each layer blob is extracted once
-// into Store::LayerDir(diff_id). Extraction goes to a temp dir and is
+// into Store::LayerDir(diff_id), the diff_id hashed while extracting and
+// compared with the image's claim (a mismatch fails, keeping nothing). Extraction goes to a temp dir and is
 // published with Store::AdoptLayerDir, so concurrent builds (and parallel
 // stages of one build) never see a half-written layer; within one process a
 // per-layer mutex avoids extracting the same blob twice.
@@ -9,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "builder/image_state.h"
@@ -23,11 +25,17 @@ class LayerCache {
   std::filesystem::path Ensure(const oci::Descriptor& blob, const oci::Digest& diff_id);
   // Overlay lower dirs of a state, top-most first.
   std::vector<std::filesystem::path> Lowers(const ImageState& state);
+  // Names a base image's layers in the errors above ("FROM busybox").
+  void NameImage(const ImageState& state, const std::string& name);
 
  private:
+  void Check(const oci::Descriptor& blob, const oci::Digest& claimed, const oci::Digest& computed);
+  std::string ImageOf(const oci::Digest& blob);  // "image NAME (layer i of n): " or ""
   const oci::Store& store_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<std::mutex>> busy_;
+  std::map<std::string, std::shared_ptr<std::mutex>> busy_;  // by blob
+  std::map<oci::Digest, std::string> names_;                  // blob -> "image (layer i of n)"
+  std::map<oci::Digest, oci::Digest> computed_;               // blob -> its diff_id, seen this process
 };
 
 }  // namespace kiln::builder

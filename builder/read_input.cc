@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <iostream>
-#include <sstream>
 #include <stdexcept>
 
 #include "sandbox/file_io.h"
@@ -15,32 +13,35 @@
 namespace kiln::builder {
 
 std::string ReadInputFile(const std::string& path) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    return ss.str();
-  }
   auto fail = [&] { return std::runtime_error("cannot read " + path + ": " + std::strerror(errno)); };
+  auto too_big = [&] {
+    return std::runtime_error("cannot read " + path + ": larger than " + std::to_string(kMaxInputFile >> 20) +
+                              " MiB, which no Dockerfile is (is it the right file?)");
+  };
   // Plain read(2) into a string sized by fstat: `kiln lint` reads hundreds of
   // Dockerfiles, and an ifstream's buffer and locale setup cost more than the
   // read itself.
-  sandbox::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  sandbox::UniqueFd opened;
+  if (path != "-") opened = sandbox::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fdno = path == "-" ? STDIN_FILENO : opened.get();
   struct stat st {};
-  if (!fd.valid() || ::fstat(fd.get(), &st) != 0) throw fail();
+  if (fdno < 0 || ::fstat(fdno, &st) != 0) throw fail();
   if (S_ISDIR(st.st_mode)) {
     errno = EISDIR;
     throw fail();
   }
+  if (S_ISREG(st.st_mode) && static_cast<size_t>(st.st_size) > kMaxInputFile) throw too_big();
   // A regular file is read to the size fstat gave (a file growing meanwhile
   // is read as it was), without a read(2) to see EOF; anything else (a pipe,
-  // /proc) to EOF.
-  const size_t expected = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0;
+  // /proc) to EOF, as is stdin (which may not start at offset 0).
+  const size_t expected = S_ISREG(st.st_mode) && path != "-" ? static_cast<size_t>(st.st_size) : 0;
   std::string data(expected, '\0');
   size_t have = 0;
   char chunk[4096];
   while (expected == 0 || have < expected) {
     const bool past = have == data.size();
-    ssize_t n = past ? ::read(fd.get(), chunk, sizeof chunk) : ::read(fd.get(), data.data() + have, data.size() - have);
+    if (have > kMaxInputFile) throw too_big();
+    ssize_t n = past ? ::read(fdno, chunk, sizeof chunk) : ::read(fdno, data.data() + have, data.size() - have);
     if (n < 0) {
       if (errno == EINTR) continue;
       throw fail();

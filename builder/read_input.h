@@ -1,11 +1,16 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace kiln::builder {
 
-// Reads a whole file, or stdin for "-". Throws std::runtime_error naming the
-// path and the reason.
+// Larger than any Dockerfile or ignore file: beyond it the input is refused
+// (stdin is not read to its end, which may never come).
+inline constexpr size_t kMaxInputFile = 16 << 20;
+
+// Reads a whole file, or stdin for "-", of at most kMaxInputFile bytes.
+// Throws std::runtime_error naming the path and the reason.
 std::string ReadInputFile(const std::string& path);
 
 }  // namespace kiln::builder

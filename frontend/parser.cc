@@ -2,6 +2,7 @@
 // (frontend/dockerfile/parser/parser.go): logical lines, parser directives,
 // continuations, heredocs and the source line range of every instruction.
 // Argument splitting per keyword lives in line_parsers.cc.
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -133,9 +134,24 @@ bool CanContainHeredoc(const Node& node) {
   return IsHeredocKeyword(n->keyword) && !n->json_form;
 }
 
+// A NUL byte never belongs in a Dockerfile: binary data (`-f -` fed the
+// wrong file) is refused where it starts, before anything is built from it.
+void RefuseBinary(std::string_view text, const std::string& filename) {
+  const size_t nul = text.find('\0');
+  if (nul == std::string_view::npos) return;
+  const std::string_view before = text.substr(0, nul);
+  Location where;
+  where.file = filename;
+  where.line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  const size_t bol = before.rfind('\n');
+  where.column = static_cast<int>(nul - (bol == std::string_view::npos ? 0 : bol + 1)) + 1;
+  throw Error(where, "NUL byte: this is binary data, not a Dockerfile");
+}
+
 }  // namespace
 
 ParseResult Parse(std::string_view text, const std::string& filename) {
+  RefuseBinary(text, filename);
   ParseResult result;
   result.filename = filename;
   LineReader reader(text, filename);

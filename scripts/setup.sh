@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_deps=(cmake g++ make pkg-config git
   libseccomp-dev libcap-dev libarchive-dev libssl-dev nlohmann-json3-dev
-  libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libsqlite3-dev)
+  libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev libzstd-dev)
 # Real parts the tests use: id mapping helpers, a registry, a base image source,
 # and the clients kiln must interoperate with.
 test_deps=(uidmap docker-registry busybox-static skopeo umoci buildah runc fuse-overlayfs

@@ -81,7 +81,7 @@ void AddBuildCommand(CLI::App& app) {
   cmd->add_flag("--no-cache", f->opts.no_cache, "Do not use the build cache");
   cmd->add_option("--no-cache-filter", f->no_cache_filter, "Do not use the cache for these stages")->allow_extra_args(false);
   cmd->add_flag("--pull", f->opts.pull, "Always pull named base images");
-  cmd->add_option("-j,--jobs", f->opts.jobs, "Independent stages built in parallel")->capture_default_str();
+  cmd->add_option("-j,--jobs", f->opts.jobs, "Independent stages built in parallel")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_option("--progress", f->progress, "auto, tty, plain or quiet")->check(CLI::IsMember({"auto", "tty", "plain", "quiet"}));
   cmd->add_flag("-q,--quiet", f->quiet, "Print only the image digest");
   cmd->add_option("--lint", f->lint, "Lint gate: error (default), warn or off")->check(CLI::IsMember({"error", "warn", "off"}));
@@ -106,6 +106,7 @@ void AddBuildCommand(CLI::App& app) {
     BuildOptions opts = f->opts;
     for (const auto& a : f->build_args) {
       auto eq = a.find('=');
+      if (eq == 0 || a.empty()) throw CLI::ValidationError("--build-arg", "'" + a + "' has no name; expected NAME=VALUE or NAME");
       if (eq != std::string::npos) {
         opts.build_args[a.substr(0, eq)] = a.substr(eq + 1);
       } else if (const char* v = std::getenv(a.c_str())) {
@@ -120,6 +121,10 @@ void AddBuildCommand(CLI::App& app) {
       SecretSpec sec{kv["id"], kv.count("src") ? kv["src"] : kv["source"], kv["env"]};
       if (sec.id.empty()) throw CLI::ValidationError("--secret", "id= is required");
       if (sec.src.empty() && sec.env.empty()) sec.env = sec.id;
+      // Checked now, not when a RUN first mounts it (maybe never, or after minutes).
+      if (!sec.src.empty() && !std::filesystem::is_regular_file(sec.src))
+        throw CLI::ValidationError("--secret", "id=" + sec.id + ": src " + sec.src + " is not a readable file (" +
+                                                   (std::filesystem::exists(sec.src) ? "not a regular file" : "no such file") + ")");
       opts.secrets.push_back(sec);
     }
     opts.no_cache_filter.insert(f->no_cache_filter.begin(), f->no_cache_filter.end());

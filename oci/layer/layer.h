@@ -58,8 +58,11 @@ struct ExtractOptions {
 // Extracts a layer blob (plain tar, gzip, zstd, bzip2 or xz, detected) into
 // `target` (also what ADD of a local archive extracts).
 // Never writes outside `target` whatever the archive says. Throws oci::Error
-// naming the offending entry.
-void ExtractLayer(const std::filesystem::path& blob, const std::filesystem::path& target,
+// naming the offending entry, or the blob when its compression is corrupt
+// (oci/layer_stream.h). Returns the digest of the uncompressed stream,
+// hashed while extracting: the diff_id the caller must compare with the one
+// the image claims.
+Digest ExtractLayer(const std::filesystem::path& blob, const std::filesystem::path& target,
                   const ExtractOptions& opts);
 
 // Visits every entry of a layer blob without unpacking it to disk (for

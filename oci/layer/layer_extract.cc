@@ -28,6 +28,7 @@
 #include "oci/layer/layer.h"
 #include "oci/layer/layer_internal.h"
 #include "oci/layer/layer_read.h"
+#include "oci/layer/layer_stream.h"
 
 namespace kiln::oci {
 
@@ -360,8 +361,9 @@ class Extractor {
 
 }  // namespace
 
-void ExtractLayer(const std::filesystem::path& blob, const std::filesystem::path& target, const ExtractOptions& opts) {
-  ArchiveReadPtr a = OpenLayerBlob(blob);
+Digest ExtractLayer(const std::filesystem::path& blob, const std::filesystem::path& target, const ExtractOptions& opts) {
+  LayerStream* stream = nullptr;
+  ArchiveReadPtr a = OpenLayerBlob(blob, &stream);
   Extractor x(target, opts);
   archive_entry* e = nullptr;
   for (;;) {
@@ -375,6 +377,7 @@ void ExtractLayer(const std::filesystem::path& blob, const std::filesystem::path
     }
   }
   x.Finish();
+  return stream->Finish();
 }
 
 }  // namespace kiln::oci

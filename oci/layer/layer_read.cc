@@ -3,12 +3,15 @@
 #include <archive_entry.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <memory>
 #include <vector>
 
 #include "oci/error.h"
 #include "oci/layer/layer.h"
 #include "oci/layer/layer_internal.h"
 #include "oci/layer/layer_read.h"
+#include "oci/layer/layer_stream.h"
 
 namespace kiln::oci {
 
@@ -32,18 +35,47 @@ std::string NormalizeTarPath(std::string_view name) {
 
 void ArchiveReadDeleter::operator()(archive* a) const { archive_read_free(a); }
 
-ArchiveReadPtr OpenLayerBlob(const std::filesystem::path& blob) {
+namespace {
+
+// The archive's client data: freed by libarchive's close callback, so the
+// stream lives exactly as long as the archive.
+struct StreamSource {
+  explicit StreamSource(const std::filesystem::path& blob) : stream(blob), buf(1 << 17) {}
+  LayerStream stream;
+  std::vector<char> buf;
+};
+
+la_ssize_t ReadStream(archive* a, void* data, const void** out) {
+  auto* src = static_cast<StreamSource*>(data);
+  // No exception may cross libarchive's C frames: it becomes the archive's
+  // error, which every caller reports with ArchiveError().
+  try {
+    *out = src->buf.data();
+    return static_cast<la_ssize_t>(src->stream.Read(src->buf.data(), src->buf.size()));
+  } catch (const std::exception& e) {
+    archive_set_error(a, EIO, "%s", e.what());
+    return -1;
+  }
+}
+
+int CloseStream(archive*, void* data) {
+  delete static_cast<StreamSource*>(data);
+  return ARCHIVE_OK;
+}
+
+}  // namespace
+
+ArchiveReadPtr OpenLayerBlob(const std::filesystem::path& blob, LayerStream** stream) {
   ArchiveReadPtr a(archive_read_new());
   if (!a) throw Error("read layer: archive_read_new failed");
-  // Detected from the bytes: gzip, zstd or plain (layers), and bzip2 and xz
-  // too, the rest of what docker's ADD extracts.
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_zstd(a.get());
-  archive_read_support_filter_bzip2(a.get());
-  archive_read_support_filter_xz(a.get());
+  // LayerStream undoes gzip, zstd, bzip2 and xz (what docker's ADD
+  // extracts too), detected from the bytes; libarchive sees a tar.
   archive_read_support_filter_none(a.get());
   archive_read_support_format_tar(a.get());
-  if (archive_read_open_filename(a.get(), blob.c_str(), 1 << 17) != ARCHIVE_OK)
+  auto src = std::make_unique<StreamSource>(blob);
+  if (stream) *stream = &src->stream;
+  // From here libarchive owns `src` (CloseStream), even when opening fails.
+  if (archive_read_open(a.get(), src.release(), nullptr, ReadStream, CloseStream) != ARCHIVE_OK)
     throw Error("read layer " + blob.string() + ": " + ArchiveError(a.get()));
   return a;
 }
@@ -54,7 +86,8 @@ std::string ArchiveError(archive* a) {
 }
 
 void ForEachEntry(const std::filesystem::path& blob, const std::function<void(const TarEntry&, const ReadFn&)>& fn) {
-  ArchiveReadPtr a = OpenLayerBlob(blob);
+  LayerStream* stream = nullptr;
+  ArchiveReadPtr a = OpenLayerBlob(blob, &stream);
   archive_entry* e = nullptr;
   for (;;) {
     int r = archive_read_next_header(a.get(), &e);
@@ -83,6 +116,7 @@ void ForEachEntry(const std::filesystem::path& blob, const std::function<void(co
     };
     fn(t, read);
   }
+  stream->Finish();  // what follows the tar is checked too
 }
 
 }  // namespace kiln::oci

@@ -16,6 +16,7 @@
 #include "sandbox/error.h"
 #include "sandbox/file_io.h"
 #include "oci/store/store_internal.h"
+#include "oci/layer/tree_digest.h"
 
 namespace kiln::oci {
 
@@ -285,6 +286,12 @@ bool Store::HasLayerDir(const Digest& diff_id) const {
 }
 
 void Store::AdoptLayerDir(const fs::path& dir, const Digest& diff_id) const {
+  if (HasLayerDir(diff_id)) {
+    RemoveTree(dir);
+    return;
+  }
+  // Outside the lock: it reads the whole tree.
+  const Digest tree = TreeDigest(dir);
   // Short critical section: decide the winner and publish atomically.
   FlockGuard g(root_ / "index.lock", true);
   auto target = LayerDir(diff_id);
@@ -297,7 +304,45 @@ void Store::AdoptLayerDir(const fs::path& dir, const Digest& diff_id) const {
   if (::rename(dir.c_str(), target.c_str()) != 0)
     ThrowErrno("store: adopt layer " + diff_id.str() + ": rename " + dir.string() + " -> " + target.string());
   sandbox::FsyncDir(root_ / "layers");
-  sandbox::WriteFileAtomic(done, diff_id.str() + "\n");
+  sandbox::WriteFileAtomic(done, diff_id.str() + "\ntree " + tree.str() + "\n");
+}
+
+std::optional<Digest> Store::LayerTreeDigest(const Digest& diff_id) const {
+  const auto done = root_ / "layers" / (diff_id.hex + ".done");
+  if (!fs::exists(done)) return std::nullopt;
+  const std::string text = sandbox::ReadFileToString(done);
+  const auto at = text.find("\ntree ");
+  if (at == std::string::npos) return std::nullopt;
+  const auto start = at + 6;
+  return Digest::Parse(text.substr(start, text.find('\n', start) - start));
+}
+
+std::vector<Digest> Store::ListLayerDirs() const {
+  std::vector<Digest> out;
+  for (auto& e : fs::directory_iterator(root_ / "layers")) {
+    const std::string name = e.path().filename().string();
+    if (!name.ends_with(".done")) continue;
+    try {
+      out.push_back(Digest::Parse("sha256:" + name.substr(0, name.size() - 5)));
+    } catch (const Error&) {
+      // not a layer marker; left alone
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Store::RecordDiffId(const Digest& blob, const Digest& diff_id) const {
+  MkdirP(root_ / "diff-ids");
+  sandbox::WriteFileAtomic(root_ / "diff-ids" / blob.hex, diff_id.str() + "\n");
+}
+
+std::optional<Digest> Store::RecordedDiffId(const Digest& blob) const {
+  const auto p = root_ / "diff-ids" / blob.hex;
+  if (!fs::exists(p)) return std::nullopt;
+  std::string text = sandbox::ReadFileToString(p);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return Digest::Parse(text);
 }
 
 // ---- temp dirs ----

@@ -6,7 +6,12 @@
 //   layers/<diffid-hex>/     layers unpacked in overlay form (whiteouts are 0/0
 //                            char devices, opaque dirs carry user.overlay.opaque=y),
 //                            used as overlay lower dirs; complete when
-//                            layers/<hex>.done exists
+//                            layers/<hex>.done exists. The diff_id is always one
+//                            kiln computed from the bytes, never a config's claim.
+//                            .done holds "<diff_id>\ntree <TreeDigest of the dir>\n"
+//                            (oci/tree_digest.h), what `kiln fsck --full` checks
+//   diff-ids/<blob-hex>      the diff_id kiln computed for a layer blob (extracting
+//                            or writing it): what a config's claim is compared with
 //   tmp/                     scratch space (per-process dirs, swept when stale)
 //   lock                     flock(2) (Store::Lock): held shared by anyone using or adding
 //                            content (a build, a pull) and exclusive by Prune/Fsck(remove),
@@ -74,9 +79,19 @@ class Store {
   // Unpacked layers for overlay.
   std::filesystem::path LayerDir(const Digest& diff_id) const;
   bool HasLayerDir(const Digest& diff_id) const;
-  // Moves a finished directory (same filesystem) into layers/ and marks it done.
+  // Moves a finished directory (same filesystem) into layers/ and marks it
+  // done, recording its TreeDigest. `diff_id` must be one kiln computed.
   // If another process got there first, `dir` is removed instead.
   void AdoptLayerDir(const std::filesystem::path& dir, const Digest& diff_id) const;
+  // The TreeDigest recorded when the layer dir was adopted; nullopt for a
+  // dir adopted before kiln recorded them (or not there).
+  std::optional<Digest> LayerTreeDigest(const Digest& diff_id) const;
+  // Every complete layer dir's diff_id.
+  std::vector<Digest> ListLayerDirs() const;
+
+  // Layer blob -> the diff_id kiln computed from its bytes.
+  void RecordDiffId(const Digest& blob, const Digest& diff_id) const;
+  std::optional<Digest> RecordedDiffId(const Digest& blob) const;
 
   // A fresh directory under tmp/ owned by this process; removed by the
   // returned guard unless released. SweepStaleTemp() removes dirs of dead processes.
@@ -105,12 +120,20 @@ class Store {
 
   // Integrity and garbage collection. `extra_roots` are digests kept alive by
   // upper layers (e.g. the build cache).
-  struct FsckReport { std::vector<Digest> corrupt, orphaned; };
+  struct FsckReport {
+    std::vector<Digest> corrupt, orphaned;
+    // Layer dirs (by diff_id) whose tree no longer matches its recorded
+    // TreeDigest (full only), and how many had none recorded.
+    std::vector<Digest> corrupt_layers;
+    int unrecorded_layers = 0;
+  };
   // Takes the store Lock itself (exclusive when removing, as Prune does):
   // do not call while holding a Lock. Orphaned = reached by no tag, no
-  // index.json entry and no extra root.
+  // index.json entry and no extra root. `full` also re-reads every unpacked
+  // layer (TreeDigest); with `remove`, corrupt ones are deleted (they are
+  // unpacked again from their blob when next needed).
   FsckReport Fsck(bool remove) const;
-  FsckReport Fsck(bool remove, const std::vector<Digest>& extra_roots) const;
+  FsckReport Fsck(bool remove, const std::vector<Digest>& extra_roots, bool full = false) const;
   struct PruneReport { int blobs_removed = 0, layer_dirs_removed = 0; int64_t bytes_freed = 0; };
   // Takes the exclusive store Lock itself (waits for running builds); do not
   // call while holding a Lock. Removes unreachable blobs and layers/<hex> dirs.

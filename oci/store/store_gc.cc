@@ -8,6 +8,7 @@
 #include "oci/error.h"
 #include "oci/store/store.h"
 #include "oci/store/store_internal.h"
+#include "oci/layer/tree_digest.h"
 
 namespace kiln::oci {
 
@@ -80,7 +81,7 @@ std::vector<Digest> Store::Reachable(const Descriptor& manifest) const {
 
 Store::FsckReport Store::Fsck(bool remove) const { return Fsck(remove, {}); }
 
-Store::FsckReport Store::Fsck(bool remove, const std::vector<Digest>& extra_roots) const {
+Store::FsckReport Store::Fsck(bool remove, const std::vector<Digest>& extra_roots, bool full) const {
   Lock lock(*this, remove);
   FsckReport r;
   std::set<Digest> live = LiveSet(*this, extra_roots);
@@ -89,10 +90,23 @@ Store::FsckReport Store::Fsck(bool remove, const std::vector<Digest>& extra_root
     if (Sha256OfFile(p) != d) r.corrupt.push_back(d);
     else if (!live.count(d)) r.orphaned.push_back(d);
   });
+  if (full) {
+    for (const Digest& id : ListLayerDirs()) {
+      const std::optional<Digest> recorded = LayerTreeDigest(id);
+      if (!recorded) ++r.unrecorded_layers;
+      else if (TreeDigest(LayerDir(id)) != *recorded) r.corrupt_layers.push_back(id);
+    }
+  }
   if (remove) {
     for (auto* v : {&r.corrupt, &r.orphaned})
       for (auto& d : *v)
         if (::unlink(BlobPath(d).c_str()) != 0) ThrowErrno("store: fsck: remove " + BlobPath(d).string());
+    for (const Digest& id : r.corrupt_layers) {
+      // The marker first, so a half-removed dir is never used.
+      const fs::path done = Path("layers") / (id.hex + ".done");
+      if (::unlink(done.c_str()) != 0) ThrowErrno("store: fsck: remove " + done.string());
+      RemoveTree(LayerDir(id));
+    }
   }
   return r;
 }
@@ -116,9 +130,10 @@ Store::PruneReport Store::Prune(const std::vector<Digest>& extra_roots) const {
     std::string hex = name.ends_with(".done") ? name.substr(0, name.size() - 5) : name;
     if (!live_hex.count(hex)) doomed.push_back(e.path());
   }
-  // Gzip member maps (gzip_members.h) go with their blobs.
-  if (fs::is_directory(Path("gzip-members"))) {
-    for (auto& e : fs::directory_iterator(Path("gzip-members"))) {
+  // Gzip member maps (gzip_members.h) and computed diff_ids go with their blobs.
+  for (const char* sub : {"gzip-members", "diff-ids"}) {
+    if (!fs::is_directory(Path(sub))) continue;
+    for (auto& e : fs::directory_iterator(Path(sub))) {
       const std::string name = e.path().filename().string();
       if (!live_hex.count(name) && !name.starts_with(".")) doomed.push_back(e.path());
     }

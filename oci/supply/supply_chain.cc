@@ -20,7 +20,11 @@ LoadedImage LoadImage(const Store& store, const Descriptor& manifest) {
     if (!store.HasBlob(l.digest))
       throw Error("image " + manifest.digest.str() + ": layer " + l.digest.str() + " is not in the store");
     LayerBlob blob{store.BlobPath(l.digest), l.digest.str(), {}};
-    if (i < img.config.diff_ids.size() && store.HasLayerDir(img.config.diff_ids[i]))
+    // The unpacked dir stands for the blob only once kiln saw this blob
+    // unpack to that diff_id (a config's claim alone could name another
+    // image's layer); otherwise the blob itself is read.
+    if (i < img.config.diff_ids.size() && store.HasLayerDir(img.config.diff_ids[i]) &&
+        store.RecordedDiffId(l.digest) == img.config.diff_ids[i])
       blob.unpacked = store.LayerDir(img.config.diff_ids[i]);
     img.layers.push_back(std::move(blob));
   }

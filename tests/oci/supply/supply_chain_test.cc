@@ -80,6 +80,7 @@ TEST_F(SupplyChain, SecretScanReadsUnpackedLayersLikeTheirBlobs) {
     eo.overlay_form = true;
     ExtractLayer(img.layers[i].path, dir, eo);
     store->AdoptLayerDir(dir, img.config.diff_ids[i]);
+    store->RecordDiffId(img.manifest.layers[i].digest, img.config.diff_ids[i]);  // as LayerCache does
     std::ofstream(img.layers[i].path, std::ios::trunc) << "not a layer";  // so only the tree can be read
   }
   const auto from_trees = ScanImageForSecrets(*store, image);
@@ -91,6 +92,18 @@ TEST_F(SupplyChain, SecretScanReadsUnpackedLayersLikeTheirBlobs) {
     EXPECT_EQ(from_trees[i].line, from_blobs[i].line);
   }
   EXPECT_FALSE(from_blobs.empty());
+}
+
+// A config's diff_id alone does not make an unpacked dir stand for a blob:
+// a forged image claiming another image's diff_id is scanned from its own blob.
+TEST_F(SupplyChain, UnpackedDirIsUsedOnlyForTheBlobSeenToUnpackToIt) {
+  const LoadedImage img = LoadImage(*store, image);
+  auto dir = tmp.path() / "unpacked-other";
+  std::filesystem::create_directories(dir);
+  store->AdoptLayerDir(dir, img.config.diff_ids.at(0));
+  EXPECT_TRUE(LoadImage(*store, image).layers.at(0).unpacked.empty());
+  store->RecordDiffId(img.manifest.layers.at(0).digest, img.config.diff_ids.at(0));
+  EXPECT_EQ(LoadImage(*store, image).layers.at(0).unpacked, store->LayerDir(img.config.diff_ids.at(0)));
 }
 
 TEST_F(SupplyChain, StripAppendsFixLayer) {
@@ -122,6 +135,7 @@ TEST_F(SupplyChain, StripReadsNoBlobWhenUnpackedLayersHaveNoSetBits) {
   std::ofstream(unpacked / "bin/tool") << "T";
   ::chmod((unpacked / "bin/tool").c_str(), 0755);
   store->AdoptLayerDir(unpacked, diff_id);
+  store->RecordDiffId(img.manifest.layers.at(0).digest, diff_id);
   std::ofstream(store->BlobPath(img.manifest.layers.at(0).digest), std::ios::trunc) << "not a layer";
 
   auto r = StripSetuid(*store, plain, {});
