@@ -100,8 +100,9 @@ std::string Isolation::Describe() const {
   const std::string ids = !userns ? "" : use_range ? ", subordinate id range mapped" : ", single id mapped";
   switch (level) {
     case IsolationLevel::kFull:
-      return "isolation full: RUN in its own user, mount, pid, ipc, uts and network namespaces with a fresh "
-             "/proc, seccomp filter, docker's capability set and no_new_privs" + ids;
+      return std::string("isolation full: RUN in ") + (userns ? "a user namespace and its own " : "its own ") +
+             "mount, pid, ipc, uts (and for --network=none network) namespaces with a fresh /proc, seccomp filter, "
+             "docker's capability set and no_new_privs" + ids;
     case IsolationLevel::kRelaxed: {
       std::vector<std::string> parts;
       if (relaxed.proc_bind) parts.push_back("/proc is the container's, read-only (a fresh /proc is refused: masked /proc)");

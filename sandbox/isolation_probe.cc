@@ -113,12 +113,13 @@ void WriteResults(int fd, const Results& r) { (void)!::write(fd, &r, sizeof(r));
 }
 
 // With no namespace at all: what the chroot level is made of.
-[[noreturn]] void PlainChild(const std::string& dir, int out_fd) {
+// The chroot level's parts (chroot, mknod, chown) only matter for root.
+[[noreturn]] void PlainChild(const std::string& dir, bool root, int out_fd) {
   Results r;
   for (int& e : r.err) e = kNotTried;
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   const std::string node = dir + "/p/null", file = dir + "/p/owned";
-  r.err[kMknod] = Try(::mknod(node.c_str(), S_IFCHR | 0666, makedev(1, 3)));
+  if (root) r.err[kMknod] = Try(::mknod(node.c_str(), S_IFCHR | 0666, makedev(1, 3)));
   if (r.err[kMknod] == 0) {
     // The devices cgroup may allow making a node but not opening it.
     int fd = ::open(node.c_str(), O_WRONLY | O_CLOEXEC);
@@ -126,10 +127,12 @@ void WriteResults(int fd, const Results& r) { (void)!::write(fd, &r, sizeof(r));
     else ::close(fd);
     ::unlink(node.c_str());
   }
-  int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  r.err[kChown] = fd < 0 ? errno : Try(::fchown(fd, 1, 1));
-  if (fd >= 0) ::close(fd);
-  ::unlink(file.c_str());
+  if (root) {
+    int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    r.err[kChown] = fd < 0 ? errno : Try(::fchown(fd, 1, 1));
+    if (fd >= 0) ::close(fd);
+    ::unlink(file.c_str());
+  }
   r.err[kNnp] = Try(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
   try {
     LoadSeccompFilter();
@@ -138,7 +141,7 @@ void WriteResults(int fd, const Results& r) { (void)!::write(fd, &r, sizeof(r));
     r.err[kSeccomp] = errno != 0 ? errno : EPERM;
   }
   // Last: kiln's own filter is loaded now, as it is for the chroot level's RUN.
-  r.err[kChroot] = Try(::chroot(dir.c_str()));
+  if (root) r.err[kChroot] = Try(::chroot(dir.c_str()));
   WriteResults(out_fd, r);
   ::_exit(0);
 }
@@ -214,13 +217,13 @@ Results RunNamespaceChild(const std::string& dir, bool userns, const std::vector
   return r;
 }
 
-Results RunPlainChild(const std::string& dir) {
+Results RunPlainChild(const std::string& dir, bool root) {
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) throw Error("isolation probe: pipe: " + sys::ErrnoText(errno));
   UniqueFd out_r(out[0]), out_w(out[1]);
   pid_t pid = ::fork();
   if (pid < 0) throw Error("isolation probe: fork: " + sys::ErrnoText(errno));
-  if (pid == 0) PlainChild(dir, out[1]);
+  if (pid == 0) PlainChild(dir, root, out[1]);
   out_w.Reset();
   Results r;
   for (int& e : r.err) e = kNotTried;
@@ -309,7 +312,7 @@ IsolationProbe ProbeIsolation() {
     p.userns = used >= 0;
     p.userns_range = p.has_range && used == 0;
   }
-  Results plain = RunPlainChild(scratch.path);
+  Results plain = RunPlainChild(scratch.path, p.root);
   auto ok = [](const Results& r, Item i) { return r.err[i] == 0; };
   p.mountns = (p.root || p.userns) && ok(ns, kMountNs);
   p.tmpfs = p.mountns && ok(ns, kTmpfs);

@@ -61,22 +61,29 @@ static void docker_seccomp(void) {
   seccomp_release(ctx);
 }
 
-static void drop_caps(int keep_docker) {
-  const cap_value_t docker[] = {CAP_CHOWN,      CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
-                                CAP_MKNOD,      CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
-                                CAP_SETFCAP,    CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
-                                CAP_KILL,       CAP_AUDIT_WRITE};
-  const int n = keep_docker ? (int)(sizeof(docker) / sizeof(docker[0])) : 0;
+static const cap_value_t kDocker[] = {CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+                                      CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+                                      CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+                                      CAP_KILL,    CAP_AUDIT_WRITE};
+
+/* The bounding set first (that needs CAP_SETPCAP), the process's own sets
+ * after the user is switched (that needs CAP_SETUID/SETGID). */
+static void drop_bounding(int keep_docker) {
+  const int n = keep_docker ? (int)(sizeof(kDocker) / sizeof(kDocker[0])) : 0;
   for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
     int keep = 0;
-    for (int i = 0; i < n; i++) keep |= docker[i] == c;
+    for (int i = 0; i < n; i++) keep |= kDocker[i] == c;
     if (!keep && cap_drop_bound(c) != 0 && errno != EINVAL) die("cap_drop_bound");
   }
+}
+
+static void set_caps(int keep_docker) {
+  const int n = keep_docker ? (int)(sizeof(kDocker) / sizeof(kDocker[0])) : 0;
   cap_t caps = cap_init();
-  if (n > 0) {
-    cap_set_flag(caps, CAP_EFFECTIVE, n, docker, CAP_SET);
-    cap_set_flag(caps, CAP_PERMITTED, n, docker, CAP_SET);
-    cap_set_flag(caps, CAP_INHERITABLE, n, docker, CAP_SET);
+  if (n > 0 && geteuid() == 0) {
+    cap_set_flag(caps, CAP_EFFECTIVE, n, kDocker, CAP_SET);
+    cap_set_flag(caps, CAP_PERMITTED, n, kDocker, CAP_SET);
+    cap_set_flag(caps, CAP_INHERITABLE, n, kDocker, CAP_SET);
   }
   if (cap_set_proc(caps) != 0) die("cap_set_proc");
   cap_free(caps);
@@ -120,12 +127,13 @@ int main(int argc, char** argv) {
   }
   if (maskproc) mask_proc();
   if (seccomp) docker_seccomp();  /* loaded as root: no no_new_privs needed */
-  if (caps >= 0) drop_caps(caps);
+  if (caps >= 0) drop_bounding(caps);
   if (set_user) {
     if (setgroups(0, NULL) != 0) die("setgroups");
     if (setresgid(gid, gid, gid) != 0) die("setresgid");
     if (setresuid(uid, uid, uid) != 0) die("setresuid");
   }
+  if (caps >= 0) set_caps(caps);
   if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die("no_new_privs");
   execvp(argv[i + 1], argv + i + 1);
   die(argv[i + 1]);

@@ -31,7 +31,7 @@ mkctx "$KT_WORK/ctx-copy" "FROM oci:$BB:latest" "COPY a.txt /a.txt" "WORKDIR /w"
 
 # build WHO NAME CTX [SIM-ARGS...] : builds CTX as WHO (root or a test user)
 # inside container_sim with SIM-ARGS; the log is $KT_WORK/NAME.log, the ID
-# $KT_WORK/NAME.iid. Extra environment: $BUILD_ENV.
+# $KT_WORK/out/NAME.iid. Extra environment: $BUILD_ENV.
 build() {
   local who=$1 name=$2 ctx=$3; shift 3
   local root home uidgid
@@ -41,9 +41,9 @@ build() {
     root=$(kt_fresh_root "$who"); home=$(getent passwd "$who" | cut -d: -f6)
     uidgid=$(id -u "$who"):$(id -g "$who")
   fi
-  touch "$KT_WORK/$name.iid"; chmod 0666 "$KT_WORK/$name.iid"
+  mkdir -p "$KT_WORK/out"; chmod 1777 "$KT_WORK/out"
   "$SIM" "$@" --user "$uidgid" -- env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$home" \
-    KILN_ROOT="$root" ${BUILD_ENV:-} "$KT_KILN" build --progress=plain --iidfile "$KT_WORK/$name.iid" "$ctx" \
+    KILN_ROOT="$root" ${BUILD_ENV:-} "$KT_KILN" build --lint=off --progress=plain --iidfile "$KT_WORK/out/$name.iid" "$ctx" \
     >"$KT_WORK/$name.log" 2>&1
 }
 level_of() { sed -n 's/^kiln: isolation \([a-z]*\):.*/\1/p' "$KT_WORK/$1.log" | head -1; }
@@ -55,7 +55,7 @@ expect_same() {
     kt_fail "$name: build failed (exit $rc)"; tail -n 15 "$KT_WORK/$name.log" >&2; return
   fi
   kt_eq "$name: isolation level" "$want" "$(level_of "$name")"
-  kt_eq "$name: image ID equals the host build's" "$(cat "$KT_WORK/$ref.iid")" "$(cat "$KT_WORK/$name.iid")"
+  kt_eq "$name: image ID equals the host build's" "$(cat "$KT_WORK/out/$ref.iid")" "$(cat "$KT_WORK/out/$name.iid")"
 }
 # expect_error NAME WANT-LEVEL TEXT : the build NAME failed at level WANT-LEVEL saying TEXT.
 expect_error() {
@@ -69,7 +69,7 @@ expect_error() {
 
 # ---- the references: root on the host, nothing restricted ----
 for c in run copy; do
-  build root host-$c "$KT_WORK/ctx-$c"; rc=$?
+  rc=0; build root host-$c "$KT_WORK/ctx-$c" || rc=$?
   [ "$rc" -eq 0 ] || { kt_fail "host-$c: the reference build failed"; tail -n 20 "$KT_WORK/host-$c.log" >&2; kt_done; exit 1; }
   kt_eq "host-$c: isolation level" full "$(level_of host-$c)"
 done
@@ -86,14 +86,14 @@ rows=(
 for row in "${rows[@]}"; do
   IFS='|' read -r name who level args <<<"$row"
   # shellcheck disable=SC2086
-  build "$who" "$name-run" "$KT_WORK/ctx-run" $args; rc=$?
+  rc=0; build "$who" "$name-run" "$KT_WORK/ctx-run" $args || rc=$?
   if [ "$level" = none ]; then
     expect_error "$name-run" none "RUN needs a mount namespace" "$rc"
   else
     expect_same "$name-run" "$level" host-run "$rc"
   fi
   # shellcheck disable=SC2086
-  build "$who" "$name-copy" "$KT_WORK/ctx-copy" $args; rc=$?
+  rc=0; build "$who" "$name-copy" "$KT_WORK/ctx-copy" $args || rc=$?
   expect_same "$name-copy" "$level" host-copy "$rc"
 done
 
@@ -104,17 +104,17 @@ grep -qF "single id mapped" "$KT_WORK/restricted-nnp-run.log" &&
   kt_ok "no_new_privs: a single id is mapped, and said" || kt_fail "no_new_privs: no single-id note"
 
 # uid 1000 under Docker's default profile: no user namespace, no RUN.
-build kiln-ranged docker-user-run "$KT_WORK/ctx-run" --seccomp docker; rc=$?
+rc=0; build kiln-ranged docker-user-run "$KT_WORK/ctx-run" --seccomp docker || rc=$?
 expect_error docker-user-run none "RUN needs a user namespace, and this machine refuses one" "$rc"
 grep -qF "seccompProfile: Unconfined" "$KT_WORK/docker-user-run.log" &&
   kt_ok "docker-user-run: the error names the pod setting" || kt_fail "docker-user-run: no setting named"
 
 # A forced level the machine cannot give is an error; one it can give is used.
-BUILD_ENV="KILN_ISOLATION=full" build root forced-full "$KT_WORK/ctx-run" --seccomp docker --caps docker; rc=$?
+rc=0; BUILD_ENV="KILN_ISOLATION=full" build root forced-full "$KT_WORK/ctx-run" --seccomp docker --caps docker || rc=$?
 expect_error forced-full "" "isolation full is not possible here" "$rc"
-BUILD_ENV="KILN_ISOLATION=chroot" build root forced-chroot "$KT_WORK/ctx-run"; rc=$?
+rc=0; BUILD_ENV="KILN_ISOLATION=chroot" build root forced-chroot "$KT_WORK/ctx-run" || rc=$?
 expect_same forced-chroot chroot host-run "$rc"
-BUILD_ENV="KILN_ISOLATION=bogus" build root forced-bogus "$KT_WORK/ctx-copy"; rc=$?
+rc=0; BUILD_ENV="KILN_ISOLATION=bogus" build root forced-bogus "$KT_WORK/ctx-copy" || rc=$?
 expect_error forced-bogus "" "KILN_ISOLATION bogus: expected auto, full, relaxed, chroot or none" "$rc"
 
 kt_done

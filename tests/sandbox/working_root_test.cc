@@ -4,6 +4,7 @@
 #include "sandbox/working_root.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -28,9 +29,9 @@ std::string Listing(const fs::path& top) {
     struct stat st {};
     ::lstat(p.c_str(), &st);
     std::ostringstream l;
-    l << fs::relative(p, top).string() << " " << std::oct << st.st_mode << std::dec << " " << st.st_uid << ":"
-      << st.st_gid << " " << (S_ISDIR(st.st_mode) ? 0 : st.st_size) << " " << st.st_mtim.tv_sec << "."
-      << st.st_mtim.tv_nsec;
+    l << p.lexically_relative(top).string() << " " << std::oct << st.st_mode << std::dec << " " << st.st_uid << ":"
+      << st.st_gid << " " << (S_ISDIR(st.st_mode) ? 0 : st.st_size);
+    if (!S_ISCHR(st.st_mode)) l << " " << st.st_mtim.tv_sec << "." << st.st_mtim.tv_nsec;  // a whiteout's is its making
     if (S_ISLNK(st.st_mode)) l << " -> " << fs::read_symlink(p).string();
     if (S_ISREG(st.st_mode)) l << " [" << testing::ReadText(p) << "]";
     if (S_ISREG(st.st_mode)) l << " links=" << st.st_nlink;
