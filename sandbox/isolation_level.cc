@@ -97,7 +97,7 @@ std::string Isolation::Name() const {
 }
 
 std::string Isolation::Describe() const {
-  const std::string ids = !userns ? "" : use_range ? ", subordinate id range mapped" : ", single id mapped";
+  const std::string ids = !userns ? "" : use_range ? ", id range mapped" : ", single id mapped";
   switch (level) {
     case IsolationLevel::kFull:
       return std::string("isolation full: RUN in ") + (userns ? "a user namespace and its own " : "its own ") +
