@@ -1,5 +1,6 @@
 #include "builder/isolation_choice.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 
@@ -16,10 +17,13 @@ sandbox::Isolation ChooseBuildIsolation(const std::string& flag) {
   } else if (const char* env = std::getenv("KILN_ISOLATION")) {
     forced = sandbox::ParseIsolationLevel(env, "KILN_ISOLATION");
   }
+  const auto start = std::chrono::steady_clock::now();
   const sandbox::IsolationProbe probe = sandbox::ProbeIsolation();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   sandbox::Isolation isolation = sandbox::ChooseIsolation(probe, forced);
   std::cerr << "kiln: " << isolation.Describe() << "\n";
-  if (std::getenv("KILN_DEBUG_ISOLATION")) std::cerr << "kiln: isolation probe: " << probe.Summary() << "\n";
+  if (std::getenv("KILN_DEBUG_ISOLATION"))
+    std::cerr << "kiln: isolation probe (" << ms << " ms): " << probe.Summary() << "\n";
   return isolation;
 }
 
