@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "sandbox/error.h"
 #include "sandbox/isolation_probe.h"
@@ -236,6 +238,24 @@ TEST(IsolationRunTest, ChrootRunsInThePlainDirectoryAndLeavesNothingBehind) {
   // The device nodes were for the run only.
   EXPECT_FALSE(std::filesystem::exists(fs.merged() + "/dev/null"));
   EXPECT_FALSE(std::filesystem::exists(fs.merged() + "/dev/urandom"));
+}
+
+TEST(IsolationRunTest, WithoutPidNamespaceATimeoutStillKillsTheWholeStep) {
+  KILN_REQUIRE_BASE();
+  Isolation relaxed = ChooseIsolation(Everything(), std::nullopt);
+  relaxed.level = IsolationLevel::kRelaxed;
+  relaxed.relaxed.no_pidns = relaxed.relaxed.proc_bind = true;
+  std::vector<Isolation> levels = {relaxed};
+  if (!CurrentNamespace().rootless) levels.push_back(ChooseIsolation(DockerRoot(), std::nullopt));
+  for (const Isolation& iso : levels) {
+    StepRootfs fs;
+    IsolationScope scope(iso);
+    RunSpec spec = fs.Spec({"sh", "-c", "sleep 988 & sleep 988"});
+    spec.timeout = std::chrono::seconds(1);
+    RunResult r = sandbox::Run(spec);
+    EXPECT_TRUE(r.timed_out) << iso.Name() << ": " << r.describe();
+    EXPECT_EQ(::system("pgrep -x -f 'sleep 988' >/dev/null"), 256) << iso.Name() << ": a process outlived the step";
+  }
 }
 
 TEST(IsolationRunTest, ChrootRefusesMountsAndNetworkNoneByName) {
