@@ -394,6 +394,60 @@ class DeviceNodes {
   std::vector<const char*> made_;
 };
 
+// The chroot level's /etc/hosts, /etc/resolv.conf and /etc/hostname: what
+// the other levels bind-mount over the image's files is put in their place
+// for the run, and the image's own (or nothing) put back after it, with
+// /etc's times, so none of it lands in the layer. A change the command made
+// to one of them is lost, as it is on the bind mount of the other levels.
+class EtcFiles {
+ public:
+  EtcFiles(const std::filesystem::path& rootfs, const std::string& resolv_conf) {
+    UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root.valid()) etc_.Reset(sys::OpenInRoot(root.get(), "etc", O_RDONLY | O_DIRECTORY));
+    if (!etc_.valid()) return;  // an image without /etc gets none
+    struct stat st {};
+    if (::fstat(etc_.get(), &st) != 0) throw Error("stat /etc in the step's root: " + sys::ErrnoText(errno));
+    times_[0] = st.st_atim;
+    times_[1] = st.st_mtim;
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    const std::pair<std::string, std::string> files[] = {
+        {"hosts", std::string("127.0.0.1\tlocalhost ") + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+        {"resolv.conf", resolv_conf},
+        {"hostname", std::string(host) + "\n"}};
+    for (const auto& [name, text] : files) {
+      struct stat fst {};
+      const bool exists = ::fstatat(etc_.get(), name.c_str(), &fst, AT_SYMLINK_NOFOLLOW) == 0;
+      if (exists && !S_ISREG(fst.st_mode)) continue;  // a symlink or directory of the image's: left alone
+      const std::string saved = ".kiln-saved-" + name;
+      if (exists && ::renameat(etc_.get(), name.c_str(), etc_.get(), saved.c_str()) != 0)
+        throw Error("setting /etc/" + name + " aside: " + sys::ErrnoText(errno));
+      swapped_.push_back({name, exists ? saved : ""});
+      UniqueFd fd(::openat(etc_.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
+      if (!fd.valid()) throw Error("writing /etc/" + name + " in the step's root: " + sys::ErrnoText(errno));
+      WriteAll(fd.get(), text);
+    }
+  }
+  ~EtcFiles() { Restore(); }
+  EtcFiles(const EtcFiles&) = delete;
+  EtcFiles& operator=(const EtcFiles&) = delete;
+  void Restore() {
+    if (!etc_.valid()) return;
+    for (const auto& [name, saved] : swapped_) {
+      ::unlinkat(etc_.get(), name.c_str(), 0);
+      if (!saved.empty()) ::renameat(etc_.get(), saved.c_str(), etc_.get(), name.c_str());
+    }
+    swapped_.clear();
+    ::futimens(etc_.get(), times_);
+    etc_.Reset();
+  }
+
+ private:
+  UniqueFd etc_;
+  struct timespec times_[2] {};
+  std::vector<std::pair<std::string, std::string>> swapped_;  // name, where the image's file waits ("": none)
+};
+
 }  // namespace
 
 std::string SpecToJson(const RunSpec& spec) {
@@ -479,7 +533,9 @@ int HelperMain(int argc, char** argv) {
     SetHandlers(KillTarget, {SIGTERM, SIGINT, SIGHUP});
     MountStubs stubs(spec.rootfs);
     std::optional<DeviceNodes> nodes;
+    std::optional<EtcFiles> etc_files;
     if (chroot) {
+      etc_files.emplace(spec.rootfs, resolv_conf);
       // Nothing can be mounted: /dev gets nodes of its own, /proc and /sys stay as the image has them.
       if (iso.mknod) stubs.Ensure("dev", true, false);
       nodes.emplace(spec.rootfs, iso.mknod);
@@ -516,6 +572,7 @@ int HelperMain(int argc, char** argv) {
     std::string msg = ReadAll(init_pipe[0]);
     ::close(init_pipe[0]);
     if (nodes) nodes->Remove();
+    if (etc_files) etc_files->Restore();
     stubs.RemoveAll();
     if (!msg.empty() && msg[0] == 'E') {
       report({{"error", msg.substr(1)}});

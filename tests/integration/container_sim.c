@@ -89,9 +89,28 @@ static void set_caps(int keep_docker) {
   cap_free(caps);
 }
 
+/* A container's mount namespace has its own /proc only: another proc mount
+ * of the host (a debootstrap chroot's) is fully visible and would let the
+ * kernel allow a fresh /proc after all. */
+static void unmount_other_procs(void) {
+  FILE* f = fopen("/proc/self/mountinfo", "r");
+  if (!f) die("/proc/self/mountinfo");
+  char line[4096], points[64][1024];
+  int n = 0;
+  while (n < 64 && fgets(line, sizeof(line), f)) {
+    char point[1024];
+    const char* dash = strstr(line, " - ");
+    if (!dash || sscanf(line, "%*s %*s %*s %*s %1023s", point) != 1) continue;
+    if (strncmp(dash + 3, "proc ", 5) == 0 && strcmp(point, "/proc") != 0) snprintf(points[n++], 1024, "%s", point);
+  }
+  fclose(f);
+  for (int i = n - 1; i >= 0; i--) umount2(points[i], MNT_DETACH);
+}
+
 static void mask_proc(void) {
   if (unshare(CLONE_NEWNS) != 0) die("unshare(CLONE_NEWNS)");
   if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("making / private");
+  unmount_other_procs();
   const char* files[] = {"/proc/kcore", "/proc/keys", "/proc/timer_list", NULL};
   for (int i = 0; files[i]; i++)
     if (access(files[i], F_OK) == 0 && mount("/dev/null", files[i], NULL, MS_BIND, NULL) != 0) die(files[i]);

@@ -225,7 +225,9 @@ TEST(IsolationRunTest, ChrootRunsInThePlainDirectoryAndLeavesNothingBehind) {
   StepRootfs fs;
   IsolationScope scope(ChooseIsolation(DockerRoot(), std::nullopt));
   RunResult r;
-  std::string out = fs.Sh("echo pid=$$; echo hi >/dev/null && echo devnull-ok; "
+  testing::WriteText(fs.merged() + "/etc/hostname", "image-hostname\n");
+  std::string out = fs.Sh("echo pid=$$; echo hi >/dev/null && echo devnull-ok; cat /etc/hostname; "
+                          "grep -c localhost /etc/hosts; test -f /etc/resolv.conf && echo resolv-ok; "
                           "head -c 4 /dev/urandom | wc -c; chroot / true || echo chroot-refused; "
                           "id -u; echo made >/made; sleep 987 & echo started", &r);
   EXPECT_TRUE(r.ok()) << out;
@@ -235,6 +237,14 @@ TEST(IsolationRunTest, ChrootRunsInThePlainDirectoryAndLeavesNothingBehind) {
   EXPECT_NE(out.find("chroot-refused"), std::string::npos) << "CAP_SYS_CHROOT kept: " << out;
   EXPECT_EQ(::system("pgrep -x -f 'sleep 987' >/dev/null"), 256) << "a process of the step outlived it";
   EXPECT_EQ(testing::ReadText(fs.merged() + "/made"), "made\n");
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  EXPECT_NE(out.find(std::string(host) + "\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("resolv-ok"), std::string::npos) << out;
+  // The /etc files were for the run only: the image's own is back, the others gone.
+  EXPECT_EQ(testing::ReadText(fs.merged() + "/etc/hostname"), "image-hostname\n");
+  EXPECT_FALSE(std::filesystem::exists(fs.merged() + "/etc/hosts"));
+  EXPECT_FALSE(std::filesystem::exists(fs.merged() + "/etc/.kiln-saved-hostname"));
   // The device nodes were for the run only.
   EXPECT_FALSE(std::filesystem::exists(fs.merged() + "/dev/null"));
   EXPECT_FALSE(std::filesystem::exists(fs.merged() + "/dev/urandom"));
