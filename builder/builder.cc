@@ -27,6 +27,8 @@
 #include "frontend/error.h"
 #include "frontend/instructions.h"
 #include "frontend/lint/linter.h"
+#include "sandbox/isolation_level.h"
+#include "sandbox/working_root.h"
 #include "frontend/stage_graph.h"
 #include "frontend/stage_vars.h"
 #include "sandbox/file_io.h"
@@ -125,10 +127,26 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   for (const auto& u : graph.unused_build_args)
     std::cerr << "warning: build-arg " << u << " was given but no stage declares it\n";
   const frontend::GlobalArgs globals = frontend::ResolveGlobalArgs(df, args);
+  // At isolation none a RUN cannot run: say so before any step does.
+  if (const auto& iso = sandbox::CurrentIsolation(); iso.level == sandbox::IsolationLevel::kNone) {
+    for (int idx : graph.order)
+      for (const auto& inst : df.stages.at(size_t(idx)).instructions)
+        if (std::holds_alternative<frontend::RunCmd>(inst.command)) throw frontend::Error(inst.location, iso.run_refusal);
+  }
 
   oci::Store store(oci::Store::DefaultRoot());
   oci::Store::Lock store_lock(store, false);
   store.SweepStaleTemp();
+  // Without mounts a stage's steps hand one working root on, instead of
+  // copying the image for each step (sandbox/working_root.h).
+  std::optional<oci::Store::TempDir> kept_roots;
+  struct KeptRootsOff {
+    ~KeptRootsOff() { sandbox::WorkingRoot::SetKeepDirectory({}); }
+  } kept_roots_off;
+  if (!sandbox::CurrentIsolation().mounts) {
+    kept_roots.emplace(store.MakeTempDir("roots"));
+    sandbox::WorkingRoot::SetKeepDirectory(kept_roots->path());
+  }
 
   // The context: .dockerignore filter and the persistent stat cache.
   frontend::IgnoreMatcher ignore;

@@ -1,6 +1,7 @@
 #include "builder/provenance_input.h"
 
 #include "oci/image.h"
+#include "sandbox/isolation_level.h"
 
 namespace kiln::builder {
 
@@ -19,6 +20,7 @@ oci::ProvenanceInput MakeProvenanceInput(const BuildOptions& opts, const BuildFa
   pi.context_files = f.context_files;
   pi.kiln_version = KILN_VERSION;
   pi.invocation_id = f.manifest.str();
+  pi.isolation = sandbox::CurrentIsolation().Name();
   if (opts.source_date_epoch) {
     pi.started_on = pi.finished_on = oci::Rfc3339(*opts.source_date_epoch);
   } else {

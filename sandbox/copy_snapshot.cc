@@ -98,6 +98,8 @@ std::map<std::string, LowerEntry> MergedLevel(const std::vector<fs::path>& dirs)
   return out;
 }
 
+}  // namespace
+
 void CopyAttrs(const fs::path& p, const struct stat& st) {
   if (::lchown(p.c_str(), st.st_uid, st.st_gid) != 0) SnapshotFail("chown", p);
   // After chown, which clears setuid/setgid bits.
@@ -133,6 +135,8 @@ void CopyContent(const fs::path& from, const fs::path& to) {
     }
   }
 }
+
+namespace {
 
 // (inode, birth time in ns); birth time -1 where the filesystem has none.
 std::pair<ino_t, int64_t> DirIdentity(const fs::path& p) {

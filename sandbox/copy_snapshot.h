@@ -7,6 +7,7 @@
 // whole root.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -44,6 +45,12 @@ void MoveDiffToUpper(const std::vector<std::filesystem::path>& lowers, const std
 // inside): the parent of a mount stub, for one. The layer then holds only
 // real changes, as a layer from the copy fallback does.
 void PruneUnchangedDirs(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper);
+
+// Gives `p` the owner, mode and times of `st` (symlinks: owner and times).
+void CopyAttrs(const std::filesystem::path& p, const struct stat& st);
+// Copies a regular file's bytes into the new file `to` (copy_file_range, so
+// a reflink where the filesystem makes one).
+void CopyContent(const std::filesystem::path& from, const std::filesystem::path& to);
 
 // Rewrites the upper dir of a fuse-overlayfs mount (sandbox/fuse_overlay.h)
 // into overlayfs' form: its opaque marks (an xattr of its own, marker files)

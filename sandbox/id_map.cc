@@ -129,7 +129,9 @@ void WriteIdMaps(pid_t pid, const std::vector<IdMapping>& uid_map,
   if (gid_map.size() > 1) {
     RunMapHelper("newgidmap", pid, gid_map);
   } else {
-    WriteProcFile(proc + "/setgroups", "deny");
+    // The kernel wants setgroups denied before an unprivileged process maps
+    // its own gid; root mapping its whole range (podman) keeps setgroups.
+    if (gid_map.empty() || gid_map[0].count == 1) WriteProcFile(proc + "/setgroups", "deny");
     WriteProcFile(proc + "/gid_map", MapText(gid_map));
   }
 }

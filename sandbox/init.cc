@@ -17,13 +17,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <nlohmann/json.hpp>
+#include <sys/sysmacros.h>
 
 #include "sandbox/capabilities.h"
 #include "sandbox/error.h"
 #include "sandbox/file_io.h"
+#include "sandbox/isolation_level.h"
 #include "sandbox/rootfs_setup.h"
 #include "sandbox/seccomp_filter.h"
 #include "sandbox/syscalls.h"
@@ -38,10 +42,16 @@ constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 volatile sig_atomic_t g_target = 0;  // pid that signals go to (helper: init; init: command)
 volatile sig_atomic_t g_killed = 0;
+// Without a pid namespace of its own, init leads a process group that the
+// command and its children share: killing it kills them too.
+volatile sig_atomic_t g_kill_group = 0;
 
 void KillTarget(int) {
   g_killed = 1;
-  if (g_target > 0) ::kill(static_cast<pid_t>(g_target), SIGKILL);
+  if (g_target > 0) {
+    if (g_kill_group) ::kill(-static_cast<pid_t>(g_target), SIGKILL);
+    ::kill(static_cast<pid_t>(g_target), SIGKILL);
+  }
 }
 
 void ForwardToTarget(int sig) {
@@ -106,15 +116,69 @@ bool SetgroupsAllowed() {
   return ReadAll(fd.get()).rfind("deny", 0) != 0;
 }
 
+// Whether RUN gets a pid namespace of its own (then its init is pid 1).
+bool OwnPidNamespace(const Isolation& iso) {
+  return iso.level != IsolationLevel::kChroot && !iso.relaxed.no_pidns;
+}
+
+// The chroot level's RUN may not chroot(2) again: with CAP_SYS_CHROOT, a
+// second chroot and "cd .." leave the step's root.
+std::vector<cap_value_t> CapabilitiesToDrop(const Isolation& iso) {
+  if (iso.level == IsolationLevel::kChroot) return {CAP_SYS_CHROOT};
+  return {};
+}
+
+// Init without a pid namespace is not pid 1: when the command ends, the
+// processes it left are killed here: those of the step's session (init
+// leads it) and init's children (it is their subreaper, so an orphan becomes
+// its child). `proc` is the container's /proc, opened before any chroot.
+void KillLeftovers(pid_t cmd, int proc) {
+  ::kill(-cmd, SIGKILL);
+  for (;;) {
+    if (proc >= 0) {
+      int fd = ::openat(proc, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      DIR* dir = fd >= 0 ? ::fdopendir(fd) : nullptr;
+      const pid_t self = ::getpid();
+      while (dir) {
+        dirent* e = ::readdir(dir);
+        if (e == nullptr) break;
+        char* end = nullptr;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0) continue;
+        std::string stat_path = std::string(e->d_name) + "/stat";
+        UniqueFd sf(::openat(proc, stat_path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!sf.valid()) continue;
+        char buf[512] = {};
+        ssize_t n = ::read(sf.get(), buf, sizeof(buf) - 1);
+        if (n <= 0) continue;
+        const char* paren = std::strrchr(buf, ')');
+        int ppid = 0, pgrp = 0, session = 0;
+        char state = 0;
+        // The step's session (init leads it) and init's adopted children.
+        if (paren && std::sscanf(paren + 1, " %c %d %d %d", &state, &ppid, &pgrp, &session) == 4 &&
+            pid != self && (ppid == self || session == self)) {
+          ::kill(static_cast<pid_t>(pid), SIGKILL);
+        }
+      }
+      if (dir) ::closedir(dir);
+    }
+    int status = 0;
+    pid_t got = ::waitpid(-1, &status, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) break;  // ECHILD: none left
+  }
+}
+
 // The command's process: drops everything and execs. Never returns.
-[[noreturn]] void RunCommand(const RunSpec& spec, int err_fd) {
+[[noreturn]] void RunCommand(const RunSpec& spec, const Isolation& iso, int err_fd) {
   try {
-    ::setsid();
+    // Without a pid namespace, init made the session (and the group that dies with the step).
+    if (OwnPidNamespace(iso)) ::setsid();
     if (sys::CloseRange(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) throw Error("close_range: " + sys::ErrnoText(errno));
     SetLimit(RLIMIT_NOFILE, 1048576);
     SetLimit(RLIMIT_NPROC, RLIM_INFINITY);
     if (::chdir(spec.cwd.c_str()) != 0) throw Error("chdir " + spec.cwd + ": " + sys::ErrnoText(errno));
-    RestrictBoundingSet();
+    RestrictBoundingSet(CapabilitiesToDrop(iso));
     std::vector<gid_t> groups(spec.groups.begin(), spec.groups.end());
     if (SetgroupsAllowed()) {
       if (::setgroups(groups.size(), groups.data()) != 0) {
@@ -137,7 +201,7 @@ bool SetgroupsAllowed() {
                                      "subordinate uid range in /etc/subuid)"
                                    : ""));
     }
-    ApplyCapabilities(spec.uid == 0);
+    ApplyCapabilities(spec.uid == 0, CapabilitiesToDrop(iso));
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Error("no_new_privs: " + sys::ErrnoText(errno));
     LoadSeccompFilter();
   } catch (const std::exception& e) {
@@ -182,8 +246,9 @@ bool SetgroupsAllowed() {
   ::_exit(err == ENOENT ? 127 : 126);
 }
 
-// pid 1 of the sandbox. Never returns.
-[[noreturn]] void InitMain(const RunSpec& spec, const std::string& resolv_conf, int status_fd,
+// pid 1 of the sandbox (with a pid namespace; else the leader of the
+// step's session and the subreaper of its processes). Never returns.
+[[noreturn]] void InitMain(const RunSpec& spec, const Isolation& iso, const std::string& resolv_conf, int status_fd,
                            const sigset_t& orig_mask) {
   auto fail = [&](const std::string& msg) {
     TryWriteAll(status_fd, "E" + msg);
@@ -197,14 +262,29 @@ bool SetgroupsAllowed() {
   BlockAll(nullptr);
   int err_pipe[2];
   pid_t cmd = -1;
+  const bool own_pidns = OwnPidNamespace(iso);
+  int proc_fd = -1;
   try {
-    // A mount namespace of init's own: its mounts and pivot_root do not
-    // touch the helper, and vanish when the sandbox's last process exits.
-    if (::unshare(CLONE_NEWNS) != 0) throw Error("unsharing the RUN mount namespace: " + sys::ErrnoText(errno));
-    if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-      throw Error("making the RUN mount namespace private: " + sys::ErrnoText(errno));
+    if (!own_pidns) {
+      ::setsid();
+      if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) throw Error("PR_SET_CHILD_SUBREAPER: " + sys::ErrnoText(errno));
+      proc_fd = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
-    SetupRootfs(spec, resolv_conf);
+    if (iso.level == IsolationLevel::kChroot) {
+      // No mount namespace to be had: the step's root is a plain directory.
+      if (::chroot(spec.rootfs.c_str()) != 0) {
+        throw Error("chroot into " + spec.rootfs.string() + ": " + sys::ErrnoText(errno));
+      }
+      if (::chdir("/") != 0) throw Error("chdir / in the step's root: " + sys::ErrnoText(errno));
+    } else {
+      // A mount namespace of init's own: its mounts and pivot_root do not
+      // touch the helper, and vanish when the sandbox's last process exits.
+      if (::unshare(CLONE_NEWNS) != 0) throw Error("unsharing the RUN mount namespace: " + sys::ErrnoText(errno));
+      if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+        throw Error("making the RUN mount namespace private: " + sys::ErrnoText(errno));
+      }
+      SetupRootfs(spec, resolv_conf, iso.relaxed.proc_bind);
+    }
     MkdirAll(spec.cwd);
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
     cmd = ::fork();
@@ -216,7 +296,8 @@ bool SetgroupsAllowed() {
     ::close(err_pipe[0]);
     ::close(status_fd);
     ResetSignals(orig_mask);
-    RunCommand(spec, err_pipe[1]);
+    if (proc_fd >= 0) ::close(proc_fd);
+    RunCommand(spec, iso, err_pipe[1]);
   }
   ::close(err_pipe[1]);
   g_target = cmd;
@@ -235,12 +316,116 @@ bool SetgroupsAllowed() {
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) fail("waiting for the command: " + sys::ErrnoText(errno));
     if (pid == cmd) {
+      if (!own_pidns) {
+        // Leftovers die before the step counts as done; the status is sent after.
+        std::string report = "S" + std::to_string(status);
+        KillLeftovers(cmd, proc_fd);
+        TryWriteAll(status_fd, report);
+        ::_exit(0);
+      }
       TryWriteAll(status_fd, "S" + std::to_string(status));
       // Exiting as pid 1 kills every other process in the namespace.
       ::_exit(0);
     }
   }
 }
+
+// The chroot level's /dev: device nodes made by mknod in the step's root
+// for the run and removed after it, with /dev's times put back, so none of
+// it lands in the layer. Nodes the image already has are left alone.
+class DeviceNodes {
+ public:
+  DeviceNodes(const std::filesystem::path& rootfs, bool allowed) {
+    if (!allowed) return;
+    UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root.valid()) dev_.Reset(sys::OpenInRoot(root.get(), "dev", O_RDONLY | O_DIRECTORY));
+    if (!dev_.valid()) throw Error("opening /dev in the step's root: " + sys::ErrnoText(errno));
+    struct stat st {};
+    if (::fstat(dev_.get(), &st) != 0) throw Error("stat /dev in the step's root: " + sys::ErrnoText(errno));
+    times_[0] = st.st_atim;
+    times_[1] = st.st_mtim;
+    const std::pair<const char*, dev_t> nodes[] = {{"null", makedev(1, 3)},    {"zero", makedev(1, 5)},
+                                                   {"full", makedev(1, 7)},    {"random", makedev(1, 8)},
+                                                   {"urandom", makedev(1, 9)}, {"tty", makedev(5, 0)}};
+    for (const auto& [name, dev] : nodes) {
+      if (::mknodat(dev_.get(), name, S_IFCHR | 0666, dev) == 0) {
+        ::fchmodat(dev_.get(), name, 0666, 0);  // past the umask
+        made_.push_back(name);
+      } else if (errno != EEXIST) {
+        throw Error(std::string("mknod /dev/") + name + " in the step's root: " + sys::ErrnoText(errno));
+      }
+    }
+  }
+  ~DeviceNodes() { Remove(); }
+  DeviceNodes(const DeviceNodes&) = delete;
+  DeviceNodes& operator=(const DeviceNodes&) = delete;
+  void Remove() {
+    if (!dev_.valid()) return;
+    for (const char* name : made_) ::unlinkat(dev_.get(), name, 0);
+    made_.clear();
+    ::futimens(dev_.get(), times_);
+    dev_.Reset();
+  }
+
+ private:
+  UniqueFd dev_;
+  struct timespec times_[2] {};
+  std::vector<const char*> made_;
+};
+
+// The chroot level's /etc/hosts, /etc/resolv.conf and /etc/hostname: what
+// the other levels bind-mount over the image's files is put in their place
+// for the run, and the image's own (or nothing) put back after it, with
+// /etc's times, so none of it lands in the layer. A change the command made
+// to one of them is lost, as it is on the bind mount of the other levels.
+class EtcFiles {
+ public:
+  EtcFiles(const std::filesystem::path& rootfs, const std::string& resolv_conf) {
+    UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root.valid()) etc_.Reset(sys::OpenInRoot(root.get(), "etc", O_RDONLY | O_DIRECTORY));
+    if (!etc_.valid()) return;  // an image without /etc gets none
+    struct stat st {};
+    if (::fstat(etc_.get(), &st) != 0) throw Error("stat /etc in the step's root: " + sys::ErrnoText(errno));
+    times_[0] = st.st_atim;
+    times_[1] = st.st_mtim;
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    const std::pair<std::string, std::string> files[] = {
+        {"hosts", std::string("127.0.0.1\tlocalhost ") + host + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+        {"resolv.conf", resolv_conf},
+        {"hostname", std::string(host) + "\n"}};
+    for (const auto& [name, text] : files) {
+      struct stat fst {};
+      const bool exists = ::fstatat(etc_.get(), name.c_str(), &fst, AT_SYMLINK_NOFOLLOW) == 0;
+      if (exists && !S_ISREG(fst.st_mode)) continue;  // a symlink or directory of the image's: left alone
+      const std::string saved = ".kiln-saved-" + name;
+      if (exists && ::renameat(etc_.get(), name.c_str(), etc_.get(), saved.c_str()) != 0)
+        throw Error("setting /etc/" + name + " aside: " + sys::ErrnoText(errno));
+      swapped_.push_back({name, exists ? saved : ""});
+      UniqueFd fd(::openat(etc_.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
+      if (!fd.valid()) throw Error("writing /etc/" + name + " in the step's root: " + sys::ErrnoText(errno));
+      WriteAll(fd.get(), text);
+    }
+  }
+  ~EtcFiles() { Restore(); }
+  EtcFiles(const EtcFiles&) = delete;
+  EtcFiles& operator=(const EtcFiles&) = delete;
+  void Restore() {
+    if (!etc_.valid()) return;
+    for (const auto& [name, saved] : swapped_) {
+      ::unlinkat(etc_.get(), name.c_str(), 0);
+      if (!saved.empty()) ::renameat(etc_.get(), saved.c_str(), etc_.get(), name.c_str());
+    }
+    swapped_.clear();
+    ::futimens(etc_.get(), times_);
+    etc_.Reset();
+  }
+
+ private:
+  UniqueFd etc_;
+  struct timespec times_[2] {};
+  std::vector<std::pair<std::string, std::string>> swapped_;  // name, where the image's file waits ("": none)
+};
 
 }  // namespace
 
@@ -255,6 +440,7 @@ std::string SpecToJson(const RunSpec& spec) {
   j["groups"] = spec.groups;
   j["hostname"] = spec.hostname;
   j["network"] = spec.network == Network::kNone ? "none" : "host";
+  j["isolation"] = CurrentIsolation().Serialize();
   j["mounts"] = nlohmann::json::array();
   for (const auto& m : spec.mounts) {
     j["mounts"].push_back({{"type", m.type == Mount::Type::kTmpfs ? "tmpfs" : "bind"},
@@ -304,8 +490,17 @@ int HelperMain(int argc, char** argv) {
     // sandbox and still remove the mount stubs.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != static_cast<pid_t>(std::atoll(argv[2]))) return 1;
-    RunSpec spec = SpecFromJson(ReadAll(kSpecFd));
+    const std::string spec_text = ReadAll(kSpecFd);
+    RunSpec spec = SpecFromJson(spec_text);
     ::close(kSpecFd);
+    Isolation iso;
+    try {
+      iso = Isolation::Deserialize(nlohmann::json::parse(spec_text).at("isolation").get<std::string>());
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(std::string("malformed sandbox spec: ") + e.what());
+    }
+    const bool chroot = iso.level == IsolationLevel::kChroot;
+    g_kill_group = OwnPidNamespace(iso) ? 0 : 1;
     if (spec.argv.empty()) throw Error("empty command");
     std::string resolv_conf = "nameserver 127.0.0.1\n";
     if (spec.network == Network::kHost) {
@@ -316,14 +511,27 @@ int HelperMain(int argc, char** argv) {
     BlockAll(&orig);
     SetHandlers(KillTarget, {SIGTERM, SIGINT, SIGHUP});
     MountStubs stubs(spec.rootfs);
-    for (const auto& s : StubsFor(spec)) stubs.Ensure(s.rel, s.is_dir, s.optional);
-    int flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-    if (spec.network == Network::kNone) flags |= CLONE_NEWNET;
-    if (::unshare(flags) != 0) throw Error("unsharing the RUN namespaces: " + sys::ErrnoText(errno));
-    if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
-      throw Error("sethostname: " + sys::ErrnoText(errno));
+    std::optional<DeviceNodes> nodes;
+    std::optional<EtcFiles> etc_files;
+    if (chroot) {
+      etc_files.emplace(spec.rootfs, resolv_conf);
+      // Nothing can be mounted: /dev gets nodes of its own, /proc and /sys stay as the image has them.
+      if (iso.mknod) stubs.Ensure("dev", true, false);
+      nodes.emplace(spec.rootfs, iso.mknod);
+    } else {
+      for (const auto& s : StubsFor(spec)) stubs.Ensure(s.rel, s.is_dir, s.optional);
+      int flags = 0;
+      if (OwnPidNamespace(iso)) flags |= CLONE_NEWPID;
+      if (!iso.relaxed.no_ipcns) flags |= CLONE_NEWIPC;
+      if (!iso.relaxed.keep_hostname) flags |= CLONE_NEWUTS;
+      if (spec.network == Network::kNone) flags |= CLONE_NEWNET;
+      if (flags != 0 && ::unshare(flags) != 0) throw Error("unsharing the RUN namespaces: " + sys::ErrnoText(errno));
+      if (!iso.relaxed.keep_hostname && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
+        throw Error("sethostname: " + sys::ErrnoText(errno) +
+                    " (isolation relaxed keeps the host name where the container refuses this)");
+      }
+      if (spec.network == Network::kNone) LoopbackUp();
     }
-    if (spec.network == Network::kNone) LoopbackUp();
     int init_pipe[2];
     if (::pipe2(init_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
     pid_t init = ::fork();
@@ -331,7 +539,7 @@ int HelperMain(int argc, char** argv) {
     if (init == 0) {
       ::close(init_pipe[0]);
       ::close(kStatusFd);
-      InitMain(spec, resolv_conf, init_pipe[1], orig);
+      InitMain(spec, iso, resolv_conf, init_pipe[1], orig);
     }
     ::close(init_pipe[1]);
     g_target = init;
@@ -342,6 +550,8 @@ int HelperMain(int argc, char** argv) {
     }
     std::string msg = ReadAll(init_pipe[0]);
     ::close(init_pipe[0]);
+    if (nodes) nodes->Remove();
+    if (etc_files) etc_files->Restore();
     stubs.RemoveAll();
     if (!msg.empty() && msg[0] == 'E') {
       report({{"error", msg.substr(1)}});

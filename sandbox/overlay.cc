@@ -16,6 +16,7 @@
 #include "sandbox/copy_snapshot.h"
 #include "sandbox/error.h"
 #include "sandbox/fuse_overlay.h"
+#include "sandbox/isolation_level.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
 
@@ -54,6 +55,18 @@ void Bind(const std::filesystem::path& source, const std::filesystem::path& targ
   }
 }
 
+// Without a mount namespace (isolation chroot and none) the "mount" is the
+// source itself, reached through a symlink at the target: only kiln's own
+// code reads these views, so read-only needs no enforcing.
+void LinkInstead(const std::filesystem::path& source, const std::filesystem::path& target) {
+  if (::rmdir(target.c_str()) != 0 && errno != ENOENT) {
+    throw Error("replacing " + target.string() + " with a link to " + source.string() + ": " + sys::ErrnoText(errno));
+  }
+  if (::symlink(source.c_str(), target.c_str()) != 0) {
+    throw Error("linking " + target.string() + " to " + source.string() + ": " + sys::ErrnoText(errno));
+  }
+}
+
 enum class Snapshotter { kAuto, kOverlay, kFuse, kCopy };
 
 Snapshotter ChosenSnapshotter() {
@@ -74,6 +87,27 @@ OverlayMount::OverlayMount(const std::vector<std::filesystem::path>& lowers, con
                            const std::filesystem::path& work, const std::filesystem::path& target)
     : target_(target), lowers_(lowers), upper_(upper) {
   if (lowers.empty() && upper.empty()) throw Error("overlay on " + target.string() + ": no layers");
+  if (!CurrentIsolation().mounts) {
+    const Snapshotter chosen = ChosenSnapshotter();
+    if (chosen == Snapshotter::kOverlay || chosen == Snapshotter::kFuse)
+      throw Error(std::string("KILN_SNAPSHOTTER=") + std::getenv("KILN_SNAPSHOTTER") + " needs mounts, and isolation " +
+                  CurrentIsolation().Name() + " has no mount namespace (KILN_SNAPSHOTTER=copy or auto works)");
+    if (lowers.empty()) {
+      LinkInstead(upper, target);
+      linked_ = true;
+    } else if (upper.empty() && lowers.size() == 1) {
+      LinkInstead(lowers[0], target);
+      linked_ = true;
+    } else if (upper.empty()) {
+      copied_dirs_ = CopyMergedLowers(lowers, target_);
+      copied_ = true;
+    } else {
+      working_ = std::make_unique<WorkingRoot>(lowers, target_);
+      copied_ = true;
+    }
+    mounted_ = true;
+    return;
+  }
   if (lowers.empty()) {
     Bind(upper, target, false);
   } else if (upper.empty() && lowers.size() == 1) {
@@ -134,7 +168,21 @@ void OverlayMount::Finish(const std::function<void()>& on_upper) {
     PruneUnchangedDirs(lowers_, upper_);
     return;
   }
-  if (::umount2(target_.c_str(), MNT_DETACH) != 0) throw Error("unmounting " + target_.string() + ": " + sys::ErrnoText(errno));
+  if (working_) {
+    // What on_upper adds to the upper dir is not in the working root: then it is not kept.
+    working_->Finish(upper_, !on_upper);
+    working_.reset();
+    if (on_upper) on_upper();
+    return;
+  }
+  if (linked_) {
+    if (::unlink(target_.c_str()) != 0) throw Error("removing the link " + target_.string() + ": " + sys::ErrnoText(errno));
+    linked_ = false;
+    if (!upper_.empty() && on_upper) on_upper();
+    return;
+  }
+  if (CurrentIsolation().mounts && ::umount2(target_.c_str(), MNT_DETACH) != 0)
+    throw Error("unmounting " + target_.string() + ": " + sys::ErrnoText(errno));
   if (upper_.empty()) return;
   if (copied_) {
     MoveDiffToUpper(lowers_, target_, upper_, copied_dirs_);
@@ -194,7 +242,8 @@ void OverlayMount::MountNative(const std::vector<std::filesystem::path>& lowers,
 }
 
 OverlayMount::~OverlayMount() {
-  if (mounted_ && !fuse_) ::umount2(target_.c_str(), MNT_DETACH);
+  if (linked_) ::unlink(target_.c_str());
+  else if (mounted_ && !fuse_ && CurrentIsolation().mounts) ::umount2(target_.c_str(), MNT_DETACH);
 }
 
 OverlayMount::OverlayMount(OverlayMount&& other) noexcept
@@ -202,9 +251,11 @@ OverlayMount::OverlayMount(OverlayMount&& other) noexcept
       mounted_(std::exchange(other.mounted_, false)),
       userxattr_(other.userxattr_),
       copied_(other.copied_),
+      linked_(std::exchange(other.linked_, false)),
       lowers_(std::move(other.lowers_)),
       upper_(std::move(other.upper_)),
       copied_dirs_(std::move(other.copied_dirs_)),
-      fuse_(std::move(other.fuse_)) {}
+      fuse_(std::move(other.fuse_)),
+      working_(std::move(other.working_)) {}
 
 }  // namespace kiln::sandbox

@@ -9,6 +9,7 @@
 
 #include "sandbox/copy_snapshot.h"
 #include "sandbox/fuse_overlay.h"
+#include "sandbox/working_root.h"
 
 namespace kiln::sandbox {
 
@@ -35,6 +36,11 @@ class OverlayMount {
   // (sandbox/copy_snapshot.h) and Finish() computes the diff into `upper`;
   // the choice is announced once on stderr. KILN_SNAPSHOTTER=overlay makes
   // the refusal an error; =fuse-overlayfs and =copy always take that way.
+  //
+  // Where the build may not mount (CurrentIsolation().mounts is false), a
+  // view of one directory is a symlink to it at `target`, a step's root a
+  // WorkingRoot (sandbox/working_root.h: kept from the step before, or a
+  // copy), and a read-only view of several lowers a copy.
   OverlayMount(const std::vector<std::filesystem::path>& lowers,
                const std::filesystem::path& upper, const std::filesystem::path& work,
                const std::filesystem::path& target);
@@ -68,10 +74,12 @@ class OverlayMount {
   bool mounted_ = false;
   bool userxattr_ = true;
   bool copied_ = false;  // the copy fallback
+  bool linked_ = false;  // no mounts: target_ is a symlink to the one source
   std::vector<std::filesystem::path> lowers_;
   std::filesystem::path upper_;
   CopiedDirs copied_dirs_;
   std::unique_ptr<FuseOverlayProcess> fuse_;  // the fuse-overlayfs way
+  std::unique_ptr<WorkingRoot> working_;      // no mounts: a kept working root or a copy
 };
 
 }  // namespace kiln::sandbox

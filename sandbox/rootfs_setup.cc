@@ -250,7 +250,7 @@ std::vector<StubRequest> StubsFor(const RunSpec& spec) {
   return stubs;
 }
 
-void SetupRootfs(const RunSpec& spec, const std::string& resolv_conf) {
+void SetupRootfs(const RunSpec& spec, const std::string& resolv_conf, bool proc_bind) {
   const std::string rootfs = spec.rootfs.string();
   // pivot_root needs the new root to be a mount point of its own.
   DoMount(rootfs, rootfs, nullptr, MS_BIND | MS_REC, nullptr, "the rootfs onto itself");
@@ -258,7 +258,13 @@ void SetupRootfs(const RunSpec& spec, const std::string& resolv_conf) {
   if (!root.valid()) throw Error("opening the rootfs " + rootfs + ": " + sys::ErrnoText(errno));
   {
     UniqueFd proc = OpenIn(root.get(), "proc", O_PATH | O_DIRECTORY, "/proc");
-    DoMount("proc", proc.ProcPath(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "/proc");
+    if (proc_bind) {
+      DoMount("/proc", proc.ProcPath(), nullptr, MS_BIND | MS_REC, nullptr, "/proc (bind of the container's)");
+      UniqueFd mounted = OpenIn(root.get(), "proc", O_PATH | O_DIRECTORY, "/proc");
+      MakeReadOnly(mounted.ProcPath(), "/proc");
+    } else {
+      DoMount("proc", proc.ProcPath(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "/proc");
+    }
   }
   SetupDev(root.get());
   SetupSys(root.get());

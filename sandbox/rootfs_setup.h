@@ -57,7 +57,9 @@ std::vector<StubRequest> StubsFor(const RunSpec& spec);
 
 // In the sandbox's init, before any process of the command exists: mounts
 // everything below spec.rootfs and pivot_roots into it. `resolv_conf` is the
-// text for /etc/resolv.conf. Throws sandbox::Error.
-void SetupRootfs(const RunSpec& spec, const std::string& resolv_conf);
+// text for /etc/resolv.conf. With `proc_bind` (isolation relaxed, where a
+// masked /proc refuses a fresh one) /proc is the container's, read-only.
+// Throws sandbox::Error.
+void SetupRootfs(const RunSpec& spec, const std::string& resolv_conf, bool proc_bind = false);
 
 }  // namespace kiln::sandbox

@@ -22,6 +22,7 @@
 
 #include "sandbox/error.h"
 #include "sandbox/init.h"
+#include "sandbox/isolation_level.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
 
@@ -155,6 +156,16 @@ RunResult Run(const RunSpec& spec) {
   }
   for (const auto& m : spec.mounts) {
     if (m.target.empty() || m.target[0] != '/') throw Error("Run: mount target must be absolute: " + m.target);
+  }
+  const Isolation& iso = CurrentIsolation();
+  if (iso.level == IsolationLevel::kNone) throw Error(iso.run_refusal);
+  if (!iso.mounts && !spec.mounts.empty()) {
+    throw Error("RUN --mount needs a mount namespace, and isolation " + iso.Name() +
+                " has none (it needs root with CAP_SYS_ADMIN, or user namespaces allowed)");
+  }
+  if (spec.network == Network::kNone && (iso.relaxed.no_netns || iso.level == IsolationLevel::kChroot)) {
+    throw Error("RUN --network=none needs a network namespace, and isolation " + iso.Name() +
+                " has none here (the container refuses unshare(CLONE_NEWNET))");
   }
   NoteLimitsOnce(spec);
   const unsigned generation = g_kill_generation.load();

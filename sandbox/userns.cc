@@ -26,6 +26,8 @@ namespace {
 
 // Set in the re-executed process: "HOST_UID:HOST_GID:FULL_RANGE(0|1)".
 constexpr const char* kMarkerEnv = "_KILN_BUILD_USERNS";
+// Set with it: Isolation::Serialize() of the level chosen before the re-exec.
+constexpr const char* kIsolationEnv = "_KILN_ISOLATION";
 
 NamespaceState g_state;
 bool g_entered = false;
@@ -76,14 +78,23 @@ void ReadFull(int fd, void* buf, size_t len) {
   }
 }
 
-[[noreturn]] void ReexecInUserNamespace(char** argv, uint32_t uid, uint32_t gid) {
+[[noreturn]] void ReexecInUserNamespace(char** argv, uint32_t uid, uint32_t gid, const Isolation* isolation) {
   std::string name;
   if (passwd* pw = ::getpwuid(uid)) name = pw->pw_name;
   auto uranges = ReadSubIdRanges("/etc/subuid", name, uid);
   // /etc/subgid is keyed by user name or uid too, not by gid.
   auto granges = ReadSubIdRanges("/etc/subgid", name, uid);
   bool full = !uranges.empty() && !granges.empty();
-  if (!full) {
+  const bool range_refused = full && isolation && !isolation->use_range;
+  if (range_refused) {
+    full = false;
+    std::fprintf(stderr,
+                 "kiln: the subordinate id range of %s could not be mapped here (newuidmap/newgidmap refused: a\n"
+                 "setuid or file-capability helper gains nothing under no_new_privs or in some containers), so\n"
+                 "only your own id is mapped (to root) in the build's user namespace.\n",
+                 name.empty() ? std::to_string(uid).c_str() : name.c_str());
+  }
+  if (!full && !range_refused && uid != 0) {
     std::fprintf(stderr,
                  "kiln: no subordinate id range for %s in /etc/subuid and /etc/subgid, so only your own id is\n"
                  "mapped (to root) in the build's user namespace: every file in the image is owned by root,\n"
@@ -94,6 +105,13 @@ void ReadFull(int fd, void* buf, size_t len) {
   }
   auto uid_map = BuildMappings(uid, full ? uranges : std::vector<SubIdRange>{});
   auto gid_map = BuildMappings(gid, full ? granges : std::vector<SubIdRange>{});
+  if (uid == 0) {
+    // Root without CAP_SYS_ADMIN (podman's default): every id of its own
+    // namespace mapped to itself, so ownership is as without the namespace.
+    uid_map = ParseIdMap(ReadFile("/proc/self/uid_map"));
+    gid_map = ParseIdMap(ReadFile("/proc/self/gid_map"));
+    full = true;
+  }
 
   int to_parent[2], to_child[2];
   if (::pipe2(to_parent, O_CLOEXEC) != 0 || ::pipe2(to_child, O_CLOEXEC) != 0) {
@@ -101,6 +119,7 @@ void ReadFull(int fd, void* buf, size_t len) {
   }
   UniqueFd parent_r(to_parent[0]), parent_w(to_parent[1]), child_r(to_child[0]), child_w(to_child[1]);
   std::string marker = std::to_string(uid) + ":" + std::to_string(gid) + ":" + (full ? "1" : "0");
+  const std::string isolation_text = isolation ? isolation->Serialize() : "";
   pid_t parent_pid = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw Error("fork for the user namespace child: " + sys::ErrnoText(errno));
@@ -116,6 +135,7 @@ void ReadFull(int fd, void* buf, size_t len) {
     char go = 0;
     if (::read(to_child[0], &go, 1) != 1 || go != 'g') ::_exit(1);
     ::setenv(kMarkerEnv, marker.c_str(), 1);
+    if (!isolation_text.empty()) ::setenv(kIsolationEnv, isolation_text.c_str(), 1);
     ::execv("/proc/self/exe", argv);
     ::_exit(127);
   }
@@ -192,15 +212,37 @@ std::optional<std::string> ProbeUserNamespaces() {
   return std::nullopt;
 }
 
-NamespaceState EnterBuildNamespace(int /*argc*/, char** argv) {
+std::optional<Isolation> InheritedIsolation() {
+  const char* text = std::getenv(kIsolationEnv);
+  if (text == nullptr || std::getenv(kMarkerEnv) == nullptr) return std::nullopt;
+  return Isolation::Deserialize(text);
+}
+
+NamespaceState EnterBuildNamespace(int /*argc*/, char** argv, const Isolation* isolation) {
   NamespaceState state;
-  if (const char* marker = std::getenv(kMarkerEnv)) {
+  if (isolation) SetCurrentIsolation(*isolation);
+  if (isolation && !isolation->userns && !isolation->mounts) {
+    // chroot and none: no namespace at all; files are owned as the caller owns them.
+    state.rootless = ::geteuid() != 0;
+    state.full_range = !state.rootless;
+    state.host_uid = ::geteuid();
+    state.host_gid = ::getegid();
+    ReadOwnMaps(state);
+    g_state = state;
+    g_entered = true;
+    return state;
+  }
+  const char* marker = std::getenv(kMarkerEnv);
+  if (marker == nullptr && isolation && isolation->userns && ::geteuid() == 0) {
+    ReexecInUserNamespace(argv, 0, 0, isolation);
+  }
+  if (marker != nullptr) {
     unsigned uid = 0, gid = 0;
     int full = 0;
     if (std::sscanf(marker, "%u:%u:%d", &uid, &gid, &full) != 3 || ::geteuid() != 0) {
       throw Error(std::string("inconsistent build namespace marker ") + kMarkerEnv + "=" + marker);
     }
-    state.rootless = true;
+    state.rootless = uid != 0;
     state.full_range = full == 1;
     state.host_uid = uid;
     state.host_gid = gid;
@@ -208,7 +250,7 @@ NamespaceState EnterBuildNamespace(int /*argc*/, char** argv) {
     state.rootless = false;
     state.full_range = true;
   } else {
-    ReexecInUserNamespace(argv, ::geteuid(), ::getegid());
+    ReexecInUserNamespace(argv, ::geteuid(), ::getegid(), isolation);
   }
   MakePrivateMountNamespace();
   ReadOwnMaps(state);

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/isolation_level.h"
+
 namespace kiln::sandbox {
 
 struct IdMapping {
@@ -36,7 +38,19 @@ struct NamespaceState {
 // process tree, what a single mapping means when there is no subuid range.
 // Throws sandbox::Error naming the sysctl/AppArmor setting when the kernel
 // forbids unprivileged user namespaces.
-NamespaceState EnterBuildNamespace(int argc, char** argv);
+//
+// With an `isolation` (ChooseIsolation), it follows that choice: the chroot
+// and none levels enter no namespace at all (nothing is mounted then), a
+// user namespace maps the subordinate range only where the probe could, and
+// root that may not unshare a mount namespace by itself (podman's default)
+// gets a user namespace with every id mapped to itself. The choice travels
+// to the re-executed process, which makes it CurrentIsolation(). Without
+// one: the full level as before (kiln store).
+NamespaceState EnterBuildNamespace(int argc, char** argv, const Isolation* isolation = nullptr);
+
+// The isolation chosen by the process that re-executed this one into the
+// build's user namespace, or nullopt in the process kiln was started as.
+std::optional<Isolation> InheritedIsolation();
 
 // The state of the current process (after EnterBuildNamespace).
 const NamespaceState& CurrentNamespace();

@@ -12,6 +12,7 @@
 #include "builder/build_options.h"
 #include "builder/builder.h"
 #include "builder/cmd/commands.h"
+#include "builder/isolation_choice.h"
 #include "builder/process_args.h"
 #include "builder/progress.h"
 #include "builder/signals.h"
@@ -66,6 +67,7 @@ void AddBuildCommand(CLI::App& app) {
     std::vector<std::string> build_args, outputs, secrets, no_cache_filter;
     std::string progress = "auto", lint = "error", timestamp, sde, strip = "on", secret_scan = "on";
     bool quiet = false;
+    std::string isolation;  // empty: KILN_ISOLATION, else auto
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("CONTEXT", f->opts.context_dir, "Build context directory ('-': a tar archive or a Dockerfile on stdin)")->capture_default_str();
@@ -88,6 +90,7 @@ void AddBuildCommand(CLI::App& app) {
   cmd->add_option("--source-date-epoch", f->sde, "Timestamp (unix seconds) for created times and layer mtimes (default $SOURCE_DATE_EPOCH, else 0)");
   cmd->add_option("--timestamp", f->timestamp, "'now' for real times instead of SOURCE_DATE_EPOCH")->check(CLI::IsMember({"now", "epoch"}));
   cmd->add_option("--secret", f->secrets, "Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")->allow_extra_args(false);
+  cmd->add_option("--isolation", f->isolation, "RUN isolation: auto (default: the strongest this machine allows), full, relaxed, chroot or none; env KILN_ISOLATION");
   cmd->add_option("--network", f->opts.network, "Default RUN network: default, host or none")->check(CLI::IsMember({"default", "host", "none"}));
   cmd->add_flag("--insecure", f->opts.insecure_registry, "Allow plain HTTP / unverified TLS registries");
   cmd->add_option("--cache-from", f->opts.cache_from, "Import build cache: type=registry,ref=REF")->allow_extra_args(false);
@@ -153,7 +156,8 @@ void AddBuildCommand(CLI::App& app) {
     sandbox::CheckSnapshotterSetting();
     // Everything after this point runs as namespace-root (a non-root caller
     // is re-executed here inside its user namespace).
-    sandbox::EnterBuildNamespace(ProcessArgc(), ProcessArgv());
+    const sandbox::Isolation isolation = ChooseBuildIsolation(f->isolation);
+    sandbox::EnterBuildNamespace(ProcessArgc(), ProcessArgv(), &isolation);
     SignalGuard signals;
     std::optional<StdinContext> stdin_context;
     if (opts.context_dir == "-") {

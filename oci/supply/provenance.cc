@@ -54,7 +54,8 @@ std::string ProvenanceStatement(const ProvenanceInput& in) {
   json predicate = {
       {"buildDefinition",
        {{"buildType", kKilnBuildType}, {"externalParameters", external}, {"resolvedDependencies", deps},
-        {"internalParameters", {{"rootless", true}}}}},
+        {"internalParameters", in.isolation.empty() ? json{{"rootless", true}}
+                                                    : json{{"rootless", true}, {"isolation", in.isolation}}}}},
       {"runDetails",
        {{"builder", {{"id", in.builder_id}, {"version", {{"kiln", in.kiln_version}}}}}, {"metadata", metadata}}}};
   json statement = {{"_type", kInTotoStatementType},

@@ -43,6 +43,7 @@ struct ProvenanceInput {
   std::string kiln_version;
   std::string invocation_id;
   std::string started_on, finished_on;    // RFC 3339
+  std::string isolation;                  // the RUN isolation level ("full", "relaxed", "chroot", "none")
 };
 
 // The statement as JSON (keys sorted, so the same input gives the same bytes).

@@ -49,6 +49,16 @@ TEST(Provenance, InTotoStatementWithSlsaV1Predicate) {
   EXPECT_EQ(rd["metadata"]["finishedOn"], "2024-01-01T00:01:00Z");
 }
 
+TEST(Provenance, RecordsTheIsolationLevel) {
+  ProvenanceInput in;
+  in.image_manifest = Sha256Of("m");
+  auto params = [&] { return nlohmann::json::parse(ProvenanceStatement(in))["predicate"]["buildDefinition"]["internalParameters"]; };
+  EXPECT_FALSE(params().contains("isolation"));
+  in.isolation = "chroot";
+  EXPECT_EQ(params()["isolation"], "chroot");
+  EXPECT_EQ(params()["rootless"], true);
+}
+
 TEST(Provenance, RequiresSubjectAndBaseDigests) {
   ProvenanceInput in;
   EXPECT_THROW(ProvenanceStatement(in), Error);

@@ -1,0 +1,30 @@
+#include "builder/isolation_choice.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#include "sandbox/isolation_probe.h"
+#include "sandbox/userns.h"
+
+namespace kiln::builder {
+
+sandbox::Isolation ChooseBuildIsolation(const std::string& flag) {
+  if (auto inherited = sandbox::InheritedIsolation()) return *inherited;
+  std::optional<sandbox::IsolationLevel> forced;
+  if (!flag.empty()) {
+    forced = sandbox::ParseIsolationLevel(flag, "--isolation");
+  } else if (const char* env = std::getenv("KILN_ISOLATION")) {
+    forced = sandbox::ParseIsolationLevel(env, "KILN_ISOLATION");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const sandbox::IsolationProbe probe = sandbox::ProbeIsolation();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  sandbox::Isolation isolation = sandbox::ChooseIsolation(probe, forced);
+  std::cerr << "kiln: " << isolation.Describe() << "\n";
+  if (std::getenv("KILN_DEBUG_ISOLATION"))
+    std::cerr << "kiln: isolation probe (" << ms << " ms): " << probe.Summary() << "\n";
+  return isolation;
+}
+
+}  // namespace kiln::builder
