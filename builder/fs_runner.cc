@@ -16,6 +16,8 @@
 #include "builder/layer_lineage.h"
 #include "oci/file_lock.h"
 #include "oci/file_util.h"
+#include "oci/error.h"
+#include "oci/owner_record.h"
 #include "oci/url_fetch.h"
 #include "sandbox/copy_snapshot.h"
 #include "sandbox/overlay.h"
@@ -316,8 +318,11 @@ fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::Moun
   }
   if (::mkdir(dir.c_str(), 0755) == 0) {
     // uid/gid/mode apply when the cache is created, as in BuildKit.
-    if (::chown(dir.c_str(), m.uid.value_or(0), m.gid.value_or(0)) != 0)
-      throw std::runtime_error("cache mount " + shown + ": chown " + dir.string() + ": " + std::strerror(errno));
+    try {
+      oci::SetOwner(dir.string(), m.uid.value_or(0), m.gid.value_or(0));
+    } catch (const oci::Error& e) {
+      throw std::runtime_error("cache mount " + shown + ": " + e.what());
+    }
     ::chmod(dir.c_str(), m.mode.value_or(0755));
   } else if (errno != EEXIST) {
     throw std::runtime_error("cache mount " + shown + ": mkdir " + dir.string() + ": " + std::strerror(errno));

@@ -16,12 +16,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "sandbox/capabilities.h"
+#include "sandbox/chown_emulation.h"
 #include "sandbox/error.h"
 #include "sandbox/rootfs_setup.h"
 #include "sandbox/seccomp_filter.h"
@@ -128,7 +130,9 @@ bool SetgroupsAllowed() {
 }
 
 // The command's process: drops everything and execs. Never returns.
-[[noreturn]] void RunCommand(const RunSpec& spec, int err_fd) {
+// `chown_sock` >= 0: the chown family is emulated; the filter's listener
+// goes to init through it.
+[[noreturn]] void RunCommand(const RunSpec& spec, int err_fd, int chown_sock) {
   try {
     ::setsid();
     if (sys::CloseRange(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) throw Error("close_range: " + sys::ErrnoText(errno));
@@ -160,7 +164,12 @@ bool SetgroupsAllowed() {
     }
     ApplyCapabilities(spec.uid == 0);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Error("no_new_privs: " + sys::ErrnoText(errno));
-    LoadSeccompFilter();
+    const int listener = LoadSeccompFilter(chown_sock >= 0);
+    if (listener >= 0) {
+      SendFd(chown_sock, listener);
+      ::close(listener);
+      ::close(chown_sock);
+    }
   } catch (const std::exception& e) {
     WriteAll(err_fd, e.what());
     ::_exit(125);
@@ -217,6 +226,7 @@ bool SetgroupsAllowed() {
   ResetSignals(orig_mask);
   BlockAll(nullptr);
   int err_pipe[2];
+  int chown_sock[2] = {-1, -1};
   pid_t cmd = -1;
   try {
     // A mount namespace of init's own: its mounts and pivot_root do not
@@ -228,6 +238,8 @@ bool SetgroupsAllowed() {
     SetupRootfs(spec, resolv_conf);
     MkdirAll(spec.cwd);
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
+    if (ChownNeedsEmulation() && ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chown_sock) != 0)
+      throw Error("socketpair for the chown emulation: " + sys::ErrnoText(errno));
     cmd = ::fork();
     if (cmd < 0) throw Error("fork of the command: " + sys::ErrnoText(errno));
   } catch (const std::exception& e) {
@@ -237,9 +249,20 @@ bool SetgroupsAllowed() {
     ::close(err_pipe[0]);
     ::close(status_fd);
     ResetSignals(orig_mask);
-    RunCommand(spec, err_pipe[1]);
+    if (chown_sock[0] >= 0) ::close(chown_sock[0]);
+    RunCommand(spec, err_pipe[1], chown_sock[1]);
   }
   ::close(err_pipe[1]);
+  if (chown_sock[0] >= 0) {
+    // Signals stay blocked on this thread (init's are still all blocked
+    // here); it dies with init.
+    ::close(chown_sock[1]);
+    std::thread([sock = chown_sock[0]] {
+      const int listener = ReceiveFd(sock);
+      ::close(sock);
+      if (listener >= 0) ServeChownNotifications(listener);
+    }).detach();
+  }
   g_target = cmd;
   // pid 1 gets only the signals it handles: pass them on to the command.
   SetHandlers(ForwardToTarget, {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH});

@@ -1,0 +1,186 @@
+#include "sandbox/chown_emulation.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include "oci/owner_record.h"
+#include "sandbox/error.h"
+#include "sandbox/id_map.h"
+#include "sandbox/syscalls.h"
+#include "sandbox/unique_fd.h"
+
+namespace kiln::sandbox {
+
+namespace {
+
+std::string ReadSmallFile(const char* path) {
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return {};
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+uint64_t MappedCount(const char* map) {
+  uint64_t n = 0;
+  for (const auto& m : ParseIdMap(ReadSmallFile(map))) n += m.count;
+  return n;
+}
+
+// A NUL-terminated string at `addr` in `pid`'s memory, read page by page
+// (a path may end just before an unmapped page). ENAMETOOLONG past PATH_MAX.
+int ReadPath(pid_t pid, uint64_t addr, std::string& out) {
+  UniqueFd mem(::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!mem.valid()) return errno;
+  out.clear();
+  constexpr uint64_t kPage = 4096;
+  char buf[kPage];
+  while (out.size() < PATH_MAX) {
+    const size_t want = kPage - (addr % kPage);
+    const ssize_t n = ::pread(mem.get(), buf, want, static_cast<off_t>(addr));
+    if (n <= 0) return EFAULT;
+    if (const void* nul = std::memchr(buf, '\0', static_cast<size_t>(n))) {
+      out.append(buf, static_cast<const char*>(nul) - buf);
+      return 0;
+    }
+    out.append(buf, static_cast<size_t>(n));
+    addr += static_cast<uint64_t>(n);
+  }
+  return ENAMETOOLONG;
+}
+
+// The chown the notification asks for; returns 0 or an errno value.
+int Emulate(int notify_fd, const seccomp_notif& req) {
+  const int nr = req.data.nr;
+  const std::string proc = "/proc/" + std::to_string(req.pid) + "/";
+  std::string path;
+  int dirfd = AT_FDCWD;
+  bool follow = true, empty_ok = false;
+  uint32_t uid, gid;
+  if (nr == SCMP_SYS(fchown)) {
+    dirfd = static_cast<int>(req.data.args[0]);
+    empty_ok = true;
+    uid = static_cast<uint32_t>(req.data.args[1]);
+    gid = static_cast<uint32_t>(req.data.args[2]);
+  } else if (nr == SCMP_SYS(fchownat)) {
+    dirfd = static_cast<int>(req.data.args[0]);
+    if (int err = ReadPath(req.pid, req.data.args[1], path)) return err;
+    uid = static_cast<uint32_t>(req.data.args[2]);
+    gid = static_cast<uint32_t>(req.data.args[3]);
+    const auto flags = static_cast<int>(req.data.args[4]);
+    if (flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return EINVAL;
+    follow = !(flags & AT_SYMLINK_NOFOLLOW);
+    empty_ok = flags & AT_EMPTY_PATH;
+  } else {  // chown, lchown
+    if (int err = ReadPath(req.pid, req.data.args[0], path)) return err;
+    uid = static_cast<uint32_t>(req.data.args[1]);
+    gid = static_cast<uint32_t>(req.data.args[2]);
+    follow = nr == SCMP_SYS(chown);
+  }
+  // What was read is what the caller passed only while it still waits.
+  if (seccomp_notify_id_valid(notify_fd, req.id) != 0) return ENOENT;
+  if (path.empty() && !empty_ok) return ENOENT;
+  // Resolved from the caller's root, cwd or fd: the same files, in the same
+  // mount namespace and root as this init.
+  std::string where;
+  if (!path.empty() && path[0] == '/') where = proc + "root" + path;
+  else if (dirfd == AT_FDCWD) where = proc + "cwd" + (path.empty() ? "" : "/" + path);
+  else where = proc + "fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
+  UniqueFd at(::open(where.c_str(), O_PATH | O_CLOEXEC | (follow || path.empty() ? 0 : O_NOFOLLOW)));
+  if (!at.valid()) return errno;
+  struct stat st {};
+  if (::fstat(at.get(), &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    // No record possible: a real chown, which fails for unmapped ids.
+    if (::fchownat(at.get(), "", uid, gid, AT_EMPTY_PATH) != 0) return errno;
+    return 0;
+  }
+  UniqueFd fd(::open(at.ProcPath().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) return errno;
+  return oci::ChownRecording(fd.get(), uid, gid);
+}
+
+}  // namespace
+
+bool ChownNeedsEmulation() {
+  return MappedCount("/proc/self/uid_map") == 1 || MappedCount("/proc/self/gid_map") == 1;
+}
+
+const std::vector<std::string>& EmulatedChownSyscalls() {
+  static const std::vector<std::string> names = {"chown", "lchown", "fchown", "fchownat"};
+  return names;
+}
+
+void ServeChownNotifications(int notify_fd) {
+  seccomp_notif* req = nullptr;
+  seccomp_notif_resp* resp = nullptr;
+  if (seccomp_notify_alloc(&req, &resp) != 0) return;
+  for (;;) {
+    pollfd p{notify_fd, POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) break;  // no process left under the filter
+    std::memset(req, 0, sizeof *req);
+    if (seccomp_notify_receive(notify_fd, req) != 0) continue;  // the caller died meanwhile
+    const int err = Emulate(notify_fd, *req);
+    std::memset(resp, 0, sizeof *resp);
+    resp->id = req->id;
+    resp->error = -err;
+    seccomp_notify_respond(notify_fd, resp);  // fails only if the caller died meanwhile
+  }
+  seccomp_notify_free(req, resp);
+}
+
+void SendFd(int sock, int fd) {
+  char byte = 'f';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
+    if (errno != EINTR) throw Error("passing the chown emulation's seccomp listener to init: " + sys::ErrnoText(errno));
+  }
+}
+
+int ReceiveFd(int sock) {
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n <= 0) return -1;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
+}
+
+}  // namespace kiln::sandbox

@@ -1,0 +1,36 @@
+// RUN's chown family where only namespace root is mapped (a user with no
+// /etc/subuid range): the sandbox's seccomp filter hands chown, lchown,
+// fchown and fchownat to a supervisor thread in the sandbox's init (seccomp
+// user notification), which gives the file the owner as a build with a
+// range would: a real chown where the ids are mapped, else namespace root
+// on disk and the owner recorded in user.rootlesscontainers
+// (oci/owner_record.h), which the layer writer puts in the tar header.
+// The command still sees root as the owner when it stats the file.
+// Symlinks, fifos and device nodes cannot carry the record: chown of one to
+// an unmapped id fails with EINVAL, as it did before.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace kiln::sandbox {
+
+// True when this process' user namespace maps a single uid or gid.
+bool ChownNeedsEmulation();
+
+// The syscalls routed to the supervisor.
+const std::vector<std::string>& EmulatedChownSyscalls();
+
+// Answers the seccomp notifications of `notify_fd` until no process is
+// left under its filter. Each chown is done as the caller would have it
+// done (its paths resolved from its root, cwd and fds); the caller gets
+// the result as the syscall's.
+void ServeChownNotifications(int notify_fd);
+
+// Passing the listener fd from the command (which made the filter) to init.
+// Throws sandbox::Error.
+void SendFd(int sock, int fd);
+// -1 when the other end closed without sending one.
+int ReceiveFd(int sock);
+
+}  // namespace kiln::sandbox
