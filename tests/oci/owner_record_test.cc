@@ -5,6 +5,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <set>
 
 #include "oci/error.h"
+#include "oci/file_util.h"
 #include "oci/layer.h"
 #include "ocicore_test_util.h"
 
@@ -202,6 +204,38 @@ TEST(OwnerRecord, SingleIdNamespaceExtractsAndWritesTrueOwners) {
   ASSERT_EQ(::lstat((out / "home" / "u" / "f").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, geteuid());
   EXPECT_EQ(st.st_mode & 07777, 04755u);
+}
+
+// What RUN's chown emulation does for each call: -1 keeps the id as it
+// stands (the record's), mapped owners drop the record.
+TEST(OwnerRecord, SingleIdNamespaceChownRecording) {
+  ScratchDir dir;
+  const fs::path f = dir / "f";
+  WriteText(f, "x");
+  const fs::path result = dir / "result";
+  int rc = InSingleIdNamespace([&] {
+    UniqueFd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+    std::string out;
+    auto step = [&](uint32_t uid, uint32_t gid) {
+      const int err = ChownRecording(fd.get(), uid, gid);
+      struct stat st {};
+      ::fstat(fd.get(), &st);
+      const Owner o = OwnerOf(f.string(), st);
+      out += std::to_string(err) + ":" + std::to_string(o.uid) + ":" + std::to_string(o.gid) + ":" +
+             std::to_string(st.st_uid) + " ";
+    };
+    step(1234, 2345);
+    step(0xFFFFFFFF, 7);
+    step(0, 0xFFFFFFFF);
+    step(0xFFFFFFFF, 0);
+    std::ofstream(result) << out;
+    return 0;
+  });
+  if (rc == 77) GTEST_SKIP() << "user namespaces unavailable";
+  ASSERT_EQ(rc, 0);
+  EXPECT_EQ(ReadText(result), "0:1234:2345:0 0:1234:7:0 0:0:7:0 0:0:0:0 ");
+  char v[16];
+  EXPECT_LT(::lgetxattr(f.c_str(), kOwnerXattr, v, sizeof v), 0) << "0:0 leaves no record";
 }
 
 // A symlink cannot carry a user xattr: its unmapped owner is a precise error.
