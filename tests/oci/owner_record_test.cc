@@ -67,7 +67,9 @@ std::map<std::string, std::pair<int64_t, int64_t>> Owners(const fs::path& blob, 
   std::map<std::string, std::pair<int64_t, int64_t>> out;
   archive_entry* e;
   while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
-    out[archive_entry_pathname(e)] = {archive_entry_uid(e), archive_entry_gid(e)};
+    std::string name = archive_entry_pathname(e);
+    if (name.size() > 1 && name.back() == '/') name.pop_back();  // directories
+    out[name] = {archive_entry_uid(e), archive_entry_gid(e)};
     const char* n;
     const void* v;
     size_t sz;
@@ -130,8 +132,9 @@ TEST(OwnerRecord, ExtractDropsARecordFromTheArchive) {
   ExtractLayer(dir / "l.tar", dir / "out", opts);
   char buf[16];
   EXPECT_LT(::lgetxattr((dir / "out" / "f").c_str(), kOwnerXattr, buf, sizeof buf), 0);
-  ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_NE(warnings[0].find(kOwnerXattr), std::string::npos);
+  // (libarchive reports an xattr once per PAX record kind it finds.)
+  ASSERT_FALSE(warnings.empty());
+  for (const auto& w : warnings) EXPECT_NE(w.find(kOwnerXattr), std::string::npos) << w;
 }
 
 // Runs `fn` in a new user namespace where only root is mapped (to the
