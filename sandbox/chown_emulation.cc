@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <vector>
 
 #include "oci/owner_record.h"
 #include "sandbox/error.h"
@@ -58,6 +61,56 @@ int ReadPath(pid_t pid, uint64_t addr, std::string& out) {
     addr += static_cast<uint64_t>(n);
   }
   return ENAMETOOLONG;
+}
+
+struct OwnMaps {
+  std::vector<IdMapping> uid, gid;
+};
+
+bool Mapped(const std::vector<IdMapping>& map, uint32_t id) {
+  for (const auto& m : map)
+    if (id >= m.inside && id - m.inside < m.count) return true;
+  return false;
+}
+
+std::mutex g_tried_mu;
+std::set<std::pair<int, uint32_t>> g_tried;  // (0 uid / 1 gid, id)
+
+// A setuid-family call: true when every id it names is mapped (or -1).
+// Unmapped ones are remembered.
+bool SetIdsMapped(const seccomp_notif& req, const OwnMaps& maps) {
+  const int nr = req.data.nr;
+  const bool uids = nr == SCMP_SYS(setuid) || nr == SCMP_SYS(setfsuid) || nr == SCMP_SYS(setreuid) ||
+                    nr == SCMP_SYS(setresuid);
+  const int kind = uids ? 0 : 1;
+  int count = 1;
+  if (nr == SCMP_SYS(setreuid) || nr == SCMP_SYS(setregid)) count = 2;
+  if (nr == SCMP_SYS(setresuid) || nr == SCMP_SYS(setresgid)) count = 3;
+  bool all = true;
+  for (int i = 0; i < count; ++i) {
+    const auto id = static_cast<uint32_t>(req.data.args[i]);
+    if (id == 0xFFFFFFFF || Mapped(kind == 0 ? maps.uid : maps.gid, id)) continue;
+    all = false;
+    std::lock_guard lock(g_tried_mu);
+    g_tried.emplace(kind, id);
+  }
+  return all;
+}
+
+// setgroups: the unmapped gids of its list are remembered (without a range
+// the kernel refuses setgroups altogether).
+void NoteGroups(const seccomp_notif& req, const OwnMaps& maps) {
+  const auto n = static_cast<int>(req.data.args[0]);
+  if (n <= 0 || n > 65536) return;
+  UniqueFd mem(::open(("/proc/" + std::to_string(req.pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+  std::vector<uint32_t> gids(static_cast<size_t>(n));
+  const size_t bytes = gids.size() * sizeof(uint32_t);
+  if (!mem.valid() || ::pread(mem.get(), gids.data(), bytes, static_cast<off_t>(req.data.args[1])) !=
+                          static_cast<ssize_t>(bytes))
+    return;
+  std::lock_guard lock(g_tried_mu);
+  for (uint32_t g : gids)
+    if (!Mapped(maps.gid, g)) g_tried.emplace(1, g);
 }
 
 // The chown the notification asks for; returns 0 or an errno value.
@@ -118,14 +171,27 @@ bool ChownNeedsEmulation() {
 }
 
 const std::vector<std::string>& EmulatedChownSyscalls() {
-  static const std::vector<std::string> names = {"chown", "lchown", "fchown", "fchownat"};
+  static const std::vector<std::string> names = {"chown",    "lchown",   "fchown",    "fchownat",  "setuid",
+                                                  "setgid",   "setreuid", "setregid",  "setresuid", "setresgid",
+                                                  "setfsuid", "setfsgid", "setgroups"};
   return names;
+}
+
+std::string UnmappedIdsTried() {
+  std::lock_guard lock(g_tried_mu);
+  std::string out;
+  for (const auto& [kind, id] : g_tried) out += (out.empty() ? "" : ", ") + std::string(kind == 0 ? "uid " : "gid ") + std::to_string(id);
+  return out;
 }
 
 void ServeChownNotifications(int notify_fd) {
   seccomp_notif* req = nullptr;
   seccomp_notif_resp* resp = nullptr;
   if (seccomp_notify_alloc(&req, &resp) != 0) return;
+  const OwnMaps maps{ParseIdMap(ReadSmallFile("/proc/self/uid_map")), ParseIdMap(ReadSmallFile("/proc/self/gid_map"))};
+  const auto is_chown = [](int nr) {
+    return nr == SCMP_SYS(chown) || nr == SCMP_SYS(lchown) || nr == SCMP_SYS(fchown) || nr == SCMP_SYS(fchownat);
+  };
   for (;;) {
     pollfd p{notify_fd, POLLIN, 0};
     if (::poll(&p, 1, -1) < 0) {
@@ -135,10 +201,20 @@ void ServeChownNotifications(int notify_fd) {
     if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) break;  // no process left under the filter
     std::memset(req, 0, sizeof *req);
     if (seccomp_notify_receive(notify_fd, req) != 0) continue;  // the caller died meanwhile
-    const int err = Emulate(notify_fd, *req);
     std::memset(resp, 0, sizeof *resp);
     resp->id = req->id;
-    resp->error = -err;
+    if (is_chown(req->data.nr)) {
+      resp->error = -Emulate(notify_fd, *req);
+    } else if (req->data.nr == SCMP_SYS(setgroups)) {
+      NoteGroups(*req, maps);
+      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else if (SetIdsMapped(*req, maps) || req->data.nr == SCMP_SYS(setfsuid) || req->data.nr == SCMP_SYS(setfsgid)) {
+      // Only watched: the kernel does the call (and checks it) itself.
+      // setfs[ug]id never fail: they answer the old id, unchanged.
+      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+      resp->error = -EINVAL;  // what the kernel answers for an unmapped id
+    }
     seccomp_notify_respond(notify_fd, resp);  // fails only if the caller died meanwhile
   }
   seccomp_notify_free(req, resp);

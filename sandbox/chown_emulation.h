@@ -7,7 +7,9 @@
 // (oci/owner_record.h), which the layer writer puts in the tar header.
 // The command still sees root as the owner when it stats the file.
 // Symlinks, fifos and device nodes cannot carry the record: chown of one to
-// an unmapped id fails with EINVAL, as it did before.
+// an unmapped id fails with EINVAL, as it did before. Switching to another
+// user (su, apt's _apt, setpriv) cannot be emulated: it fails, and the step's
+// error names the ids and the missing range.
 #pragma once
 
 #include <string>
@@ -18,8 +20,15 @@ namespace kiln::sandbox {
 // True when this process' user namespace maps a single uid or gid.
 bool ChownNeedsEmulation();
 
-// The syscalls routed to the supervisor.
+// The syscalls routed to the supervisor: the chown family, and the setuid
+// family (setgroups too), which is only watched: a switch to an id the namespace maps goes
+// on in the kernel; one to an unmapped id fails with EINVAL as the kernel
+// would fail it, and is remembered for the step's error message.
 const std::vector<std::string>& EmulatedChownSyscalls();
+
+// "uid 42, gid 65534": the unmapped ids a command of this sandbox tried to
+// switch to (empty: none), for the message of a step that failed.
+std::string UnmappedIdsTried();
 
 // Answers the seccomp notifications of `notify_fd` until no process is
 // left under its filter. Each chown is done as the caller would have it

@@ -279,7 +279,8 @@ bool SetgroupsAllowed() {
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) fail("waiting for the command: " + sys::ErrnoText(errno));
     if (pid == cmd) {
-      WriteAll(status_fd, "S" + std::to_string(status));
+      const std::string tried = chown_sock[0] >= 0 ? UnmappedIdsTried() : "";
+      WriteAll(status_fd, "S" + std::to_string(status) + (tried.empty() ? "" : "\n" + tried));
       // Exiting as pid 1 kills every other process in the namespace.
       ::_exit(0);
     }
@@ -390,7 +391,10 @@ int HelperMain(int argc, char** argv) {
     if (!msg.empty() && msg[0] == 'E') {
       report({{"error", msg.substr(1)}});
     } else if (!msg.empty() && msg[0] == 'S') {
-      report({{"status", std::atoi(msg.c_str() + 1)}});
+      // "S<wait status>[\n<unmapped ids the command tried>]"
+      nlohmann::json j = {{"status", std::atoi(msg.c_str() + 1)}};
+      if (auto nl = msg.find('\n'); nl != std::string::npos) j["unmapped"] = msg.substr(nl + 1);
+      report(j);
     } else if (g_killed) {
       report({{"killed", true}});
     } else {

@@ -157,4 +157,18 @@ else
   kt_check "RUN as another user: names the step" grep -q "kiln: error: Dockerfile:3: RUN" "$log"
   kt_check "RUN as another user: names the missing range" grep -Eq "subordinate [ug]id range in /etc/sub[ug]id" "$log"
 fi
+# Switching user inside RUN (su, apt's _apt) is watched, not emulated: the
+# step fails, and its error names the ids it tried and the missing range.
+S=$KT_WORK/su
+mkdir -p "$S"
+printf 'FROM oci:%s:latest\nRUN su -s /bin/sh app -c "id -u"\n' "$BASE" >"$S/Dockerfile"
+chmod -R a+rX "$S"
+if build kiln-single su "$S"; then
+  kt_fail "kiln-single: su inside RUN should need a range"
+else
+  log=$KT_WORK/su-kiln-single.log
+  kt_check "su inside RUN: the error names the step" grep -q 'kiln: error: Dockerfile:2: RUN su' "$log"
+  kt_check "su inside RUN: the error names the id and the range" \
+    grep -Eq 'tried to switch to .*gid 1000.*subordinate id range in /etc/subuid' "$log"
+fi
 kt_done
