@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -113,10 +114,24 @@ void NoteGroups(const seccomp_notif& req, const OwnMaps& maps) {
     if (!Mapped(maps.gid, g)) g_tried.emplace(1, g);
 }
 
+// The file a call names, as the caller's kernel would find it: `path`
+// from the caller's root (absolute), cwd (dirfd AT_FDCWD) or fd `dirfd`,
+// in the same mount namespace and root as this init; an empty path is the
+// fd or cwd itself when `empty_ok`. Returns 0 or an errno value.
+int Resolve(const seccomp_notif& req, int dirfd, const std::string& path, bool follow, bool empty_ok, UniqueFd& at) {
+  if (path.empty() && !empty_ok) return ENOENT;
+  const std::string proc = "/proc/" + std::to_string(req.pid) + "/";
+  std::string where;
+  if (!path.empty() && path[0] == '/') where = proc + "root" + path;
+  else if (dirfd == AT_FDCWD) where = proc + "cwd" + (path.empty() ? "" : "/" + path);
+  else where = proc + "fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
+  at = UniqueFd(::open(where.c_str(), O_PATH | O_CLOEXEC | (follow || path.empty() ? 0 : O_NOFOLLOW)));
+  return at.valid() ? 0 : errno;
+}
+
 // The chown the notification asks for; returns 0 or an errno value.
 int Emulate(int notify_fd, const seccomp_notif& req) {
   const int nr = req.data.nr;
-  const std::string proc = "/proc/" + std::to_string(req.pid) + "/";
   std::string path;
   int dirfd = AT_FDCWD;
   bool follow = true, empty_ok = false;
@@ -143,15 +158,8 @@ int Emulate(int notify_fd, const seccomp_notif& req) {
   }
   // What was read is what the caller passed only while it still waits.
   if (seccomp_notify_id_valid(notify_fd, req.id) != 0) return ENOENT;
-  if (path.empty() && !empty_ok) return ENOENT;
-  // Resolved from the caller's root, cwd or fd: the same files, in the same
-  // mount namespace and root as this init.
-  std::string where;
-  if (!path.empty() && path[0] == '/') where = proc + "root" + path;
-  else if (dirfd == AT_FDCWD) where = proc + "cwd" + (path.empty() ? "" : "/" + path);
-  else where = proc + "fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
-  UniqueFd at(::open(where.c_str(), O_PATH | O_CLOEXEC | (follow || path.empty() ? 0 : O_NOFOLLOW)));
-  if (!at.valid()) return errno;
+  UniqueFd at;
+  if (int err = Resolve(req, dirfd, path, follow, empty_ok, at)) return err;
   struct stat st {};
   if (::fstat(at.get(), &st) != 0) return errno;
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
@@ -164,6 +172,68 @@ int Emulate(int notify_fd, const seccomp_notif& req) {
   return oci::ChownRecording(fd.get(), uid, gid);
 }
 
+bool IsStat(int nr) {
+  return nr == SCMP_SYS(stat) || nr == SCMP_SYS(lstat) || nr == SCMP_SYS(fstat) || nr == SCMP_SYS(newfstatat) ||
+         nr == SCMP_SYS(statx);
+}
+
+// A stat-family call: when the file it names carries an owner record, the
+// answer is made here with the recorded owner (so that a tool which reads
+// an owner and chowns a new file to it, as shadow's useradd does with
+// /etc/gshadow, keeps the recorded one) and true is returned; otherwise
+// (no record, or anything unusual) false: the kernel answers the call.
+bool AnswerStat(int notify_fd, const seccomp_notif& req) {
+  const int nr = req.data.nr;
+  std::string path;
+  int dirfd = AT_FDCWD, flags = 0;
+  bool empty_ok = false;
+  uint64_t buf = 0;
+  if (nr == SCMP_SYS(fstat)) {
+    dirfd = static_cast<int>(req.data.args[0]);
+    empty_ok = true;
+    buf = req.data.args[1];
+  } else if (nr == SCMP_SYS(stat) || nr == SCMP_SYS(lstat)) {
+    if (ReadPath(req.pid, req.data.args[0], path) != 0) return false;
+    if (nr == SCMP_SYS(lstat)) flags = AT_SYMLINK_NOFOLLOW;
+    buf = req.data.args[1];
+  } else {  // newfstatat(dirfd, path, buf, flags), statx(dirfd, path, flags, mask, buf)
+    dirfd = static_cast<int>(req.data.args[0]);
+    if (ReadPath(req.pid, req.data.args[1], path) != 0) return false;
+    flags = static_cast<int>(nr == SCMP_SYS(statx) ? req.data.args[2] : req.data.args[3]);
+    empty_ok = flags & AT_EMPTY_PATH;
+    buf = nr == SCMP_SYS(statx) ? req.data.args[4] : req.data.args[2];
+  }
+  UniqueFd at;
+  if (Resolve(req, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), empty_ok, at) != 0) return false;
+  struct stat st {};
+  if (::fstat(at.get(), &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return false;
+  char value[64];
+  const ssize_t n = ::getxattr(at.ProcPath().c_str(), oci::kOwnerXattr, value, sizeof value);
+  if (n < 0) return false;
+  oci::Owner owner;
+  try {
+    owner = oci::OwnerOf(std::string(value, static_cast<size_t>(n)), st, path);
+  } catch (const std::exception&) {
+    return false;
+  }
+  std::string out;
+  if (nr == SCMP_SYS(statx)) {
+    struct statx sx {};
+    const auto mask = static_cast<unsigned>(req.data.args[3]);
+    if (::statx(at.get(), "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) != 0) return false;
+    sx.stx_uid = owner.uid;
+    sx.stx_gid = owner.gid;
+    out.assign(reinterpret_cast<const char*>(&sx), sizeof sx);
+  } else {
+    st.st_uid = owner.uid;
+    st.st_gid = owner.gid;
+    out.assign(reinterpret_cast<const char*>(&st), sizeof st);
+  }
+  UniqueFd mem(::open(("/proc/" + std::to_string(req.pid) + "/mem").c_str(), O_RDWR | O_CLOEXEC));
+  if (!mem.valid() || seccomp_notify_id_valid(notify_fd, req.id) != 0) return false;
+  return ::pwrite(mem.get(), out.data(), out.size(), static_cast<off_t>(buf)) == static_cast<ssize_t>(out.size());
+}
+
 }  // namespace
 
 bool ChownNeedsEmulation() {
@@ -173,7 +243,8 @@ bool ChownNeedsEmulation() {
 const std::vector<std::string>& EmulatedChownSyscalls() {
   static const std::vector<std::string> names = {"chown",    "lchown",   "fchown",    "fchownat",  "setuid",
                                                   "setgid",   "setreuid", "setregid",  "setresuid", "setresgid",
-                                                  "setfsuid", "setfsgid", "setgroups"};
+                                                  "setfsuid", "setfsgid", "setgroups", "stat",     "lstat",
+                                                  "fstat",    "newfstatat", "statx"};
   return names;
 }
 
@@ -205,6 +276,8 @@ void ServeChownNotifications(int notify_fd) {
     resp->id = req->id;
     if (is_chown(req->data.nr)) {
       resp->error = -Emulate(notify_fd, *req);
+    } else if (IsStat(req->data.nr)) {
+      if (!AnswerStat(notify_fd, *req)) resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     } else if (req->data.nr == SCMP_SYS(setgroups)) {
       NoteGroups(*req, maps);
       resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

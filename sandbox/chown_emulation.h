@@ -5,7 +5,10 @@
 // range would: a real chown where the ids are mapped, else namespace root
 // on disk and the owner recorded in user.rootlesscontainers
 // (oci/owner_record.h), which the layer writer puts in the tar header.
-// The command still sees root as the owner when it stats the file.
+// The stat family is routed there too: a file with a record is stat'ed
+// with its recorded owner (tools that copy an owner by reading it, such as
+// shadow's useradd rewriting /etc/gshadow, keep it); the kernel answers for
+// every other file.
 // Symlinks, fifos and device nodes cannot carry the record: chown of one to
 // an unmapped id fails with EINVAL, as it did before. Switching to another
 // user (su, apt's _apt, setpriv) cannot be emulated: it fails, and the step's

@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "sandbox/capabilities.h"

@@ -118,7 +118,9 @@ PY
 {
   echo "FROM oci:$BASE:latest"
   echo "COPY owned.tar /owned.tar"
-  echo "RUN touch /f && chown 5:5 /f && mkdir /d && chown 1000:42 /d && chown 0:0 /home/u/f \\"
+  # chgrp and cp -p read the owner with stat first (busybox passes it back).
+  echo "RUN touch /f && chown 5:5 /f && mkdir /d && chown 1000:42 /d && chgrp 7 /d && cp -p /home/u/tool /copied \\"
+  echo " && test \"\$(stat -c %u:%g /home/u)\" = 1000:1000 && chown 0:0 /home/u/f \\"
   echo " && mkdir /t && tar -xf /owned.tar -C /t && rm /owned.tar"
 } >"$C/Dockerfile"
 chmod -R a+rX "$C"
@@ -135,7 +137,8 @@ done
 t=$KT_WORK/chown-kiln-single.tree
 if [ -s "$t" ]; then
   kt_eq "RUN chown 5:5" "5:5" "$(owner "$t" /f)"
-  kt_eq "RUN chown of a dir" "1000:42" "$(owner "$t" /d)"
+  kt_eq "RUN chown then chgrp of a dir" "1000:7" "$(owner "$t" /d)"
+  kt_eq "RUN cp -p keeps the recorded owner" "1000:1000" "$(owner "$t" /copied)"
   kt_eq "RUN chown back to root" "0:0" "$(owner "$t" /home/u/f)"
   kt_eq "RUN tar -x keeps the archive's owners" "7:8 7:8 0:9" \
     "$(owner "$t" /t/x) $(owner "$t" /t/x/f) $(owner "$t" /t/x/g)"

@@ -205,6 +205,9 @@ TEST_F(IsolationTest, ChownKeepsTheOwnerOrFailsClearly) {
     ASSERT_EQ(::lstat(f.c_str(), &st), 0);
     EXPECT_EQ(st.st_uid, 0u);
     EXPECT_EQ(oci::OwnerOf(f, st), (oci::Owner{1234, 2345}));
+    // Inside RUN, stat (newfstatat, statx) shows the recorded owner.
+    out = fs_->Sh("stat -c %u:%g /f; ls -n /f | awk '{print $3\":\"$4}'", &r);
+    EXPECT_EQ(out, "1234:2345\n1234:2345\n");
     // fchownat on a directory; a symlink cannot be recorded: EINVAL as before.
     out = fs_->Sh("mkdir /d && chown 5:6 /d && ln -s f /l && chown -h 5:5 /l", &r);
     EXPECT_FALSE(r.ok());
