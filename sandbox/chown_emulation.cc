@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -42,17 +43,23 @@ uint64_t MappedCount(const char* map) {
   return n;
 }
 
+// Reads or writes `len` bytes at `addr` in `pid`'s memory (no fd to open:
+// this runs for every stat of the sandbox). Returns the bytes moved, -1.
+ssize_t PeekPoke(pid_t pid, uint64_t addr, void* buf, size_t len, bool write) {
+  iovec local{buf, len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  return write ? ::process_vm_writev(pid, &local, 1, &remote, 1, 0) : ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
+
 // A NUL-terminated string at `addr` in `pid`'s memory, read page by page
 // (a path may end just before an unmapped page). ENAMETOOLONG past PATH_MAX.
 int ReadPath(pid_t pid, uint64_t addr, std::string& out) {
-  UniqueFd mem(::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!mem.valid()) return errno;
   out.clear();
   constexpr uint64_t kPage = 4096;
   char buf[kPage];
   while (out.size() < PATH_MAX) {
     const size_t want = kPage - (addr % kPage);
-    const ssize_t n = ::pread(mem.get(), buf, want, static_cast<off_t>(addr));
+    const ssize_t n = PeekPoke(pid, addr, buf, want, false);
     if (n <= 0) return EFAULT;
     if (const void* nul = std::memchr(buf, '\0', static_cast<size_t>(n))) {
       out.append(buf, static_cast<const char*>(nul) - buf);
@@ -103,12 +110,9 @@ bool SetIdsMapped(const seccomp_notif& req, const OwnMaps& maps) {
 void NoteGroups(const seccomp_notif& req, const OwnMaps& maps) {
   const auto n = static_cast<int>(req.data.args[0]);
   if (n <= 0 || n > 65536) return;
-  UniqueFd mem(::open(("/proc/" + std::to_string(req.pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
   std::vector<uint32_t> gids(static_cast<size_t>(n));
   const size_t bytes = gids.size() * sizeof(uint32_t);
-  if (!mem.valid() || ::pread(mem.get(), gids.data(), bytes, static_cast<off_t>(req.data.args[1])) !=
-                          static_cast<ssize_t>(bytes))
-    return;
+  if (PeekPoke(req.pid, req.data.args[1], gids.data(), bytes, false) != static_cast<ssize_t>(bytes)) return;
   std::lock_guard lock(g_tried_mu);
   for (uint32_t g : gids)
     if (!Mapped(maps.gid, g)) g_tried.emplace(1, g);
@@ -118,14 +122,16 @@ void NoteGroups(const seccomp_notif& req, const OwnMaps& maps) {
 // from the caller's root (absolute), cwd (dirfd AT_FDCWD) or fd `dirfd`,
 // in the same mount namespace and root as this init; an empty path is the
 // fd or cwd itself when `empty_ok`. Returns 0 or an errno value.
+std::string Where(const seccomp_notif& req, int dirfd, const std::string& path) {
+  const std::string proc = "/proc/" + std::to_string(req.pid) + "/";
+  if (!path.empty() && path[0] == '/') return proc + "root" + path;
+  if (dirfd == AT_FDCWD) return proc + "cwd" + (path.empty() ? "" : "/" + path);
+  return proc + "fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
+}
+
 int Resolve(const seccomp_notif& req, int dirfd, const std::string& path, bool follow, bool empty_ok, UniqueFd& at) {
   if (path.empty() && !empty_ok) return ENOENT;
-  const std::string proc = "/proc/" + std::to_string(req.pid) + "/";
-  std::string where;
-  if (!path.empty() && path[0] == '/') where = proc + "root" + path;
-  else if (dirfd == AT_FDCWD) where = proc + "cwd" + (path.empty() ? "" : "/" + path);
-  else where = proc + "fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
-  at = UniqueFd(::open(where.c_str(), O_PATH | O_CLOEXEC | (follow || path.empty() ? 0 : O_NOFOLLOW)));
+  at = UniqueFd(::open(Where(req, dirfd, path).c_str(), O_PATH | O_CLOEXEC | (follow || path.empty() ? 0 : O_NOFOLLOW)));
   return at.valid() ? 0 : errno;
 }
 
@@ -203,13 +209,18 @@ bool AnswerStat(int notify_fd, const seccomp_notif& req) {
     empty_ok = flags & AT_EMPTY_PATH;
     buf = nr == SCMP_SYS(statx) ? req.data.args[4] : req.data.args[2];
   }
+  // Most files have no record: one syscall finds that, and the kernel answers.
+  const bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
+  if (path.empty() && !empty_ok) return false;
+  const std::string where = Where(req, dirfd, path);
+  char value[64];
+  const ssize_t n = follow || path.empty() ? ::getxattr(where.c_str(), oci::kOwnerXattr, value, sizeof value)
+                                           : ::lgetxattr(where.c_str(), oci::kOwnerXattr, value, sizeof value);
+  if (n < 0) return false;
   UniqueFd at;
-  if (Resolve(req, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), empty_ok, at) != 0) return false;
+  if (Resolve(req, dirfd, path, follow, empty_ok, at) != 0) return false;
   struct stat st {};
   if (::fstat(at.get(), &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return false;
-  char value[64];
-  const ssize_t n = ::getxattr(at.ProcPath().c_str(), oci::kOwnerXattr, value, sizeof value);
-  if (n < 0) return false;
   oci::Owner owner;
   try {
     owner = oci::OwnerOf(std::string(value, static_cast<size_t>(n)), st, path);
@@ -229,9 +240,8 @@ bool AnswerStat(int notify_fd, const seccomp_notif& req) {
     st.st_gid = owner.gid;
     out.assign(reinterpret_cast<const char*>(&st), sizeof st);
   }
-  UniqueFd mem(::open(("/proc/" + std::to_string(req.pid) + "/mem").c_str(), O_RDWR | O_CLOEXEC));
-  if (!mem.valid() || seccomp_notify_id_valid(notify_fd, req.id) != 0) return false;
-  return ::pwrite(mem.get(), out.data(), out.size(), static_cast<off_t>(buf)) == static_cast<ssize_t>(out.size());
+  if (seccomp_notify_id_valid(notify_fd, req.id) != 0) return false;
+  return PeekPoke(req.pid, buf, out.data(), out.size(), true) == static_cast<ssize_t>(out.size());
 }
 
 }  // namespace
