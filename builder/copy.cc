@@ -20,6 +20,7 @@
 #include "sandbox/file_io.h"
 #include "oci/layer/layer_read.h"
 #include "sandbox/parallel.h"
+#include "sandbox/owner_record.h"
 
 namespace kiln::builder {
 
@@ -51,7 +52,7 @@ std::string Basename(const std::string& rel) {
 mode_t WantedMode(mode_t src, const std::optional<mode_t>& chmod) { return chmod ? *chmod : (src & 07777); }
 
 void SetOwnerMode(const fs::path& p, mode_t src, const CopyAttrs& a, bool is_link) {
-  if (::lchown(p.c_str(), a.uid, a.gid) != 0) Fail("chown", p);
+  sandbox::SetOwner(p.string(), a.uid, a.gid);
   if (is_link) return;
   if (::chmod(p.c_str(), WantedMode(src, a.chmod)) != 0) Fail("chmod", p);
 }
@@ -367,7 +368,7 @@ fs::path MkdirAllInRoot(const fs::path& rootfs, const std::string& path, uid_t u
       continue;
     }
     if (::mkdir(host.c_str(), 0755) != 0 && errno != EEXIST) Fail("mkdir", host);
-    if (::lchown(host.c_str(), uid, gid) != 0) Fail("chown", host);
+    sandbox::SetOwner(host.string(), uid, gid);
     ::chmod(host.c_str(), 0755);  // umask must not decide image content
   }
   return ResolveInRoot(rootfs, path, true);
@@ -382,7 +383,7 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
     DeferredCopy later(rootfs, t.source.host_path, dst);
     CopyDirContents(t.source.host_path, dst, t.source.rel, a, later);
     later.Run(a);
-    if (!existed && ::lchown(dst.c_str(), a.uid, a.gid) != 0) Fail("chown", dst);
+    if (!existed) sandbox::SetOwner(dst.string(), a.uid, a.gid);
     later.KeepForLinks(dst, a);
     return;
   }
@@ -423,7 +424,7 @@ void LinkEarlierFiles(const fs::path& upper, EarlierFiles& earlier) {
     struct stat src {};
     if (::lstat(from.c_str(), &src) != 0) Fail("stat", from);
     CopyRegular(from, at, src.st_size);
-    if (::lchown(at.c_str(), earlier.uid, earlier.gid) != 0) Fail("chown", at);
+    sandbox::SetOwner(at.string(), earlier.uid, earlier.gid);
     if (::chmod(at.c_str(), WantedMode(src.st_mode, earlier.chmod)) != 0) Fail("chmod", at);
     SetTimes(at, src.st_atim, src.st_mtim);
     ++earlier.copied;
@@ -441,7 +442,7 @@ void WriteFileInRoot(const fs::path& rootfs, const std::string& dest, const std:
   sandbox::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out.valid()) Fail("create", dst);
   sandbox::WriteAll(out.get(), content.data(), content.size(), dst.string());
-  if (::fchown(out.get(), a.uid, a.gid) != 0) Fail("chown", dst);
+  sandbox::SetOwnerFd(out.get(), a.uid, a.gid, dst.string());
   if (::fchmod(out.get(), a.chmod ? *a.chmod : mode) != 0) Fail("chmod", dst);
 }
 

@@ -17,6 +17,9 @@
 #include "oci/store/file_lock.h"
 #include "sandbox/file_io.h"
 #include "oci/registry/url_fetch.h"
+#include "oci/error.h"
+#include "sandbox/error.h"
+#include "sandbox/owner_record.h"
 #include "sandbox/copy_snapshot.h"
 #include "sandbox/overlay.h"
 #include "sandbox/run.h"
@@ -317,8 +320,11 @@ fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::Moun
   }
   if (::mkdir(dir.c_str(), 0755) == 0) {
     // uid/gid/mode apply when the cache is created, as in BuildKit.
-    if (::chown(dir.c_str(), m.uid.value_or(0), m.gid.value_or(0)) != 0)
-      throw std::runtime_error("cache mount " + shown + ": chown " + dir.string() + ": " + std::strerror(errno));
+    try {
+      sandbox::SetOwner(dir.string(), m.uid.value_or(0), m.gid.value_or(0));
+    } catch (const sandbox::Error& e) {
+      throw std::runtime_error("cache mount " + shown + ": " + e.what());
+    }
     ::chmod(dir.c_str(), m.mode.value_or(0755));
   } else if (errno != EEXIST) {
     throw std::runtime_error("cache mount " + shown + ": mkdir " + dir.string() + ": " + std::strerror(errno));

@@ -21,10 +21,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <sys/sysmacros.h>
 
 #include "sandbox/capabilities.h"
+#include "sandbox/chown_emulation.h"
 #include "sandbox/error.h"
 #include "sandbox/file_io.h"
 #include "sandbox/isolation_level.h"
@@ -170,7 +172,9 @@ void KillLeftovers(pid_t cmd, int proc) {
 }
 
 // The command's process: drops everything and execs. Never returns.
-[[noreturn]] void RunCommand(const RunSpec& spec, const Isolation& iso, int err_fd) {
+// `chown_sock` >= 0: the chown family is emulated; the filter's listener
+// goes to init through it.
+[[noreturn]] void RunCommand(const RunSpec& spec, const Isolation& iso, int err_fd, int chown_sock) {
   try {
     // Without a pid namespace, init made the session (and the group that dies with the step).
     if (OwnPidNamespace(iso)) ::setsid();
@@ -203,7 +207,12 @@ void KillLeftovers(pid_t cmd, int proc) {
     }
     ApplyCapabilities(spec.uid == 0, CapabilitiesToDrop(iso));
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Error("no_new_privs: " + sys::ErrnoText(errno));
-    LoadSeccompFilter();
+    const int listener = LoadSeccompFilter(chown_sock >= 0);
+    if (listener >= 0) {
+      SendFd(chown_sock, listener);
+      ::close(listener);
+      ::close(chown_sock);
+    }
   } catch (const std::exception& e) {
     TryWriteAll(err_fd, e.what());
     ::_exit(125);
@@ -261,6 +270,7 @@ void KillLeftovers(pid_t cmd, int proc) {
   ResetSignals(orig_mask);
   BlockAll(nullptr);
   int err_pipe[2];
+  int chown_sock[2] = {-1, -1};
   pid_t cmd = -1;
   const bool own_pidns = OwnPidNamespace(iso);
   int proc_fd = -1;
@@ -287,6 +297,8 @@ void KillLeftovers(pid_t cmd, int proc) {
     }
     MkdirAll(spec.cwd);
     if (::pipe2(err_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
+    if (ChownNeedsEmulation() && ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chown_sock) != 0)
+      throw Error("socketpair for the chown emulation: " + sys::ErrnoText(errno));
     cmd = ::fork();
     if (cmd < 0) throw Error("fork of the command: " + sys::ErrnoText(errno));
   } catch (const std::exception& e) {
@@ -297,9 +309,20 @@ void KillLeftovers(pid_t cmd, int proc) {
     ::close(status_fd);
     ResetSignals(orig_mask);
     if (proc_fd >= 0) ::close(proc_fd);
-    RunCommand(spec, iso, err_pipe[1]);
+    if (chown_sock[0] >= 0) ::close(chown_sock[0]);
+    RunCommand(spec, iso, err_pipe[1], chown_sock[1]);
   }
   ::close(err_pipe[1]);
+  if (chown_sock[0] >= 0) {
+    // Signals stay blocked on this thread (init's are still all blocked
+    // here); it dies with init.
+    ::close(chown_sock[1]);
+    std::thread([sock = chown_sock[0]] {
+      const int listener = ReceiveFd(sock);
+      ::close(sock);
+      if (listener >= 0) ServeChownNotifications(listener);
+    }).detach();
+  }
   g_target = cmd;
   // pid 1 gets only the signals it handles: pass them on to the command.
   SetHandlers(ForwardToTarget, {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH});
@@ -316,14 +339,15 @@ void KillLeftovers(pid_t cmd, int proc) {
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) fail("waiting for the command: " + sys::ErrnoText(errno));
     if (pid == cmd) {
+      const std::string tried = chown_sock[0] >= 0 ? UnmappedIdsTried() : "";
+      std::string report = "S" + std::to_string(status) + (tried.empty() ? "" : "\n" + tried);
       if (!own_pidns) {
         // Leftovers die before the step counts as done; the status is sent after.
-        std::string report = "S" + std::to_string(status);
         KillLeftovers(cmd, proc_fd);
         TryWriteAll(status_fd, report);
         ::_exit(0);
       }
-      TryWriteAll(status_fd, "S" + std::to_string(status));
+      TryWriteAll(status_fd, report);
       // Exiting as pid 1 kills every other process in the namespace.
       ::_exit(0);
     }
@@ -556,7 +580,10 @@ int HelperMain(int argc, char** argv) {
     if (!msg.empty() && msg[0] == 'E') {
       report({{"error", msg.substr(1)}});
     } else if (!msg.empty() && msg[0] == 'S') {
-      report({{"status", std::atoi(msg.c_str() + 1)}});
+      // "S<wait status>[\n<unmapped ids the command tried>]"
+      nlohmann::json j = {{"status", std::atoi(msg.c_str() + 1)}};
+      if (auto nl = msg.find('\n'); nl != std::string::npos) j["unmapped"] = msg.substr(nl + 1);
+      report(j);
     } else if (g_killed) {
       report({{"killed", true}});
     } else {

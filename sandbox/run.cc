@@ -130,12 +130,20 @@ class LineSplitter {
 }  // namespace
 
 std::string RunResult::describe() const {
-  if (timed_out) return "timed out after " + std::to_string(timeout_seconds) + "s";
-  if (signal != 0) {
+  std::string what;
+  if (timed_out) {
+    what = "timed out after " + std::to_string(timeout_seconds) + "s";
+  } else if (signal != 0) {
     const char* abbrev = sigabbrev_np(signal);
-    return std::string("killed by ") + (abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal));
+    what = std::string("killed by ") + (abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal));
+  } else {
+    what = "exit code " + std::to_string(exit_code);
   }
-  return "exit code " + std::to_string(exit_code);
+  if (!unmapped_ids.empty())
+    what += " (the step tried to switch to " + unmapped_ids +
+            ", which the build's user namespace does not map: running as another user needs a subordinate id "
+            "range in /etc/subuid and /etc/subgid)";
+  return what;
 }
 
 void KillAll() {
@@ -314,6 +322,7 @@ RunResult Run(const RunSpec& spec) {
     int w = status["status"].get<int>();
     if (WIFEXITED(w)) result.exit_code = WEXITSTATUS(w);
     if (WIFSIGNALED(w)) result.signal = WTERMSIG(w);
+    if (status.contains("unmapped")) result.unmapped_ids = status["unmapped"].get<std::string>();
   } else {
     result.signal = SIGKILL;
   }

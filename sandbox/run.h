@@ -52,8 +52,13 @@ struct RunResult {
   bool timed_out = false;
   int timeout_seconds = 0;  // the limit that was hit, when timed_out
   std::vector<std::string> tail;  // last lines of output, for error reports
+  // Ids the command tried to switch to that the namespace does not map
+  // ("uid 42, gid 65534"; sandbox/chown_emulation.h), named by describe().
+  std::string unmapped_ids;
   bool ok() const { return signal == 0 && exit_code == 0 && !timed_out; }
-  std::string describe() const;   // "exit code 2", "killed by SIGKILL", "timed out after 10s"
+  // "exit code 2", "killed by SIGKILL", "timed out after 10s", and the
+  // unmapped ids the command tried to switch to, with the missing range.
+  std::string describe() const;
 };
 
 // Throws sandbox::Error when the sandbox cannot be set up (not when the

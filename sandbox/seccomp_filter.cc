@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "sandbox/chown_emulation.h"
 #include "sandbox/error.h"
 #include "sandbox/syscalls.h"
 
@@ -54,7 +55,7 @@ const std::vector<std::string>& DeniedSyscalls() {
   return names;
 }
 
-void LoadSeccompFilter() {
+int LoadSeccompFilter(bool notify_chown) {
   std::unique_ptr<void, CtxDeleter> holder(seccomp_init(SCMP_ACT_ALLOW));
   auto ctx = static_cast<scmp_filter_ctx>(holder.get());
   if (!ctx) throw Error("seccomp_init failed");
@@ -98,7 +99,15 @@ void LoadSeccompFilter() {
     Check(seccomp_rule_add(ctx, eperm, SCMP_SYS(personality), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, mask, mask)),
           "personality");
   }
+  if (notify_chown) {
+    for (const auto& name : EmulatedChownSyscalls())
+      Check(seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, seccomp_syscall_resolve_name(name.c_str()), 0), name);
+  }
   Check(seccomp_load(ctx), "load");
+  if (!notify_chown) return -1;
+  const int fd = seccomp_notify_fd(ctx);
+  if (fd < 0) throw Error("the seccomp filter gave no listener fd for the chown emulation: " + sys::ErrnoText(-fd));
+  return fd;
 }
 
 }  // namespace kiln::sandbox

@@ -22,6 +22,8 @@ const std::vector<std::string>& DeniedSyscalls();
 
 // Loads the filter into the calling thread (inherited across fork/execve).
 // Needs no_new_privs or CAP_SYS_ADMIN. Throws sandbox::Error.
-void LoadSeccompFilter();
+// `notify_chown`: the chown family goes to a supervisor instead
+// (sandbox/chown_emulation.h); returns its listener fd, else -1.
+int LoadSeccompFilter(bool notify_chown = false);
 
 }  // namespace kiln::sandbox

@@ -97,8 +97,9 @@ void ReadFull(int fd, void* buf, size_t len) {
   if (!full && !range_refused && uid != 0) {
     std::fprintf(stderr,
                  "kiln: no subordinate id range for %s in /etc/subuid and /etc/subgid, so only your own id is\n"
-                 "mapped (to root) in the build's user namespace: every file in the image is owned by root,\n"
-                 "and chown to any other id (RUN chown, COPY --chown, base layers owned by other users) fails.\n"
+                 "mapped (to root) in the build's user namespace. Other owners (base layers, COPY --chown,\n"
+                 "WORKDIR, chown in RUN) are recorded in the user.rootlesscontainers xattr and kept in the\n"
+                 "image, but a RUN step cannot run as another user (USER, apt's _apt sandbox).\n"
                  "To add a range: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s\n",
                  name.empty() ? std::to_string(uid).c_str() : name.c_str(),
                  name.empty() ? std::to_string(uid).c_str() : name.c_str());

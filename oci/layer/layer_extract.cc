@@ -29,6 +29,7 @@
 #include "oci/layer/layer_internal.h"
 #include "oci/layer/layer_read.h"
 #include "oci/layer/layer_stream.h"
+#include "sandbox/owner_record.h"
 
 namespace kiln::oci {
 
@@ -117,7 +118,7 @@ class Extractor {
       if (!exists && ::mkdirat(parent.get(), base.c_str(), 0700) != 0) Fail("mkdir");
       sandbox::UniqueFd fd(::openat(parent.get(), base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!fd.valid()) Fail("open dir");
-      if (opts_.keep_owners) Chown(::fchown(fd.get(), uid, gid), uid, gid);
+      if (opts_.keep_owners) sandbox::SetOwnerFd(fd.get(), uid, gid, Where());
       SetXattrs(e, fd.get(), parent.get(), base);
       // Mode and mtime last: adding children changes the mtime, and a
       // read-only mode would stop us adding them.
@@ -129,7 +130,7 @@ class Extractor {
       sandbox::UniqueFd fd(::openat(parent.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
       if (!fd.valid()) Fail("create");
       WriteData(a, fd.get(), archive_entry_size(e));
-      if (opts_.keep_owners) Chown(::fchown(fd.get(), uid, gid), uid, gid);
+      if (opts_.keep_owners) sandbox::SetOwnerFd(fd.get(), uid, gid, Where());
       if (::fchmod(fd.get(), perm) != 0) Fail("chmod");  // after chown, which clears setuid
       SetXattrs(e, fd.get(), parent.get(), base);
       if (::futimens(fd.get(), ts) != 0) Fail("utimens");
@@ -138,7 +139,7 @@ class Extractor {
     if (type == AE_IFLNK) {
       const char* target = archive_entry_symlink(e);
       if (::symlinkat(target ? target : "", parent.get(), base.c_str()) != 0) Fail("symlink");
-      if (opts_.keep_owners) Chown(::fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW), uid, gid);
+      if (opts_.keep_owners) sandbox::SetOwner(AtPath(parent.get(), base), uid, gid, Where());
       SetXattrs(e, -1, parent.get(), base);
       if (::utimensat(parent.get(), base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) Fail("utimens");
       return;
@@ -151,7 +152,7 @@ class Extractor {
       }
       dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
       if (::mknodat(parent.get(), base.c_str(), type | 0600, dev) != 0) Fail("mknod");
-      if (opts_.keep_owners) Chown(::fchownat(parent.get(), base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW), uid, gid);
+      if (opts_.keep_owners) sandbox::SetOwner(AtPath(parent.get(), base), uid, gid, Where());
       if (::fchmodat(parent.get(), base.c_str(), perm, 0) != 0) Fail("chmod");
       if (::utimensat(parent.get(), base.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0) Fail("utimens");
       return;
@@ -221,19 +222,12 @@ class Extractor {
   // entry is created fresh.
   void Replace(int parent, const std::string& base) { RemoveAtRecursive(parent, base, "extract: entry \"" + name_ + "\""); }
 
-  void Chown(int rc, uid_t uid, gid_t gid) {
-    if (rc == 0) return;
-    if (errno == EINVAL) {
-      throw Error("extract: entry \"" + name_ + "\": cannot chown to " + std::to_string(uid) + ":" +
-                  std::to_string(gid) +
-                  ": the id is not mapped in this user namespace; a subuid/subgid range "
-                  "(/etc/subuid, /etc/subgid) covering it is needed");
-    }
-    if (errno == EPERM) {
-      throw Error("extract: entry \"" + name_ + "\": cannot chown to " + std::to_string(uid) + ":" +
-                  std::to_string(gid) + ": not permitted (extract as root in a user namespace with a subuid range)");
-    }
-    Fail("chown");
+  // Owners: sandbox/owner_record.h (a chown, or a record where the id is not
+  // mapped). Its errors name the file as "entry NAME".
+  std::string Where() const { return "entry \"" + name_ + "\""; }
+  // The not-followed path of parent/base, for calls that take no fd.
+  static std::string AtPath(int parent, const std::string& base) {
+    return "/proc/self/fd/" + std::to_string(parent) + "/" + base;
   }
 
   void WriteData(archive* a, int fd, int64_t size) {
@@ -271,6 +265,12 @@ class Extractor {
       // lower layers: never honoured.
       if (n.starts_with("trusted.overlay.") || n.starts_with("user.overlay.")) {
         if (opts_.warn) opts_.warn("extract: " + name_ + ": dropping overlay xattr " + n);
+        continue;
+      }
+      // kiln's own owner record: the header's ids are the owner; a record
+      // from the archive would override them when the layer is written.
+      if (n == sandbox::kOwnerXattr) {
+        if (opts_.warn) opts_.warn("extract: " + name_ + ": dropping " + n + " (the tar header gives the owner)");
         continue;
       }
       int rc;
@@ -372,7 +372,7 @@ Digest ExtractLayer(const std::filesystem::path& blob, const std::filesystem::pa
     if (r < ARCHIVE_WARN) throw Error("extract " + blob.string() + ": " + ArchiveError(a.get()));
     try {
       x.Entry(a.get(), e);
-    } catch (const Error& err) {
+    } catch (const std::runtime_error& err) {
       throw Error(std::string(err.what()) + " (layer " + blob.string() + ")");
     }
   }

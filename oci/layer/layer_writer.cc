@@ -49,6 +49,7 @@
 #include "oci/layer/gzip_members.h"
 #include "oci/layer/layer.h"
 #include "oci/layer/layer_internal.h"
+#include "sandbox/owner_record.h"
 
 namespace kiln::oci {
 
@@ -306,9 +307,13 @@ class SortedWalk {
   std::map<std::string, struct stat> opaque_dirs_;  // met, not yet descended into
 };
 
-// Sorted xattrs of `path`, minus overlayfs' own bookkeeping.
-std::vector<std::pair<std::string, std::string>> Xattrs(const std::string& path) {
+// Sorted xattrs of `path`, minus overlayfs' own bookkeeping and the owner
+// record (sandbox/owner_record.h), which goes to `owner_record`: the tar
+// header says who owns the file, as a build with a subuid range would.
+std::vector<std::pair<std::string, std::string>> Xattrs(const std::string& path,
+                                                        std::optional<std::string>& owner_record) {
   std::vector<std::pair<std::string, std::string>> out;
+  owner_record.reset();
   ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
   if (n < 0) {
     if (errno == ENOTSUP) return out;
@@ -329,6 +334,10 @@ std::vector<std::pair<std::string, std::string>> Xattrs(const std::string& path)
     vn = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
     if (vn < 0) ThrowErrno("write layer: lgetxattr " + path + " " + name);
     value.resize(static_cast<size_t>(vn));
+    if (name == sandbox::kOwnerXattr) {
+      owner_record = std::move(value);
+      continue;
+    }
     out.emplace_back(name, value);
   }
   std::sort(out.begin(), out.end());
@@ -388,8 +397,11 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts, TarSink
       return;
     }
     archive_entry_set_pathname(entry.get(), e.rel.c_str());
-    archive_entry_set_uid(entry.get(), st.st_uid);
-    archive_entry_set_gid(entry.get(), st.st_gid);
+    std::optional<std::string> owner_record;
+    const auto xattrs = Xattrs(full, owner_record);
+    const sandbox::Owner owner = sandbox::OwnerOf(owner_record, st, full);
+    archive_entry_set_uid(entry.get(), owner.uid);
+    archive_entry_set_gid(entry.get(), owner.gid);
     archive_entry_set_perm(entry.get(), st.st_mode & 07777);
     if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
       auto [it, inserted] = first_link.try_emplace({st.st_dev, st.st_ino}, e.rel);
@@ -421,7 +433,7 @@ void WriteTar(archive* a, const fs::path& dir, const LayerOptions& opts, TarSink
     } else {
       return;  // sockets are not archivable (tar has no type for them)
     }
-    for (auto& [name, value] : Xattrs(full))
+    for (auto& [name, value] : xattrs)
       archive_entry_xattr_add_entry(entry.get(), name.c_str(), value.data(), value.size());
     Check(a, archive_write_header(a, entry.get()), "header of " + e.rel);
     if (!data) return;

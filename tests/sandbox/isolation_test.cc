@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "sandbox/owner_record.h"
 #include "sandbox/run.h"
 #include "sandbox/userns.h"
 #include "tests/sandbox/sandbox_fixture.h"
@@ -196,11 +198,27 @@ TEST_F(IsolationTest, ChownKeepsTheOwnerOrFailsClearly) {
     EXPECT_EQ(st.st_uid, 1234u);
     EXPECT_EQ(st.st_gid, 2345u);
   } else {
-    // A single mapping: never a wrong owner, but EINVAL.
+    // A single mapping: emulated (sandbox/chown_emulation.h), root's on
+    // disk and the owner recorded for the layer writer.
+    EXPECT_TRUE(r.ok()) << out;
+    const std::string f = fs_->upper() + "/f";
+    ASSERT_EQ(::lstat(f.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 0u);
+    EXPECT_EQ(sandbox::OwnerOf(f, st), (sandbox::Owner{1234, 2345}));
+    // Inside RUN, stat (newfstatat, statx) shows the recorded owner.
+    out = fs_->Sh("stat -c %u:%g /f; ls -n /f | awk '{print $3\":\"$4}'", &r);
+    EXPECT_EQ(out, "1234:2345\n1234:2345\n");
+    // fchownat on a directory; a symlink cannot be recorded: EINVAL as before.
+    out = fs_->Sh("mkdir /d && chown 5:6 /d && ln -s f /l && chown -h 5:5 /l", &r);
     EXPECT_FALSE(r.ok());
     EXPECT_NE(out.find("Invalid argument"), std::string::npos) << out;
-    ASSERT_EQ(::lstat((fs_->upper() + "/f").c_str(), &st), 0);
-    EXPECT_EQ(st.st_uid, 0u);
+    ASSERT_EQ(::lstat((fs_->upper() + "/d").c_str(), &st), 0);
+    EXPECT_EQ(sandbox::OwnerOf(fs_->upper() + "/d", st), (sandbox::Owner{5, 6}));
+    // Back to a mapped owner: the record goes.
+    fs_->Sh("chown 0:0 /f", &r);
+    EXPECT_TRUE(r.ok());
+    char v[16];
+    EXPECT_LT(::lgetxattr(f.c_str(), sandbox::kOwnerXattr, v, sizeof v), 0);
   }
 }
 
