@@ -24,6 +24,9 @@ struct BaseImageOptions {
   bool insecure = false;
   oci::Platform platform = oci::Platform::Host();
   std::function<void(const std::string&)> note;  // "pulling ...", one line per event
+  // --build-context NAME=VALUE: what FROM NAME / COPY --from=NAME mean
+  // instead (builder/named_context.h).
+  std::map<std::string, std::string> named_contexts;
 };
 
 // The state of an image already in the store.

@@ -14,6 +14,7 @@
 #include "builder/config_apply.h"
 #include "builder/copy.h"
 #include "builder/layer_lineage.h"
+#include "builder/ssh_mount.h"
 #include "oci/file_lock.h"
 #include "oci/file_util.h"
 #include "oci/url_fetch.h"
@@ -146,6 +147,7 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
     return sm;
   }
   if (m.type == "secret") return SecretMount(m, cwd, spec, held);
+  if (m.type == "ssh") return SshAgentMount(m, opts_.ssh, cwd, spec.env);
   if (m.type == "bind") {
     std::vector<fs::path> lowers;
     if (from) {
@@ -354,6 +356,12 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
     spec.network = net == "none" ? sandbox::Network::kNone : sandbox::Network::kHost;
     spec.stdin_data = req.stdin_data;
     spec.on_output = req.on_output;
+    for (const auto& h : opts_.add_hosts) {
+      const auto sp = h.find(' ');
+      spec.extra_hosts.emplace_back(h.substr(0, sp), h.substr(sp + 1));
+    }
+    for (const auto& u : opts_.ulimits) spec.rlimits.push_back({u.resource, u.soft, u.hard});
+    spec.shm_size = opts_.shm_size;
 
     MountResources held;
     for (size_t i = 0; i < req.run.mounts.size(); ++i) {

@@ -45,6 +45,12 @@ class FsStepRunner : public StepRunner {
   // it: the context dir, under a layer of whiteouts for what is ignored
   // (made on first use, kept for the whole build).
   std::vector<std::filesystem::path> ContextLowers();
+
+ public:
+  // How this build writes layers (compression, timestamps): for --squash.
+  const oci::LayerOptions& layer_options() const { return layer_opts_; }
+
+ private:
   oci::Store& store_;
   LayerCache& layers_;
   BuildContext* context_;
