@@ -72,8 +72,10 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   if (auto it = opts_.named_contexts.find(name); it != opts_.named_contexts.end()) {
     const NamedContext nc = ParseNamedContext(it->first, it->second);
     if (nc.kind == NamedContext::Kind::kDirectory) {
+      ImageState st = DirectoryState(store_, nc.target, opts_.note);
       used.uri = "file://" + nc.target;
-      return DirectoryState(store_, nc.target, opts_.note);
+      used.manifest = st.config.diff_ids.front();  // the files' tar digest names what was used
+      return st;
     }
     return Load(nc.target, used);  // an image by another name, or an OCI layout ("oci:PATH[:TAG]")
   }

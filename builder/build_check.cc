@@ -28,10 +28,10 @@ int RunBuildChecks(const BuildOptions& opts, std::ostream& out) {
   for (const auto& f : result.findings)
     if (f.severity != frontend::lint::Severity::kInfo) ++counted;
   if (counted == 0) {
-    out << "Check complete, no warnings found.\n";
+    out << "Check complete, no problems found.\n";
     return 0;
   }
-  out << "Check complete, " << counted << (counted == 1 ? " warning has" : " warnings have") << " been found!\n";
+  out << "Check complete, " << counted << (counted == 1 ? " problem" : " problems") << " found.\n";
   return 1;
 }
 

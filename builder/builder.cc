@@ -16,7 +16,6 @@
 #include "builder/config_apply.h"
 #include "builder/context.h"
 #include "builder/export_outputs.h"
-#include "builder/image_flatten.h"
 #include "builder/finalize.h"
 #include "builder/fs_runner.h"
 #include "builder/layer_cache.h"
@@ -82,6 +81,16 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
   std::cerr << frontend::lint::FormatText(only_errors);
   throw std::runtime_error("lint found " + std::to_string(only_errors.findings.size()) +
                            " error(s) in " + display + "; fix them, or build with --lint=warn");
+}
+
+// --add-host, --ulimit, --shm-size as one cache key field ("" without them).
+std::string RunSandboxKey(const BuildOptions& opts) {
+  std::string k;
+  for (const auto& h : opts.add_hosts) k += "host=" + h + "\n";
+  for (const auto& u : opts.ulimits)
+    k += "ulimit=" + std::to_string(u.resource) + ":" + std::to_string(u.soft) + ":" + std::to_string(u.hard) + "\n";
+  if (opts.shm_size) k += "shm=" + std::to_string(opts.shm_size) + "\n";
+  return k;
 }
 
 oci::RegistryOptions RegistryOptionsFor(const BuildOptions& opts) {
@@ -206,6 +215,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     settings.layer_time = layer_time;
     settings.label = label;
     settings.escape = df.escape;
+    settings.run_sandbox = RunSandboxKey(opts);
     StageExecutor exec(runner, &cache, &context, progress, stage_state);
     ImageState final_state = exec.Build(df, idx, std::move(base), frontend::StageVars(args, globals, df.escape), settings);
     {
@@ -252,10 +262,6 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   ThrowIfCancelled();
 
   ImageState target = states.at(graph.target);
-  if (opts.squash) {
-    progress.Note("squashing " + std::to_string(target.layers.size()) + " layers into one");
-    target = SquashState(store, target, runner.layer_options(), created, [&progress](const std::string& s) { progress.Note(s); });
-  }
   target.config.created = created;
   for (const auto& [k, v] : opts.labels) target.config.config.labels[k] = v;
   const oci::Descriptor config_desc = store.PutBlob(oci::ToJson(target.config), oci::media::kOciConfig);

@@ -144,14 +144,15 @@ void AddBuildCommand(CLI::App& app) {
                     : f->progress == "quiet" ? ProgressMode::kQuiet
                                              : (::isatty(STDERR_FILENO) ? ProgressMode::kTty : ProgressMode::kPlain);
 
-    if (opts.progress != ProgressMode::kQuiet)
-      for (const auto& n : notes) std::cerr << "kiln: note: " << n << "\n";
     if (opts.check_only) throw ExitCode{RunBuildChecks(opts, std::cout)};
 
     sandbox::CheckSnapshotterSetting();
     // Everything after this point runs as namespace-root (a non-root caller
     // is re-executed here inside its user namespace).
     sandbox::EnterBuildNamespace(ProcessArgc(), ProcessArgv());
+    // (After the re-exec, so that each note prints once.)
+    if (opts.progress != ProgressMode::kQuiet)
+      for (const auto& n : notes) std::cerr << "kiln: note: " << n << "\n";
     SignalGuard signals;
     std::optional<StdinContext> stdin_context;
     if (opts.context_dir == "-") {

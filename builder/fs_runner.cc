@@ -81,11 +81,16 @@ std::vector<CopySource> MatchInRoot(const fs::path& root, const std::string& sou
 
 FsStepRunner::FsStepRunner(oci::Store& store, LayerCache& layers, BuildContext* context,
                            BaseImageResolver& images, const BuildOptions& opts)
-    : store_(store), layers_(layers), context_(context), images_(images), opts_(opts) {
-  layer_opts_.source_date_epoch = opts.source_date_epoch;
-  if (opts.compression == "zstd") layer_opts_.compression = oci::Compression::kZstd;
-  else if (opts.compression == "none") layer_opts_.compression = oci::Compression::kNone;
-  else layer_opts_.compression = oci::Compression::kGzip;
+    : store_(store), layers_(layers), context_(context), images_(images), opts_(opts),
+      layer_opts_(LayerOptionsFor(opts)) {}
+
+oci::LayerOptions LayerOptionsFor(const BuildOptions& opts) {
+  oci::LayerOptions lo;
+  lo.source_date_epoch = opts.source_date_epoch;
+  if (opts.compression == "zstd") lo.compression = oci::Compression::kZstd;
+  else if (opts.compression == "none") lo.compression = oci::Compression::kNone;
+  else lo.compression = oci::Compression::kGzip;
+  return lo;
 }
 
 std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper, const oci::Digest& lineage) {

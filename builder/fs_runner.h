@@ -20,6 +20,9 @@
 
 namespace kiln::builder {
 
+// How the build's layers are written: --compression and the timestamps.
+oci::LayerOptions LayerOptionsFor(const BuildOptions& opts);
+
 class FsStepRunner : public StepRunner {
  public:
   FsStepRunner(oci::Store& store, LayerCache& layers, BuildContext* context,
@@ -45,12 +48,6 @@ class FsStepRunner : public StepRunner {
   // it: the context dir, under a layer of whiteouts for what is ignored
   // (made on first use, kept for the whole build).
   std::vector<std::filesystem::path> ContextLowers();
-
- public:
-  // How this build writes layers (compression, timestamps): for --squash.
-  const oci::LayerOptions& layer_options() const { return layer_opts_; }
-
- private:
   oci::Store& store_;
   LayerCache& layers_;
   BuildContext* context_;

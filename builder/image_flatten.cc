@@ -42,4 +42,17 @@ ImageState SquashState(const oci::Store& store, const ImageState& state, const o
   return out;
 }
 
+oci::Descriptor SquashManifest(const oci::Store& store, const oci::Descriptor& manifest, const oci::LayerOptions& opts,
+                               const std::string& created, const std::function<void(const std::string&)>& warn) {
+  oci::Manifest m = oci::ParseManifest(store.ReadBlob(manifest.digest));
+  if (m.layers.size() <= 1) return manifest;
+  ImageState st;
+  st.config = oci::ParseImageConfig(store.ReadBlob(m.config.digest));
+  st.layers = m.layers;
+  const ImageState squashed = SquashState(store, st, opts, created, warn);
+  m.config = store.PutBlob(oci::ToJson(squashed.config), m.config.media_type);
+  m.layers = squashed.layers;
+  return store.PutBlob(oci::ToJson(m), manifest.media_type.empty() ? m.media_type : manifest.media_type);
+}
+
 }  // namespace kiln::builder

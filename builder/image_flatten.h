@@ -30,4 +30,9 @@ oci::Layer FlattenToLayer(const oci::Store& store, const std::vector<oci::Descri
 ImageState SquashState(const oci::Store& store, const ImageState& state, const oci::LayerOptions& opts,
                        const std::string& created, const std::function<void(const std::string&)>& warn);
 
+// The same for an image in the store: a new config and manifest (its
+// annotations and media type kept). Returns the new manifest's descriptor.
+oci::Descriptor SquashManifest(const oci::Store& store, const oci::Descriptor& manifest, const oci::LayerOptions& opts,
+                               const std::string& created, const std::function<void(const std::string&)>& warn);
+
 }  // namespace kiln::builder

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "builder/config_apply.h"
+#include "builder/copy.h"
 #include "builder/stage_executor.h"
 #include "oci/layer.h"
 
@@ -41,7 +42,19 @@ NamedContext ParseNamedContext(const std::string& name, const std::string& value
 ImageState DirectoryState(const oci::Store& store, const fs::path& dir,
                           const std::function<void(const std::string&)>& note) {
   if (note) note("reading build context " + dir.string());
-  const oci::Layer layer = oci::WriteLayer(store, dir, oci::LayerOptions{});
+  // Copied as COPY copies the main context: owned by root (the host's
+  // owners mean nothing in the image), modes and mtimes kept, so the same
+  // files make the same layer.
+  oci::Store::TempDir tmp = store.MakeTempDir("named-context");
+  const fs::path root = tmp.path() / "root";
+  fs::create_directory(root);
+  CopyTarget all;
+  all.source = CopySource{dir, "", true};
+  all.dest = "/";
+  all.contents = true;
+  CopyInto(root, all, CopyAttrs{});
+  const oci::Layer layer = oci::WriteLayer(store, root, oci::LayerOptions{});
+  store.AdoptLayerDir(root, layer.diff_id);
   ImageState st;
   st.config = ScratchConfig(oci::Platform::Host());
   st.config.diff_ids.push_back(layer.diff_id);

@@ -23,8 +23,8 @@ struct NamedContext {
 // (git or https URLs, a missing directory).
 NamedContext ParseNamedContext(const std::string& name, const std::string& value);
 
-// A directory's files as an image state: scratch config plus one layer
-// written from the tree (owners as the build's namespace sees them).
+// A directory's files as an image state: scratch config plus one layer of
+// them, owned by root as a COPY from the build context would make them.
 ImageState DirectoryState(const oci::Store& store, const std::filesystem::path& dir,
                           const std::function<void(const std::string&)>& note);
 
