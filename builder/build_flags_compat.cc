@@ -100,16 +100,16 @@ void AddCompatFlags(CLI::App* cmd, const std::shared_ptr<CompatFlags>& f) {
   cmd->add_option("--call", f->call, "build (default) or check: only run the build checks, exit 1 on findings")
       ->check(CLI::IsMember({"build", "check"}))->group(g);
   cmd->add_flag("--check", f->check, "Same as --call=check")->group(g);
-  cmd->add_flag("--sbom{true}", f->sbom, "Attach SPDX/CycloneDX SBOMs and SLSA provenance (--sbom=false: none)")->group(g);
-  cmd->add_flag("--provenance{true}", f->provenance, "Same as --sbom: kiln attaches provenance with the SBOMs (true, false, mode=min|max)")->group(g);
-  cmd->add_flag("--pull{true}", f->pull, "Always pull named base images (true, always; false, missing: only when not in the store)")->group(g);
+  cmd->add_flag("--sbom", f->sbom, "Attach SPDX/CycloneDX SBOMs and SLSA provenance (--sbom=false: none)")->group(g);
+  cmd->add_flag("--provenance", f->provenance, "Same as --sbom: kiln attaches provenance with the SBOMs (true, false, mode=min|max)")->group(g);
+  cmd->add_flag("--pull", f->pull, "Always pull named base images (true, always; false, missing: only when not in the store)")->group(g);
   cmd->add_flag("--squash", f->squash, "Squash all of the image's layers into one (buildah)")->group(g);
   cmd->add_option("--sign-by", f->sign_by, "Sign the image with this cosign key (from kiln keygen; password in $KILN_PASSWORD)")->group(g);
   cmd->add_option("--userns", f->userns, "container (kiln always builds in a user namespace of its own)")
       ->check(CLI::IsMember({"container", "auto"}))->group(g);
-  cmd->add_flag("--tls-verify{true}", f->tls_verify, "false: same as --insecure (buildah)")->group(g);
+  cmd->add_flag("--tls-verify", f->tls_verify, "false: same as --insecure (buildah)")->group(g);
   cmd->add_flag("--load", f->load, "Accepted: the image is in kiln's store; for docker: -o type=docker,dest=- | docker load")->group(g);
-  cmd->add_flag("--layers{true}", f->layers, "Accepted (buildah): kiln always caches each step")->group(g);
+  cmd->add_flag("--layers", f->layers, "Accepted (buildah): kiln always caches each step")->group(g);
   cmd->add_flag("--rm,--force-rm", f->legacy_noop, "Accepted (docker): kiln keeps no intermediate containers")->group(g);
 }
 
