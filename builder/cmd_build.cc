@@ -117,6 +117,12 @@ void AddBuildCommand(CLI::App& app) {
       auto kv = ParseKv(s, "--secret");
       SecretSpec sec{kv["id"], kv.count("src") ? kv["src"] : kv["source"], kv["env"]};
       if (sec.id.empty()) throw CLI::ValidationError("--secret", "id= is required");
+      if (kv.count("type") && kv["type"] != "file" && kv["type"] != "env")
+        throw CLI::ValidationError("--secret", "type=file or type=env, got '" + s + "'");
+      if (kv["type"] == "env" && sec.env.empty()) {  // buildx: type=env,src=VAR names the variable
+        sec.env = sec.src.empty() ? sec.id : sec.src;
+        sec.src.clear();
+      }
       if (sec.src.empty() && sec.env.empty()) sec.env = sec.id;
       opts.secrets.push_back(sec);
     }
