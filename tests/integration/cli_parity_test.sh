@@ -156,6 +156,21 @@ else
   cat "$KT_WORK/b6.log"; kt_fail "build --ssh"
 fi
 
+# docker-image:// names another image (here parity:1 in the store); flags
+# kiln takes without doing anything say so.
+ALIAS=$KT_WORK/alias
+mkdir -p "$ALIAS"
+printf 'FROM app-base\nRUN cat /data.txt >/seen.txt\n' >"$ALIAS/Dockerfile"
+chmod -R a+rX "$ALIAS"
+if kt_as "$user" "$KT_KILN" build --lint=off --progress=plain --build-context app-base=docker-image://parity:1 \
+    --cgroup-parent /kiln.slice --load --userns=container -o "type=local,dest=$out/alias" "$ALIAS" >"$KT_WORK/b6b.log" 2>&1; then
+  kt_eq "--build-context NAME=docker-image://REF serves FROM" payload "$(cat "$out/alias/seen.txt" 2>&1)"
+  kt_check "--cgroup-parent says it has no effect" grep -q 'cgroup-parent /kiln.slice has no effect' "$KT_WORK/b6b.log"
+  kt_check "--load says where the image is" grep -q 'note: --load' "$KT_WORK/b6b.log"
+else
+  cat "$KT_WORK/b6b.log"; kt_fail "build --build-context docker-image://"
+fi
+
 # 7. --check: the checks only, exit 1 on findings, nothing built.
 CHK=$KT_WORK/chk
 mkdir -p "$CHK"
