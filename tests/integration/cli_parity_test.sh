@@ -141,8 +141,13 @@ DF
 printf '# build args\nFROMFILE=from-arg-file\n' >"$SSHCTX/args.conf"
 chmod -R a+rX "$SSHCTX"
 agent_dir=$(runuser -u "$user" -- mktemp -d /tmp/kiln-agent.XXXXXX)
-agent_pid=$(runuser -u "$user" -- ssh-agent -a "$agent_dir/agent.sock" | sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p')
-kt_on_exit "kill $agent_pid 2>/dev/null; rm -rf '$agent_dir'"
+kt_on_exit "rm -rf '$agent_dir'"
+if command -v ssh-agent >/dev/null; then
+  agent_pid=$(runuser -u "$user" -- ssh-agent -a "$agent_dir/agent.sock" | sed -n 's/^SSH_AGENT_PID=\([0-9]*\);.*/\1/p')
+  kt_on_exit "kill $agent_pid 2>/dev/null"
+else
+  kt_fail "ssh-agent is not installed (openssh-client: scripts/setup.sh --test)"
+fi
 if KT_EXTRA_ENV="PARITY_TOKEN=tok-value" kt_as "$user" "$KT_KILN" build --lint=off --progress=plain \
     --build-context "base=oci-layout://$BB:latest" --ssh "default=$agent_dir/agent.sock" \
     --secret type=env,id=tok,src=PARITY_TOKEN --build-arg-file "$SSHCTX/args.conf" --timestamp 86400 \
