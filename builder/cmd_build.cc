@@ -129,6 +129,8 @@ void AddBuildCommand(CLI::App& app) {
     opts.no_cache_filter.insert(f->no_cache_filter.begin(), f->no_cache_filter.end());
     if (opts.format == "docker" && opts.compression == "zstd")
       throw CLI::ValidationError("--format docker", "Docker schema 2 has no zstd layers; use --compression gzip or --format oci");
+    if (opts.format == "docker" && !opts.manifest_annotations.empty())
+      throw CLI::ValidationError("--format docker", "Docker schema 2 manifests have no annotations; drop --annotation or use --format oci");
     if (f->timestamp == "now") {
       opts.source_date_epoch.reset();
     } else {
