@@ -1,5 +1,6 @@
 #include "builder/base_image.h"
 
+#include "builder/named_context.h"
 #include "builder/stage_executor.h"
 #include "oci/error.h"
 #include "oci/store/layout.h"
@@ -68,6 +69,16 @@ std::string DockerPurl(const oci::Reference& ref, const oci::Platform& p) {
 }  // namespace
 
 ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
+  if (auto it = opts_.named_contexts.find(name); it != opts_.named_contexts.end()) {
+    const NamedContext nc = ParseNamedContext(it->first, it->second);
+    if (nc.kind == NamedContext::Kind::kDirectory) {
+      ImageState st = DirectoryState(store_, nc.target, opts_.note);
+      used.uri = "file://" + nc.target;
+      used.manifest = st.config.diff_ids.front();  // the files' tar digest names what was used
+      return st;
+    }
+    return Load(nc.target, used);  // an image by another name, or an OCI layout ("oci:PATH[:TAG]")
+  }
   if (name.rfind("oci:", 0) == 0) {
     std::string path = name.substr(4), tag;
     const auto colon = path.rfind(':');

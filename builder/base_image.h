@@ -27,6 +27,9 @@ struct BaseImageOptions {
   // Called with a freshly pulled image before it is tagged in the store;
   // throwing leaves it untagged.
   std::function<void(const std::string& name, const ImageState&)> verify;
+  // --build-context NAME=VALUE: what FROM NAME / COPY --from=NAME mean
+  // instead (builder/named_context.h).
+  std::map<std::string, std::string> named_contexts;
 };
 
 // The state of an image already in the store.

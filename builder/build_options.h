@@ -15,9 +15,21 @@ enum class ProgressMode { kAuto, kTty, kPlain, kQuiet };
 enum class LintMode { kError, kWarn, kOff };
 
 struct OutputSpec {
-  std::string type;  // "oci", "docker", "registry", "image"
-  std::string dest;  // directory (oci), file (docker)
-  std::string name;  // registry/image: reference to push to (else the -t tags)
+  std::string type;                // "oci", "docker", "tar", "local", "image" (type=registry: image + push)
+  std::string dest;                // file or directory; "-" = stdout (a tar)
+  std::vector<std::string> names;  // image/docker/oci: references (else the -t tags)
+  bool push = false;               // image: push the names to their registries
+  bool tar = false;                // oci: a tar archive instead of a layout directory
+};
+
+struct SshSpec {
+  std::string id = "default";
+  std::vector<std::string> paths;  // agent socket or key files; empty = $SSH_AUTH_SOCK
+};
+
+struct UlimitSpec {
+  int resource = 0;                // RLIMIT_*
+  uint64_t soft = 0, hard = 0;     // RLIM_INFINITY for unlimited
 };
 
 struct SecretSpec {
@@ -57,6 +69,18 @@ struct BuildOptions {
   std::vector<std::string> allow_secrets;  // --allow-secret PATH|RULE
   bool sbom = false;                   // --sbom: SBOMs + provenance as referrers
   std::vector<std::string> cache_from, cache_to;  // "type=registry,ref=R" (registry_cache.h)
+  // docker buildx / buildah flags (builder/cmd/build_flags_compat.h).
+  std::map<std::string, std::string> labels;               // --label: image config labels
+  std::map<std::string, std::string> manifest_annotations; // --annotation [manifest:]K=V
+  std::map<std::string, std::string> index_annotations;    // --annotation index:K=V (OCI layout index.json)
+  std::vector<std::string> add_hosts;                      // --add-host: "NAME IP" lines for RUN's /etc/hosts
+  std::map<std::string, std::string> build_contexts;       // --build-context NAME=dir|docker-image://|oci-layout://
+  std::vector<SshSpec> ssh;                                // --ssh: agents for RUN --mount=type=ssh
+  std::vector<UlimitSpec> ulimits;                         // --ulimit for RUN
+  uint64_t shm_size = 0;                                   // --shm-size for RUN's /dev/shm (0 = 64 MiB)
+  bool check_only = false;                                 // --check / --call=check: lint, build nothing
+  bool squash = false;                                     // --squash: one layer for the whole image
+  std::string sign_key;                                    // --sign-by: cosign key file (oci/supply_chain.h)
 };
 
 }  // namespace kiln::builder

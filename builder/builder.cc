@@ -7,12 +7,15 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "builder/base_image.h"
 #include "builder/config_apply.h"
 #include "builder/context.h"
+#include "builder/export_outputs.h"
 #include "builder/finalize.h"
 #include "builder/fs_runner.h"
 #include "builder/layer_cache.h"
@@ -36,6 +39,8 @@
 #include "oci/reference.h"
 #include "oci/registry/registry.h"
 #include "oci/store/store.h"
+#include "oci/supply/referrers.h"
+#include "oci/supply/supply_chain.h"
 
 namespace kiln::builder {
 
@@ -55,13 +60,6 @@ void CheckPlatform(const std::string& requested) {
 std::string DockerfileDisplayName(const std::string& path) {
   if (path == "-") return "-";
   return fs::path(path).filename().string();
-}
-
-// Tag part for an OCI layout's ref.name ("app:1.0" -> "1.0").
-std::string LayoutTag(const BuildOptions& opts, const OutputSpec& out) {
-  const std::string& name = !out.name.empty() ? out.name : (opts.tags.empty() ? "" : opts.tags.front());
-  if (name.empty()) return "latest";
-  return oci::Reference::Parse(name).tag.empty() ? "latest" : oci::Reference::Parse(name).tag;
 }
 
 void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const std::string& text,
@@ -85,6 +83,16 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
   std::cerr << frontend::lint::FormatText(only_errors);
   throw std::runtime_error("lint found " + std::to_string(only_errors.findings.size()) +
                            " error(s) in " + display + "; fix them, or build with --lint=warn");
+}
+
+// --add-host, --ulimit, --shm-size as one cache key field ("" without them).
+std::string RunSandboxKey(const BuildOptions& opts) {
+  std::string k;
+  for (const auto& h : opts.add_hosts) k += "host=" + h + "\n";
+  for (const auto& u : opts.ulimits)
+    k += "ulimit=" + std::to_string(u.resource) + ":" + std::to_string(u.soft) + ":" + std::to_string(u.hard) + "\n";
+  if (opts.shm_size) k += "shm=" + std::to_string(opts.shm_size) + "\n";
+  return k;
 }
 
 oci::RegistryOptions RegistryOptionsFor(const BuildOptions& opts) {
@@ -176,6 +184,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     layers.NameImage(st, name);
     layers.Lowers(st);
   };
+  bo.named_contexts = opts.build_contexts;
   BaseImageResolver resolver(store, bo);
   FsStepRunner runner(store, layers, &context, resolver, opts);
 
@@ -231,6 +240,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     settings.layer_time = layer_time;
     settings.label = label;
     settings.escape = df.escape;
+    settings.run_sandbox = RunSandboxKey(opts);
     StageExecutor exec(runner, &cache, &context, progress, stage_state);
     ImageState final_state = exec.Build(df, idx, std::move(base), frontend::StageVars(args, globals, df.escape), settings);
     {
@@ -278,10 +288,12 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
 
   ImageState target = states.at(graph.target);
   target.config.created = created;
+  for (const auto& [k, v] : opts.labels) target.config.config.labels[k] = v;
   const oci::Descriptor config_desc = store.PutBlob(oci::ToJson(target.config), oci::media::kOciConfig);
   oci::Manifest manifest;
   manifest.config = config_desc;
   manifest.layers = target.layers;
+  manifest.annotations = opts.manifest_annotations;
   result.manifest = store.PutBlob(oci::ToJson(manifest), oci::media::kOciManifest);
   result.config_digest = config_desc.digest;
   result.size = config_desc.size + result.manifest.size;
@@ -297,13 +309,25 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     size_t context_files = 0;
     fin_in.context_digest = context.ReadDigest(&context_files);
     fin_in.context_files = int64_t(context_files);
-    const FinalizeResult fin = FinalizeImage(store, opts, fin_in, std::cerr);
+    // -q: only the digest on stdout and nothing on stderr unless it fails.
+    std::ostringstream quiet_log;
+    const bool quiet = opts.progress == ProgressMode::kQuiet;
+    FinalizeResult fin;
+    try {
+      fin = FinalizeImage(store, opts, fin_in, quiet ? quiet_log : std::cerr);
+    } catch (...) {
+      std::cerr << quiet_log.str();
+      throw;
+    }
     result.manifest = fin.manifest;
     result.config_digest = fin.config_digest;
     result.size = fin.size;
   }
 
-  for (const auto& t : opts.tags) {
+  std::vector<std::string> names = opts.tags;
+  for (const auto& out : opts.outputs)
+    if (out.type == "image") names.insert(names.end(), out.names.begin(), out.names.end());
+  for (const auto& t : names) {
     const std::string tag = NormalizeTag(t);
     store.SetTag(tag, result.manifest);
     result.tags.push_back(tag);
@@ -311,30 +335,30 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   stat_cache.Save();
   progress.Finish();
 
-  for (const auto& out : opts.outputs) {
-    if (out.type == "oci") {
-      progress.Note("exporting OCI layout to " + out.dest);
-      oci::ExportOciLayout(store, result.manifest, out.dest, LayoutTag(opts, out));
-    } else if (out.type == "docker") {
-      progress.Note("exporting docker archive to " + out.dest);
-      std::vector<std::string> repo_tags = result.tags;
-      if (!out.name.empty()) repo_tags = {NormalizeTag(out.name)};
-      oci::ExportDockerArchive(store, result.manifest, out.dest, repo_tags);
-    }
+  std::optional<oci::Signature> signature;
+  const std::vector<std::string> push_to = PushTargets(opts);
+  if (!opts.sign_key.empty()) {
+    const std::string& first = !push_to.empty() ? push_to.front() : !names.empty() ? names.front() : "";
+    if (first.empty()) throw std::runtime_error("--sign-by: name the image (-t NAME) so the signature can say which repository it is for");
+    const char* pw = std::getenv("KILN_PASSWORD");
+    if (!pw) throw std::runtime_error("--sign-by " + opts.sign_key + ": set KILN_PASSWORD to the key's password (may be empty)");
+    signature = oci::Sign(store, result.manifest, RepositoryName(first), opts.sign_key, pw);
+    progress.Note("signed " + RepositoryName(first) + "@" + result.manifest.digest.str() + " with " + opts.sign_key);
   }
-  std::vector<std::string> push_to;
-  for (const auto& out : opts.outputs)
-    if (out.type == "registry" || (out.type == "image" && !out.name.empty())) {
-      if (!out.name.empty()) push_to.push_back(out.name);
-      else push_to.insert(push_to.end(), opts.tags.begin(), opts.tags.end());
-    }
-  if (opts.push) push_to.insert(push_to.end(), opts.tags.begin(), opts.tags.end());
+
+  ExportOutputs(store, opts, result.manifest, result.tags, progress);
   if (!push_to.empty()) {
     oci::RegistryClient client(RegistryOptionsFor(opts));
     for (const auto& name : push_to) {
       progress.Note("pushing " + name);
       PushWithReferrers(client, store, result.manifest, oci::Reference::Parse(name),
                         [&progress](const std::string& s) { progress.Note(s); });
+      if (signature) {  // cosign's place for it: REPO:sha256-<hex>.sig
+        oci::Reference sig_ref = oci::Reference::Parse(name);
+        sig_ref.digest.clear();
+        sig_ref.tag = oci::SignatureTag(result.manifest.digest);
+        client.Push(store, signature->sig_manifest, sig_ref);
+      }
     }
   }
 

@@ -9,6 +9,8 @@
 
 #include "builder/base_image.h"
 #include "builder/finalize_memo.h"
+#include "builder/fs_runner.h"
+#include "builder/image_flatten.h"
 #include "builder/step_cache.h"
 #include "builder/provenance_input.h"
 #include "oci/digest.h"
@@ -175,6 +177,13 @@ FinalizeResult FinalizeImage(oci::Store& store, const BuildOptions& opts, const 
   log << secret_log.str();
   if (strip_error) std::rethrow_exception(strip_error);
   if (secret_error) std::rethrow_exception(secret_error);
+  // After the strip (its fix-up layer is squashed too), before attesting.
+  if (opts.squash) {
+    const size_t n = oci::ParseManifest(store.ReadBlob(manifest.digest)).layers.size();
+    manifest = SquashManifest(store, manifest, LayerOptionsFor(opts), in.created,
+                              [&log](const std::string& s) { log << "kiln: squash: " << s << "\n"; });
+    log << "kiln: squashed " << n << " layers into one\n";
+  }
   // Before attesting, so that SBOM and provenance name the manifest pushed.
   if (opts.format == "docker") manifest = oci::ConvertToDockerManifest(store, manifest);
   if (opts.sbom) AttestStep(store, opts, in, manifest, log);

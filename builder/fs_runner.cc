@@ -14,6 +14,7 @@
 #include "builder/config_apply.h"
 #include "builder/copy.h"
 #include "builder/layer_lineage.h"
+#include "builder/ssh_mount.h"
 #include "oci/store/file_lock.h"
 #include "sandbox/file_io.h"
 #include "oci/registry/url_fetch.h"
@@ -83,11 +84,16 @@ std::vector<CopySource> MatchInRoot(const fs::path& root, const std::string& sou
 
 FsStepRunner::FsStepRunner(oci::Store& store, LayerCache& layers, BuildContext* context,
                            BaseImageResolver& images, const BuildOptions& opts)
-    : store_(store), layers_(layers), context_(context), images_(images), opts_(opts) {
-  layer_opts_.source_date_epoch = opts.source_date_epoch;
-  if (opts.compression == "zstd") layer_opts_.compression = oci::Compression::kZstd;
-  else if (opts.compression == "none") layer_opts_.compression = oci::Compression::kNone;
-  else layer_opts_.compression = oci::Compression::kGzip;
+    : store_(store), layers_(layers), context_(context), images_(images), opts_(opts),
+      layer_opts_(LayerOptionsFor(opts)) {}
+
+oci::LayerOptions LayerOptionsFor(const BuildOptions& opts) {
+  oci::LayerOptions lo;
+  lo.source_date_epoch = opts.source_date_epoch;
+  if (opts.compression == "zstd") lo.compression = oci::Compression::kZstd;
+  else if (opts.compression == "none") lo.compression = oci::Compression::kNone;
+  else lo.compression = oci::Compression::kGzip;
+  return lo;
 }
 
 std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper, const oci::Digest& lineage) {
@@ -150,6 +156,7 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
     return sm;
   }
   if (m.type == "secret") return SecretMount(m, cwd, spec, held);
+  if (m.type == "ssh") return SshAgentMount(m, opts_.ssh, cwd, spec.env);
   if (m.type == "bind") {
     std::vector<fs::path> lowers;
     if (from) {
@@ -361,6 +368,12 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
     spec.network = net == "none" ? sandbox::Network::kNone : sandbox::Network::kHost;
     spec.stdin_data = req.stdin_data;
     spec.on_output = req.on_output;
+    for (const auto& h : opts_.add_hosts) {
+      const auto sp = h.find(' ');
+      spec.extra_hosts.emplace_back(h.substr(0, sp), h.substr(sp + 1));
+    }
+    for (const auto& u : opts_.ulimits) spec.rlimits.push_back({u.resource, u.soft, u.hard});
+    spec.shm_size = opts_.shm_size;
 
     MountResources held;
     for (size_t i = 0; i < req.run.mounts.size(); ++i) {

@@ -20,6 +20,9 @@
 
 namespace kiln::builder {
 
+// How the build's layers are written: --compression and the timestamps.
+oci::LayerOptions LayerOptionsFor(const BuildOptions& opts);
+
 class FsStepRunner : public StepRunner {
  public:
   FsStepRunner(oci::Store& store, LayerCache& layers, BuildContext* context,

@@ -32,4 +32,13 @@ PushSummary PushWithReferrers(oci::RegistryClient& client, const oci::Store& sto
   return s;
 }
 
+std::string RepositoryName(const std::string& name) {
+  std::string s = oci::Reference::Parse(name).familiar();
+  if (auto at = s.find('@'); at != std::string::npos) s.resize(at);
+  const auto colon = s.rfind(':');
+  const auto slash = s.rfind('/');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) s.resize(colon);
+  return s;
+}
+
 }  // namespace kiln::builder

@@ -25,4 +25,8 @@ struct PushSummary {
 PushSummary PushWithReferrers(oci::RegistryClient& client, const oci::Store& store, const oci::Descriptor& manifest,
                               const oci::Reference& ref, const std::function<void(const std::string&)>& note);
 
+// The repository as cosign names it in a signature's payload:
+// "localhost:5000/app" for "localhost:5000/app:1", "busybox" for "busybox:latest".
+std::string RepositoryName(const std::string& image_name);
+
 }  // namespace kiln::builder

@@ -16,6 +16,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string ParseRegistryCacheSpec(const std::string& spec) {
+  // buildx's shorthand: a bare reference is type=registry,ref=REF.
+  if (!spec.empty() && spec.find('=') == std::string::npos) return spec;
   std::string type, ref;
   size_t pos = 0;
   while (pos <= spec.size()) {
@@ -27,7 +29,8 @@ std::string ParseRegistryCacheSpec(const std::string& spec) {
     const std::string value = eq == std::string::npos ? "" : kv.substr(eq + 1);
     if (key == "type") type = value;
     else if (key == "ref") ref = value;
-    else if (!key.empty() && key != "mode" && key != "compression")
+    // (image-manifest and oci-mediatypes choose BuildKit's cache format; kiln has one.)
+    else if (!key.empty() && key != "mode" && key != "compression" && key != "image-manifest" && key != "oci-mediatypes")
       throw std::runtime_error("cache spec \"" + spec + "\": unknown key \"" + key + "\"");
     pos = comma + 1;
   }

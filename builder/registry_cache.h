@@ -25,7 +25,8 @@ namespace kiln::builder {
 inline constexpr const char* kCacheArtifactType = "application/vnd.kiln.build-cache.v1";
 inline constexpr const char* kCacheConfigType = "application/vnd.kiln.build-cache.config.v1+json";
 
-// "type=registry,ref=R" -> R. Throws std::runtime_error for other types.
+// "type=registry,ref=R" (or buildx's bare "R") -> R. Throws std::runtime_error
+// for other types.
 std::string ParseRegistryCacheSpec(const std::string& spec);
 
 struct CacheTransfer {

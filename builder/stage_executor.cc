@@ -169,6 +169,7 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
 
     key.Add("argv", JoinNul(run_req.argv)).Add("env", JoinNul(run_req.env)).Add("user", run_req.user)
         .Add("cwd", run_req.cwd).Add("network", run.network).Add("security", run.security);
+    if (!settings.run_sandbox.empty()) key.Add("run-sandbox", settings.run_sandbox);
     for (const auto& m : run.mounts) {
       const ImageState* from = nullptr;
       if (m.type == "cache" || m.type == "secret" || m.type == "ssh" || m.type == "tmpfs") {

@@ -25,6 +25,9 @@ struct StageSettings {
   std::string layer_time;  // cache key field describing layer mtimes ("epoch=0", "keep")
   std::string label;       // "build" / "stage-1": shown as [label k/n]
   char escape = '\\';
+  // What --add-host, --ulimit and --shm-size give every RUN (part of RUN's
+  // cache key, as in BuildKit's ExecOp); empty without them.
+  std::string run_sandbox;
 };
 
 class StageExecutor {

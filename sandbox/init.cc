@@ -181,6 +181,16 @@ void KillLeftovers(pid_t cmd, int proc) {
     if (sys::CloseRange(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) throw Error("close_range: " + sys::ErrnoText(errno));
     SetLimit(RLIMIT_NOFILE, 1048576);
     SetLimit(RLIMIT_NPROC, RLIM_INFINITY);
+    for (const auto& r : spec.rlimits) {
+      // --ulimit: an unprivileged namespace cannot raise a hard limit.
+      struct rlimit rl {rlim_t(r.soft), rlim_t(r.hard)};
+      if (::setrlimit(r.resource, &rl) != 0)
+        throw Error("--ulimit (resource " + std::to_string(r.resource) + ", soft " + std::to_string(r.soft) +
+                    ", hard " + std::to_string(r.hard) + "): " + sys::ErrnoText(errno) +
+                    (errno == EPERM ? " (above the hard limit kiln runs with; raise it in the caller's shell, "
+                                      "e.g. ulimit -H)"
+                                    : ""));
+    }
     if (::chdir(spec.cwd.c_str()) != 0) throw Error("chdir " + spec.cwd + ": " + sys::ErrnoText(errno));
     RestrictBoundingSet(CapabilitiesToDrop(iso));
     std::vector<gid_t> groups(spec.groups.begin(), spec.groups.end());
@@ -474,6 +484,10 @@ std::string SpecToJson(const RunSpec& spec) {
                            {"tmpfs_size", m.tmpfs_size},
                            {"mode", m.mode}});
   }
+  j["extra_hosts"] = spec.extra_hosts;
+  j["rlimits"] = nlohmann::json::array();
+  for (const auto& r : spec.rlimits) j["rlimits"].push_back({r.resource, r.soft, r.hard});
+  j["shm_size"] = spec.shm_size;
   return j.dump();
 }
 
@@ -500,6 +514,10 @@ RunSpec SpecFromJson(const std::string& text) {
       mount.mode = m.at("mode").get<unsigned>();
       spec.mounts.push_back(std::move(mount));
     }
+    spec.extra_hosts = j.at("extra_hosts").get<std::vector<std::pair<std::string, std::string>>>();
+    for (const auto& r : j.at("rlimits"))
+      spec.rlimits.push_back({r.at(0).get<int>(), r.at(1).get<uint64_t>(), r.at(2).get<uint64_t>()});
+    spec.shm_size = j.at("shm_size").get<uint64_t>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("malformed sandbox spec: ") + e.what());
   }

@@ -46,7 +46,7 @@ void WriteFileAt(int dir, const std::string& name, const std::string& text) {
   }
 }
 
-void SetupDev(int root) {
+void SetupDev(int root, uint64_t shm_size) {
   {
     UniqueFd stub = OpenIn(root, "dev", O_PATH | O_DIRECTORY, "/dev");
     DoMount("tmpfs", stub.ProcPath(), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k",
@@ -69,8 +69,8 @@ void SetupDev(int root) {
             "/dev/pts");
   }
   if (::mkdirat(dev.get(), "shm", 01777) != 0) throw Error("mkdir /dev/shm: " + sys::ErrnoText(errno));
-  DoMount("shm", dev_path + "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
-          "/dev/shm");
+  const std::string shm_opts = "mode=1777,size=" + (shm_size ? std::to_string(shm_size) : std::string("65536k"));
+  DoMount("shm", dev_path + "/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm_opts.c_str(), "/dev/shm");
   const std::pair<const char*, const char*> links[] = {{"pts/ptmx", "ptmx"},
                                                        {"/proc/self/fd", "fd"},
                                                        {"/proc/self/fd/0", "stdin"},
@@ -101,8 +101,10 @@ void SetupEtcFiles(int root, const RunSpec& spec, const std::string& resolv_conf
   const char* kDir = ".kiln-etc";
   if (::mkdirat(dev.get(), kDir, 0755) != 0) throw Error("mkdir /dev/.kiln-etc: " + sys::ErrnoText(errno));
   UniqueFd dir(::openat(dev.get(), kDir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string hosts = "127.0.0.1\tlocalhost " + spec.hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  for (const auto& [name, ip] : spec.extra_hosts) hosts += ip + "\t" + name + "\n";
   const std::pair<std::string, std::string> files[] = {
-      {"hosts", "127.0.0.1\tlocalhost " + spec.hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+      {"hosts", hosts},
       {"resolv.conf", resolv_conf},
       {"hostname", spec.hostname + "\n"}};
   for (const auto& [name, text] : files) {
@@ -266,7 +268,7 @@ void SetupRootfs(const RunSpec& spec, const std::string& resolv_conf, bool proc_
       DoMount("proc", proc.ProcPath(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, "/proc");
     }
   }
-  SetupDev(root.get());
+  SetupDev(root.get(), spec.shm_size);
   SetupSys(root.get());
   SetupEtcFiles(root.get(), spec, resolv_conf);
   SetupSpecMounts(root.get(), spec);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace kiln::sandbox {
@@ -42,6 +43,14 @@ struct RunSpec {
   std::optional<uint64_t> memory_bytes;  // cgroup v2 when delegated, else a note
   std::optional<double> cpus;
   std::string stdin_data;            // heredoc fed to the command, if any
+  // docker build's --add-host, --ulimit and --shm-size.
+  std::vector<std::pair<std::string, std::string>> extra_hosts;  // (name, ip) appended to /etc/hosts
+  struct Rlimit {
+    int resource;                    // RLIMIT_*
+    uint64_t soft, hard;             // RLIM_INFINITY for unlimited
+  };
+  std::vector<Rlimit> rlimits;       // set on the command (never above the hard limit it inherits)
+  uint64_t shm_size = 0;             // bytes for /dev/shm, 0 = 64 MiB (docker's default)
   // Called with each complete line of output (stdout and stderr merged in order).
   std::function<void(std::string_view line)> on_output;
 };

@@ -9,7 +9,11 @@
 #include <optional>
 #include <signal.h>
 
+#include "builder/cmd/build_check.h"
+#include "builder/cmd/build_flags_compat.h"
 #include "builder/build_options.h"
+#include "builder/export_outputs.h"
+#include "builder/output_spec.h"
 #include "builder/builder.h"
 #include "builder/cmd/commands.h"
 #include "builder/isolation_choice.h"
@@ -27,35 +31,11 @@ namespace kiln::builder {
 namespace {
 
 std::map<std::string, std::string> ParseKv(const std::string& spec, const std::string& flag) {
-  std::map<std::string, std::string> out;
-  size_t i = 0;
-  while (i <= spec.size()) {
-    size_t j = spec.find(',', i);
-    if (j == std::string::npos) j = spec.size();
-    std::string part = spec.substr(i, j - i);
-    if (!part.empty()) {
-      auto eq = part.find('=');
-      if (eq == std::string::npos) throw CLI::ValidationError(flag, "expected key=value in '" + spec + "'");
-      out[part.substr(0, eq)] = part.substr(eq + 1);
-    }
-    i = j + 1;
+  try {
+    return ParseCsvKv(spec, flag);
+  } catch (const std::invalid_argument& e) {
+    throw CLI::ValidationError(flag, e.what());
   }
-  return out;
-}
-
-OutputSpec ParseOutput(const std::string& spec) {
-  OutputSpec o;
-  if (spec.find('=') == std::string::npos) throw CLI::ValidationError("--output", "expected type=oci|docker|registry,... got '" + spec + "'");
-  auto kv = ParseKv(spec, "--output");
-  o.type = kv.count("type") ? kv["type"] : "";
-  o.dest = kv.count("dest") ? kv["dest"] : "";
-  o.name = kv.count("name") ? kv["name"] : "";
-  if (o.type != "oci" && o.type != "docker" && o.type != "registry" && o.type != "image")
-    throw CLI::ValidationError("--output", "type must be oci, docker, registry or image (got '" + o.type + "')");
-  if ((o.type == "oci" || o.type == "docker") && o.dest.empty())
-    throw CLI::ValidationError("--output", "type=" + o.type + " needs dest=PATH");
-  if (kv.count("push") && kv["push"] == "true") o.type = "registry";
-  return o;
 }
 
 }  // namespace
@@ -70,25 +50,30 @@ void AddBuildCommand(CLI::App& app) {
     std::string isolation;  // empty: KILN_ISOLATION, else auto
   };
   auto f = std::make_shared<Flags>();
+  auto compat = std::make_shared<CompatFlags>();
   cmd->add_option("CONTEXT", f->opts.context_dir, "Build context directory ('-': a tar archive or a Dockerfile on stdin)")->capture_default_str();
   cmd->add_option("-f,--file", f->opts.dockerfile, "Dockerfile (default: CONTEXT/Dockerfile or Containerfile; '-' = stdin)");
   cmd->add_option("-t,--tag", f->opts.tags, "Name and tag for the image (repeatable)")->allow_extra_args(false);
   cmd->add_option("--build-arg", f->build_args, "Build-time variable K=V (K alone takes the value from the environment)")->allow_extra_args(false);
   cmd->add_option("--target", f->opts.target, "Stage to build");
-  cmd->add_option("-o,--output", f->outputs, "Output: type=oci,dest=DIR | type=docker,dest=FILE | type=registry[,name=REF]")->allow_extra_args(false);
+  cmd->add_option("-o,--output", f->outputs, "Output (buildx forms): type=oci,dest=DIR|FILE.tar|- | type=docker,dest=FILE|- | type=tar,dest=FILE|- | type=local,dest=DIR | type=image,name=REF[,push=true] | type=registry | DIR | -")->allow_extra_args(false);
   cmd->add_flag("--push", f->opts.push, "Push the -t tags to their registries");
   cmd->add_option("--iidfile", f->opts.iidfile, "Write the image ID (config digest) to this file");
   cmd->add_option("--metadata-file", f->opts.metadata_file, "Write build result metadata (JSON) to this file");
   cmd->add_option("--platform", f->opts.platform, "Target platform (only the host platform)");
   cmd->add_flag("--no-cache", f->opts.no_cache, "Do not use the build cache");
   cmd->add_option("--no-cache-filter", f->no_cache_filter, "Do not use the cache for these stages")->allow_extra_args(false);
-  cmd->add_flag("--pull", f->opts.pull, "Always pull named base images");
   cmd->add_option("-j,--jobs", f->opts.jobs, "Independent stages built in parallel")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_option("--progress", f->progress, "auto, tty, plain or quiet")->check(CLI::IsMember({"auto", "tty", "plain", "quiet"}));
   cmd->add_flag("-q,--quiet", f->quiet, "Print only the image digest");
   cmd->add_option("--lint", f->lint, "Lint gate: error (default), warn or off")->check(CLI::IsMember({"error", "warn", "off"}));
   cmd->add_option("--source-date-epoch", f->sde, "Timestamp (unix seconds) for created times and layer mtimes (default $SOURCE_DATE_EPOCH, else 0)");
-  cmd->add_option("--timestamp", f->timestamp, "'now' for real times instead of SOURCE_DATE_EPOCH")->check(CLI::IsMember({"now", "epoch"}));
+  cmd->add_option("--timestamp", f->timestamp, "'now' for real times instead of SOURCE_DATE_EPOCH; unix seconds (buildah): as --source-date-epoch")
+      ->check([](const std::string& v) {
+        return v == "now" || v == "epoch" || (!v.empty() && v.find_first_not_of("0123456789") == std::string::npos)
+                   ? std::string()
+                   : std::string("expected now, epoch or unix seconds");
+      });
   cmd->add_option("--secret", f->secrets, "Secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")->allow_extra_args(false);
   cmd->add_option("--isolation", f->isolation, "RUN isolation: auto (default: the strongest this machine allows), full, relaxed, chroot or none; env KILN_ISOLATION");
   cmd->add_option("--network", f->opts.network, "Default RUN network: default, host or none")->check(CLI::IsMember({"default", "host", "none"}));
@@ -103,9 +88,9 @@ void AddBuildCommand(CLI::App& app) {
   cmd->add_flag("--strip-shells", f->opts.strip_shells, "Also remove shells and download tools from the image");
   cmd->add_option("--secret-scan", f->secret_scan, "Fail the build on secrets in any layer: on (default) or off")->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--allow-secret", f->opts.allow_secrets, "Secret-scan finding to accept: a path or a rule id (repeatable)")->allow_extra_args(false);
-  cmd->add_flag("--sbom", f->opts.sbom, "Attach SPDX and CycloneDX SBOMs and SLSA provenance to the image");
+  AddCompatFlags(cmd, compat);
 
-  cmd->callback([f] {
+  cmd->callback([f, compat] {
     BuildOptions opts = f->opts;
     for (const auto& a : f->build_args) {
       auto eq = a.find('=');
@@ -116,13 +101,32 @@ void AddBuildCommand(CLI::App& app) {
         opts.build_args[a] = v;
       }
     }
-    for (const auto& o : f->outputs) opts.outputs.push_back(ParseOutput(o));
+    for (const auto& o : f->outputs) {
+      try {
+        opts.outputs.push_back(ParseOutputSpec(o));
+      } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("--output", e.what());
+      }
+    }
+    std::vector<std::string> notes;
+    ApplyCompatFlags(*compat, opts, notes);
+    int stdout_outputs = 0;
+    for (const auto& o : opts.outputs) stdout_outputs += o.dest == "-";
+    if (stdout_outputs > 1) throw CLI::ValidationError("--output", "only one output can go to stdout (dest=-)");
+    if (stdout_outputs && ::isatty(STDOUT_FILENO))
+      throw CLI::ValidationError("--output", "dest=- writes a tar to stdout, which is a terminal; redirect it (> FILE or | docker load)");
     opts.strip_setuid = f->strip != "off";
     opts.secret_scan = f->secret_scan != "off";
     for (const auto& s : f->secrets) {
       auto kv = ParseKv(s, "--secret");
       SecretSpec sec{kv["id"], kv.count("src") ? kv["src"] : kv["source"], kv["env"]};
       if (sec.id.empty()) throw CLI::ValidationError("--secret", "id= is required");
+      if (kv.count("type") && kv["type"] != "file" && kv["type"] != "env")
+        throw CLI::ValidationError("--secret", "type=file or type=env, got '" + s + "'");
+      if (kv["type"] == "env" && sec.env.empty()) {  // buildx: type=env,src=VAR names the variable
+        sec.env = sec.src.empty() ? sec.id : sec.src;
+        sec.src.clear();
+      }
       if (sec.src.empty() && sec.env.empty()) sec.env = sec.id;
       // Checked now, not when a RUN first mounts it (maybe never, or after minutes).
       if (!sec.src.empty() && !std::filesystem::is_regular_file(sec.src))
@@ -133,10 +137,13 @@ void AddBuildCommand(CLI::App& app) {
     opts.no_cache_filter.insert(f->no_cache_filter.begin(), f->no_cache_filter.end());
     if (opts.format == "docker" && opts.compression == "zstd")
       throw CLI::ValidationError("--format docker", "Docker schema 2 has no zstd layers; use --compression gzip or --format oci");
+    if (opts.format == "docker" && !opts.manifest_annotations.empty())
+      throw CLI::ValidationError("--format docker", "Docker schema 2 manifests have no annotations; drop --annotation or use --format oci");
     if (f->timestamp == "now") {
       opts.source_date_epoch.reset();
     } else {
       std::string sde = f->sde;
+      if (sde.empty() && f->timestamp != "epoch") sde = f->timestamp;  // buildah's --timestamp SECONDS
       if (sde.empty()) {
         if (const char* e = std::getenv("SOURCE_DATE_EPOCH")) sde = e;
       }
@@ -153,11 +160,16 @@ void AddBuildCommand(CLI::App& app) {
                     : f->progress == "quiet" ? ProgressMode::kQuiet
                                              : (::isatty(STDERR_FILENO) ? ProgressMode::kTty : ProgressMode::kPlain);
 
+    if (opts.check_only) throw ExitCode{RunBuildChecks(opts, std::cout)};
+
     sandbox::CheckSnapshotterSetting();
     // Everything after this point runs as namespace-root (a non-root caller
     // is re-executed here inside its user namespace).
     const sandbox::Isolation isolation = ChooseBuildIsolation(f->isolation);
     sandbox::EnterBuildNamespace(ProcessArgc(), ProcessArgv(), &isolation);
+    // (After the re-exec, so that each note prints once.)
+    if (opts.progress != ProgressMode::kQuiet)
+      for (const auto& n : notes) std::cerr << "kiln: note: " << n << "\n";
     SignalGuard signals;
     std::optional<StdinContext> stdin_context;
     if (opts.context_dir == "-") {
@@ -186,13 +198,15 @@ void AddBuildCommand(CLI::App& app) {
       }
       throw;
     }
+    // With a tar on stdout, the result line goes to stderr.
+    std::ostream& result_out = WritesStdout(opts) ? std::cerr : std::cout;
     if (opts.progress == ProgressMode::kQuiet) {
-      std::cout << r.manifest.digest.str() << "\n";
+      result_out << r.manifest.digest.str() << "\n";
       return;
     }
     std::string names;
     for (const auto& t : r.tags) names += (names.empty() ? "" : ", ") + t;
-    std::cout << "built " << (names.empty() ? "<untagged>" : names) << " " << r.manifest.digest.str()
+    result_out << "built " << (names.empty() ? "<untagged>" : names) << " " << r.manifest.digest.str()
               << " " << HumanSize(r.size) << " (" << r.steps_run << " steps run, " << r.steps_cached
               << " cached)\n";
   });

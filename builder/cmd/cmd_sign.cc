@@ -14,6 +14,7 @@
 
 #include "builder/base_image.h"
 #include "builder/cmd/commands.h"
+#include "builder/push.h"
 #include "oci/error.h"
 #include "oci/reference.h"
 #include "oci/supply/referrers.h"
@@ -65,17 +66,6 @@ std::string ReadPassword(const std::string& what, bool confirm) {
   return pw;
 }
 
-// The repository as cosign names it in the payload: "localhost:5000/app"
-// for "localhost:5000/app:1", "busybox" for "busybox:latest".
-std::string RepositoryOf(const std::string& name) {
-  std::string s = oci::Reference::Parse(name).familiar();
-  if (auto at = s.find('@'); at != std::string::npos) s.resize(at);
-  const auto colon = s.rfind(':');
-  const auto slash = s.rfind('/');
-  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) s.resize(colon);
-  return s;
-}
-
 }  // namespace
 
 void AddSignCommands(CLI::App& app) {
@@ -112,7 +102,7 @@ void AddSignCommands(CLI::App& app) {
       const std::string dest_name = !push->empty() ? *push : (local ? "" : *name);
       // The payload names the repository the signature will be checked
       // against: the push destination when there is one.
-      const std::string repo = RepositoryOf(dest_name.empty() ? *name : dest_name);
+      const std::string repo = RepositoryName(dest_name.empty() ? *name : dest_name);
       std::unique_ptr<oci::RegistryClient> client;
       if (!dest_name.empty() || !local) client = std::make_unique<oci::RegistryClient>(oci::RegistryOptions().AllowInsecure(*insecure));
       oci::Descriptor desc;
@@ -159,7 +149,7 @@ void AddSignCommands(CLI::App& app) {
     cmd->callback([name, key, reference, remote, insecure] {
       oci::Store store(oci::Store::DefaultRoot());
       oci::Store::Lock lock(store, false);
-      const std::string repo = RepositoryOf(reference->empty() ? *name : *reference);
+      const std::string repo = RepositoryName(reference->empty() ? *name : *reference);
       std::optional<oci::Descriptor> local;
       if (!*remote) local = store.ResolveTag(NormalizeTag(*name));
       if (local) {

@@ -94,7 +94,8 @@ Descriptor PickPlatform(const Index& idx, const std::string& where) {
 
 }  // namespace
 
-void ExportOciLayout(const Store& store, const Descriptor& manifest, const fs::path& dir, const std::string& tag) {
+void ExportOciLayout(const Store& store, const Descriptor& manifest, const fs::path& dir, const std::string& tag,
+                     const std::map<std::string, std::string>& index_annotations) {
   std::error_code ec;
   fs::create_directories(dir / "blobs" / "sha256", ec);
   if (ec) throw Error("export layout: create " + dir.string() + ": " + ec.message());
@@ -118,6 +119,7 @@ void ExportOciLayout(const Store& store, const Descriptor& manifest, const fs::p
     std::erase_if(idx.manifests, [&](const Descriptor& m) { return m.digest == d.digest && !m.annotations.count(media::kRefNameAnnotation); });
   }
   idx.manifests.push_back(d);
+  for (const auto& [k, v] : index_annotations) idx.annotations[k] = v;
   sandbox::WriteFileAtomic(dir / "index.json", ToJson(idx));
   ::unlink((dir / ".kiln-index.lock").c_str());
 }
@@ -161,8 +163,9 @@ struct TarOut {
   explicit TarOut(const fs::path& file) : a(archive_write_new()) {
     if (!a) throw Error("docker archive: archive_write_new failed");
     archive_write_set_format_pax_restricted(a);
-    if (archive_write_open_filename(a, file.c_str()) != ARCHIVE_OK)
-      throw Error("docker archive: open " + file.string() + ": " + archive_error_string(a));
+    // "-": stdout, for `kiln build -o type=docker,dest=- . | docker load`.
+    const int rc = file == "-" ? archive_write_open_fd(a, STDOUT_FILENO) : archive_write_open_filename(a, file.c_str());
+    if (rc != ARCHIVE_OK) throw Error("image archive: open " + file.string() + ": " + archive_error_string(a));
   }
   ~TarOut() { archive_write_free(a); }
   void Header(const std::string& name, int64_t size, bool dir) {
@@ -207,27 +210,17 @@ struct TarOut {
 
 }  // namespace
 
-void ExportDockerArchive(const Store& store, const Descriptor& manifest, const fs::path& tar_file,
-                         const std::vector<std::string>& repo_tags) {
-  std::string body = store.ReadBlob(manifest.digest);
-  Manifest m = ParseManifest(body);
-  // Docker >= 25 writes the same shape: an OCI layout plus manifest.json,
-  // so the tar is both a `docker load` archive and an OCI layout. Layers stay
-  // compressed; `docker load` decompresses them and checks the diff_ids.
+namespace {
+
+// An OCI layout as one tar (plus docker's manifest.json when given), written
+// to a temp file renamed into place, or streamed to stdout for "-".
+void WriteLayoutTar(const Store& store, const Descriptor& manifest, const Index& idx,
+                    const std::string& docker_manifest_json, const fs::path& tar_file) {
+  const Manifest m = ParseManifest(store.ReadBlob(manifest.digest));
   auto blob_name = [](const Digest& d) { return "blobs/" + d.algorithm + "/" + d.hex; };
-  nlohmann::json entry;
-  entry["Config"] = blob_name(m.config.digest);
-  entry["RepoTags"] = repo_tags;
-  entry["Layers"] = nlohmann::json::array();
-  for (auto& l : m.layers) entry["Layers"].push_back(blob_name(l.digest));
-  nlohmann::json docker_manifest = nlohmann::json::array({entry});
-
-  Index idx;
-  Descriptor d = manifest;
-  if (!repo_tags.empty()) d.annotations["io.containerd.image.name"] = repo_tags.front();
-  idx.manifests.push_back(d);
-
-  auto tmp = tar_file.parent_path() / ("." + tar_file.filename().string() + ".tmp-" + std::to_string(::getpid()));
+  const bool to_stdout = tar_file == "-";
+  auto tmp = to_stdout ? fs::path("-")
+                       : tar_file.parent_path() / ("." + tar_file.filename().string() + ".tmp-" + std::to_string(::getpid()));
   try {
     {
       TarOut out(tmp);
@@ -243,16 +236,51 @@ void ExportDockerArchive(const Store& store, const Descriptor& manifest, const f
       add(m.config.digest);
       for (auto& l : m.layers) add(l.digest);
       out.String("index.json", ToJson(idx));
-      out.String("manifest.json", docker_manifest.dump());
+      if (!docker_manifest_json.empty()) out.String("manifest.json", docker_manifest_json);
       out.String("oci-layout", kOciLayoutFile);
       if (archive_write_close(out.a) != ARCHIVE_OK)
-        throw Error("docker archive: close " + tmp.string() + ": " + archive_error_string(out.a));
+        throw Error("image archive: close " + tmp.string() + ": " + archive_error_string(out.a));
     }
-    if (::rename(tmp.c_str(), tar_file.c_str()) != 0) ThrowErrno("docker archive: rename to " + tar_file.string());
+    if (!to_stdout && ::rename(tmp.c_str(), tar_file.c_str()) != 0)
+      ThrowErrno("image archive: rename to " + tar_file.string());
   } catch (...) {
-    ::unlink(tmp.c_str());
+    if (!to_stdout) ::unlink(tmp.c_str());
     throw;
   }
+}
+
+}  // namespace
+
+void ExportDockerArchive(const Store& store, const Descriptor& manifest, const fs::path& tar_file,
+                         const std::vector<std::string>& repo_tags) {
+  Manifest m = ParseManifest(store.ReadBlob(manifest.digest));
+  // Docker >= 25 writes the same shape: an OCI layout plus manifest.json,
+  // so the tar is both a `docker load` archive and an OCI layout. Layers stay
+  // compressed; `docker load` decompresses them and checks the diff_ids.
+  auto blob_name = [](const Digest& d) { return "blobs/" + d.algorithm + "/" + d.hex; };
+  nlohmann::json entry;
+  entry["Config"] = blob_name(m.config.digest);
+  entry["RepoTags"] = repo_tags;
+  entry["Layers"] = nlohmann::json::array();
+  for (auto& l : m.layers) entry["Layers"].push_back(blob_name(l.digest));
+  nlohmann::json docker_manifest = nlohmann::json::array({entry});
+
+  Index idx;
+  Descriptor d = manifest;
+  if (!repo_tags.empty()) d.annotations["io.containerd.image.name"] = repo_tags.front();
+  idx.manifests.push_back(d);
+  WriteLayoutTar(store, manifest, idx, docker_manifest.dump(), tar_file);
+}
+
+void ExportOciArchive(const Store& store, const Descriptor& manifest, const fs::path& tar_file,
+                      const std::string& tag, const std::map<std::string, std::string>& index_annotations) {
+  Index idx;
+  idx.annotations = index_annotations;
+  Descriptor d = manifest;
+  d.annotations.erase(media::kRefNameAnnotation);
+  if (!tag.empty()) d.annotations[media::kRefNameAnnotation] = tag;
+  idx.manifests.push_back(d);
+  WriteLayoutTar(store, manifest, idx, "", tar_file);
 }
 
 }  // namespace kiln::oci
