@@ -169,7 +169,13 @@ row_settings() {
 }
 
 # The level kiln announces on its first lines (issue 22 item 1), loosely.
-announced_level() { head -n 5 "$@" 2>/dev/null | grep -io -m1 'isolation[^.;]*' || true; }
+announced_level() {
+  local line lvl ids
+  line=$(head -n 5 "$@" 2>/dev/null | grep -i -m1 'isolation' || true)
+  lvl=$(grep -oiE -m1 'isolation [a-z]+' <<<"$line" | head -n1 || true)
+  ids=$(grep -oE -m1 'single id|subordinate id range' <<<"$line" | head -n1 || true)
+  echo "$lvl${ids:+, $ids}"
+}
 
 # One build's result, against the host's ID: prints the result; returns 1
 # when it does not hold. build_result ALLOWS STATUS_FILE IID_FILE LOG HOST_ID
