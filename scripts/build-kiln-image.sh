@@ -5,7 +5,8 @@
 #   build-kiln-image.sh KILN OUT [TAG]
 #
 # KILN: the kiln binary to put in the image (it also runs the build);
-# OUT: the OCI layout written, holding TAG (default kiln:latest). Prints the
+# OUT: the OCI layout written, holding TAG (default kiln:latest; in the
+# layout it is named by the tag alone: oci:OUT:latest). Prints the
 # image ID. Needs root for debootstrap, once: the base root is cached as a
 # tar in $KILN_IMAGE_CACHE (default /var/cache/kiln-image), keyed by its
 # package list, because debootstrap takes minutes and the tar is reused as
