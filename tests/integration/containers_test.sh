@@ -224,11 +224,12 @@ row() {
   if [ "$ROW_ENGINE" = docker ] && [ "$docker_ok" != 1 ]; then kt_fail "row $id: dockerd is not running"; return; fi
   local out=$W/out-$id
   mkdir -p "$out"; chmod 0777 "$out"
-  local start=$(date +%s)
+  local start
+  start=$(date +%s)
   "${ENGINE_CMD[@]}" -e ASAN_OPTIONS=detect_leaks=0 "${ROW_FLAGS[@]}" \
     -v "$CTX:$CTX:ro" -v "$W/busybox:$W/busybox:ro" -v "$W/in-container.sh:/kt/in-container.sh:ro" -v "$out:/kt/out" \
     kiln:test /kt/in-container.sh "$CTX" /kt/out >"$out/container.log" 2>&1
-  local secs=$(($(date +%s) - start)) level failed=0 rc res line=""
+  local secs=$(($(date +%s) - start)) level failed=0 res line=""
   level=$(announced_level "$out/copy.log" "$out/run.log")
   res=$(build_result "$allows_copy" "$out/copy.status" "$out/copy.iid" "$out/copy.log" "${host_id[copy]}") || failed=1
   line+=" | COPY-only: $res"
@@ -247,7 +248,8 @@ self_row() {
   row_settings "$base" || { kt_fail "row $id: settings"; return; }
   local out=$W/out-$id
   mkdir -p "$out"; chmod 0777 "$out"
-  local start=$(date +%s)
+  local start
+  start=$(date +%s)
   "${ENGINE_CMD[@]}" -e ASAN_OPTIONS=detect_leaks=0 "${ROW_FLAGS[@]}" -v "$W/image-ctx:$W/image-ctx:ro" -v "$out:/kt/out" \
     kiln:test bash -c 'start=$(date +%s%N)
       kiln build --lint=off --progress=plain --iidfile /kt/out/self.iid "$1" >/kt/out/self.log 2>&1
