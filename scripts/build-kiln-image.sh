@@ -10,7 +10,7 @@
 # image ID. Needs root for debootstrap, once: the base root is cached as a
 # tar in $KILN_IMAGE_CACHE (default /var/cache/kiln-image), keyed by its
 # package list, because debootstrap takes minutes and the tar is reused as
-# long as the list is the same.
+# long as the list is the same (delete it to take Debian's updates).
 set -euo pipefail
 kiln=${1:?usage: build-kiln-image.sh KILN OUT [TAG]}
 out=${2:?usage: build-kiln-image.sh KILN OUT [TAG]}
@@ -42,8 +42,13 @@ base=$cache/bookworm-minbase-$key.tar
 if [ ! -s "$base" ]; then
   [ "$(id -u)" -eq 0 ] || die "the base root $base is not made yet, and debootstrap needs root: run this once as root"
   command -v debootstrap >/dev/null || die "debootstrap is missing (scripts/setup.sh --test installs it)"
-  mirror=${KILN_IMAGE_MIRROR:-$("$here/debian-mirror.sh")}
   mkdir -p "$cache"
+  # One debootstrap at a time per cache (tests may run this concurrently).
+  exec 9>"$cache/.lock"
+  flock 9
+fi
+if [ ! -s "$base" ]; then
+  mirror=${KILN_IMAGE_MIRROR:-$("$here/debian-mirror.sh")}
   root=$(mktemp -d "$cache/root.XXXXXX")
   trap 'rm -rf "$root"' EXIT
   echo "build-kiln-image: debootstrap bookworm from $mirror with $include" >&2
@@ -58,6 +63,7 @@ if [ ! -s "$base" ]; then
   rm -rf "$root"
   trap - EXIT
 fi
+exec 9>&-
 
 # The context: KILN_IMAGE_KEEP_CONTEXT=DIR keeps it there (the container
 # tests rebuild the image from it inside a container).
