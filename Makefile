@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build setup clean bench
+.PHONY: run test build setup clean bench image
 
 run: ## install, build, and build examples/hello with kiln
 	scripts/setup.sh --test
@@ -20,6 +20,9 @@ build:
 	scripts/setup.sh
 	cmake -S . -B $(BUILD) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+image: build ## the kiln image, built by kiln: an OCI layout in $(BUILD)/kiln-image (needs root once, for debootstrap)
+	scripts/build-kiln-image.sh $(BUILD)/kiln $(BUILD)/kiln-image kiln:latest
 
 bench:
 	bench/run
