@@ -5,11 +5,14 @@ set -euo pipefail
 
 build_deps=(cmake g++ make pkg-config git
   libseccomp-dev libcap-dev libarchive-dev libssl-dev nlohmann-json3-dev
-  libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev)
+  libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libtomlplusplus-dev
+  ca-certificates)  # kiln verifies HTTPS registries against the system's CA bundle
 # Real parts the tests use: id mapping helpers, a registry, a base image source,
 # and the clients kiln must interoperate with.
 test_deps=(uidmap docker-registry busybox-static skopeo umoci buildah runc fuse-overlayfs
-  apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq debootstrap curl shellcheck)
+  apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq debootstrap curl shellcheck
+  bzip2 xz-utils  # ADD of .tar.bz2 / .tar.xz in the tests; neither is in a minbase system
+  docker.io)      # dockerd's BuildKit: the reference of buildkit_conformance_test
 
 want=("${build_deps[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_deps[@]}")

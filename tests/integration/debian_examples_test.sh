@@ -10,10 +10,7 @@ source "$(dirname "$0")/lib.sh"
 kt_require_root
 command -v debootstrap >/dev/null || kt_skip "debootstrap not installed"
 command -v umoci >/dev/null || kt_skip "umoci not installed"
-mirror=$(grep -hsoE '^URIs: *[^ ]+' /etc/apt/sources.list.d/*.sources | grep -v security | head -n1 | awk '{print $2}')
-[ -n "$mirror" ] || mirror=$(grep -hsE '^deb ' /etc/apt/sources.list 2>/dev/null | grep -v security |
-  grep -oE 'https?://[^ ]+' | head -n1)
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=$(kt_debian_mirror)
 curl -fsI --max-time 20 "$mirror/dists/bookworm/Release" >/dev/null || kt_skip "Debian mirror $mirror unreachable"
 kt_workdir
 # A user of its own: this test runs beside the others (see tests/CMakeLists.txt).

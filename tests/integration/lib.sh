@@ -177,6 +177,24 @@ kt_push_busybox() {
     "docker://$KT_REGISTRY/busybox:latest" >/dev/null
 }
 
+# Prints the Debian mirror of this machine's apt sources: deb822 *.sources
+# first, else a classic sources.list (what debootstrap leaves), else
+# deb.debian.org. Either file may be missing. KT_APT_DIR: for the tests of this.
+kt_debian_mirror() {
+  local apt=${KT_APT_DIR:-/etc/apt} m f
+  for f in "$apt"/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    m=$(awk '$1 == "URIs:" && $2 !~ /security/ {print $2; exit}' "$f")
+    [ -n "$m" ] && { echo "$m"; return; }
+  done
+  for f in "$apt"/sources.list "$apt"/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    m=$(awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\//) {if ($i !~ /security/) {print $i; exit}; break}}' "$f")
+    [ -n "$m" ] && { echo "$m"; return; }
+  done
+  echo http://deb.debian.org/debian
+}
+
 # Rootless buildah for USER as these machines need it: runc (crun refuses the
 # hybrid cgroup layout), cgroupfs (no systemd), overlay storage.
 kt_setup_buildah() {
