@@ -27,7 +27,11 @@ fs::path LayerCache::Ensure(const oci::Descriptor& blob, const oci::Digest& diff
   fs::create_directory(dir);
   oci::ExtractOptions opts;
   opts.overlay_form = true;
-  oci::ExtractLayer(store_.BlobPath(blob.digest), dir, opts);
+  try {
+    oci::ExtractLayer(store_.BlobPath(blob.digest), dir, opts);
+  } catch (const std::exception& e) {
+    throw LayerExtractError(blob.digest, "layer " + blob.digest.str() + ": " + e.what());
+  }
   store_.AdoptLayerDir(dir, diff_id);
   return store_.LayerDir(diff_id);
 }
