@@ -15,6 +15,7 @@
 
 #include "builder/image_state.h"
 #include "oci/image.h"
+#include "oci/registries_conf.h"
 #include "oci/store.h"
 
 namespace kiln::builder {
@@ -24,6 +25,7 @@ struct BaseImageOptions {
   bool insecure = false;
   oci::Platform platform = oci::Platform::Host();
   std::function<void(const std::string&)> note;  // "pulling ...", one line per event
+  oci::RegistriesConf registries;  // short names, mirrors, insecure, blocked
 };
 
 // The state of an image already in the store.

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -62,12 +63,15 @@ std::string LayoutTag(const BuildOptions& opts, const OutputSpec& out) {
   return oci::Reference::Parse(name).tag.empty() ? "latest" : oci::Reference::Parse(name).tag;
 }
 
+// base_user: the configured User of a FROM image as the Dockerfile spells it.
 void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const std::string& text,
-              const std::string& display) {
+              const std::string& display,
+              std::function<std::optional<std::string>(const std::string& base_image)> base_user) {
   if (opts.lint == LintMode::kOff) return;
   frontend::lint::LintOptions lo;
   lo.source_text = text;
   lo.context_dir = opts.context_dir;
+  lo.base_user = std::move(base_user);
   auto result = frontend::lint::Lint(df, lo);
   result.filename = display;
   const bool errors = frontend::lint::HasErrors(result);
@@ -117,7 +121,6 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   }
   const frontend::Dockerfile df = frontend::ParseDockerfile(text, display);
   for (const auto& w : df.warnings) std::cerr << display << ":" << w.line << ": warning: " << w.message << "\n";
-  LintGate(opts, df, text, display);
 
   frontend::BuildArgs args = frontend::DefaultBuildArgs();
   for (const auto& [k, v] : opts.build_args) args.values[k] = v;
@@ -139,6 +142,25 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   BuildContext context(ctx_abs, ignore, &stat_cache);
 
   StepCache cache(store);
+  LayerCache layers(store);
+  BaseImageOptions bo;
+  bo.always_pull = opts.pull;
+  bo.insecure = opts.insecure_registry;
+  bo.note = [&progress](const std::string& s) { progress.Note(s); };
+  bo.registries = oci::RegistriesConf::Load();
+  for (const auto& m : opts.registry_mirrors) bo.registries.AddMirror(m);
+  BaseImageResolver resolver(store, bo);
+  FsStepRunner runner(store, layers, &context, resolver, opts);
+  // The gate asks for a base's User only when the final stage has no USER
+  // line; the base is resolved then, as the build would resolve it anyway.
+  LintGate(opts, df, text, display, [&](const std::string& spelled) -> std::optional<std::string> {
+    for (size_t i = 0; i < df.stages.size(); ++i) {
+      const frontend::StageNode& node = graph.nodes.at(i);
+      if (df.stages[i].from.image != spelled || node.base_stage || node.scratch) continue;
+      return resolver.Resolve(node.base_image).config.config.user;
+    }
+    return std::nullopt;
+  });
   if (!opts.cache_from.empty() && !opts.no_cache) {
     oci::RegistryClient client(RegistryOptionsFor(opts));
     for (const auto& spec : opts.cache_from) {
@@ -147,13 +169,6 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
                     std::to_string(t.layers) + " layers");
     }
   }
-  LayerCache layers(store);
-  BaseImageOptions bo;
-  bo.always_pull = opts.pull;
-  bo.insecure = opts.insecure_registry;
-  bo.note = [&progress](const std::string& s) { progress.Note(s); };
-  BaseImageResolver resolver(store, bo);
-  FsStepRunner runner(store, layers, &context, resolver, opts);
 
   const std::string created = oci::Rfc3339(opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr)));
   const int64_t started = int64_t(std::time(nullptr));
