@@ -120,7 +120,7 @@ class StepRootfs {
   do {                                                                             \
     if (::kiln::sandbox::testing::BaseRootfs::Path().empty())                      \
       GTEST_FAIL() << "could not make the busybox rootfs (busybox-static missing, or "   \
-                   << SourceDir() << "/scripts unreadable by this user?)";         \
+                   << ::kiln::sandbox::testing::SourceDir() << "/scripts unreadable?)"; \
   } while (0)
 
 }  // namespace kiln::sandbox::testing
