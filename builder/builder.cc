@@ -319,13 +319,12 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
       else push_to.insert(push_to.end(), opts.tags.begin(), opts.tags.end());
     }
   if (opts.push) push_to.insert(push_to.end(), opts.tags.begin(), opts.tags.end());
-  if (!push_to.empty()) {
-    oci::RegistryClient client(RegistryOptionsFor(opts));
-    for (const auto& name : push_to) {
-      progress.Note("pushing " + name);
-      PushWithReferrers(client, store, result.manifest, oci::Reference::Parse(name),
-                        [&progress](const std::string& s) { progress.Note(s); });
-    }
+  for (const auto& name : push_to) {
+    // registries.conf: blocked refuses, insecure allows, location redirects.
+    const oci::PullSource target = bo.registries.PushTarget(oci::Reference::Parse(name));
+    oci::RegistryClient client(RegistryOptionsFor(opts).AllowInsecure(opts.insecure_registry || target.insecure));
+    progress.Note("pushing " + name);
+    PushWithReferrers(client, store, result.manifest, target.ref, [&progress](const std::string& s) { progress.Note(s); });
   }
 
   if (!opts.cache_to.empty()) {

@@ -224,13 +224,17 @@ const RegistryRule* RegistriesConf::Match(const std::string& name) const {
   return best;
 }
 
-std::vector<PullSource> RegistriesConf::PullSources(const Reference& ref) const {
+std::vector<PullSource> RegistriesConf::PullSources(const Reference& ref) const { return Sources(ref, "pull", true); }
+
+PullSource RegistriesConf::PushTarget(const Reference& ref) const { return Sources(ref, "push", false).back(); }
+
+std::vector<PullSource> RegistriesConf::Sources(const Reference& ref, const char* action, bool use_mirrors) const {
   const std::string name = RepoName(ref);
   const RegistryRule* rule = Match(name);
   if (!rule) return {{ref, false, false}};
   if (rule->blocked)
-    throw Error("pull " + ref.str() + ": registry " + rule->prefix + " is blocked by " + rule->origin +
-                " (blocked = true)");
+    throw Error(std::string(action) + " " + ref.str() + ": registry " + rule->prefix + " is blocked by " +
+                rule->origin + " (blocked = true)");
   // The part of the name below the prefix, moved under a location or mirror.
   const std::string rest =
       rule->prefix.rfind("*.", 0) == 0 ? name.substr(name.find('/')) : name.substr(rule->prefix.size());
@@ -244,7 +248,7 @@ std::vector<PullSource> RegistriesConf::PullSources(const Reference& ref) const 
   const bool by_digest = !ref.digest.empty();
   const bool mirrors_apply = rule->pull_from_mirror == "all" || (rule->pull_from_mirror == "digest-only" && by_digest) ||
                              (rule->pull_from_mirror == "tag-only" && !by_digest);
-  if (mirrors_apply)
+  if (mirrors_apply && use_mirrors)
     for (const auto& m : rule->mirrors) out.push_back({at(m.location), m.insecure, true});
   const bool wildcard = rule->prefix.rfind("*.", 0) == 0;
   out.push_back({rule->location.empty() || wildcard ? ref : at(rule->location), rule->insecure, false});

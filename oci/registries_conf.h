@@ -64,12 +64,16 @@ class RegistriesConf {
   // Where to pull `ref` from, in order. Throws Error when registries.conf
   // blocks it.
   std::vector<PullSource> PullSources(const Reference& ref) const;
+  // Where a push of `ref` goes: the registry (at its location, never a
+  // mirror) with its insecure setting. Throws Error when blocked.
+  PullSource PushTarget(const Reference& ref) const;
 
   const std::vector<RegistryRule>& rules() const { return rules_; }
   const std::vector<std::string>& search() const { return search_; }
 
  private:
   const RegistryRule* Match(const std::string& name) const;  // longest prefix
+  std::vector<PullSource> Sources(const Reference& ref, const char* action, bool mirrors) const;
   std::vector<RegistryRule> rules_;
   std::vector<std::string> search_;
   std::map<std::string, std::string> aliases_;

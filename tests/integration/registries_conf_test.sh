@@ -79,6 +79,16 @@ else
   kt_check "without it: the certificate is refused" grep -qi "certificate" "$KT_WORK/tls-no.log"
 fi
 
+# ---- push: insecure and blocked apply too ----
+if kt_as "$user" "$KT_KILN" push "$TLS/secure/busybox:latest" "$TLS/secure/pushed:1" >"$KT_WORK/push.log" 2>&1; then
+  kt_ok "push: insecure = true lets the push reach the self-signed registry"
+else cat "$KT_WORK/push.log"; kt_fail "push: insecure = true lets the push reach the self-signed registry"; fi
+if kt_as "$user" "$KT_KILN" push "$TLS/secure/busybox:latest" "$MAIN/blocked/pushed:1" >"$KT_WORK/push-blocked.log" 2>&1; then
+  kt_fail "push to a blocked registry went through"
+else
+  kt_check "push: blocked refuses" grep -q "push $MAIN/blocked/pushed:1: registry $MAIN/blocked is blocked" "$KT_WORK/push-blocked.log"
+fi
+
 # ---- short names: an alias, then the search registry ----
 kt_check "alias: kiln pull shortbox" pull -q shortbox
 kt_check "search registry: kiln pull library/busybox" pull -q library/busybox

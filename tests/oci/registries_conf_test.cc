@@ -75,6 +75,21 @@ TEST(RegistriesConf, LocationRewritesThePrefixAndTheLongestPrefixWins) {
   EXPECT_EQ(Sources(conf, "other.test/a:1"), (std::vector<std::string>{"other.test/a:1"}));
 }
 
+TEST(RegistriesConf, PushGoesToTheLocationNeverAMirror) {
+  auto conf = RegistriesConf::Parse(kConf, "test.conf");
+  EXPECT_EQ(conf.PushTarget(Reference::Parse("busybox:1")).ref.str(), "docker.io/library/busybox:1");
+  EXPECT_FALSE(conf.PushTarget(Reference::Parse("busybox:1")).mirror);
+  const PullSource t = conf.PushTarget(Reference::Parse("example.com/foo/app:1"));
+  EXPECT_EQ(t.ref.str(), "internal.example.com/bar/app:1");
+  EXPECT_TRUE(t.insecure);
+  try {
+    conf.PushTarget(Reference::Parse("example.com/other:1"));
+    FAIL() << "push to a blocked registry was allowed";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("push example.com/other:1: registry example.com is blocked", 0), 0u) << e.what();
+  }
+}
+
 TEST(RegistriesConf, PullFromMirrorDigestOnly) {
   auto conf = RegistriesConf::Parse(kConf, "test.conf");
   EXPECT_EQ(Sources(conf, "digest.test/a:1"), (std::vector<std::string>{"digest.test/a:1"}));
