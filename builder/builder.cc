@@ -1,5 +1,7 @@
 #include "builder/builder.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <ctime>
 #include <exception>
@@ -31,6 +33,7 @@
 #include "frontend/stage_graph.h"
 #include "frontend/stage_vars.h"
 #include "oci/file_util.h"
+#include "oci/image_fs.h"
 #include "oci/layout.h"
 #include "oci/reference.h"
 #include "oci/registry.h"
@@ -63,15 +66,43 @@ std::string LayoutTag(const BuildOptions& opts, const OutputSpec& out) {
   return oci::Reference::Parse(name).tag.empty() ? "latest" : oci::Reference::Parse(name).tag;
 }
 
-// base_user: the configured User of a FROM image as the Dockerfile spells it.
+// What /bin/sh runs in an image ("dash", "bash", "busybox"), "" when it is
+// not a symlink: read from the layers, top first, without unpacking them.
+std::string BinShOf(const oci::Store& store, const ImageState& image) {
+  std::vector<oci::LayerBlob> blobs;
+  for (const auto& d : image.layers) blobs.push_back({store.BlobPath(d.digest), d.digest.str()});
+  std::map<std::string, std::string> links;  // "bin", "bin/sh", "usr/bin/sh" -> symlink target
+  oci::ForEachFinalEntry(blobs, [&](const oci::TarEntry& e, const oci::ReadFn&, size_t) {
+    if (e.path == "bin" || e.path == "bin/sh" || e.path == "usr/bin/sh")
+      links[e.path] = S_ISLNK(e.mode) ? e.link_target : "";
+  });
+  // Debian's merged /usr: /bin -> usr/bin, so /bin/sh is usr/bin/sh.
+  const bool bin_is_link = links.count("bin") && !links["bin"].empty();
+  const std::string target = links[bin_is_link ? "usr/bin/sh" : "bin/sh"];
+  return std::string(fs::path(target).filename());
+}
+
+// base: the image a FROM names as the Dockerfile spells it, resolved (the
+// gate asks only when a rule needs it); nullptr for a stage or scratch.
 void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const std::string& text,
-              const std::string& display,
-              std::function<std::optional<std::string>(const std::string& base_image)> base_user) {
+              const std::string& display, const oci::Store& store,
+              const std::function<const ImageState*(const std::string& spelled)>& base) {
   if (opts.lint == LintMode::kOff) return;
   frontend::lint::LintOptions lo;
   lo.source_text = text;
   lo.context_dir = opts.context_dir;
-  lo.base_user = std::move(base_user);
+  lo.base_user = [&](const std::string& spelled) -> std::optional<std::string> {
+    const ImageState* st = base(spelled);
+    if (!st) return std::nullopt;
+    return st->config.config.user;
+  };
+  std::map<std::string, std::string> bin_sh;  // memo by spelling: one read of the layers per base
+  lo.base_bin_sh = [&](const std::string& spelled) -> std::optional<std::string> {
+    if (auto it = bin_sh.find(spelled); it != bin_sh.end()) return it->second;
+    const ImageState* st = base(spelled);
+    if (!st) return std::nullopt;
+    return bin_sh[spelled] = BinShOf(store, *st);
+  };
   auto result = frontend::lint::Lint(df, lo);
   result.filename = display;
   const bool errors = frontend::lint::HasErrors(result);
@@ -153,13 +184,13 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   FsStepRunner runner(store, layers, &context, resolver, opts);
   // The gate asks for a base's User only when the final stage has no USER
   // line; the base is resolved then, as the build would resolve it anyway.
-  LintGate(opts, df, text, display, [&](const std::string& spelled) -> std::optional<std::string> {
+  LintGate(opts, df, text, display, store, [&](const std::string& spelled) -> const ImageState* {
     for (size_t i = 0; i < df.stages.size(); ++i) {
       const frontend::StageNode& node = graph.nodes.at(i);
       if (df.stages[i].from.image != spelled || node.base_stage || node.scratch) continue;
-      return resolver.Resolve(node.base_image).config.config.user;
+      return &resolver.Resolve(node.base_image);
     }
-    return std::nullopt;
+    return nullptr;
   });
   if (!opts.cache_from.empty() && !opts.no_cache) {
     oci::RegistryClient client(RegistryOptionsFor(opts));

@@ -34,7 +34,7 @@ bool IsInterpreter(std::string_view p) {
 // What /bin/sh is in a base image, guessed from its name: Debian and Ubuntu
 // (and the official images built on them) have dash, which rejects
 // `set -o pipefail`; Alpine and busybox have ash, which takes it.
-enum class BinSh { kUnknown, kDash, kAsh };
+enum class BinSh { kUnknown, kDash, kAsh, kBash };
 
 BinSh GuessBinSh(std::string_view image) {
   std::string name(image);
@@ -51,9 +51,18 @@ BinSh GuessBinSh(std::string_view image) {
 
 // KL300's advice for a RUN whose shell is `shell` (SHELL's argv, empty =
 // /bin/sh) in a stage built on `base`, as hadolint's DL4006 reasons.
-std::string PipefailAdvice(const std::vector<std::string>& shell, std::string_view base) {
+std::string PipefailAdvice(const std::vector<std::string>& shell, const std::string& base, const LintOptions& opts) {
   const std::string_view prog = shell.empty() ? "sh" : BaseName(shell[0]);
-  const BinSh bin_sh = prog == "dash" ? BinSh::kDash : prog == "sh" ? GuessBinSh(base) : BinSh::kUnknown;
+  BinSh bin_sh = prog == "dash" ? BinSh::kDash : BinSh::kUnknown;
+  if (prog == "sh") {
+    // The base's real /bin/sh when the caller can read the image (the build gate can).
+    std::optional<std::string> real;
+    if (opts.base_bin_sh && !base.empty() && base != "scratch") real = opts.base_bin_sh(base);
+    if (real && *real == "dash") bin_sh = BinSh::kDash;
+    else if (real && (*real == "busybox" || *real == "ash")) bin_sh = BinSh::kAsh;
+    else if (real && *real == "bash") bin_sh = BinSh::kBash;
+    else bin_sh = GuessBinSh(base);
+  }
   const std::string use_bash = "add `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]`";
   if (prog != "sh" && prog != "dash")
     return "add `-o pipefail` to SHELL (`SHELL [\"" + (shell.empty() ? std::string() : shell[0]) +
@@ -64,6 +73,8 @@ std::string PipefailAdvice(const std::vector<std::string>& shell, std::string_vi
     case BinSh::kAsh:
       return "start the script with `set -o pipefail &&` (/bin/sh is busybox ash here, which has it) or "
              "add `SHELL [\"/bin/ash\", \"-o\", \"pipefail\", \"-c\"]`";
+    case BinSh::kBash:
+      return "start the script with `set -o pipefail &&` (/bin/sh is bash here) or " + use_bash;
     case BinSh::kUnknown:
       break;
   }
@@ -129,7 +140,7 @@ void CheckShellRules(RuleContext& ctx) {
         if (p == "set" && EnablesPipefail(c.words)) pipefail = true;
         if (c.piped_out && !pipefail && !reported_pipe && run->shell_form) {
           ctx.Report("KL300", at, "RUN uses a pipe but the shell has no `-o pipefail`: a failure on the left of `|` is ignored; " +
-                                      PipefailAdvice(shell, base));
+                                      PipefailAdvice(shell, base, ctx.opts));
           reported_pipe = true;
         }
         if ((p == "curl" || p == "wget") && c.piped_out && i + 1 < cmds.size() && cmds[i + 1].piped_in) {

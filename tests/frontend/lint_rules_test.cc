@@ -199,6 +199,21 @@ TEST(LintPipefail, AdviceDependsOnTheShell) {
   EXPECT_NE(Kl300Message("FROM alpine:3.20\nSHELL [\"/bin/dash\", \"-c\"]\n" + pipe).find("dash"), std::string::npos);
   // An unknown base: both, with the caveat.
   EXPECT_NE(Kl300Message("FROM example.com/base:1\n" + pipe).find("Debian's dash rejects it"), std::string::npos);
+  // The base's real /bin/sh, when the caller can read it, wins over the name.
+  LintOptions real;
+  real.base_bin_sh = [](const std::string& image) -> std::optional<std::string> {
+    if (image == "corp/base:1") return std::string("dash");
+    if (image == "debian:12") return std::string("bash");  // a rebuilt Debian whose sh is bash
+    return std::nullopt;
+  };
+  auto with = [&](const std::string& text) {
+    for (const auto& f : LintWith(text, real).findings)
+      if (f.rule == "KL300") return f.message;
+    return std::string();
+  };
+  EXPECT_NE(with("FROM corp/base:1\n" + pipe).find("/bin/sh is dash here"), std::string::npos);
+  EXPECT_NE(with("FROM debian:12\n" + pipe).find("/bin/sh is bash here"), std::string::npos);
+  EXPECT_NE(with("FROM alpine:3.20\n" + pipe).find("busybox ash"), std::string::npos);  // unknown: the name
   // With pipefail, or a non-POSIX shell: nothing.
   EXPECT_EQ(Kl300Message("FROM debian:12\nSHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n" + pipe), "");
   EXPECT_EQ(Kl300Message("FROM mcr.microsoft.com/powershell\nSHELL [\"pwsh\", \"-c\"]\n" + pipe), "");

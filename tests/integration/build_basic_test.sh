@@ -138,6 +138,17 @@ else
   kt_check "...and not the RUN as its cause" test -z "$(grep 'kiln: error: Dockerfile:2' "$KT_WORK/owned-base.log")"
 fi
 
+# ---- the lint gate reads the base's real /bin/sh for KL300's advice (busybox
+# ash takes `set -o pipefail`); the layout's name gives no hint ----
+cp -a "$BB" "$KT_WORK/plainbase"
+PB=$KT_WORK/ctx-pipe
+mkdir -p "$PB"
+printf 'FROM oci:%s:latest\nRUN echo a | cat\nUSER 1000\n' "$KT_WORK/plainbase" >"$PB/Dockerfile"
+chmod -R a+rX "$PB" "$KT_WORK/plainbase"
+kt_fresh_root kiln-ranged >/dev/null
+kt_as kiln-ranged "$KT_KILN" build --lint=warn --progress=plain "$PB" >"$KT_WORK/pipe.log" 2>&1 || cat "$KT_WORK/pipe.log"
+kt_check "KL300: advice from the base's /bin/sh (busybox ash)" grep -q "KL300.*/bin/sh is busybox ash here" "$KT_WORK/pipe.log"
+
 # ---- failures: one clear line, exit 1, store unchanged ----
 kt_fresh_root kiln-ranged >/dev/null
 kt_as kiln-ranged "$KT_KILN" build --lint=off -q -t keep:1 "$CTX" >/dev/null 2>&1 || kt_fail "baseline build"
