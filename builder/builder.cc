@@ -97,7 +97,9 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
     return st->config.config.user;
   };
   std::map<std::string, std::string> bin_sh;  // memo by spelling: one read of the layers per base
-  lo.base_bin_sh = [&](const std::string& spelled) -> std::optional<std::string> {
+  // Only warnings use it (KL300), and only --lint=warn shows them: the
+  // default gate reads no layers for a message it would not print.
+  if (opts.lint == LintMode::kWarn) lo.base_bin_sh = [&](const std::string& spelled) -> std::optional<std::string> {
     if (auto it = bin_sh.find(spelled); it != bin_sh.end()) return it->second;
     const ImageState* st = base(spelled);
     if (!st) return std::nullopt;
