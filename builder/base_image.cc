@@ -92,7 +92,7 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
     used.manifest = d.digest;
     return StateFromManifest(store_, d);
   }
-  const oci::Reference ref = oci::Reference::Parse(name);
+  const oci::Reference ref = oci::Reference::Parse(opts_.registries.Qualify(name));
   const std::string tag = ref.familiar();
   used.uri = DockerPurl(ref, opts_.platform);
   if (!opts_.always_pull && ref.digest.empty()) {
@@ -106,10 +106,9 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   if (opts_.note) {
     opts_.note("pulling " + ref.str());
   }
-  oci::RegistryClient client(ro);
   oci::Descriptor d;
   try {
-    d = client.Pull(ref, store_, opts_.platform);
+    d = oci::PullVia(opts_.registries, ref, store_, opts_.platform, ro, nullptr, opts_.note);
   } catch (const std::exception& e) {
     throw oci::Error("base image " + name + ": " + e.what());
   }

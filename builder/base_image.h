@@ -16,6 +16,7 @@
 #include "builder/image_state.h"
 #include "oci/image.h"
 #include "oci/store/store.h"
+#include "oci/registry/registries_conf.h"
 
 namespace kiln::builder {
 
@@ -30,6 +31,7 @@ struct BaseImageOptions {
   // --build-context NAME=VALUE: what FROM NAME / COPY --from=NAME mean
   // instead (builder/named_context.h).
   std::map<std::string, std::string> named_contexts;
+  oci::RegistriesConf registries;  // short names, mirrors, insecure, blocked
 };
 
 // The state of an image already in the store.

@@ -59,6 +59,7 @@ struct BuildOptions {
   std::vector<SecretSpec> secrets;
   std::string network;                 // default network for RUN: "" / "host" / "none"
   bool insecure_registry = false;      // plain HTTP/unverified TLS to non-localhost registries
+  std::vector<std::string> registry_mirrors;  // --registry-mirror [REGISTRY=]URL, beside registries.conf's
   std::string compression = "gzip";    // gzip | zstd | none
   std::string format = "oci";          // oci | docker (Docker schema 2 manifest)
   // Post-build supply-chain step (builder/finalize.h).

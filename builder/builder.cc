@@ -1,9 +1,12 @@
 #include "builder/builder.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <ctime>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -35,6 +38,7 @@
 #include "frontend/stage_graph.h"
 #include "frontend/stage_vars.h"
 #include "sandbox/file_io.h"
+#include "oci/layer/image_fs.h"
 #include "oci/store/layout.h"
 #include "oci/reference.h"
 #include "oci/registry/registry.h"
@@ -62,12 +66,45 @@ std::string DockerfileDisplayName(const std::string& path) {
   return fs::path(path).filename().string();
 }
 
+// What /bin/sh runs in an image ("dash", "bash", "busybox"), "" when it is
+// not a symlink: read from the layers, top first, without unpacking them.
+std::string BinShOf(const oci::Store& store, const ImageState& image) {
+  std::vector<oci::LayerBlob> blobs;
+  for (const auto& d : image.layers) blobs.push_back({store.BlobPath(d.digest), d.digest.str()});
+  std::map<std::string, std::string> links;  // "bin", "bin/sh", "usr/bin/sh" -> symlink target
+  oci::ForEachFinalEntry(blobs, [&](const oci::TarEntry& e, const oci::ReadFn&, size_t) {
+    if (e.path == "bin" || e.path == "bin/sh" || e.path == "usr/bin/sh")
+      links[e.path] = S_ISLNK(e.mode) ? e.link_target : "";
+  });
+  // Debian's merged /usr: /bin -> usr/bin, so /bin/sh is usr/bin/sh.
+  const bool bin_is_link = links.count("bin") && !links["bin"].empty();
+  const std::string target = links[bin_is_link ? "usr/bin/sh" : "bin/sh"];
+  return std::string(fs::path(target).filename());
+}
+
+// base: the image a FROM names as the Dockerfile spells it, resolved (the
+// gate asks only when a rule needs it); nullptr for a stage or scratch.
 void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const std::string& text,
-              const std::string& display) {
+              const std::string& display, const oci::Store& store,
+              const std::function<const ImageState*(const std::string& spelled)>& base) {
   if (opts.lint == LintMode::kOff) return;
   frontend::lint::LintOptions lo;
   lo.source_text = text;
   lo.context_dir = opts.context_dir;
+  lo.base_user = [&](const std::string& spelled) -> std::optional<std::string> {
+    const ImageState* st = base(spelled);
+    if (!st) return std::nullopt;
+    return st->config.config.user;
+  };
+  std::map<std::string, std::string> bin_sh;  // memo by spelling: one read of the layers per base
+  // Only warnings use it (KL300), and only --lint=warn shows them: the
+  // default gate reads no layers for a message it would not print.
+  if (opts.lint == LintMode::kWarn) lo.base_bin_sh = [&](const std::string& spelled) -> std::optional<std::string> {
+    if (auto it = bin_sh.find(spelled); it != bin_sh.end()) return it->second;
+    const ImageState* st = base(spelled);
+    if (!st) return std::nullopt;
+    return bin_sh[spelled] = BinShOf(store, *st);
+  };
   auto result = frontend::lint::Lint(df, lo);
   result.filename = display;
   const bool errors = frontend::lint::HasErrors(result);
@@ -127,7 +164,6 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   }
   const frontend::Dockerfile df = frontend::ParseDockerfile(text, display);
   for (const auto& w : df.warnings) std::cerr << display << ":" << w.line << ": warning: " << w.message << "\n";
-  LintGate(opts, df, text, display);
 
   frontend::BuildArgs args = frontend::DefaultBuildArgs();
   for (const auto& [k, v] : opts.build_args) args.values[k] = v;
@@ -165,19 +201,13 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   BuildContext context(ctx_abs, ignore, &stat_cache);
 
   StepCache cache(store);
-  if (!opts.cache_from.empty() && !opts.no_cache) {
-    oci::RegistryClient client(RegistryOptionsFor(opts));
-    for (const auto& spec : opts.cache_from) {
-      const CacheTransfer t = ImportRegistryCache(store, cache, client, ParseRegistryCacheSpec(spec));
-      progress.Note("cache from " + spec + ": " + std::to_string(t.entries) + " new entries, " +
-                    std::to_string(t.layers) + " layers");
-    }
-  }
   LayerCache layers(store);
   BaseImageOptions bo;
   bo.always_pull = opts.pull;
   bo.insecure = opts.insecure_registry;
   bo.note = [&progress](const std::string& s) { progress.Note(s); };
+  bo.registries = oci::RegistriesConf::Load();
+  for (const auto& m : opts.registry_mirrors) bo.registries.AddMirror(m);
   // A pulled image is unpacked (and so checked) before it is tagged: a forged
   // or corrupt one leaves no tag behind, only unreferenced blobs.
   bo.verify = [&layers](const std::string& name, const ImageState& st) {
@@ -187,6 +217,24 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   bo.named_contexts = opts.build_contexts;
   BaseImageResolver resolver(store, bo);
   FsStepRunner runner(store, layers, &context, resolver, opts);
+  // The gate asks for a base's User only when the final stage has no USER
+  // line; the base is resolved then, as the build would resolve it anyway.
+  LintGate(opts, df, text, display, store, [&](const std::string& spelled) -> const ImageState* {
+    for (size_t i = 0; i < df.stages.size(); ++i) {
+      const frontend::StageNode& node = graph.nodes.at(i);
+      if (df.stages[i].from.image != spelled || node.base_stage || node.scratch) continue;
+      return &resolver.Resolve(node.base_image);
+    }
+    return nullptr;
+  });
+  if (!opts.cache_from.empty() && !opts.no_cache) {
+    oci::RegistryClient client(RegistryOptionsFor(opts));
+    for (const auto& spec : opts.cache_from) {
+      const CacheTransfer t = ImportRegistryCache(store, cache, client, ParseRegistryCacheSpec(spec));
+      progress.Note("cache from " + spec + ": " + std::to_string(t.entries) + " new entries, " +
+                    std::to_string(t.layers) + " layers");
+    }
+  }
 
   const std::string created = oci::Rfc3339(opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr)));
   const int64_t started = int64_t(std::time(nullptr));
@@ -347,18 +395,17 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
   }
 
   ExportOutputs(store, opts, result.manifest, result.tags, progress);
-  if (!push_to.empty()) {
-    oci::RegistryClient client(RegistryOptionsFor(opts));
-    for (const auto& name : push_to) {
-      progress.Note("pushing " + name);
-      PushWithReferrers(client, store, result.manifest, oci::Reference::Parse(name),
-                        [&progress](const std::string& s) { progress.Note(s); });
-      if (signature) {  // cosign's place for it: REPO:sha256-<hex>.sig
-        oci::Reference sig_ref = oci::Reference::Parse(name);
-        sig_ref.digest.clear();
-        sig_ref.tag = oci::SignatureTag(result.manifest.digest);
-        client.Push(store, signature->sig_manifest, sig_ref);
-      }
+  for (const auto& name : push_to) {
+    // registries.conf: blocked refuses, insecure allows, location redirects.
+    const oci::PullSource target = bo.registries.PushTarget(oci::Reference::Parse(name));
+    oci::RegistryClient client(RegistryOptionsFor(opts).AllowInsecure(opts.insecure_registry || target.insecure));
+    progress.Note("pushing " + name);
+    PushWithReferrers(client, store, result.manifest, target.ref, [&progress](const std::string& s) { progress.Note(s); });
+    if (signature) {  // cosign's place for it: REPO:sha256-<hex>.sig
+      oci::Reference sig_ref = target.ref;
+      sig_ref.digest.clear();
+      sig_ref.tag = oci::SignatureTag(result.manifest.digest);
+      client.Push(store, signature->sig_manifest, sig_ref);
     }
   }
 

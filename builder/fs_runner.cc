@@ -358,11 +358,18 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
       spec.env.push_back(std::move(path_env));
     }
     spec.cwd = req.cwd;
+    // HOME as runc gives it under BuildKit: the user's passwd entry (root's
+    // when no USER), "/" without one, unless the image's Env sets it.
+    bool has_home = false;
+    for (const auto& e : spec.env) has_home |= e.rfind("HOME=", 0) == 0;
     if (!req.user.empty()) {
       auto u = sandbox::ResolveUser(dirs.merged, req.user);
       spec.uid = u.uid;
       spec.gid = u.gid;
       spec.groups = u.groups;
+      if (!has_home) spec.env.push_back("HOME=" + u.home);
+    } else if (!has_home) {
+      spec.env.push_back("HOME=" + sandbox::ResolveUser(dirs.merged, "0").home);
     }
     const std::string net = !req.run.network.empty() ? req.run.network : opts_.network;
     spec.network = net == "none" ? sandbox::Network::kNone : sandbox::Network::kHost;

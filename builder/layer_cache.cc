@@ -85,8 +85,8 @@ fs::path LayerCache::Ensure(const oci::Descriptor& blob, const oci::Digest& diff
   oci::Digest computed;
   try {
     computed = oci::ExtractLayer(path, dir, opts);
-  } catch (const oci::Error& e) {
-    throw oci::Error(ImageOf(blob.digest) + e.what());
+  } catch (const std::exception& e) {
+    throw LayerExtractError(blob.digest, ImageOf(blob.digest) + "layer " + blob.digest.str() + ": " + e.what());
   }
   Check(blob, diff_id, computed);
   store_.AdoptLayerDir(dir, computed);

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,19 @@
 #include "oci/store/store.h"
 
 namespace kiln::builder {
+
+// A layer blob that could not be unpacked (e.g. owned by ids this user
+// namespace does not map): the step that needed it is not its cause, so the
+// stage executor names the FROM the layer came from.
+class LayerExtractError : public std::runtime_error {
+ public:
+  LayerExtractError(const oci::Digest& blob, const std::string& what)
+      : std::runtime_error(what), blob_(blob) {}
+  const oci::Digest& blob() const { return blob_; }
+
+ private:
+  oci::Digest blob_;
+};
 
 class LayerCache {
  public:

@@ -1,8 +1,10 @@
 #include "builder/stage_executor.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "builder/config_apply.h"
+#include "builder/layer_cache.h"
 #include "builder/layer_lineage.h"
 #include "builder/signals.h"
 #include "frontend/error.h"
@@ -272,6 +274,16 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
   } catch (const frontend::Error& e) {
     progress_.Failed(id, e.message());
     throw;
+  } catch (const LayerExtractError& e) {
+    // A layer of the stage's base (reached through FROM <stage> too) is the
+    // cause, not this step: name the FROM line and the layer.
+    progress_.Failed(id, e.what());
+    const bool from_base = std::any_of(state.layers.begin(), state.layers.end(),
+                                       [&](const oci::Descriptor& d) { return d.digest == e.blob(); });
+    if (!from_base) throw frontend::Error(where, inst.keyword + ": " + e.what());
+    const frontend::Stage& stage = df.stages.at(size_t(index));
+    throw frontend::Error(stage.location, "FROM " + stage.from.image + ": base image " + e.what() +
+                                              " (unpacked for the next step: " + inst.original + ")");
   } catch (const std::exception& e) {
     progress_.Failed(id, e.what());
     throw frontend::Error(where, inst.keyword + ": " + e.what());

@@ -18,7 +18,7 @@ echo
 echo '```'
 "$kiln" --help
 echo '```'
-for cmd in $("$kiln" --help | awk '/^Subcommands:/{on=1; next} on && NF {print $1}'); do
+for cmd in $("$kiln" --help | awk '/^Subcommands:/{on=1; next} on && !NF {exit} on {print $1}'); do
   echo
   echo "## kiln $cmd"
   echo

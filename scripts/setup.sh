@@ -5,12 +5,15 @@ set -euo pipefail
 
 build_deps=(cmake g++ make pkg-config git
   libseccomp-dev libcap-dev libarchive-dev libssl-dev nlohmann-json3-dev
-  libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev libzstd-dev)
+  libcli11-dev libgtest-dev libgmock-dev libcurl4-openssl-dev libsqlite3-dev zlib1g-dev libzstd-dev
+  libtomlplusplus-dev
+  ca-certificates)  # kiln verifies HTTPS registries against the system's CA bundle
 # Real parts the tests use: id mapping helpers, a registry, a base image source,
 # and the clients kiln must interoperate with.
 test_deps=(uidmap docker-registry busybox-static skopeo umoci buildah runc fuse-overlayfs
   apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq debootstrap curl shellcheck openssh-client
-  podman docker.io python3-yaml libcap2-bin)
+  bzip2 xz-utils  # ADD of .tar.bz2 / .tar.xz in the tests; neither is in a minbase system
+  podman docker.io python3-yaml libcap2-bin)  # the container rows; dockerd's BuildKit for conformance
 
 want=("${build_deps[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_deps[@]}")

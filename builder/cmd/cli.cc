@@ -28,7 +28,9 @@ int RunCli(int argc, char** argv) {
   CLI::App app{"Build OCI images from Dockerfiles as an unprivileged user, with no daemon.", "kiln"};
   app.require_subcommand(1);
   app.set_version_flag("--version", VersionLine());
-  app.footer("Run 'kiln COMMAND --help' for more information on a command.");
+  app.footer(
+      "The local store is $KILN_ROOT (default $XDG_DATA_HOME/kiln, else ~/.local/share/kiln).\n"
+      "Run 'kiln COMMAND --help' for more information on a command.");
   for (AddFn add : kCommands) add(app);
 
   try {

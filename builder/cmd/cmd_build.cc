@@ -78,6 +78,9 @@ void AddBuildCommand(CLI::App& app) {
   cmd->add_option("--isolation", f->isolation, "RUN isolation: auto (default: the strongest this machine allows), full, relaxed, chroot or none; env KILN_ISOLATION");
   cmd->add_option("--network", f->opts.network, "Default RUN network: default, host or none")->check(CLI::IsMember({"default", "host", "none"}));
   cmd->add_flag("--insecure", f->opts.insecure_registry, "Allow plain HTTP / unverified TLS registries");
+  cmd->add_option("--registry-mirror", f->opts.registry_mirrors,
+                  "Pull through this mirror: URL (of docker.io, as dockerd's flag) or REGISTRY=URL (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_option("--cache-from", f->opts.cache_from, "Import build cache: type=registry,ref=REF")->allow_extra_args(false);
   cmd->add_option("--cache-to", f->opts.cache_to, "Export build cache: type=registry,ref=REF")->allow_extra_args(false);
   cmd->add_option("--compression", f->opts.compression, "Layer compression: gzip, zstd or none")->check(CLI::IsMember({"gzip", "zstd", "none"}));

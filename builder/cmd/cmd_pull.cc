@@ -1,6 +1,7 @@
 // `kiln pull IMAGE`: fetch into the local store and tag it.
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <iostream>
 
 #include "builder/base_image.h"
@@ -8,6 +9,7 @@
 #include "oci/reference.h"
 #include "oci/registry/registry.h"
 #include "oci/store/store.h"
+#include "oci/registry/registries_conf.h"
 
 namespace kiln::builder {
 
@@ -19,17 +21,23 @@ void AddPullCommand(CLI::App& app) {
   cmd->add_option("IMAGE", *name, "Image reference")->required();
   cmd->add_flag("--insecure", *insecure, "Allow plain HTTP / unverified TLS");
   cmd->add_flag("-q,--quiet", *quiet, "Print only the digest");
-  cmd->callback([name, insecure, quiet] {
+  auto mirrors = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--registry-mirror", *mirrors, "Pull through this mirror: URL (of docker.io) or REGISTRY=URL (repeatable)")
+      ->allow_extra_args(false);
+  cmd->callback([name, insecure, quiet, mirrors] {
     oci::Store store(oci::Store::DefaultRoot());
     oci::Store::Lock lock(store, false);
-    const auto ref = oci::Reference::Parse(*name);
+    oci::RegistriesConf conf = oci::RegistriesConf::Load();
+    for (const auto& m : *mirrors) conf.AddMirror(m);
+    const auto ref = oci::Reference::Parse(conf.Qualify(*name));
     oci::RegistryOptions ro;
     ro.AllowInsecure(*insecure);
-    if (!*quiet) ro.progress = [](const std::string& s) { std::cerr << s << "\n"; };
-    oci::RegistryClient client(ro);
+    auto say = [](const std::string& s) { std::cerr << s << "\n"; };
+    if (!*quiet) ro.progress = say;
     oci::TransferStats stats;
-    const auto d = client.Pull(ref, store, oci::Platform::Host(), &stats);
-    if (ref.digest.empty()) store.SetTag(NormalizeTag(*name), d);
+    const auto d = oci::PullVia(conf, ref, store, oci::Platform::Host(), ro, &stats,
+                                *quiet ? std::function<void(const std::string&)>() : say);
+    if (ref.digest.empty()) store.SetTag(ref.familiar(), d);
     if (*quiet) std::cout << d.digest.str() << "\n";
     else std::cout << ref.familiar() << ": " << d.digest.str() << " (" << stats.blobs_downloaded << " blobs downloaded)\n";
   });

@@ -11,6 +11,7 @@
 #include "oci/reference.h"
 #include "oci/registry/registry.h"
 #include "oci/store/store.h"
+#include "oci/registry/registries_conf.h"
 
 namespace kiln::builder {
 
@@ -27,11 +28,14 @@ void AddPushCommand(CLI::App& app) {
     oci::Store::Lock lock(store, false);
     auto desc = store.ResolveTag(NormalizeTag(*name));
     if (!desc) throw oci::Error("push: no image " + *name + " in the store " + store.root().string());
+    // registries.conf: blocked refuses, insecure allows, location redirects.
+    const oci::PullSource target =
+        oci::RegistriesConf::Load().PushTarget(oci::Reference::Parse(dest->empty() ? *name : *dest));
     oci::RegistryOptions ro;
-    ro.AllowInsecure(*insecure);
+    ro.AllowInsecure(*insecure || target.insecure);
     ro.progress = [](const std::string& s) { std::cerr << s << "\n"; };
     oci::RegistryClient client(ro);
-    const auto ref = oci::Reference::Parse(dest->empty() ? *name : *dest);
+    const auto& ref = target.ref;
     const PushSummary s =
         PushWithReferrers(client, store, *desc, ref, [](const std::string& line) { std::cerr << line << "\n"; });
     std::cout << ref.str() << ": " << s.digest.str() << " (" << s.stats.blobs_uploaded << " uploaded, "

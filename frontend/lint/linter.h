@@ -60,6 +60,14 @@ struct LintOptions {
   // uid of USER `user` in the final stage's base image, when the caller can
   // read its /etc/passwd (the build gate can); nullopt = unknown.
   std::function<std::optional<uint32_t>(const std::string& base_image, const std::string& user)> user_uid;
+  // The User of an external base image's config ("" when it sets none),
+  // when the caller can resolve the image (the build gate can); nullopt =
+  // unknown. A final stage with no USER line runs as that user.
+  std::function<std::optional<std::string>(const std::string& base_image)> base_user;
+  // What an external base image's /bin/sh runs ("dash", "bash", "busybox";
+  // "" when it cannot tell), when the caller can read the image; nullopt =
+  // unknown, and KL300 guesses from the image's name.
+  std::function<std::optional<std::string>(const std::string& base_image)> base_bin_sh;
   bool shellcheck = false;  // run shellcheck on shell-form RUN scripts when installed
 };
 

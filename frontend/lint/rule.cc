@@ -174,7 +174,8 @@ std::vector<Rule> MakeRules() {
       {"KL300", "pipe-without-pipefail", "Pipe in RUN without -o pipefail", W,
        "/bin/sh only reports the exit status of the last command of a pipe; `curl ... | tar x` succeeds even when "
        "the download failed.",
-       "Put `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` before the RUN, or start the script with `set -o pipefail &&`.",
+       "Put `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` before the RUN, or start the script with "
+       "`set -o pipefail &&` where /bin/sh is bash or busybox ash (Debian's dash rejects it).",
        "DL4006", BASE "RUN wget -qO- https://example.com/x.tgz | tar xz\n",
        "FROM debian:12\nSHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\nRUN wget -qO- https://example.com/x.tgz | tar xz\n", ""},
       {"KL301", "curl-pipe-shell", "Downloaded script piped into a shell", W,

@@ -26,15 +26,31 @@ void CheckFinalUser(RuleContext& ctx) {
   const Stage& final_stage = stages[static_cast<size_t>(idx)];
   const Instruction* last_user = nullptr;
   std::set<int> seen;
+  std::string external_base;  // the image the chain of stages starts from
   while (idx >= 0 && !seen.count(idx)) {
     seen.insert(idx);
     const Stage& st = stages[static_cast<size_t>(idx)];
     for (const auto& ins : st.instructions)
       if (std::holds_alternative<UserCmd>(ins.command)) last_user = &ins;
     if (last_user) break;
-    idx = ctx.StageRef(st.from.image, idx);
+    const int parent = ctx.StageRef(st.from.image, idx);
+    if (parent < 0) external_base = st.from.image;
+    idx = parent;
   }
   const std::string base = final_stage.from.image;
+  if (!last_user && !external_base.empty() && external_base != "scratch" && ctx.opts.base_user) {
+    // No USER line: the stage runs as the base image's configured user.
+    if (auto user = ctx.opts.base_user(external_base); user && !user->empty()) {
+      const std::string name = user->substr(0, user->find(':'));
+      std::optional<uint32_t> uid;
+      if (!IsRootSpec(*user) && ctx.opts.user_uid) uid = ctx.opts.user_uid(external_base, name);
+      if (!IsRootSpec(*user) && !(uid && *uid == 0)) return;
+      ctx.Report("KL001", final_stage.location,
+                 "final stage runs as root: it has no USER instruction and its base " + external_base +
+                     " runs as " + *user + "; add `USER <non-root name or uid>` after the steps that need root");
+      return;
+    }
+  }
   if (!last_user) {
     ctx.Report("KL001", final_stage.location,
                "final stage (FROM " + base + ") has no USER instruction and runs as root; "

@@ -31,10 +31,76 @@ bool IsInterpreter(std::string_view p) {
   return IsPosixShell(p) || p.starts_with("python") || p == "perl" || p == "ruby" || p == "node" || p == "php";
 }
 
+// What /bin/sh is in a base image, guessed from its name: Debian and Ubuntu
+// (and the official images built on them) have dash, which rejects
+// `set -o pipefail`; Alpine and busybox have ash, which takes it.
+enum class BinSh { kUnknown, kDash, kAsh, kBash };
+
+BinSh GuessBinSh(std::string_view image) {
+  std::string name(image);
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view ash : {"alpine", "busybox"})
+    if (name.find(ash) != std::string::npos) return BinSh::kAsh;
+  const std::string_view repo = BaseName(std::string_view(name).substr(0, name.find_first_of(":@")));
+  for (std::string_view dash : {"debian", "ubuntu", "buildpack-deps"})
+    if (repo == dash) return BinSh::kDash;
+  for (std::string_view release : {"bookworm", "bullseye", "buster", "trixie", "jammy", "focal", "noble"})
+    if (name.find(release) != std::string::npos) return BinSh::kDash;
+  return BinSh::kUnknown;
+}
+
+// KL300's advice for a RUN whose shell is `shell` (SHELL's argv, empty =
+// /bin/sh) in a stage built on `base`, as hadolint's DL4006 reasons.
+std::string PipefailAdvice(const std::vector<std::string>& shell, const std::string& base, const LintOptions& opts) {
+  const std::string_view prog = shell.empty() ? "sh" : BaseName(shell[0]);
+  BinSh bin_sh = prog == "dash" ? BinSh::kDash : BinSh::kUnknown;
+  if (prog == "sh") {
+    // The base's real /bin/sh when the caller can read the image (the build gate can).
+    std::optional<std::string> real;
+    if (opts.base_bin_sh && !base.empty() && base != "scratch") real = opts.base_bin_sh(base);
+    if (real && *real == "dash") bin_sh = BinSh::kDash;
+    else if (real && (*real == "busybox" || *real == "ash")) bin_sh = BinSh::kAsh;
+    else if (real && *real == "bash") bin_sh = BinSh::kBash;
+    else bin_sh = GuessBinSh(base);
+  }
+  const std::string use_bash = "add `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]`";
+  if (prog != "sh" && prog != "dash")
+    return "add `-o pipefail` to SHELL (`SHELL [\"" + (shell.empty() ? std::string() : shell[0]) +
+           "\", \"-o\", \"pipefail\", \"-c\"]`) or start the script with `set -o pipefail &&`";
+  switch (bin_sh) {
+    case BinSh::kDash:
+      return use_bash + " (/bin/sh is dash here, which rejects `set -o pipefail`)";
+    case BinSh::kAsh:
+      return "start the script with `set -o pipefail &&` (/bin/sh is busybox ash here, which has it) or "
+             "add `SHELL [\"/bin/ash\", \"-o\", \"pipefail\", \"-c\"]`";
+    case BinSh::kBash:
+      return "start the script with `set -o pipefail &&` (/bin/sh is bash here) or " + use_bash;
+    case BinSh::kUnknown:
+      break;
+  }
+  return use_bash + " where the image has bash; `set -o pipefail &&` works only where /bin/sh is bash or "
+         "busybox ash (Debian's dash rejects it)";
+}
+
+// The image a stage's chain of FROM <stage> starts from.
+std::string ExternalBase(const RuleContext& ctx, size_t stage_index) {
+  int idx = static_cast<int>(stage_index);
+  std::set<int> seen;
+  std::string image;
+  while (idx >= 0 && seen.insert(idx).second) {
+    image = ctx.df.stages[static_cast<size_t>(idx)].from.image;
+    idx = ctx.StageRef(image, idx);
+  }
+  return image;
+}
+
 }  // namespace
 
 void CheckShellRules(RuleContext& ctx) {
-  for (const auto& stage : ctx.df.stages) {
+  for (size_t stage_index = 0; stage_index < ctx.df.stages.size(); ++stage_index) {
+    const Stage& stage = ctx.df.stages[stage_index];
+    const std::string base = ExternalBase(ctx, stage_index);
+    std::vector<std::string> shell;  // SHELL's argv; empty = the default /bin/sh -c
     bool shell_pipefail = false;
     bool uses_curl = false, uses_wget = false;
     const Instruction* downloader_second = nullptr;
@@ -42,6 +108,7 @@ void CheckShellRules(RuleContext& ctx) {
     for (const auto& ins : stage.instructions) {
       if (const auto* sh = std::get_if<ShellCmd>(&ins.command)) {
         shell_pipefail = ShellHasPipefail(sh->args);
+        shell = sh->args;
         prev_run = nullptr;
         continue;
       }
@@ -72,8 +139,8 @@ void CheckShellRules(RuleContext& ctx) {
         const auto args = c.Args();
         if (p == "set" && EnablesPipefail(c.words)) pipefail = true;
         if (c.piped_out && !pipefail && !reported_pipe && run->shell_form) {
-          ctx.Report("KL300", at, "RUN uses a pipe but the shell has no `-o pipefail`: a failure on the left of `|` is ignored; "
-                                  "add `SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]` or `set -o pipefail &&`");
+          ctx.Report("KL300", at, "RUN uses a pipe but the shell has no `-o pipefail`: a failure on the left of `|` is ignored; " +
+                                      PipefailAdvice(shell, base, ctx.opts));
           reported_pipe = true;
         }
         if ((p == "curl" || p == "wget") && c.piped_out && i + 1 < cmds.size() && cmds[i + 1].piped_in) {

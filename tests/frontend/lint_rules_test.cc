@@ -131,6 +131,94 @@ TEST(LintFinalUser, NameMappingToUidZeroViaBasePasswd) {
   EXPECT_FALSE(Fires(LintWith("FROM alpine:3.20\nUSER unknown\n", opts), "KL001"));
 }
 
+// No USER line: the final stage runs as the base image's configured user,
+// as BuildKit does; only a root user there is blocked.
+TEST(LintFinalUser, BaseImageUserCounts) {
+  LintOptions opts;
+  std::vector<std::string> asked;
+  opts.base_user = [&](const std::string& image) -> std::optional<std::string> {
+    asked.push_back(image);
+    if (image == "distroless:nonroot") return std::string("65532");
+    if (image == "named:app") return std::string("app:app");
+    if (image == "toor:1") return std::string("toor");
+    if (image == "rooted:1") return std::string("root");
+    if (image == "plain:1") return std::string();
+    return std::nullopt;
+  };
+  opts.user_uid = [](const std::string&, const std::string& user) -> std::optional<uint32_t> {
+    if (user == "toor") return 0;
+    return std::nullopt;
+  };
+  EXPECT_FALSE(Fires(LintWith("FROM distroless:nonroot\nCOPY app /app\n", opts), "KL001"));
+  EXPECT_FALSE(Fires(LintWith("FROM named:app\nRUN true\n", opts), "KL001"));
+  // Through FROM <stage>: the chain's external base is asked.
+  asked.clear();
+  EXPECT_FALSE(Fires(LintWith("FROM named:app AS b\nRUN true\nFROM b\nRUN true\n", opts), "KL001"));
+  EXPECT_EQ(asked, std::vector<std::string>{"named:app"});
+  EXPECT_TRUE(Fires(LintWith("FROM rooted:1\nRUN true\n", opts), "KL001"));
+  EXPECT_TRUE(Fires(LintWith("FROM toor:1\nRUN true\n", opts), "KL001"));
+  EXPECT_TRUE(Fires(LintWith("FROM plain:1\nRUN true\n", opts), "KL001"));
+  EXPECT_TRUE(Fires(LintWith("FROM unknown:1\nRUN true\n", opts), "KL001"));
+  // An explicit USER root after a non-root base is still root.
+  EXPECT_TRUE(Fires(LintWith("FROM distroless:nonroot\nUSER root\n", opts), "KL001"));
+  // scratch has no config to ask.
+  asked.clear();
+  EXPECT_TRUE(Fires(LintWith("FROM scratch\nCOPY app /app\n", opts), "KL001"));
+  EXPECT_TRUE(asked.empty());
+}
+
+// ---- KL300: the advice depends on the shell (hadolint DL4006) ----
+
+std::string Kl300Message(const std::string& text) {
+  for (const auto& f : LintWith(text).findings)
+    if (f.rule == "KL300") return f.message;
+  return "";
+}
+
+TEST(LintPipefail, AdviceDependsOnTheShell) {
+  const std::string pipe = "RUN wget -qO- http://x/y.tgz | tar xz\nUSER 1\n";
+  // Debian's /bin/sh is dash: `set -o pipefail` would fail the RUN.
+  for (std::string base : {"debian:12", "ubuntu:24.04", "python:3.12-slim-bookworm"}) {
+    const std::string m = Kl300Message("FROM " + base + "\n" + pipe);
+    EXPECT_NE(m.find("SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]"), std::string::npos) << base << ": " << m;
+    EXPECT_NE(m.find("dash"), std::string::npos) << base << ": " << m;
+    EXPECT_EQ(m.find("start the script with `set -o pipefail"), std::string::npos) << base << ": " << m;
+  }
+  // Through FROM <stage>, the chain's base decides.
+  EXPECT_NE(Kl300Message("FROM debian:12 AS b\nFROM b\n" + pipe).find("dash"), std::string::npos);
+  // busybox ash has pipefail.
+  for (std::string base : {"alpine:3.20", "busybox:1.36"}) {
+    const std::string m = Kl300Message("FROM " + base + "\n" + pipe);
+    EXPECT_NE(m.find("start the script with `set -o pipefail &&`"), std::string::npos) << base << ": " << m;
+  }
+  // SHELL bash without pipefail: add it there, or set -o in the script.
+  const std::string m = Kl300Message("FROM debian:12\nSHELL [\"/bin/bash\", \"-c\"]\n" + pipe);
+  EXPECT_NE(m.find("SHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]"), std::string::npos) << m;
+  EXPECT_NE(m.find("`set -o pipefail &&`"), std::string::npos) << m;
+  // SHELL dash, whatever the base: bash.
+  EXPECT_NE(Kl300Message("FROM alpine:3.20\nSHELL [\"/bin/dash\", \"-c\"]\n" + pipe).find("dash"), std::string::npos);
+  // An unknown base: both, with the caveat.
+  EXPECT_NE(Kl300Message("FROM example.com/base:1\n" + pipe).find("Debian's dash rejects it"), std::string::npos);
+  // The base's real /bin/sh, when the caller can read it, wins over the name.
+  LintOptions real;
+  real.base_bin_sh = [](const std::string& image) -> std::optional<std::string> {
+    if (image == "corp/base:1") return std::string("dash");
+    if (image == "debian:12") return std::string("bash");  // a rebuilt Debian whose sh is bash
+    return std::nullopt;
+  };
+  auto with = [&](const std::string& text) {
+    for (const auto& f : LintWith(text, real).findings)
+      if (f.rule == "KL300") return f.message;
+    return std::string();
+  };
+  EXPECT_NE(with("FROM corp/base:1\n" + pipe).find("/bin/sh is dash here"), std::string::npos);
+  EXPECT_NE(with("FROM debian:12\n" + pipe).find("/bin/sh is bash here"), std::string::npos);
+  EXPECT_NE(with("FROM alpine:3.20\n" + pipe).find("busybox ash"), std::string::npos);  // unknown: the name
+  // With pipefail, or a non-POSIX shell: nothing.
+  EXPECT_EQ(Kl300Message("FROM debian:12\nSHELL [\"/bin/bash\", \"-o\", \"pipefail\", \"-c\"]\n" + pipe), "");
+  EXPECT_EQ(Kl300Message("FROM mcr.microsoft.com/powershell\nSHELL [\"pwsh\", \"-c\"]\n" + pipe), "");
+}
+
 // ---- KL002 ----
 
 TEST(LintSecretVars, NamesAndValues) {

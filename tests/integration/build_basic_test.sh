@@ -121,6 +121,34 @@ for user in kiln-ranged kiln-single; do
   fi
 done
 
+# ---- a base layer kiln-single cannot unpack (a file owned by uid 1000): the
+# error names FROM and the layer, not the RUN that needed it ----
+own_base() { bash "$KT_SRC/scripts/make-busybox-rootfs.sh" "$1" && touch "$1/owned-by-app" && chown 1000:1000 "$1/owned-by-app"; }
+kt_make_layout "$KT_WORK/owned-base" latest sh own_base
+OB=$KT_WORK/ctx-owned-base
+mkdir -p "$OB"
+printf 'FROM oci:%s:latest\nRUN true\n' "$KT_WORK/owned-base" >"$OB/Dockerfile"
+chmod -R a+rX "$OB"
+kt_fresh_root kiln-single >/dev/null
+if kt_as kiln-single "$KT_KILN" build --lint=off --progress=plain "$OB" >"$KT_WORK/owned-base.log" 2>&1; then
+  kt_fail "kiln-single unpacked a base layer owned by uid 1000"
+else
+  kt_check "base layer chown failure names FROM and the layer" \
+    grep -qE "kiln: error: Dockerfile:1: FROM oci:.*: base image layer sha256:[0-9a-f]{64}: " "$KT_WORK/owned-base.log"
+  kt_check "...and not the RUN as its cause" test -z "$(grep 'kiln: error: Dockerfile:2' "$KT_WORK/owned-base.log")"
+fi
+
+# ---- the lint gate reads the base's real /bin/sh for KL300's advice (busybox
+# ash takes `set -o pipefail`); the layout's name gives no hint ----
+cp -a "$BB" "$KT_WORK/plainbase"
+PB=$KT_WORK/ctx-pipe
+mkdir -p "$PB"
+printf 'FROM oci:%s:latest\nRUN echo a | cat\nUSER 1000\n' "$KT_WORK/plainbase" >"$PB/Dockerfile"
+chmod -R a+rX "$PB" "$KT_WORK/plainbase"
+kt_fresh_root kiln-ranged >/dev/null
+kt_as kiln-ranged "$KT_KILN" build --lint=warn --progress=plain "$PB" >"$KT_WORK/pipe.log" 2>&1 || cat "$KT_WORK/pipe.log"
+kt_check "KL300: advice from the base's /bin/sh (busybox ash)" grep -q "KL300.*/bin/sh is busybox ash here" "$KT_WORK/pipe.log"
+
 # ---- failures: one clear line, exit 1, store unchanged ----
 kt_fresh_root kiln-ranged >/dev/null
 kt_as kiln-ranged "$KT_KILN" build --lint=off -q -t keep:1 "$CTX" >/dev/null 2>&1 || kt_fail "baseline build"

@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 kt_require_root
 command -v debootstrap >/dev/null || kt_skip "debootstrap not installed"
 command -v umoci >/dev/null || kt_skip "umoci not installed"
-mirror=$("$KT_SRC/scripts/debian-mirror.sh")
+mirror=$(kt_debian_mirror)
 curl -fsI --max-time 20 "$mirror/dists/bookworm/Release" >/dev/null || kt_skip "Debian mirror $mirror unreachable"
 kt_workdir
 # A user of its own: this test runs beside the others (see tests/CMakeLists.txt).

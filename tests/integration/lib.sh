@@ -177,6 +177,11 @@ kt_push_busybox() {
     "docker://$KT_REGISTRY/busybox:latest" >/dev/null
 }
 
+# Prints the Debian mirror of this machine's apt sources: deb822 *.sources
+# first, else a classic sources.list (what debootstrap leaves), else
+# deb.debian.org. Either file may be missing. KT_APT_DIR: for the tests of this.
+kt_debian_mirror() { APT_DIR=${KT_APT_DIR:-/etc/apt} "$KT_SRC/scripts/debian-mirror.sh"; }
+
 # Rootless buildah for USER as these machines need it: runc (crun refuses the
 # hybrid cgroup layout), cgroupfs (no systemd), overlay storage.
 kt_setup_buildah() {

@@ -12,13 +12,20 @@ KILN=${KILN:-$bin}
 kt_workdir
 kt_setup_users
 install -m 0755 "$bin" "$KT_WORK/bin/sandbox_tests"
-export KT_EXTRA_ENV="KILN_SOURCE_DIR=$KT_SRC"
+# What the binary reads from the checkout, copied where the test users can
+# read it: the checkout may be under a mode-700 home (/root).
+src=$KT_WORK/src
+mkdir -p "$src/scripts" "$src/tests/sandbox"
+cp "$KT_SRC/scripts/make-busybox-rootfs.sh" "$src/scripts/"
+cp "$KT_SRC/tests/sandbox/probe.c" "$src/tests/sandbox/"
+chmod -R a+rX "$src"
+export KT_EXTRA_ENV="KILN_SOURCE_DIR=$src"
 
 run_as() {  # run_as WHO cmd...
   local who=$1; shift
   local log=$KT_WORK/sandbox-$who.log
   if [ "$who" = root ]; then
-    env KILN_SOURCE_DIR="$KT_SRC" "$@" >"$log" 2>&1
+    env KILN_SOURCE_DIR="$src" "$@" >"$log" 2>&1
   else
     kt_as "$who" "$@" >"$log" 2>&1
   fi
@@ -35,6 +42,16 @@ for who in root kiln-ranged kiln-single; do
     tail -n 50 "$KT_WORK/sandbox-$who.log" >&2
   fi
 done
+
+# A test that cannot make its base rootfs fails (it used to skip, and the
+# suite passed without having run anything as the test users).
+if KT_EXTRA_ENV="KILN_SOURCE_DIR=$KT_WORK/missing" kt_as kiln-single "$KT_WORK/bin/sandbox_tests" \
+    --gtest_filter=RunTest.ExitCodeAndMergedOutputInOrder >"$KT_WORK/sandbox-nobase.log" 2>&1; then
+  kt_fail "sandbox_tests without a base rootfs passed"
+else
+  kt_check "sandbox_tests without a base rootfs fail, saying why" grep -q "could not make the busybox rootfs" \
+    "$KT_WORK/sandbox-nobase.log"
+fi
 
 # SIGTERM to the outer process (the one that made the user namespace) is
 # forwarded: the tests in the namespace die of it, the outer process re-raises

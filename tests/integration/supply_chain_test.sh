@@ -105,6 +105,15 @@ kt_check "sign" kt_as "$U" "$KT_KILN" sign clean:1 --key "$KEYS/good.key"
 kt_check "verify with the right key" kt_as "$U" "$KT_KILN" verify clean:1 --key "$KEYS/good.pub"
 kt_check "verify with the wrong key fails" fails kt_as "$U" "$KT_KILN" verify clean:1 --key "$KEYS/bad.pub"
 KT_EXTRA_ENV=
+# `kiln images` lists images; the SBOM/provenance referrers and the signature
+# of clean:1 show under it, and as entries of their own only with --all.
+images=$(kt_as "$U" "$KT_KILN" images -q)
+kt_check "kiln images -q: no artifact tags" test -z "$(grep -E ':sha256-[0-9a-f]{64}' <<<"$images")"
+kt_check "kiln images -q: clean:1 listed" grep -qx "clean:1" <<<"$images"
+images=$(kt_as "$U" "$KT_KILN" images)
+kt_check "kiln images: the signature under clean:1" grep -qx "  + signature" <<<"$images"
+kt_check "kiln images: the SBOM referrers under clean:1" grep -q "^  + referrers: .*application/spdx+json" <<<"$images"
+kt_eq "kiln images --all: artifact tags too" 2 "$(kt_as "$U" "$KT_KILN" images -q --all | grep -cE ':sha256-[0-9a-f]{64}(\.sig)?$')"
 kt_check "keygen without a password or TTY fails" fails env -u KILN_PASSWORD "$KT_KILN" keygen --output-key-prefix "$KT_WORK/nopw" </dev/null
 
 # ---- attach and push: SBOM + provenance referrers through the registry ----

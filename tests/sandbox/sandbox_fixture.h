@@ -119,7 +119,8 @@ class StepRootfs {
 #define KILN_REQUIRE_BASE()                                                        \
   do {                                                                             \
     if (::kiln::sandbox::testing::BaseRootfs::Path().empty())                      \
-      GTEST_SKIP() << "could not make the busybox rootfs (busybox-static missing?)"; \
+      GTEST_FAIL() << "could not make the busybox rootfs (busybox-static missing, or "   \
+                   << ::kiln::sandbox::testing::SourceDir() << "/scripts unreadable?)"; \
   } while (0)
 
 }  // namespace kiln::sandbox::testing
