@@ -51,7 +51,7 @@ void CopyFileTo(const fs::path& src, const std::string& dest) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw std::runtime_error("-o dest=-: reading " + src.string() + ": " + std::strerror(errno));
     if (n == 0) break;
-    oci::WriteAll(STDOUT_FILENO, buf.data(), size_t(n), "-o dest=- (stdout)");
+    sandbox::WriteAll(STDOUT_FILENO, buf.data(), size_t(n), "-o dest=- (stdout)");
   }
 }
 

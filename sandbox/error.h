@@ -12,4 +12,7 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Throws Error("<what>: <strerror(errno)>").
+[[noreturn]] void ThrowErrno(const std::string& what);
+
 }  // namespace kiln::sandbox

@@ -10,11 +10,7 @@
 #include "sandbox/error.h"
 
 namespace kiln::sandbox {
-namespace {
-
-[[noreturn]] void ThrowErrno(const std::string& what) { throw Error(what + ": " + std::strerror(errno)); }
-
-}  // namespace
+void ThrowErrno(const std::string& what) { throw Error(what + ": " + std::strerror(errno)); }
 
 std::string ReadAll(int fd, const std::string& what) {
   std::string out;

@@ -438,7 +438,7 @@ class EtcFiles {
       swapped_.push_back({name, exists ? saved : ""});
       UniqueFd fd(::openat(etc_.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644));
       if (!fd.valid()) throw Error("writing /etc/" + name + " in the step's root: " + sys::ErrnoText(errno));
-      WriteAll(fd.get(), text);
+      WriteAll(fd.get(), text, "writing /etc/" + name + " in the step's root");
     }
   }
   ~EtcFiles() { Restore(); }

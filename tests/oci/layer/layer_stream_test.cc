@@ -7,7 +7,7 @@
 
 #include "oci/error.h"
 #include "oci/layer/layer.h"
-#include "ocicore_test_util.h"
+#include "tests/oci/ocicore_test_util.h"
 
 namespace kiln::oci {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "oci/error.h"
 #include "oci/store/store.h"
-#include "ocicore_test_util.h"
+#include "tests/oci/ocicore_test_util.h"
 
 namespace kiln::oci {
 namespace {
@@ -17,7 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace ocitest;
 
-void MakeTree(const fs::path& t) {
+void MakeDigestTree(const fs::path& t) {
   WriteText(t / "bin" / "sh", "#!genuine");
   WriteText(t / "etc" / "motd", "hello");
   fs::create_symlink("sh", t / "bin" / "ash");
@@ -26,8 +26,8 @@ void MakeTree(const fs::path& t) {
 
 TEST(TreeDigest, SeesContentModeLinksAndNames) {
   ScratchDir dir;
-  MakeTree(dir / "a");
-  MakeTree(dir / "b");
+  MakeDigestTree(dir / "a");
+  MakeDigestTree(dir / "b");
   const Digest base = TreeDigest(dir / "a");
   EXPECT_EQ(TreeDigest(dir / "b"), base);
   // Times are not part of it.
@@ -59,7 +59,7 @@ TEST(StoreFsck, FullFindsATamperedLayerDirAndRemoveDropsIt) {
   ScratchDir dir;
   Store s(dir / "store");
   auto tmp = s.MakeTempDir("t");
-  MakeTree(tmp.path());
+  MakeDigestTree(tmp.path());
   const Digest id = Sha256Of("some diff");
   s.AdoptLayerDir(tmp.release(), id);
   ASSERT_TRUE(s.LayerTreeDigest(id));
