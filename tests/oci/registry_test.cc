@@ -410,7 +410,7 @@ TEST_F(RegistryTest, RetriesServiceUnavailable) {
   EXPECT_EQ(client.GetManifest(Reference::Parse(server.host() + "/x:y"), &d), manifest);
   EXPECT_EQ(manifest_requests, 3);
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_NE(events[0].find("retry 1/4"), std::string::npos) << events[0];
+  EXPECT_NE(events[0].find("retry 1 of GET manifest"), std::string::npos) << events[0];
   EXPECT_NE(events[0].find("503"), std::string::npos) << events[0];
 
   // With retries exhausted the last status is reported.
@@ -423,6 +423,57 @@ TEST_F(RegistryTest, RetriesServiceUnavailable) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("503: busy"), std::string::npos) << e.what();
   }
+}
+
+// 429 with Retry-After: the client waits what the registry asked, not its
+// own back-off; a Retry-After beyond the retry time fails at once.
+TEST_F(RegistryTest, HonoursRetryAfter) {
+  const std::string manifest = R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]})";
+  std::atomic<int> manifest_requests{0};
+  std::atomic<int> wait_secs{1};
+  ScriptedServer server([&](const std::string& head, const std::string&) {
+    if (head.starts_with("GET /v2/ ")) return ScriptedServer::Response(200, "OK", "{}");
+    if (manifest_requests++ == 0) {
+      return ScriptedServer::Response(429, "Too Many Requests", "slow down",
+                                      {"Retry-After: " + std::to_string(wait_secs.load())});
+    }
+    return ScriptedServer::Response(200, "OK", manifest, {"Content-Type: application/vnd.oci.image.manifest.v1+json"});
+  });
+  RegistryOptions opts;
+  opts.retry_time = std::chrono::seconds(10);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(RegistryClient(opts).GetManifest(Reference::Parse(server.host() + "/x:y"), nullptr), manifest);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(1000));
+  EXPECT_LT(took, std::chrono::milliseconds(3000));
+
+  manifest_requests = 0;
+  wait_secs = 30;
+  start = std::chrono::steady_clock::now();
+  try {
+    RegistryClient(opts).GetManifest(Reference::Parse(server.host() + "/x:y"), nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("429"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("asked to wait 30s"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+// A registry host that does not resolve fails at once with the DNS error.
+TEST_F(RegistryTest, UnresolvableHostFailsAtOnce) {
+  RegistryOptions opts;
+  std::vector<std::string> events;
+  opts.progress = [&](const std::string& line) { events.push_back(line); };
+  auto start = std::chrono::steady_clock::now();
+  try {
+    RegistryClient(opts).Pull(Reference::Parse("kiln-no-such-registry.invalid/x:y"), NewStore("s"), Platform{}, nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("DNS lookup failed"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_TRUE(events.empty()) << events.front();
 }
 
 }  // namespace
