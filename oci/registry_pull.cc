@@ -129,7 +129,7 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
           throw TransportError(bwhat + ": got " + std::to_string(n) + " of " + std::to_string(blob.size) + " bytes");
         }
         return n;
-      });
+      }, &n);
       try {
         writer->Commit(blob.media_type, blob.digest);
       } catch (const Error& e) {

@@ -138,33 +138,37 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
   WithRetries(opts, uwhat, [&](int attempt) {
     s.EnsurePinged();
     if (attempt > 0) {
-      // The last attempt may have finished on the registry's side before the
-      // connection broke: then there is nothing left to do.
-      HttpRequest req;
-      req.method = "HEAD";
-      req.url = s.Url(blob_url);
-      HttpResponse r = s.Do(req, scopes);
-      if (r.status == 200) {
-        already_there = true;
-        return 0;
-      }
-      if (r.status != 404) s.Expect(r, {200}, "HEAD blob " + blob.digest.str());
-    }
-    if (attempt > 0 && !location.empty() && blob.size > opts.chunk_size) {
-      HttpRequest req;
-      req.url = location;
-      HttpResponse r = s.Do(req, scopes);
-      if (r.status == 204) {
-        offset = RangeEnd(r.Header("range"));
-        if (!r.Header("location").empty()) location = s.Resolve(r.Header("location"));
-        impl_->Progress(uwhat + ": resuming at byte " + std::to_string(offset));
-      } else if (!IsRetryableStatus(r.status)) {
-        location.clear();  // session gone (404) or unreadable: start over
+      bool resumed = false;
+      if (!location.empty() && blob.size > opts.chunk_size) {
+        HttpRequest req;
+        req.url = location;
+        HttpResponse r = s.Do(req, scopes);
+        if (r.status == 204) {
+          offset = RangeEnd(r.Header("range"));
+          if (!r.Header("location").empty()) location = s.Resolve(r.Header("location"));
+          impl_->Progress(uwhat + ": resuming at byte " + std::to_string(offset));
+          resumed = true;
+        } else if (!IsRetryableStatus(r.status)) {
+          location.clear();  // session gone (404) or unreadable: start over
+        } else {
+          s.Expect(r, {204}, uwhat + ": upload status");  // 5xx: retried, the session is kept
+        }
       } else {
-        s.Expect(r, {204}, uwhat + ": upload status");  // 5xx: retried, the session is kept
+        location.clear();  // a monolithic PUT that failed: its session is spent
       }
-    } else if (attempt > 0) {
-      location.clear();  // a monolithic PUT that failed: its session is spent
+      if (!resumed) {
+        // The last attempt may have finished on the registry's side before
+        // the connection broke: then there is nothing left to do.
+        HttpRequest req;
+        req.method = "HEAD";
+        req.url = s.Url(blob_url);
+        HttpResponse r = s.Do(req, scopes);
+        if (r.status == 200) {
+          already_there = true;
+          return 0;
+        }
+        if (r.status != 404) s.Expect(r, {200}, "HEAD blob " + blob.digest.str());
+      }
     }
     if (location.empty()) {
       offset = 0;
@@ -226,7 +230,7 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
     if (r.status == 400 || r.status == 404 || r.status == 416) location.clear();  // e.g. a chunk damaged in transit
     RejectedContentIsRetried(s, r, {201}, "PUT blob " + blob.digest.str(), rejections, true);
     return 0;
-  });
+  }, &offset);
   if (already_there) {
     count(&TransferStats::blobs_uploaded, blob.size);
     impl_->Progress("blob " + blob.digest.str() + ": upload completed before the connection broke");

@@ -202,12 +202,38 @@ void RegistrySession::Expect(const HttpResponse& resp, std::initializer_list<lon
   throw RegistryHttpError(msg, resp.status, RetryAfterOf(resp));
 }
 
+namespace {
+
+// A 400 whose registry error codes are all about something other than the
+// bytes received (MANIFEST_BLOB_UNKNOWN, NAME_INVALID, ...): sending the same
+// again would get the same answer. A 400 without codes (a gateway's) or with
+// one that says the content was bad may be damage in transit.
+bool NamesOnlyOtherErrors(const HttpResponse& resp) {
+  static const char* const kContentCodes[] = {"DIGEST_INVALID", "MANIFEST_INVALID", "BLOB_UPLOAD_INVALID",
+                                              "SIZE_INVALID", "MANIFEST_UNVERIFIED"};
+  try {
+    auto j = nlohmann::json::parse(resp.body);
+    if (!j.is_object() || !j.contains("errors") || !j["errors"].is_array() || j["errors"].empty()) return false;
+    for (const auto& e : j["errors"]) {
+      const std::string code = e.is_object() ? e.value("code", std::string()) : std::string();
+      for (const char* c : kContentCodes)
+        if (code == c) return false;
+    }
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
 void RejectedContentIsRetried(const RegistrySession& s, const HttpResponse& resp, std::initializer_list<long> ok,
                               const std::string& what, int& rejections, bool session_url) {
   try {
     s.Expect(resp, ok, what);
   } catch (const RegistryHttpError& e) {
-    const bool content = e.status() == 400 || e.status() == 416 || (session_url && e.status() == 404);
+    const bool content = (e.status() == 400 && !NamesOnlyOtherErrors(resp)) || e.status() == 416 ||
+                         (session_url && e.status() == 404);
     if (!content || rejections >= kMaxContentRejections) throw;
     ++rejections;
     throw TransportError(std::string(e.what()) + " (rejection " + std::to_string(rejections) + " of what was sent intact: damaged in transit?)");
@@ -231,7 +257,7 @@ std::string GiveUpNote(const RetryPolicy& policy, std::chrono::milliseconds elap
     return s + "s";
   };
   std::string note = "gave up after " + std::to_string(policy.retries_done()) + " retr" +
-                     (policy.retries_done() == 1 ? "y" : "ies") + " in " + secs(elapsed);
+                     (policy.retries_done() == 1 ? "y" : "ies") + " in " + secs(elapsed) + " without progress";
   if (retry_after) note += "; the registry asked to wait " + secs(*retry_after);
   return note + "; retry time " + secs(opts.retry_time) + ", set with KILN_REGISTRY_RETRY_TIME";
 }

@@ -109,11 +109,15 @@ std::string GiveUpNote(const RetryPolicy& policy, std::chrono::milliseconds elap
 // Runs f(attempt) and retries transport errors and retryable statuses as
 // RetryPolicy (oci/retry_policy.h) allows: back-off with jitter or the
 // registry's Retry-After, within opts.retry_time. When it gives up, the last
-// error is rethrown (same type) saying how long it tried.
+// error is rethrown (same type) saying how long it tried. `progress`, when
+// given, counts bytes the operation has safely behind it: when a failed
+// attempt still moved it forward, back-off and clock start again.
 template <typename F>
-auto WithRetries(const RegistryOptions& opts, const std::string& what, F&& f) -> decltype(f(0)) {
+auto WithRetries(const RegistryOptions& opts, const std::string& what, F&& f, const int64_t* progress = nullptr)
+    -> decltype(f(0)) {
   RetryPolicy policy(opts.retry_time, opts.retries, RetrySeed());
-  const auto start = std::chrono::steady_clock::now();
+  auto start = std::chrono::steady_clock::now();
+  int64_t mark = progress ? *progress : 0;
   for (int attempt = 0;; ++attempt) {
     std::string why;
     long status = 0;
@@ -128,6 +132,11 @@ auto WithRetries(const RegistryOptions& opts, const std::string& what, F&& f) ->
       status = e.status();
       retry_after = e.retry_after();
     }
+    if (progress && *progress > mark) {
+      policy.Progressed();
+      start = std::chrono::steady_clock::now();
+    }
+    if (progress) mark = *progress;
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     const auto delay = policy.NextDelay(elapsed, retry_after);

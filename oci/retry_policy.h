@@ -10,8 +10,11 @@
 // together do not come back together: retry n waits a random time in
 // [ceiling/2, ceiling], ceiling = 200 ms * 2^n capped at 10 s. A Retry-After
 // from the registry replaces that wait. No retry starts once the operation
-// is older than the retry time (RegistryOptions::retry_time; default 60 s, or
-// $KILN_REGISTRY_RETRY_TIME), and a Retry-After beyond it fails at once.
+// has gone the retry time without progress (RegistryOptions::retry_time;
+// default 60 s, or $KILN_REGISTRY_RETRY_TIME), and a Retry-After beyond it
+// fails at once. Progress (a transfer that resumes further on) restarts both
+// the back-off and the clock, so that a large blob over a flaky link that
+// keeps moving is not cut off.
 #pragma once
 
 #include <chrono>
@@ -68,6 +71,9 @@ class RetryPolicy {
   // first attempt began. `retry_after`: what the registry asked for, if anything.
   std::optional<std::chrono::milliseconds> NextDelay(std::chrono::milliseconds elapsed,
                                                      std::optional<std::chrono::milliseconds> retry_after);
+  // The operation moved forward (more bytes confirmed): the back-off starts
+  // again from its first ceiling and the retry count from zero.
+  void Progressed() { retries_ = 0; }
   int retries_done() const { return retries_; }
 
  private:

@@ -36,7 +36,7 @@ kt_make_layout "$W/base" latest /data/hello fill_base
 skopeo copy -q --dest-tls-verify=false "oci:$W/base:latest" "docker://$KT_REGISTRY/faults/base:latest" >/dev/null
 accept="application/vnd.oci.image.manifest.v1+json"
 manifest_digest() {  # REPO TAG -> digest of what the registry holds under the tag ("" when none)
-  curl -sfI -H "Accept: $accept" "http://$KT_REGISTRY/v2/$1/manifests/$2" |
+  { curl -sfI -H "Accept: $accept" "http://$KT_REGISTRY/v2/$1/manifests/$2" || true; } |
     tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}'
 }
 EXPECT=$(manifest_digest faults/base latest)
@@ -150,28 +150,35 @@ failed_cleanly() {  # MODE RC LOG
   last=$(grep -m1 "^kiln: \|^error" "$3" || tail -1 "$3")
   if [ "$2" -ge 128 ] || ! grep -q "^kiln: \|^error" "$3"; then
     echo "unclean rc=$2 $last"
-  elif [ "$1" = flip ] && ! grep -Eq "(blob|manifest) [^ ]*sha256:[0-9a-f]{64}" "$3"; then
+  elif [ "$1" = flip ] && ! grep -Eq "(blob|manifest).*sha256:[0-9a-f]{64}" "$3"; then
     echo "unclean (names no blob) $last"
   else
     echo "clean $last"
   fi
 }
 
+running() {  # PID... -> how many still run
+  local p n=0
+  for p in "$@"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+  echo "$n"
+}
+
 run_mode() {  # MODE SEED
-  local mode=$1 i kind
+  local mode=$1 i kind pids=()
   set_mode "$mode" "$2"
   mkdir -p "$W/results/$mode"
   for i in $(seq "$N"); do
     for kind in push pull build; do
-      while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
-      "op_$kind" "$mode" "$i" >"$W/results/$mode/$kind.$i" 2>&1 &
+      while [ "$(running "${pids[@]}")" -ge "$JOBS" ]; do sleep 0.1; done
+      ( set +e; "op_$kind" "$mode" "$i" >"$W/results/$mode/$kind.$i" 2>&1 ) &
+      pids+=($!)
     done
   done
-  wait
+  wait "${pids[@]}" || true
   curl -sf "http://$PROXY/__fault/stats" >"$W/results/$mode/stats"
 }
 
-count() { grep -l "^$3" "$W/results/$1"/"$2".* 2>/dev/null | wc -l; }
+count() { { grep -l "^$3" "$W/results/$1"/"$2".* 2>/dev/null || true; } | wc -l; }
 
 seed=26
 start_all=$(date +%s)
