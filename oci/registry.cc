@@ -138,24 +138,51 @@ std::string RegistryClient::PutManifest(const Reference& ref, const std::string&
   const Digest sent = Sha256Of(body);
   std::vector<std::string> scopes = {RepositoryScope(ref.repository, "pull,push")};
   int rejections = 0;
-  auto resp = WithRetries(impl_->opts, what, [&](int) {
-    HttpRequest req;
-    req.method = "PUT";
-    s.EnsurePinged();
-    req.url = s.Url(ManifestPath(ref));
-    req.body = body;
-    req.headers.push_back("Content-Type: " + media_type);
-    HttpResponse r = s.Do(req, scopes);
-    RejectedContentIsRetried(s, r, {200, 201}, what, rejections);
-    // The registry stored what it received: if that is not what was sent, the
-    // tag now names a damaged manifest, and only sending it again mends that.
-    std::string claimed = r.Header("docker-content-digest");
-    if (!claimed.empty() && claimed != sent.str()) {
-      throw TransportError(what + ": the registry stored " + claimed + " for a manifest sent as " + sent.str() +
-                           " (damaged in transit); sending it again");
+  std::string damaged;  // what the registry stored under the tag from a damaged body, until mended
+  HttpResponse resp;
+  try {
+    resp = WithRetries(impl_->opts, what, [&](int) {
+      HttpRequest req;
+      req.method = "PUT";
+      s.EnsurePinged();
+      req.url = s.Url(ManifestPath(ref));
+      req.body = body;
+      req.headers.push_back("Content-Type: " + media_type);
+      HttpResponse r = s.Do(req, scopes);
+      RejectedContentIsRetried(s, r, {200, 201}, what, rejections);
+      // The registry stored what it received: if that is not what was sent,
+      // the tag now names a damaged manifest, and only sending it again mends that.
+      std::string claimed = r.Header("docker-content-digest");
+      if (!claimed.empty() && claimed != sent.str()) {
+        damaged = claimed;
+        throw TransportError(what + ": the registry stored " + claimed + " for a manifest sent as " + sent.str() +
+                             " (damaged in transit); sending it again");
+      }
+      damaged.clear();
+      return r;
+    });
+  } catch (const Error& e) {
+    if (damaged.empty() || ref.tag.empty()) throw;
+    // Not mended: take the damaged manifest (and so the tag) away rather
+    // than leave the tag naming it. Nothing else can refer to it.
+    std::string outcome;
+    try {
+      HttpResponse r = WithRetries(impl_->opts, "DELETE manifest " + damaged, [&](int) {
+        HttpRequest req;
+        req.method = "DELETE";
+        req.url = s.Url("/v2/" + ref.repository + "/manifests/" + damaged);
+        HttpResponse d = s.Do(req, {RepositoryScope(ref.repository, "pull,push,delete")});
+        s.Expect(d, {202, 200, 404}, "DELETE manifest " + damaged);
+        return d;
+      });
+      (void)r;
+      outcome = "the damaged manifest " + damaged + " it stored under the tag was deleted";
+    } catch (const Error& d) {
+      outcome = "the tag still names the damaged manifest " + damaged + " (deleting it failed: " + d.what() +
+                "); push again";
     }
-    return r;
-  });
+    throw Error(std::string(e.what()) + "; " + outcome);
+  }
   return resp.Header("oci-subject");
 }
 

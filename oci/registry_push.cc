@@ -135,23 +135,28 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
   int64_t offset = 0;  // bytes the registry has confirmed in the session at `location`
   int rejections = 0;
   bool already_there = false;
+  // The requests that only read or open state (session status, HEAD, POST)
+  // are retried on their own, so that one attempt at the body costs one
+  // request that can fail, not four.
   WithRetries(opts, uwhat, [&](int attempt) {
     s.EnsurePinged();
     if (attempt > 0) {
       bool resumed = false;
       if (!location.empty() && blob.size > opts.chunk_size) {
-        HttpRequest req;
-        req.url = location;
-        HttpResponse r = s.Do(req, scopes);
+        HttpResponse r = WithRetries(opts, uwhat + ": upload status", [&](int) {
+          HttpRequest req;
+          req.url = location;
+          HttpResponse st = s.Do(req, scopes);
+          if (IsRetryableStatus(st.status)) s.Expect(st, {204}, uwhat + ": upload status");
+          return st;
+        });
         if (r.status == 204) {
           offset = RangeEnd(r.Header("range"));
           if (!r.Header("location").empty()) location = s.Resolve(r.Header("location"));
           impl_->Progress(uwhat + ": resuming at byte " + std::to_string(offset));
           resumed = true;
-        } else if (!IsRetryableStatus(r.status)) {
-          location.clear();  // session gone (404) or unreadable: start over
         } else {
-          s.Expect(r, {204}, uwhat + ": upload status");  // 5xx: retried, the session is kept
+          location.clear();  // session gone (404) or unreadable: start over
         }
       } else {
         location.clear();  // a monolithic PUT that failed: its session is spent
@@ -159,24 +164,30 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
       if (!resumed) {
         // The last attempt may have finished on the registry's side before
         // the connection broke: then there is nothing left to do.
-        HttpRequest req;
-        req.method = "HEAD";
-        req.url = s.Url(blob_url);
-        HttpResponse r = s.Do(req, scopes);
+        HttpResponse r = WithRetries(opts, "HEAD blob " + blob.digest.str(), [&](int) {
+          HttpRequest req;
+          req.method = "HEAD";
+          req.url = s.Url(blob_url);
+          HttpResponse h = s.Do(req, scopes);
+          if (h.status != 404) s.Expect(h, {200}, "HEAD blob " + blob.digest.str());
+          return h;
+        });
         if (r.status == 200) {
           already_there = true;
           return 0;
         }
-        if (r.status != 404) s.Expect(r, {200}, "HEAD blob " + blob.digest.str());
       }
     }
     if (location.empty()) {
       offset = 0;
-      HttpRequest req;
-      req.method = "POST";
-      req.url = s.Url("/v2/" + repo.repository + "/blobs/uploads/");
-      HttpResponse r = s.Do(req, scopes);
-      s.Expect(r, {202}, "POST blob upload");
+      HttpResponse r = WithRetries(opts, "POST blob upload", [&](int) {
+        HttpRequest req;
+        req.method = "POST";
+        req.url = s.Url("/v2/" + repo.repository + "/blobs/uploads/");
+        HttpResponse p = s.Do(req, scopes);
+        s.Expect(p, {202}, "POST blob upload");
+        return p;
+      });
       if (r.Header("location").empty()) throw Error("POST blob upload: 202 without Location");
       location = s.Resolve(r.Header("location"));
     }

@@ -9,17 +9,20 @@
 # byte must fail naming the damaged blob or manifest.
 #
 # KT_FAULT_N (default 20) operations of each kind per mode, KT_FAULT_MODES to
-# pick modes, KT_FAULT_JOBS (default 6) operations at a time.
+# pick modes, KT_FAULT_JOBS (default 10) operations at a time (most of them
+# wait: back-off, Retry-After, stall timeouts).
 source "$(dirname "$0")/lib.sh"
 kt_require_root
 command -v python3 >/dev/null || kt_skip "python3 not installed"
 kt_workdir
-kt_setup_user kiln-ranged 200000
+# Its own user (no subordinate ids: pulls, pushes and a COPY-only build need
+# none), so that no other test's clean-up of kiln-ranged reaches it.
+kt_setup_user kiln-faults
 kt_start_registry
-user=kiln-ranged
+user=kiln-faults
 home=$(getent passwd "$user" | cut -d: -f6)
 N=${KT_FAULT_N:-20}
-JOBS=${KT_FAULT_JOBS:-6}
+JOBS=${KT_FAULT_JOBS:-10}
 MODES=${KT_FAULT_MODES:-5xx 429 reset stall trunc-full trunc-short flip}
 W=$KT_WORK
 chmod 0777 "$W"
