@@ -50,7 +50,7 @@ BLOBS=$(curl -sf -H "Accept: $accept" "http://$KT_REGISTRY/v2/faults/base/manife
 
 # The proxy, one process for all modes (switched through /__fault), so that
 # the image name and hence the build result are the same in every mode.
-python3 "$KT_SRC/tests/integration/fault_proxy.py" --upstream "$KT_REGISTRY" --stall 4 \
+python3 "$KT_SRC/tests/integration/fault_proxy.py" --upstream "$KT_REGISTRY" --stall 3 \
   --log "$W/proxy.log" >"$W/proxy.out" 2>&1 &
 proxy_pid=$!
 kt_on_exit "kill $proxy_pid 2>/dev/null; wait $proxy_pid 2>/dev/null"
@@ -60,12 +60,13 @@ PROXY=127.0.0.1:$(awk '/listening on/{print $3}' "$W/proxy.out")
 set_mode() { curl -sf -X POST "http://$PROXY/__fault?mode=$1&seed=$2" >/dev/null; }
 IMAGE=$PROXY/faults/base:latest
 
-# kiln as the unprivileged user, with a given store, short back-offs and a
-# 2 s stall timeout (the proxy stalls for 4 s).
+# kiln as the unprivileged user, with a given store, the default retry time
+# (60 s without progress), a 2 s stall timeout (the proxy stalls for 3 s) and
+# 128 KiB upload chunks.
 kiln_as() {  # ROOT ARGS...
   local root=$1; shift
   runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$user" KILN_ROOT="$root" \
-    ASAN_OPTIONS="$ASAN_OPTIONS" KILN_REGISTRY_RETRY_TIME=30s KILN_REGISTRY_TIMEOUT=2 \
+    ASAN_OPTIONS="$ASAN_OPTIONS" KILN_REGISTRY_RETRY_TIME=60s KILN_REGISTRY_TIMEOUT=2 \
     KILN_REGISTRY_CHUNK_SIZE=131072 "$KT_KILN" "$@"
 }
 fresh_root() { local d=$W/op/$1; rm -rf "$d"; mkdir -p "$d"; chown "$user:" "$d"; echo "$d"; }
@@ -167,12 +168,14 @@ running() {  # PID... -> how many still run
 }
 
 run_mode() {  # MODE SEED
-  local mode=$1 i kind pids=()
+  local mode=$1 i kind pids=() jobs=$JOBS
+  # Stalled operations only wait (2 s stall timeout each): twice as many at a time.
+  [ "$mode" = stall ] && jobs=$((JOBS * 2))
   set_mode "$mode" "$2"
   mkdir -p "$W/results/$mode"
   for i in $(seq "$N"); do
     for kind in push pull build; do
-      while [ "$(running "${pids[@]}")" -ge "$JOBS" ]; do sleep 0.1; done
+      while [ "$(running "${pids[@]}")" -ge "$jobs" ]; do sleep 0.1; done
       ( set +e; "op_$kind" "$mode" "$i" >"$W/results/$mode/$kind.$i" 2>&1 ) &
       pids+=($!)
     done
