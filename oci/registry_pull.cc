@@ -122,7 +122,8 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
         HttpResponse r = s.Do(req, scopes);
         if (r.status == 416 && from > 0) {
           restart();
-          throw TransportError(bwhat + ": registry refused the range from byte " + std::to_string(from) + "; starting over");
+          throw TransportError(bwhat + ": registry refused the range from byte " + std::to_string(from) +
+                               "; starting over");
         }
         s.Expect(r, {200, 206}, bwhat);
         if (n != blob.size) {

@@ -214,8 +214,8 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
       req.body_reader = [&](char* buf, size_t max) { return slice.Read(buf, max); };
       req.body_size = len;
       HttpResponse r = s.Do(req, scopes);
-      const std::string pwhat =
-          "PATCH blob " + blob.digest.str() + " bytes " + std::to_string(offset) + "-" + std::to_string(offset + len - 1);
+      const std::string pwhat = "PATCH blob " + blob.digest.str() + " bytes " + std::to_string(offset) + "-" +
+                                std::to_string(offset + len - 1);
       // A session that refused what was sent is not trusted further: its
       // bytes are no longer known, so a retry opens a new one.
       if (r.status == 400 || r.status == 404 || r.status == 416) location.clear();

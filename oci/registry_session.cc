@@ -236,7 +236,8 @@ void RejectedContentIsRetried(const RegistrySession& s, const HttpResponse& resp
                          (session_url && e.status() == 404);
     if (!content || rejections >= kMaxContentRejections) throw;
     ++rejections;
-    throw TransportError(std::string(e.what()) + " (rejection " + std::to_string(rejections) + " of what was sent intact: damaged in transit?)");
+    throw TransportError(std::string(e.what()) + " (rejection " + std::to_string(rejections) +
+                         " of what was sent intact: damaged in transit?)");
   }
 }
 

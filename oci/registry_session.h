@@ -92,10 +92,10 @@ struct RegistryClient::Impl {
 };
 
 // s.Expect(resp, ok, what), except that a registry's rejection of content
-// that was verified here before sending (400, 416; 404 of an upload session
-// when `session_url`)
-// is taken for damage in transit and becomes a TransportError, so that
-// WithRetries sends it again, at most kMaxContentRejections times per operation.
+// that was verified here before sending (a 400 with a content error code or
+// none, 416; 404 of an upload session when `session_url`) is taken for damage
+// in transit and becomes a TransportError, so that WithRetries sends it
+// again, at most kMaxContentRejections times per operation.
 constexpr int kMaxContentRejections = 3;
 void RejectedContentIsRetried(const RegistrySession& s, const HttpResponse& resp, std::initializer_list<long> ok,
                               const std::string& what, int& rejections, bool session_url = false);

@@ -13,7 +13,7 @@
 # wait: back-off, Retry-After, stall timeouts).
 source "$(dirname "$0")/lib.sh"
 kt_require_root
-command -v python3 >/dev/null || kt_skip "python3 not installed"
+command -v python3 >/dev/null || { kt_fail "python3 not installed (scripts/setup.sh --test installs it)"; kt_done; }
 kt_workdir
 # Its own user (no subordinate ids: pulls, pushes and a COPY-only build need
 # none), so that no other test's clean-up of kiln-ranged reaches it.
