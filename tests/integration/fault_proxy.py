@@ -146,7 +146,10 @@ class Handler(socketserver.BaseRequestHandler):
         if head is None:
             return
         start, headers = head
-        method, target = start.split(" ")[:2]
+        parts = start.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            return  # not HTTP (a TLS ClientHello, say): close, as a plain HTTP server would not answer it usefully
+        method, target = parts[:2]
         body = read_body(rf, headers, until_eof=False)
         if target.startswith("/__fault"):
             return self.control(client, method, target)
