@@ -27,12 +27,12 @@ MODES=${KT_FAULT_MODES:-5xx 429 reset stall trunc-full trunc-short flip}
 W=$KT_WORK
 chmod 0777 "$W"
 
-# The image: one layer of 300 KB that does not compress (uploaded in three
+# The image: one layer of 200 KB that does not compress (uploaded in two
 # 128 KiB PATCH chunks below) and a small file; no shell needed, the build
 # only COPYs.
 fill_base() {
   mkdir -p "$1/data"
-  head -c 300000 /dev/urandom >"$1/data/noise"
+  head -c 200000 /dev/urandom >"$1/data/noise"
   echo "base file" >"$1/data/hello"
 }
 kt_make_layout "$W/base" latest /data/hello fill_base
