@@ -15,6 +15,18 @@ echo "| 0 | success |"
 echo "| 1 | failure: a build step, a lint finding at the failure threshold, a registry or store error, a failed verification |"
 echo "| 2 | usage error: unknown flag, bad argument, unparsable Dockerfile for \`kiln lint\` |"
 echo
+echo "## Registry environment"
+echo
+echo "Every command that talks to a registry (pull, push, build, inspect, sign, sbom, login) retries what can get better:"
+echo "5xx, 429 (waiting what Retry-After asks), 408, reset and timed-out connections, bodies cut short (a pull resumes"
+echo "with \`Range\`, an upload from the registry's reported offset or in a new session). DNS failures and other 4xx fail at once."
+echo
+echo "| variable | meaning | default |"
+echo "|---|---|---|"
+echo "| \`KILN_REGISTRY_RETRY_TIME\` | how long one operation (a request, a blob transfer) keeps retrying: \`90\`, \`90s\`, \`1500ms\`, \`2m\` | 60s |"
+echo "| \`KILN_REGISTRY_TIMEOUT\` | connect timeout and the longest stall tolerated mid-transfer, whole seconds | 60 |"
+echo "| \`KILN_REGISTRY_CHUNK_SIZE\` | blobs larger than this go up in PATCH chunks of this size, bytes | 8388608 |"
+echo
 echo '```'
 "$kiln" --help
 echo '```'

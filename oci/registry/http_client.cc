@@ -11,6 +11,7 @@
 #include <mutex>
 #include <sstream>
 #include "oci/registry/libcurl.h"
+#include "oci/registry/retry_policy.h"
 #include "oci/text_util.h"
 
 namespace kiln::oci {
@@ -31,6 +32,7 @@ struct Transfer {
   const HttpRequest* req;
   HttpResponse* resp;
   long current_status = 0;
+  bool body_started = false;  // of the current response
   size_t body_offset = 0;  // into req->body
   std::exception_ptr error;
 };
@@ -42,6 +44,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   if (line.starts_with("HTTP/")) {
     // A new response (redirect hop or 100 Continue): forget the previous headers.
     t->resp->headers.clear();
+    t->body_started = false;
     auto sp = line.find(' ');
     t->current_status = sp == std::string::npos ? 0 : std::atol(line.c_str() + sp + 1);
     return size * n;
@@ -60,6 +63,10 @@ size_t OnWrite(char* data, size_t size, size_t n, void* user) {
   size_t len = size * n;
   if (t->req->sink && t->current_status >= 200 && t->current_status < 300) {
     try {
+      if (!t->body_started) {
+        t->body_started = true;
+        if (t->req->on_body_start) t->req->on_body_start(t->current_status, *t->resp);
+      }
       if (!t->req->sink(data, len)) return 0;
     } catch (...) {
       t->error = std::current_exception();
@@ -135,7 +142,7 @@ HttpResponse HttpClient::Perform(const HttpRequest& req) const {
   if (!curl) throw Error("curl_easy_init failed");
   CURL* c = curl.get();
   HttpResponse resp;
-  Transfer t{&req, &resp, 0, 0, nullptr};
+  Transfer t{&req, &resp, 0, false, 0, nullptr};
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
@@ -204,11 +211,10 @@ HttpResponse HttpClient::Perform(const HttpRequest& req) const {
     while (!detail.empty() && detail.back() == '\n') detail.pop_back();
     std::string msg = req.method + " " + req.url + ": " + detail;
     if (rc == CURLE_OPERATION_TIMEDOUT) msg += " (timeout " + std::to_string(timeout_.count()) + "s)";
-    // Certificate problems will not fix themselves; everything else on the wire might.
-    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
-        rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
-      throw Error(msg);
-    }
+    // A name that does not resolve, or a certificate that does not verify,
+    // will not fix itself within a retry: fail at once (oci/retry_policy.h).
+    if (IsDnsFailure(rc)) throw Error(msg + " (DNS lookup failed; check the registry host name)");
+    if (!IsRetryableCurlCode(rc)) throw Error(msg);
     throw TransportError(msg);
   }
   Curl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);

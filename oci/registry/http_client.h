@@ -31,6 +31,8 @@ struct TlsSettings {
   std::string client_key;
 };
 
+struct HttpResponse;
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
@@ -42,6 +44,10 @@ struct HttpRequest {
   // Streaming response sink (only for 2xx responses; others are collected in
   // HttpResponse::body so errors can be reported). Return false to abort.
   std::function<bool(const char* data, size_t size)> sink;
+  // Called once before the first byte of a 2xx body goes to `sink`, with the
+  // status and headers (a resumed download learns whether the server sent
+  // 206 or the whole body). Throw to abort.
+  std::function<void(long status, const HttpResponse& head)> on_body_start;
   bool follow_redirects = true;
 };
 

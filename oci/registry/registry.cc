@@ -85,7 +85,7 @@ std::optional<Descriptor> RegistryClient::HeadManifest(const Reference& ref, con
   return d;
 }
 
-std::string RegistryClient::GetManifest(const Reference& ref, Descriptor* desc_out) {
+std::string RegistryClient::GetManifest(const Reference& ref, Descriptor* desc_out, int64_t expected_size) {
   RegistrySession& s = impl_->Session(ref);
   const std::string what = "GET manifest " + ref.str();
   std::vector<std::string> scopes = {RepositoryScope(ref.repository, "pull")};
@@ -96,15 +96,31 @@ std::string RegistryClient::GetManifest(const Reference& ref, Descriptor* desc_o
     req.headers.push_back(kManifestAccept);
     HttpResponse r = s.Do(req, scopes);
     s.Expect(r, {200}, what);
+    if (r.body.size() > kMaxManifestSize) {
+      throw Error(what + ": manifest larger than " + std::to_string(kMaxManifestSize) + " bytes");
+    }
+    // A tag has no digest of its own; trust but verify the registry's claim.
+    std::string want = ref.digest;
+    if (want.empty()) {
+      std::string claimed = r.Header("docker-content-digest");
+      if (!claimed.empty() && Digest::Parse(claimed).algorithm == "sha256") want = claimed;
+    }
+    if (!want.empty() && Sha256Of(r.body).str() != want) {
+      // A body cut short on the way (a Content-Length that lies, a dropped
+      // connection) is worth another try; a whole body that is different is
+      // not: it fails naming the manifest (CheckDigest below).
+      bool cut_short = expected_size >= 0 ? static_cast<int64_t>(r.body.size()) < expected_size
+                                          : !nlohmann::json::accept(r.body);
+      if (cut_short) {
+        throw TransportError(what + ": body cut short in transit (" + std::to_string(r.body.size()) +
+                             " bytes that do not hash to " + want + ")");
+      }
+    }
     return r;
   });
-  if (resp.body.size() > kMaxManifestSize) {
-    throw Error(what + ": manifest larger than " + std::to_string(kMaxManifestSize) + " bytes");
-  }
   Digest got = Sha256Of(resp.body);
   CheckDigest(got, ref.digest, what);
   if (ref.digest.empty()) {
-    // A tag has no digest of its own; trust but verify the registry's claim.
     std::string claimed = resp.Header("docker-content-digest");
     if (!claimed.empty() && Digest::Parse(claimed).algorithm == "sha256") CheckDigest(got, claimed, what);
   }
@@ -118,21 +134,55 @@ std::string RegistryClient::GetManifest(const Reference& ref, Descriptor* desc_o
 
 std::string RegistryClient::PutManifest(const Reference& ref, const std::string& body, const std::string& media_type) {
   RegistrySession& s = impl_->Session(ref);
-  const std::string what = "PUT manifest";
+  const std::string what = "PUT manifest " + ref.str();
+  const Digest sent = Sha256Of(body);
   std::vector<std::string> scopes = {RepositoryScope(ref.repository, "pull,push")};
-  auto resp = WithRetries(impl_->opts, what, [&](int) {
-    HttpRequest req;
-    req.method = "PUT";
-    s.EnsurePinged();
-    req.url = s.Url(ManifestPath(ref));
-    req.body = body;
-    req.headers.push_back("Content-Type: " + media_type);
-    HttpResponse r = s.Do(req, scopes);
-    s.Expect(r, {200, 201}, what);
-    return r;
-  });
-  std::string claimed = resp.Header("docker-content-digest");
-  if (!claimed.empty()) CheckDigest(Sha256Of(body), claimed, what + " " + ref.str());
+  int rejections = 0;
+  std::string damaged;  // what the registry stored under the tag from a damaged body, until mended
+  HttpResponse resp;
+  try {
+    resp = WithRetries(impl_->opts, what, [&](int) {
+      HttpRequest req;
+      req.method = "PUT";
+      s.EnsurePinged();
+      req.url = s.Url(ManifestPath(ref));
+      req.body = body;
+      req.headers.push_back("Content-Type: " + media_type);
+      HttpResponse r = s.Do(req, scopes);
+      RejectedContentIsRetried(s, r, {200, 201}, what, rejections);
+      // The registry stored what it received: if that is not what was sent,
+      // the tag now names a damaged manifest, and only sending it again mends that.
+      std::string claimed = r.Header("docker-content-digest");
+      if (!claimed.empty() && claimed != sent.str()) {
+        damaged = claimed;
+        throw TransportError(what + ": the registry stored " + claimed + " for a manifest sent as " + sent.str() +
+                             " (damaged in transit); sending it again");
+      }
+      damaged.clear();
+      return r;
+    });
+  } catch (const Error& e) {
+    if (damaged.empty() || ref.tag.empty()) throw;
+    // Not mended: take the damaged manifest (and so the tag) away rather
+    // than leave the tag naming it. Nothing else can refer to it.
+    std::string outcome;
+    try {
+      HttpResponse r = WithRetries(impl_->opts, "DELETE manifest " + damaged, [&](int) {
+        HttpRequest req;
+        req.method = "DELETE";
+        req.url = s.Url("/v2/" + ref.repository + "/manifests/" + damaged);
+        HttpResponse d = s.Do(req, {RepositoryScope(ref.repository, "pull,push,delete")});
+        s.Expect(d, {202, 200, 404}, "DELETE manifest " + damaged);
+        return d;
+      });
+      (void)r;
+      outcome = "the damaged manifest " + damaged + " it stored under the tag was deleted";
+    } catch (const Error& d) {
+      outcome = "the tag still names the damaged manifest " + damaged + " (deleting it failed: " + d.what() +
+                "); push again";
+    }
+    throw Error(std::string(e.what()) + "; " + outcome);
+  }
   return resp.Header("oci-subject");
 }
 

@@ -12,6 +12,7 @@
 #include "oci/image.h"
 #include "oci/reference.h"
 #include "oci/store/store.h"
+#include "oci/registry/retry_policy.h"
 
 namespace kiln::oci {
 
@@ -20,11 +21,17 @@ struct RegistryOptions {
   bool insecure_http = false;          // allow plain HTTP to non-localhost
   std::string auth_file;               // overrides the default search
   std::vector<std::string> cert_dirs = {"/etc/containers/certs.d", "/etc/docker/certs.d"};
-  std::chrono::seconds timeout{60};
-  int retries = 4;
+  // Connect timeout and the longest stall tolerated ($KILN_REGISTRY_TIMEOUT).
+  std::chrono::seconds timeout = DefaultStallTimeout();
+  // How long an operation (one request, one blob transfer) keeps retrying
+  // ($KILN_REGISTRY_RETRY_TIME), and at most how many retries (oci/retry_policy.h).
+  std::chrono::milliseconds retry_time = DefaultRetryTime();
+  int retries = 1000;
   int parallel = 4;                    // concurrent blob transfers
-  // Blobs up to this size go up in one POST+PUT; larger ones in PATCH chunks of this size.
-  int64_t chunk_size = 8 << 20;
+  // Blobs up to this size go up in one POST+PUT; larger ones in PATCH chunks
+  // of this size ($KILN_REGISTRY_CHUNK_SIZE, bytes: for registries behind a
+  // proxy that limits request bodies).
+  int64_t chunk_size = DefaultChunkSize();
   std::function<void(const std::string&)> progress;  // one line per event
 
   // The CLI's --insecure: plain HTTP to any host, TLS without verification.
@@ -61,7 +68,9 @@ class RegistryClient {
   // `actions` is the token scope to ask for ("pull", or "pull,push" when a
   // push follows, so that one token serves both).
   std::optional<Descriptor> HeadManifest(const Reference& ref, const std::string& actions = "pull");
-  std::string GetManifest(const Reference& ref, Descriptor* desc_out);
+  // `expected_size`, when known (from the descriptor that names it), tells a
+  // body cut short in transit (retried) from a wrong one (an error).
+  std::string GetManifest(const Reference& ref, Descriptor* desc_out, int64_t expected_size = -1);
   // Returns the OCI-Subject response header: a registry with the referrers
   // API sets it when it indexed the manifest's subject (empty otherwise).
   std::string PutManifest(const Reference& ref, const std::string& body, const std::string& media_type);

@@ -1,6 +1,7 @@
 // Pull: manifest negotiation, index -> platform manifest, blobs streamed into
 // the store and verified against their digests, in parallel.
 #include <mutex>
+#include <optional>
 
 #include "oci/registry/registry.h"
 #include "oci/registry/registry_session.h"
@@ -38,7 +39,7 @@ Descriptor RegistryClient::ResolveManifest(const Reference& ref, const Platform&
   const Descriptor chosen = ChoosePlatform(index, platform, "index " + desc.digest.str() + " of " + ref.str());
   Reference child = ref;
   child.digest = chosen.digest.str();
-  GetManifest(child, &desc);  // verified against chosen.digest
+  GetManifest(child, &desc, chosen.size);  // verified against chosen.digest
   desc.platform = chosen.platform;
   return desc;
 }
@@ -55,7 +56,7 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
       const Descriptor chosen = ChoosePlatform(index, platform, "index " + desc.digest.str());
       Reference child = ref;
       child.digest = chosen.digest.str();
-      body = GetManifest(child, &desc);  // verified against chosen.digest
+      body = GetManifest(child, &desc, chosen.size);  // verified against chosen.digest
       desc.platform = chosen.platform;
       if (media::IsIndexMediaType(desc.media_type)) throw Error("index " + chosen.digest.str() + " points at another index");
     }
@@ -82,29 +83,61 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
     const std::vector<std::string> scopes = {RepositoryScope(ref.repository, "pull")};
     ParallelFor(impl_->opts.parallel, wanted, [&](const Descriptor& blob) {
       const std::string bwhat = "GET blob " + blob.digest.str();
-      int64_t received = WithRetries(impl_->opts, bwhat, [&](int) {
-        // A fresh writer per attempt: a half-written temp file is discarded with the old one.
-        Store::BlobWriter writer = store.NewBlob();
-        int64_t n = 0;
+      // One writer across attempts: a retry asks for the rest (Range) and
+      // appends; the digest is checked over the whole at Commit regardless.
+      std::optional<Store::BlobWriter> writer(store.NewBlob());
+      int64_t n = 0;
+      auto restart = [&] {
+        writer.emplace(store.NewBlob());  // the partial temp file goes with the old writer
+        n = 0;
+      };
+      const int64_t received = WithRetries(impl_->opts, bwhat, [&](int) {
         HttpRequest req;
         s.EnsurePinged();
         req.url = s.Url("/v2/" + ref.repository + "/blobs/" + blob.digest.str());
+        const int64_t from = n;
+        if (from > 0) req.headers.push_back("Range: bytes=" + std::to_string(from) + "-");
+        req.on_body_start = [&](long status, const HttpResponse& head) {
+          if (from == 0) return;
+          if (status != 206) {
+            restart();  // Range not supported: the whole blob again
+            return;
+          }
+          const std::string cr = head.Header("content-range");  // "bytes 100-199/200"
+          if (!cr.starts_with("bytes " + std::to_string(from) + "-")) {
+            restart();
+            throw TransportError(bwhat + ": asked for bytes from " + std::to_string(from) +
+                                 ", got Content-Range \"" + cr + "\"; starting over");
+          }
+          impl_->Progress(bwhat + ": resuming at byte " + std::to_string(from));
+        };
         req.sink = [&](const char* data, size_t size) {
-          n += static_cast<int64_t>(size);
-          if (n > blob.size) {
+          if (n + static_cast<int64_t>(size) > blob.size) {
             throw Error(bwhat + ": registry sent more than the " + std::to_string(blob.size) + " bytes declared");
           }
-          writer.Write(data, size);
+          n += static_cast<int64_t>(size);
+          writer->Write(data, size);
           return true;
         };
         HttpResponse r = s.Do(req, scopes);
-        s.Expect(r, {200}, bwhat);
+        if (r.status == 416 && from > 0) {
+          restart();
+          throw TransportError(bwhat + ": registry refused the range from byte " + std::to_string(from) +
+                               "; starting over");
+        }
+        s.Expect(r, {200, 206}, bwhat);
         if (n != blob.size) {
           throw TransportError(bwhat + ": got " + std::to_string(n) + " of " + std::to_string(blob.size) + " bytes");
         }
-        writer.Commit(blob.media_type, blob.digest);  // throws on digest mismatch
         return n;
-      });
+      }, &n);
+      try {
+        writer->Commit(blob.media_type, blob.digest);
+      } catch (const Error& e) {
+        // All bytes arrived and they are not the blob: damaged in transit or
+        // served wrong. Not retried; nothing is stored.
+        throw Error(bwhat + " (" + blob.media_type + ", " + std::to_string(blob.size) + " bytes): " + e.what());
+      }
       RecordBlobSource(store, blob.digest, ref.registry, ref.repository);
       std::lock_guard lock(mu);
       if (stats) {

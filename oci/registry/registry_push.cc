@@ -52,6 +52,15 @@ std::string WithQuery(const std::string& url, const std::string& query) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + query;
 }
 
+// Bytes an upload session holds, from its Range header "0-<last byte>"
+// (distribution also sends "0-0" for an empty session).
+int64_t RangeEnd(const std::string& range) {
+  auto dash = range.find('-');
+  if (range.empty() || dash == std::string::npos) return 0;
+  const int64_t last = std::atoll(range.c_str() + dash + 1);
+  return last == 0 ? 0 : last + 1;
+}
+
 
 }  // namespace
 
@@ -117,37 +126,68 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
     break;
   }
 
-  // 3. Upload. State survives retries so a chunked upload resumes where the
-  // registry says it stands.
+  // 3. Upload. State survives retries: a chunked upload resumes where the
+  // registry says its session stands, and a session that cannot say so is
+  // abandoned for a new one, never closed. The closing PUT is sent only when
+  // the registry has confirmed every byte.
   const std::string path = store.BlobPath(blob.digest).string();
   const std::string uwhat = "upload blob " + blob.digest.str();
-  int64_t offset = 0;
+  int64_t offset = 0;  // bytes the registry has confirmed in the session at `location`
+  int rejections = 0;
+  bool already_there = false;
+  // The requests that only read or open state (session status, HEAD, POST)
+  // are retried on their own, so that one attempt at the body costs one
+  // request that can fail, not four.
   WithRetries(opts, uwhat, [&](int attempt) {
     s.EnsurePinged();
-    if (attempt > 0 && !location.empty() && blob.size > opts.chunk_size) {
-      HttpRequest req;
-      req.url = location;
-      HttpResponse r = s.Do(req, scopes);
-      if (r.status == 204) {
-        // Range: 0-<last byte received>
-        std::string range = r.Header("range");
-        auto dash = range.find('-');
-        offset = dash == std::string::npos ? 0 : std::atoll(range.c_str() + dash + 1) + 1;
-        if (!r.Header("location").empty()) location = s.Resolve(r.Header("location"));
-        impl_->Progress(uwhat + ": resuming at byte " + std::to_string(offset));
+    if (attempt > 0) {
+      bool resumed = false;
+      if (!location.empty() && blob.size > opts.chunk_size) {
+        HttpResponse r = WithRetries(opts, uwhat + ": upload status", [&](int) {
+          HttpRequest req;
+          req.url = location;
+          HttpResponse st = s.Do(req, scopes);
+          if (IsRetryableStatus(st.status)) s.Expect(st, {204}, uwhat + ": upload status");
+          return st;
+        });
+        if (r.status == 204) {
+          offset = RangeEnd(r.Header("range"));
+          if (!r.Header("location").empty()) location = s.Resolve(r.Header("location"));
+          impl_->Progress(uwhat + ": resuming at byte " + std::to_string(offset));
+          resumed = true;
+        } else {
+          location.clear();  // session gone (404) or unreadable: start over
+        }
       } else {
-        location.clear();  // session gone: start over
+        location.clear();  // a monolithic PUT that failed: its session is spent
       }
-    } else if (attempt > 0) {
-      location.clear();
+      if (!resumed) {
+        // The last attempt may have finished on the registry's side before
+        // the connection broke: then there is nothing left to do.
+        HttpResponse r = WithRetries(opts, "HEAD blob " + blob.digest.str(), [&](int) {
+          HttpRequest req;
+          req.method = "HEAD";
+          req.url = s.Url(blob_url);
+          HttpResponse h = s.Do(req, scopes);
+          if (h.status != 404) s.Expect(h, {200}, "HEAD blob " + blob.digest.str());
+          return h;
+        });
+        if (r.status == 200) {
+          already_there = true;
+          return 0;
+        }
+      }
     }
     if (location.empty()) {
       offset = 0;
-      HttpRequest req;
-      req.method = "POST";
-      req.url = s.Url("/v2/" + repo.repository + "/blobs/uploads/");
-      HttpResponse r = s.Do(req, scopes);
-      s.Expect(r, {202}, "POST blob upload");
+      HttpResponse r = WithRetries(opts, "POST blob upload", [&](int) {
+        HttpRequest req;
+        req.method = "POST";
+        req.url = s.Url("/v2/" + repo.repository + "/blobs/uploads/");
+        HttpResponse p = s.Do(req, scopes);
+        s.Expect(p, {202}, "POST blob upload");
+        return p;
+      });
       if (r.Header("location").empty()) throw Error("POST blob upload: 202 without Location");
       location = s.Resolve(r.Header("location"));
     }
@@ -160,7 +200,7 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
       req.body_reader = [&](char* buf, size_t max) { return slice.Read(buf, max); };
       req.body_size = blob.size;
       HttpResponse r = s.Do(req, scopes);
-      s.Expect(r, {201}, "PUT blob " + blob.digest.str());
+      RejectedContentIsRetried(s, r, {201}, "PUT blob " + blob.digest.str(), rejections, true);
       return 0;
     }
     while (offset < blob.size) {
@@ -174,19 +214,40 @@ void RegistryClient::PushBlob(const Store& store, const Reference& repo, const D
       req.body_reader = [&](char* buf, size_t max) { return slice.Read(buf, max); };
       req.body_size = len;
       HttpResponse r = s.Do(req, scopes);
-      s.Expect(r, {202}, "PATCH blob " + blob.digest.str() + " bytes " + std::to_string(offset) + "-" +
-                             std::to_string(offset + len - 1));
+      const std::string pwhat = "PATCH blob " + blob.digest.str() + " bytes " + std::to_string(offset) + "-" +
+                                std::to_string(offset + len - 1);
+      // A session that refused what was sent is not trusted further: its
+      // bytes are no longer known, so a retry opens a new one.
+      if (r.status == 400 || r.status == 404 || r.status == 416) location.clear();
+      RejectedContentIsRetried(s, r, {202}, pwhat, rejections, true);
       if (!r.Header("location").empty()) location = s.Resolve(r.Header("location"));
-      offset += len;
+      // The registry says how far it got; a chunk that arrived short is
+      // continued from there rather than assumed whole.
+      const int64_t confirmed = RangeEnd(r.Header("range"));
+      if (confirmed <= offset || confirmed > offset + len) {
+        throw TransportError(pwhat + ": registry confirms " + std::to_string(confirmed) + " bytes (Range \"" +
+                             r.Header("range") + "\"); checking the session");
+      }
+      if (confirmed != offset + len) {
+        impl_->Progress(pwhat + ": registry took " + std::to_string(confirmed - offset) + " bytes; continuing there");
+      }
+      offset = confirmed;
     }
     HttpRequest req;
     req.method = "PUT";
     req.url = WithQuery(location, "digest=" + UrlEscape(blob.digest.str()));
     req.headers.push_back("Content-Type: application/octet-stream");
     HttpResponse r = s.Do(req, scopes);
-    s.Expect(r, {201}, "PUT blob " + blob.digest.str());
+    if (r.status == 400 || r.status == 404 || r.status == 416) location.clear();  // e.g. a chunk damaged in transit
+    RejectedContentIsRetried(s, r, {201}, "PUT blob " + blob.digest.str(), rejections, true);
     return 0;
-  });
+  }, &offset);
+  if (already_there) {
+    count(&TransferStats::blobs_uploaded, blob.size);
+    impl_->Progress("blob " + blob.digest.str() + ": upload completed before the connection broke");
+    RecordBlobSource(store, blob.digest, repo.registry, repo.repository);
+    return;
+  }
   count(&TransferStats::blobs_uploaded, blob.size);
   impl_->Progress("blob " + blob.digest.str() + ": uploaded " + std::to_string(blob.size) + " bytes");
   RecordBlobSource(store, blob.digest, repo.registry, repo.repository);

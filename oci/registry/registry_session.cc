@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -122,20 +123,25 @@ void RegistrySession::EnsurePinged() {
   std::string failures;
   for (size_t i = 0; i < schemes.size(); ++i) {
     std::string base = schemes[i] + "://" + api_host_;
-    // When plain HTTP is a fallback, a failed TLS handshake is expected: no retries for it.
+    // When plain HTTP is the fallback, a failed TLS handshake is expected: no retries for it.
     RegistryOptions once = opts_;
-    if (i + 1 < schemes.size()) once.retries = 0;
+    if (i + 1 < schemes.size() && schemes[i] == "https") once.retries = 0;
     HttpResponse resp;
     try {
       resp = WithRetries(once, "ping " + base, [&](int) {
         HttpRequest req;
         req.url = base + "/v2/";
         HttpResponse r = http_.Perform(req);
-        if (IsRetryableStatus(r.status)) throw RegistryHttpError("GET " + req.url + ": " + DescribeFailure(r), r.status);
+        if (IsRetryableStatus(r.status)) {
+          throw RegistryHttpError("GET " + req.url + ": " + DescribeFailure(r), r.status, RetryAfterOf(r));
+        }
         return r;
       });
     } catch (const TransportError& e) {
       failures += (failures.empty() ? "" : "; ") + std::string(e.what());
+      // A TLS port answers plain HTTP with 400 (below): a loopback port that
+      // gave no answer at all, after retries, will not give one over TLS.
+      if (schemes[i] == "http" && loopback_) break;
       continue;
     }
     if (resp.status != 200 && resp.status != 401 && i + 1 < schemes.size()) {
@@ -187,7 +193,68 @@ void RegistrySession::Expect(const HttpResponse& resp, std::initializer_list<lon
   }
   std::string msg = what + ": " + DescribeFailure(resp);
   if (resp.status == 401 || resp.status == 403) msg += " (" + auth_->CredentialHint() + ")";
-  throw RegistryHttpError(msg, resp.status);
+  throw RegistryHttpError(msg, resp.status, RetryAfterOf(resp));
+}
+
+namespace {
+
+// A 400 whose registry error codes are all about something other than the
+// bytes received (MANIFEST_BLOB_UNKNOWN, NAME_INVALID, ...): sending the same
+// again would get the same answer. A 400 without codes (a gateway's) or with
+// one that says the content was bad may be damage in transit.
+bool NamesOnlyOtherErrors(const HttpResponse& resp) {
+  static const char* const kContentCodes[] = {"DIGEST_INVALID", "MANIFEST_INVALID", "BLOB_UPLOAD_INVALID",
+                                              "SIZE_INVALID", "MANIFEST_UNVERIFIED"};
+  try {
+    auto j = nlohmann::json::parse(resp.body);
+    if (!j.is_object() || !j.contains("errors") || !j["errors"].is_array() || j["errors"].empty()) return false;
+    for (const auto& e : j["errors"]) {
+      const std::string code = e.is_object() ? e.value("code", std::string()) : std::string();
+      for (const char* c : kContentCodes)
+        if (code == c) return false;
+    }
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+void RejectedContentIsRetried(const RegistrySession& s, const HttpResponse& resp, std::initializer_list<long> ok,
+                              const std::string& what, int& rejections, bool session_url) {
+  try {
+    s.Expect(resp, ok, what);
+  } catch (const RegistryHttpError& e) {
+    const bool content = (e.status() == 400 && !NamesOnlyOtherErrors(resp)) || e.status() == 416 ||
+                         (session_url && e.status() == 404);
+    if (!content || rejections >= kMaxContentRejections) throw;
+    ++rejections;
+    throw TransportError(std::string(e.what()) + " (rejection " + std::to_string(rejections) +
+                         " of what was sent intact: damaged in transit?)");
+  }
+}
+
+std::optional<std::chrono::milliseconds> RetryAfterOf(const HttpResponse& resp) {
+  return ParseRetryAfter(resp.Header("retry-after"), std::chrono::system_clock::now());
+}
+
+uint64_t RetrySeed() {
+  static std::atomic<uint64_t> next{std::random_device{}()};
+  return next++;
+}
+
+std::string GiveUpNote(const RetryPolicy& policy, std::chrono::milliseconds elapsed,
+                       std::optional<std::chrono::milliseconds> retry_after, const RegistryOptions& opts) {
+  auto secs = [](std::chrono::milliseconds ms) {
+    std::string s = std::to_string(ms.count() / 1000);
+    if (ms.count() % 1000) s += "." + std::to_string(ms.count() % 1000 / 100);
+    return s + "s";
+  };
+  std::string note = "gave up after " + std::to_string(policy.retries_done()) + " retr" +
+                     (policy.retries_done() == 1 ? "y" : "ies") + " in " + secs(elapsed) + " without progress";
+  if (retry_after) note += "; the registry asked to wait " + secs(*retry_after);
+  return note + "; retry time " + secs(opts.retry_time) + ", set with KILN_REGISTRY_RETRY_TIME";
 }
 
 RegistrySession& RegistryClient::Impl::Session(const Reference& ref) {

@@ -23,22 +23,27 @@
 #include "oci/registry/http_client.h"
 #include "oci/registry/registry.h"
 #include "oci/registry/registry_auth.h"
+#include "oci/registry/retry_policy.h"
 
 namespace kiln::oci {
 
 // A registry answered with an unexpected status. The message is ready to show.
 class RegistryHttpError : public Error {
  public:
-  RegistryHttpError(const std::string& msg, long status) : Error(msg), status_(status) {}
+  RegistryHttpError(const std::string& msg, long status,
+                    std::optional<std::chrono::milliseconds> retry_after = std::nullopt)
+      : Error(msg), status_(status), retry_after_(retry_after) {}
   long status() const { return status_; }
+  // The response's Retry-After, if it had a valid one.
+  std::optional<std::chrono::milliseconds> retry_after() const { return retry_after_; }
 
  private:
   long status_;
+  std::optional<std::chrono::milliseconds> retry_after_;
 };
 
-inline bool IsRetryableStatus(long status) {
-  return status == 408 || status == 429 || (status >= 500 && status != 501 && status != 505);
-}
+// The Retry-After of `resp`, relative to now.
+std::optional<std::chrono::milliseconds> RetryAfterOf(const HttpResponse& resp);
 
 // "400 MANIFEST_INVALID: manifest invalid" from {"errors":[{"code","message"}]},
 // else "503 Service Unavailable: <body excerpt>".
@@ -86,27 +91,66 @@ struct RegistryClient::Impl {
   }
 };
 
-// Runs f(attempt) and retries transport errors and retryable statuses with
-// exponential backoff (200ms, 400ms, ... capped at 10s), at most opts.retries times.
+// s.Expect(resp, ok, what), except that a registry's rejection of content
+// that was verified here before sending (a 400 with a content error code or
+// none, 416; 404 of an upload session when `session_url`) is taken for damage
+// in transit and becomes a TransportError, so that WithRetries sends it
+// again, at most kMaxContentRejections times per operation.
+constexpr int kMaxContentRejections = 3;
+void RejectedContentIsRetried(const RegistrySession& s, const HttpResponse& resp, std::initializer_list<long> ok,
+                              const std::string& what, int& rejections, bool session_url = false);
+
+// Per-process seed for the back-off jitter.
+uint64_t RetrySeed();
+// "gave up after 3 retries in 12.5s; retry time 60s (KILN_REGISTRY_RETRY_TIME)".
+std::string GiveUpNote(const RetryPolicy& policy, std::chrono::milliseconds elapsed,
+                       std::optional<std::chrono::milliseconds> retry_after, const RegistryOptions& opts);
+
+// Runs f(attempt) and retries transport errors and retryable statuses as
+// RetryPolicy (oci/retry_policy.h) allows: back-off with jitter or the
+// registry's Retry-After, within opts.retry_time. When it gives up, the last
+// error is rethrown (same type) saying how long it tried. `progress`, when
+// given, counts bytes the operation has safely behind it: when a failed
+// attempt still moved it forward, back-off and clock start again.
 template <typename F>
-auto WithRetries(const RegistryOptions& opts, const std::string& what, F&& f) -> decltype(f(0)) {
+auto WithRetries(const RegistryOptions& opts, const std::string& what, F&& f, const int64_t* progress = nullptr)
+    -> decltype(f(0)) {
+  RetryPolicy policy(opts.retry_time, opts.retries, RetrySeed());
+  auto start = std::chrono::steady_clock::now();
+  int64_t mark = progress ? *progress : 0;
   for (int attempt = 0;; ++attempt) {
     std::string why;
+    long status = 0;
+    std::optional<std::chrono::milliseconds> retry_after;
     try {
       return f(attempt);
     } catch (const TransportError& e) {
-      if (attempt >= opts.retries) throw;
       why = e.what();
     } catch (const RegistryHttpError& e) {
-      if (attempt >= opts.retries || !IsRetryableStatus(e.status())) throw;
+      if (!IsRetryableStatus(e.status())) throw;
       why = e.what();
+      status = e.status();
+      retry_after = e.retry_after();
     }
-    auto delay = std::chrono::milliseconds(std::min(200 << std::min(attempt, 10), 10000));
+    if (progress && *progress > mark) {
+      policy.Progressed();
+      start = std::chrono::steady_clock::now();
+    }
+    if (progress) mark = *progress;
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    const auto delay = policy.NextDelay(elapsed, retry_after);
+    if (!delay) {
+      std::string gave_up = why;
+      if (attempt > 0 || retry_after) gave_up += " (" + GiveUpNote(policy, elapsed, retry_after, opts) + ")";
+      if (status) throw RegistryHttpError(gave_up, status, retry_after);
+      throw TransportError(gave_up);
+    }
     if (opts.progress) {
-      opts.progress("retry " + std::to_string(attempt + 1) + "/" + std::to_string(opts.retries) + " of " + what +
-                    " in " + std::to_string(delay.count()) + "ms: " + why);
+      opts.progress("retry " + std::to_string(attempt + 1) + " of " + what + " in " + std::to_string(delay->count()) +
+                    "ms" + (retry_after ? " (Retry-After)" : "") + ": " + why);
     }
-    std::this_thread::sleep_for(delay);
+    std::this_thread::sleep_for(*delay);
   }
 }
 

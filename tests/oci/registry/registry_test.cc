@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <mutex>
 #include <random>
 
 #include "oci/registry/auth_file.h"
@@ -215,15 +216,20 @@ TEST_F(RegistryTest, RegistryErrorsAreSurfaced) {
   LocalRegistry& reg = StartRegistry();
   Store& store = NewStore("s");
   Descriptor image = MakeImage(store, "errors", {100});
-  RegistryClient client;
+  std::vector<std::string> events;
+  RegistryOptions opts;
+  opts.progress = [&](const std::string& line) { events.push_back(line); };
+  RegistryClient client(opts);
   auto ref = Reference::Parse(reg.host() + "/kiln/err:v1");
   try {
     // The layers were never pushed: the registry refuses the manifest.
     client.PutManifest(ref, store.ReadBlob(image.digest), media::kOciManifest);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("PUT manifest: 400 MANIFEST_BLOB_UNKNOWN"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("PUT manifest " + ref.str() + ": 400 MANIFEST_BLOB_UNKNOWN"), std::string::npos) << e.what();
   }
+  // Not a damaged body: not sent again.
+  EXPECT_TRUE(events.empty()) << events.front();
   try {
     client.Pull(Reference::Parse(reg.host() + "/kiln/absent:v1"), store, Platform{}, nullptr);
     FAIL();
@@ -410,7 +416,7 @@ TEST_F(RegistryTest, RetriesServiceUnavailable) {
   EXPECT_EQ(client.GetManifest(Reference::Parse(server.host() + "/x:y"), &d), manifest);
   EXPECT_EQ(manifest_requests, 3);
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_NE(events[0].find("retry 1/4"), std::string::npos) << events[0];
+  EXPECT_NE(events[0].find("retry 1 of GET manifest"), std::string::npos) << events[0];
   EXPECT_NE(events[0].find("503"), std::string::npos) << events[0];
 
   // With retries exhausted the last status is reported.
@@ -423,6 +429,101 @@ TEST_F(RegistryTest, RetriesServiceUnavailable) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("503: busy"), std::string::npos) << e.what();
   }
+}
+
+// 429 with Retry-After: the client waits what the registry asked, not its
+// own back-off; a Retry-After beyond the retry time fails at once.
+TEST_F(RegistryTest, HonoursRetryAfter) {
+  const std::string manifest = R"({"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]})";
+  std::atomic<int> manifest_requests{0};
+  std::atomic<int> wait_secs{1};
+  ScriptedServer server([&](const std::string& head, const std::string&) {
+    if (head.starts_with("GET /v2/ ")) return ScriptedServer::Response(200, "OK", "{}");
+    if (manifest_requests++ == 0) {
+      return ScriptedServer::Response(429, "Too Many Requests", "slow down",
+                                      {"Retry-After: " + std::to_string(wait_secs.load())});
+    }
+    return ScriptedServer::Response(200, "OK", manifest, {"Content-Type: application/vnd.oci.image.manifest.v1+json"});
+  });
+  RegistryOptions opts;
+  opts.retry_time = std::chrono::seconds(10);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(RegistryClient(opts).GetManifest(Reference::Parse(server.host() + "/x:y"), nullptr), manifest);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(1000));
+  EXPECT_LT(took, std::chrono::milliseconds(3000));
+
+  manifest_requests = 0;
+  wait_secs = 30;
+  start = std::chrono::steady_clock::now();
+  try {
+    RegistryClient(opts).GetManifest(Reference::Parse(server.host() + "/x:y"), nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("429"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("asked to wait 30s"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+// A blob download cut short resumes with a Range request for the rest; the
+// digest is verified over the whole.
+TEST_F(RegistryTest, PullResumesWithRange) {
+  const std::string config = "{}";
+  std::string layer;
+  for (int i = 0; i < 1000; ++i) layer += static_cast<char>('a' + i % 26);
+  const Digest cd = Sha256Of(config), ld = Sha256Of(layer);
+  const std::string manifest =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+      cd.str() + R"(","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" + ld.str() +
+      R"(","size":1000}]})";
+  std::atomic<int> layer_requests{0};
+  std::string range_asked;
+  std::mutex mu;
+  ScriptedServer server([&](const std::string& head, const std::string&) {
+    if (head.starts_with("GET /v2/ ")) return ScriptedServer::Response(200, "OK", "{}");
+    if (head.find("/manifests/") != std::string::npos) {
+      return ScriptedServer::Response(200, "OK", manifest, {"Content-Type: application/vnd.oci.image.manifest.v1+json"});
+    }
+    if (head.find(cd.str()) != std::string::npos) return ScriptedServer::Response(200, "OK", config);
+    if (layer_requests++ == 0) {
+      // The full length announced, 400 bytes sent, connection closed.
+      return "HTTP/1.1 200 OK\r\nConnection: close\r\nAccept-Ranges: bytes\r\nContent-Length: 1000\r\n\r\n" +
+             layer.substr(0, 400);
+    }
+    auto r = head.find("\r\nRange: ");
+    std::lock_guard lock(mu);
+    range_asked = r == std::string::npos ? "" : head.substr(r + 9, head.find("\r\n", r + 2) - r - 9);
+    return ScriptedServer::Response(206, "Partial Content", layer.substr(400), {"Content-Range: bytes 400-999/1000"});
+  });
+  Store& store = NewStore("s");
+  std::vector<std::string> events;
+  RegistryOptions opts;
+  opts.progress = [&](const std::string& line) { events.push_back(line); };
+  Descriptor d = RegistryClient(opts).Pull(Reference::Parse(server.host() + "/x:y"), store, Platform{}, nullptr);
+  EXPECT_EQ(d.digest, Sha256Of(manifest));
+  EXPECT_EQ(store.ReadBlob(ld, true), layer);
+  EXPECT_EQ(layer_requests, 2);
+  EXPECT_EQ(range_asked, "bytes=400-");
+  bool resumed = false;
+  for (const auto& e : events) resumed = resumed || e.find("resuming at byte 400") != std::string::npos;
+  EXPECT_TRUE(resumed);
+}
+
+// A registry host that does not resolve fails at once with the DNS error.
+TEST_F(RegistryTest, UnresolvableHostFailsAtOnce) {
+  RegistryOptions opts;
+  std::vector<std::string> events;
+  opts.progress = [&](const std::string& line) { events.push_back(line); };
+  auto start = std::chrono::steady_clock::now();
+  try {
+    RegistryClient(opts).Pull(Reference::Parse("kiln-no-such-registry.invalid/x:y"), NewStore("s"), Platform{}, nullptr);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("DNS lookup failed"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_TRUE(events.empty()) << events.front();
 }
 
 }  // namespace
