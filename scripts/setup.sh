@@ -9,7 +9,8 @@ build_deps=(cmake g++ make pkg-config git
 # Real parts the tests use: id mapping helpers, a registry, a base image source,
 # and the clients kiln must interoperate with.
 test_deps=(uidmap docker-registry busybox-static skopeo umoci buildah runc fuse-overlayfs
-  apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq debootstrap curl shellcheck)
+  apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq debootstrap curl shellcheck
+  clang libclang-rt-14-dev)
 
 want=("${build_deps[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_deps[@]}")
