@@ -21,17 +21,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// One scratch dir per fuzzing process: blob, target/, and a sentinel dir
-// beside the target that an escaping entry would land in.
-const fs::path& Scratch() {
-  static const fs::path dir = [] {
-    std::string tmpl = (fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path()) /
-                       "kiln-layer-fuzz.XXXXXX";
-    if (!mkdtemp(tmpl.data())) std::abort();
-    fs::create_directories(fs::path(tmpl) / "outside");
-    return fs::path(tmpl);
-  }();
-  return dir;
+// Extraction may leave dirs it made read-only (mode 0500 in the archive).
+void RemoveAll(const fs::path& p) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::none, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+  }
+  fs::remove_all(p, ec);
 }
 
 // Everything under `dir`, so a change outside the target is seen.
@@ -45,14 +42,20 @@ size_t CountEntries(const fs::path& dir) {
   return n;
 }
 
-// Extraction may leave dirs it made read-only (mode 0500 in the archive).
-void RemoveAll(const fs::path& p) {
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::none, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
-  }
-  fs::remove_all(p, ec);
+// One scratch dir per fuzzing process: blob, target/, and a sentinel dir
+// beside the target that an escaping entry would land in.
+const fs::path& Scratch() {
+  static const fs::path dir = [] {
+    std::string tmpl = (fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path()) /
+                       "kiln-layer-fuzz.XXXXXX";
+    if (!mkdtemp(tmpl.data())) std::abort();
+    fs::create_directories(fs::path(tmpl) / "outside");
+    return fs::path(tmpl);
+  }();
+  // Registered after `dir` is made, so it runs before `dir` is destroyed.
+  static const int cleanup = std::atexit([] { RemoveAll(dir); });
+  (void)cleanup;
+  return dir;
 }
 
 }  // namespace
