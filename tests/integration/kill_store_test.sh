@@ -7,13 +7,13 @@
 # build, and no temp dirs left in the store's tmp/. Pushes killed midway
 # never leave a wrong image under the tag, and the next push completes.
 # As kiln-ranged and kiln-single. KILL_ROUNDS (default 10) rounds of
-# KILLS_PER_ROUND (default 4) build kills, plus a push kill per round and a
-# kill during the concurrent builds: at least 50 kills in all.
+# KILLS_PER_ROUND (default 4) build kills, plus two push kills per round and
+# a kill during the concurrent builds: 61 kills in all (at least 50 wanted).
 #
 # Kill points are picked two ways: half at a random delay within an
-# uninterrupted cold build's duration (measured first), half on seeing a
-# phase start in the progress output (pull, RUN, COPY, export) plus a random
-# delay of up to 0.3 s. The phase that each kill hit (the last progress
+# uninterrupted build's duration (measured first), two thirds on seeing a
+# phase start in the progress output (pull, COPY, RUN, export) plus a random
+# delay of up to 0.1 s. The phase that each kill hit (the last progress
 # line) is counted and printed.
 source "$(dirname "$0")/lib.sh"
 kt_require_root
@@ -43,6 +43,13 @@ RUN echo killtest-run-\$V && mkdir /d && i=0 && while [ \$i -lt 300 ]; do echo \
 RUN sha256sum /blob > /sum && echo \$V > /v
 DF
 chmod -R a+rX "$ctx"
+
+# Times in bash itself: a python3 or date per kill would add its own start-up
+# (0.1 s on a busy host) to every delay.
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+ms() { local i=${1%.*} f=${1#*.}000; [ "$i" = "$1" ] && f=000; echo $((10#$i * 1000 + 10#${f:0:3})); }
+secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+rand_s() { local max; max=$(ms "$1"); secs $(((RANDOM * 32768 + RANDOM) % (max + 1))); }  # 0..$1 seconds
 
 # Runs kiln as USER with its own store, exec'ing (no runuser parent), so $!
 # of a background call is kiln's own pid.
@@ -153,17 +160,19 @@ kill_build() {  # user root v log span -> sets last_phase
   local user=$1 root=$2 v=$3 log=$4 span=$5 pid i
   kiln_as "$user" "$root" $(build_args "$v" "app:v$v") >"$log" 2>&1 &
   pid=$!
-  if ((RANDOM % 2)); then
-    sleep "$(python3 -c "import random; print(round(random.uniform(0, $span), 3))")"
+  if ((RANDOM % 3 == 0)); then
+    sleep "$(rand_s "$span")"
   else
-    local pats=('pulling' '\] COPY' 'killtest-run' '\] RUN sha256sum' '^#4 DONE')
+    # Phases that this build has (a warm store pulls nothing, copies nothing).
+    local pats=('killtest-run' '\] RUN sha256sum' '^#3 DONE' '^#4 DONE')
+    [ "$v" = 1 ] && pats=('pulling' '\] COPY' '^#1 DONE' 'killtest-run')
     local pat=${pats[RANDOM % ${#pats[@]}]}
-    for ((i = 0; i < 400; i++)); do
+    for ((i = 0; i < 1000; i++)); do
       grep -qE "$pat" "$log" 2>/dev/null && break
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.01
     done
-    sleep "$(printf '0.%03d' $((RANDOM % 150)))"
+    sleep "$(rand_s 0.1)"
   fi
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
@@ -179,24 +188,24 @@ declare -A ref_iid
 for user in kiln-ranged kiln-single; do
   root=$(fresh_store "$user")
   for ((v = 1; v <= per_round; v++)); do
-    t0=$(date +%s.%N)
+    t0=$(now_ms)
     if ! kiln_as "$user" "$root" $(build_args "$v" "app:v$v") >"$KT_WORK/ref-$user-$v.log" 2>&1; then
       cat "$KT_WORK/ref-$user-$v.log"; kt_fail "$user: uninterrupted build of V=$v"; kt_done; exit 1
     fi
-    t1=$(date +%s.%N)
+    t1=$(now_ms)
     ref_iid[$user/$v]=$(iid_of "$KT_WORK/ref-$user-$v.log")
     if [ "$user" = kiln-ranged ]; then
-      [ "$v" = 1 ] && cold_s=$(python3 -c "print(round($t1 - $t0, 2))")
-      [ "$v" = 2 ] && warm_s=$(python3 -c "print(round($t1 - $t0, 2))")
+      [ "$v" = 1 ] && cold_s=$(secs $((t1 - t0)))
+      [ "$v" = 2 ] && warm_s=$(secs $((t1 - t0)))
     fi
   done
   kiln_as "$user" "$root" $(build_args 1 app:v1) >"$KT_WORK/ref-again-$user.log" 2>&1
   kt_eq "$user: an uninterrupted rebuild gives the same image" "${ref_iid[$user/1]}" "$(iid_of "$KT_WORK/ref-again-$user.log")"
   if [ "$user" = kiln-ranged ]; then  # how long a push of a new repository takes
-    t0=$(date +%s.%N)
+    t0=$(now_ms)
     kiln_as "$user" "$root" push --insecure app:v1 "$KT_REGISTRY/killtest/ref:v1" >"$KT_WORK/ref-push.log" 2>&1 ||
       { cat "$KT_WORK/ref-push.log"; kt_fail "uninterrupted push"; }
-    push_s=$(python3 -c "print(round($(date +%s.%N) - $t0, 2))")
+    push_s=$(secs $(($(now_ms) - t0)))
   fi
   rm -rf "$root"
 done
@@ -211,7 +220,7 @@ for ((r = 1; r <= rounds; r++)); do
   for ((k = 1; k <= per_round; k++)); do
     # Most of an uninterrupted build's time: a build after a kill has less to do.
     ((k == 1)) && span=$cold_s || span=$warm_s
-    span=$(python3 -c "print($span * 0.8)")
+    span=$(secs $(($(ms "$span") * 6 / 10)))
     kill_build "$user" "$root" "$k" "$KT_WORK/r$r-k$k.log" "$span"
     after_kill_checks "round $r kill $k ($user, ${last_phase})" "$user" "$root"
   done
@@ -228,34 +237,28 @@ for ((r = 1; r <= rounds; r++)); do
   [ -z "$left" ] || { kt_fail "round $r: temp files left after completed builds: $left"; round_fail=1; }
   why=$(store_sound "$user" "$root") || { kt_fail "round $r: store not sound after completed builds: $why"; round_fail=1; }
 
-  # A push of the finished image to a new repository, killed at a random
-  # point, then completed.
+  # Pushes of the finished image to a new repository, killed twice at a
+  # random point (an uninterrupted push is mostly HTTP round trips: blobs are
+  # small and the registry local), then completed.
   dest=$KT_REGISTRY/killtest/r$r:v1
-  kiln_as "$user" "$root" push --insecure app:v1 "$dest" >"$KT_WORK/r$r-push.log" 2>&1 &
-  pid=$!
-  # After a random number (0-3) of blobs reported done, and a random delay
-  # of up to a quarter of an uninterrupted push: during an upload, between
-  # them, or while the manifest goes up.
-  n=$((RANDOM % 4))
-  for ((i = 0; i < 1000; i++)); do
-    [ "$(grep -c '^blob ' "$KT_WORK/r$r-push.log" 2>/dev/null)" -ge "$n" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.01
+  for pk in 1 2; do
+    kiln_as "$user" "$root" push --insecure app:v1 "$dest" >"$KT_WORK/r$r-push$pk.log" 2>&1 &
+    pid=$!
+    sleep "$(rand_s "$(secs $(($(ms "$push_s") / 2)))")"
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    ph="push: after $(grep -c '^blob ' "$KT_WORK/r$r-push$pk.log" || true) blobs"
+    grep -q "pushed as" "$KT_WORK/r$r-push$pk.log" && ph="push: finished before the kill"
+    phase_hits[$ph]=$((${phase_hits[$ph]:-0} + 1))
+    after_kill_checks "round $r push kill $pk ($ph)" "$user" "$root"
   done
-  sleep "$(python3 -c "import random; print(round(random.uniform(0, $push_s / 4), 3))")"
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  ph="push: after $(grep -c '^blob ' "$KT_WORK/r$r-push.log" || true) blobs"
-  grep -q "pushed as" "$KT_WORK/r$r-push.log" && ph="push: finished before the kill"
-  phase_hits[$ph]=$((${phase_hits[$ph]:-0} + 1))
-  after_kill_checks "round $r push kill ($ph)" "$user" "$root"
   # Under the tag now: nothing, or the whole right image.
   if skopeo inspect --raw --tls-verify=false "docker://$dest" >/dev/null 2>&1; then
     skopeo copy -q --src-tls-verify=false "docker://$dest" "oci:$KT_WORK/pulled-r$r:x" >/dev/null 2>&1 ||
       kt_fail "round $r: after a killed push the tag names an image whose blobs are not all there"
     rm -rf "$KT_WORK/pulled-r$r"
   fi
-  if kiln_as "$user" "$root" push --insecure app:v1 "$dest" >"$KT_WORK/r$r-push2.log" 2>&1; then
+  if kiln_as "$user" "$root" push --insecure app:v1 "$dest" >"$KT_WORK/r$r-push-done.log" 2>&1; then
     pushed=$(skopeo inspect --raw --tls-verify=false "docker://$dest" | sha256sum | cut -d' ' -f1)
     [ "sha256:$pushed" = "${ref_iid[$user/1]}" ] ||
       kt_fail "round $r: the registry holds sha256:$pushed, expected ${ref_iid[$user/1]}"
@@ -265,7 +268,7 @@ for ((r = 1; r <= rounds; r++)); do
       rm -rf "$KT_WORK/pulled-r$r"
     fi
   else
-    cat "$KT_WORK/r$r-push2.log"; kt_fail "round $r: the push after the kill fails"
+    cat "$KT_WORK/r$r-push-done.log"; kt_fail "round $r: the push after the kill fails"
   fi
   rm -rf "$root"
 done
@@ -288,7 +291,7 @@ for ((i = 0; i < 1000; i++)); do
   kill -0 "$victim" 2>/dev/null || break
   sleep 0.01
 done
-sleep "$(printf '0.%03d' $((RANDOM % 300)))"
+sleep "$(rand_s 0.3)"
 grep -q '^built ' "$KT_WORK/c-victim.log" && kt_fail "concurrent: the victim finished before the kill"
 kill -9 "$victim" 2>/dev/null || true
 wait "$victim" 2>/dev/null || true
