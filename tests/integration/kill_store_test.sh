@@ -51,8 +51,8 @@ ms() { local i=${1%.*} f=${1#*.}000; [ "$i" = "$1" ] && f=000; echo $((10#$i * 1
 secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 rand_s() { local max; max=$(ms "$1"); secs $(((RANDOM * 32768 + RANDOM) % (max + 1))); }  # 0..$1 seconds
 
-# Runs kiln as USER with its own store, exec'ing (no runuser parent), so $!
-# of a background call is kiln's own pid.
+# Runs kiln as USER with its own store (setpriv and env exec, so no parent
+# stays between the caller and kiln, unlike runuser).
 kiln_as() {  # user root args...
   local user=$1 root=$2 home
   shift 2
@@ -60,6 +60,26 @@ kiln_as() {  # user root args...
   setpriv --reuid="$user" --regid="$user" --init-groups --reset-env \
     env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$user" KILN_ROOT="$root" \
     ASAN_OPTIONS="$ASAN_OPTIONS" "$KT_KILN" "$@"
+}
+# The same in the background: the subshell that `&` makes execs too, so $!
+# is kiln's own pid (a kill -9 of the subshell would leave kiln running).
+kiln_bg() {  # user root log args... -> sets BG_PID
+  local user=$1 root=$2 log=$3
+  shift 3
+  (
+    home=$(getent passwd "$user" | cut -d: -f6)
+    exec setpriv --reuid="$user" --regid="$user" --init-groups --reset-env \
+      env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$home" USER="$user" KILN_ROOT="$root" \
+      ASAN_OPTIONS="$ASAN_OPTIONS" "$KT_KILN" "$@"
+  ) >"$log" 2>&1 &
+  BG_PID=$!
+  # Until the exec chain reaches kiln, a kill would hit setpriv or env.
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [ "$(readlink "/proc/$BG_PID/exe" 2>/dev/null)" = "$KT_KILN" ] && return 0
+    kill -0 "$BG_PID" 2>/dev/null || return 0
+    sleep 0.005
+  done
 }
 fresh_store() {  # user -> path
   local dir
@@ -158,15 +178,16 @@ after_kill_checks() {  # what user root
 # kill -9 of a build at a random delay or at a phase; returns when it is gone.
 kill_build() {  # user root v log span -> sets last_phase
   local user=$1 root=$2 v=$3 log=$4 span=$5 pid i
-  kiln_as "$user" "$root" $(build_args "$v" "app:v$v") >"$log" 2>&1 &
-  pid=$!
+  kiln_bg "$user" "$root" "$log" $(build_args "$v" "app:v$v")
+  pid=$BG_PID
   if ((RANDOM % 3 == 0)); then
     sleep "$(rand_s "$span")"
   else
     # Phases that this build has (a warm store pulls nothing, copies nothing).
     local pats=('killtest-run' '\] RUN sha256sum' '^#3 DONE' '^#4 DONE')
     [ "$v" = 1 ] && pats=('pulling' '\] COPY' '^#1 DONE' 'killtest-run')
-    local pat=${pats[RANDOM % ${#pats[@]}]}
+    # In turn (rounds and kills), so every run hits every phase.
+    local pat=${pats[(r + k) % ${#pats[@]}]}
     for ((i = 0; i < 1000; i++)); do
       grep -qE "$pat" "$log" 2>/dev/null && break
       kill -0 "$pid" 2>/dev/null || break
@@ -242,8 +263,8 @@ for ((r = 1; r <= rounds; r++)); do
   # small and the registry local), then completed.
   dest=$KT_REGISTRY/killtest/r$r:v1
   for pk in 1 2; do
-    kiln_as "$user" "$root" push --insecure app:v1 "$dest" >"$KT_WORK/r$r-push$pk.log" 2>&1 &
-    pid=$!
+    kiln_bg "$user" "$root" "$KT_WORK/r$r-push$pk.log" push --insecure app:v1 "$dest"
+    pid=$BG_PID
     sleep "$(rand_s "$(secs $(($(ms "$push_s") / 2)))")"
     kill -9 "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -280,11 +301,11 @@ root=$(fresh_store "$user")
 pids=()
 for i in 1 2 3 4; do
   v=$((i % 2 + 1))  # two builds of V=2, two of V=1
-  kiln_as "$user" "$root" $(build_args "$v" "app:c$i") >"$KT_WORK/c$i.log" 2>&1 &
-  pids+=($!)
+  kiln_bg "$user" "$root" "$KT_WORK/c$i.log" $(build_args "$v" "app:c$i")
+  pids+=("$BG_PID")
 done
-kiln_as "$user" "$root" $(build_args 9 app:victim) >"$KT_WORK/c-victim.log" 2>&1 &
-victim=$!
+kiln_bg "$user" "$root" "$KT_WORK/c-victim.log" $(build_args 9 app:victim)
+victim=$BG_PID
 # Killed once its first RUN runs (the others are then mid-build too).
 for ((i = 0; i < 1000; i++)); do
   grep -q "killtest-run-9" "$KT_WORK/c-victim.log" 2>/dev/null && break
