@@ -2,15 +2,18 @@
 # kill -9 of builds and pushes at random points, and builds running at once
 # on one store. After every kill: no process of the build is left, no mount
 # of the store is left, `kiln fsck` is clean (else the test checks the store
-# itself: each blob's sha256 is its name, index.json parses). After the
-# builds that follow the kills: the same image digest as an uninterrupted
-# build, and no temp dirs left in the store's tmp/. Pushes killed midway
-# never leave a wrong image under the tag, and the next push completes.
+# itself: each blob's sha256 is its name, index.json parses, tagged images
+# are whole). After the builds that follow the kills: the same image digest
+# as an uninterrupted build, and no temp files left (tmp/, and
+# WriteFileAtomic's ".NAME.tmp-PID-N" beside index.json, layers/*.done and
+# cache files: this test found those; Store::SweepStaleTemp now removes
+# them). Pushes killed midway never leave a wrong image under the tag, and
+# the next push completes.
 # As kiln-ranged and kiln-single. KILL_ROUNDS (default 10) rounds of
 # KILLS_PER_ROUND (default 4) build kills, plus two push kills per round and
 # a kill during the concurrent builds: 61 kills in all (at least 50 wanted).
 #
-# Kill points are picked two ways: half at a random delay within an
+# Kill points are picked two ways: a third at a random delay within an
 # uninterrupted build's duration (measured first), two thirds on seeing a
 # phase start in the progress output (pull, COPY, RUN, export) plus a random
 # delay of up to 0.1 s. The phase that each kill hit (the last progress
