@@ -1,6 +1,7 @@
 #include "sandbox/file_io.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -83,6 +84,46 @@ void WriteFileAtomic(const std::filesystem::path& path, std::string_view data) {
     throw;
   }
   FsyncDir(dir);
+}
+
+bool ProcessIsGone(pid_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0) return errno == ESRCH;
+  // A zombie will never write again; it lingers until its new parent reaps
+  // it, which some init processes do lazily (seconds after a kill -9).
+  std::string stat;
+  try {
+    stat = ReadFileToString("/proc/" + std::to_string(pid) + "/stat");
+  } catch (const Error&) {
+    return false;  // cannot tell: keep what it may own
+  }
+  // "pid (comm) S ...": the state follows the last ')'.
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() &&
+         (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X');
+}
+
+int RemoveStaleAtomicTemps(const std::filesystem::path& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    // WriteFileAtomic's names: "." + name + ".tmp-" + pid + "-" + number.
+    const std::string name = e.path().filename().string();
+    const size_t tag = name.rfind(".tmp-");
+    if (name.empty() || name[0] != '.' || tag == std::string::npos || tag == 0) continue;
+    const std::string rest = name.substr(tag + 5);
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || dash + 1 == rest.size() ||
+        rest.find_first_not_of("0123456789-") != std::string::npos || rest.find('-', dash + 1) != std::string::npos)
+      continue;
+    if (dash > 9) continue;  // not a pid
+    if (!ProcessIsGone(static_cast<pid_t>(std::stol(rest.substr(0, dash))))) continue;
+    if (::unlink(e.path().c_str()) == 0) removed++;
+    else if (errno != ENOENT) ThrowErrno("remove stale temp file " + e.path().string());
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw Error("list " + dir.string() + " for stale temp files: " + ec.message());
+  return removed;
 }
 
 }  // namespace kiln::sandbox

@@ -33,5 +33,12 @@ std::string ReadFileToString(const std::filesystem::path& path);
 void WriteFileAtomic(const std::filesystem::path& path, std::string_view data);
 // fsync(2) of a directory so a rename inside it is durable.
 void FsyncDir(const std::filesystem::path& dir);
+// Removes the temp files that WriteFileAtomic leaves in `dir` when its
+// process is killed between creating one and the rename (".NAME.tmp-PID-N"
+// whose PID no longer runs). Returns how many it removed.
+int RemoveStaleAtomicTemps(const std::filesystem::path& dir);
+// True when no process `pid` exists (kill(pid, 0) fails with ESRCH) or it
+// is a zombie.
+bool ProcessIsGone(pid_t pid);
 
 }  // namespace kiln::sandbox

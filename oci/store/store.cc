@@ -374,11 +374,25 @@ void Store::SweepStaleTemp() const {
     if (prev == std::string::npos) continue;
     std::string pid_s = name.substr(prev + 1, last - prev - 1);
     if (pid_s.empty() || pid_s.find_first_not_of("0123456789") != std::string::npos) continue;
-    pid_t pid = static_cast<pid_t>(std::stol(pid_s));
-    if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    if (!sandbox::ProcessIsGone(static_cast<pid_t>(std::stol(pid_s)))) continue;  // alive (or not ours to judge)
     RemoveTree(e.path());
   }
   if (ec) throw Error("store: sweep " + (root_ / "tmp").string() + ": " + ec.message());
+  // WriteFileAtomic's temp files of killed processes, beside what they were
+  // to replace: index.json, layers/<hex>.done, and files of folders two deep
+  // (cache/steps/, added by upper layers). Not inside layers/<hex>/ (image
+  // trees, whose files are the image's own) nor blobs/ (written via tmp/).
+  sandbox::RemoveStaleAtomicTemps(root_);
+  for (const auto& top : fs::directory_iterator(root_, ec)) {
+    const std::string name = top.path().filename().string();
+    if (!top.is_directory(ec) || top.is_symlink(ec) || name == "tmp" || name == "blobs") continue;
+    sandbox::RemoveStaleAtomicTemps(top.path());
+    if (name == "layers") continue;
+    std::error_code sub_ec;
+    for (const auto& sub : fs::directory_iterator(top.path(), sub_ec)) {
+      if (sub.is_directory(sub_ec) && !sub.is_symlink(sub_ec)) sandbox::RemoveStaleAtomicTemps(sub.path());
+    }
+  }
 }
 
 // ---- lock ----
