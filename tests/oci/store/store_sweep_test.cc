@@ -9,7 +9,7 @@
 
 #include "sandbox/file_io.h"
 #include "oci/store/store.h"
-#include "ocicore_test_util.h"
+#include "tests/oci/ocicore_test_util.h"
 
 namespace kiln::oci {
 namespace {
