@@ -102,7 +102,7 @@ TEST_F(StdinContextTest, RefusesWhatCannotWork) {
     ReadStdinContext(*store_, "");
     ADD_FAILURE() << "empty stdin accepted";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("build context from stdin"), std::string::npos) << e.what();
+    EXPECT_STREQ(e.what(), "build context from stdin: stdin is empty");
   }
 }
 
