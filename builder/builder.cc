@@ -13,7 +13,6 @@
 #include <optional>
 #include <sstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "builder/base_image.h"
 #include "builder/config_apply.h"
@@ -27,6 +26,7 @@
 #include "builder/registry_cache.h"
 #include "builder/signals.h"
 #include "builder/stage_executor.h"
+#include "builder/stage_waves.h"
 #include "builder/step_cache.h"
 #include "frontend/context_file.h"
 #include "frontend/dockerignore.h"
@@ -300,32 +300,8 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     states[idx] = std::move(final_state);
   };
 
-  // Waves of independent stages, at most `jobs` at a time.
-  const size_t jobs = size_t(std::max(1, opts.jobs));
   try {
-    for (const auto& wave : graph.waves) {
-      for (size_t start = 0; start < wave.size(); start += jobs) {
-        const size_t end = std::min(wave.size(), start + jobs);
-        if (end - start == 1) {
-          build_stage(wave[start]);
-          continue;
-        }
-        std::vector<std::exception_ptr> errors(end - start);
-        std::vector<std::thread> threads;
-        for (size_t i = start; i < end; ++i) {
-          threads.emplace_back([&, i] {
-            try {
-              build_stage(wave[i]);
-            } catch (...) {
-              errors[i - start] = std::current_exception();
-            }
-          });
-        }
-        for (auto& t : threads) t.join();
-        for (auto& e : errors)
-          if (e) std::rethrow_exception(e);
-      }
-    }
+    RunStageWaves(graph.waves, size_t(std::max(1, opts.jobs)), build_stage);
   } catch (...) {
     progress.Finish();
     stat_cache.Save();  // digests learnt so far stay valid

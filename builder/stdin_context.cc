@@ -28,6 +28,10 @@ StdinContext ReadStdinContext(const oci::Store& store, const std::string& docker
   out.context_dir = ctx.string();
   const auto input = out.dir.path() / "stdin";
   std::filesystem::create_directory(ctx);
+  // Checked first: inserting an empty streambuf sets failbit, which would
+  // read as a write error below.
+  if (std::cin.rdbuf()->sgetc() == std::char_traits<char>::eof())
+    throw std::runtime_error("build context from stdin: stdin is empty");
   {
     std::ofstream f(input, std::ios::binary);
     f << std::cin.rdbuf();
@@ -39,7 +43,6 @@ StdinContext ReadStdinContext(const oci::Store& store, const std::string& docker
     f.read(head.data(), static_cast<std::streamsize>(head.size()));
     head.resize(static_cast<size_t>(f.gcount()));
   }
-  if (head.empty()) throw std::runtime_error("build context from stdin: stdin is empty");
   if (!LooksLikeArchive(head)) {
     if (!dockerfile.empty()) {
       throw std::runtime_error("build context from stdin: stdin is no tar archive, so it is the Dockerfile; "
