@@ -18,7 +18,6 @@ namespace kiln::oci {
 
 namespace {
 
-bool IsB64Url(char c) { return IsAsciiAlnum(c) || c == '-' || c == '_'; }
 bool IsB64(char c) { return IsAsciiAlnum(c) || c == '+' || c == '/' || c == '='; }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
