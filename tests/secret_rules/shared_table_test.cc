@@ -75,10 +75,11 @@ TEST(SharedSecretTable, LinterAndScannerAgreeOnFormats) {
     // The scanner: the same id in a file's content.
     std::set<std::string> ids;
     for (const auto& m : oci::ScanText("app/config.txt", s.text)) ids.insert(m.rule_id);
-    if (s.id.empty())
+    if (s.id.empty()) {
       EXPECT_TRUE(ids.empty()) << s.text << " → " << *ids.begin();
-    else
+    } else {
       EXPECT_TRUE(ids.count(s.id)) << s.text;
+    }
   }
 }
 
@@ -125,7 +126,9 @@ TEST(SharedSecretTable, CredentialFiles) {
   for (const auto& s : samples) {
     const CredentialFile* f = MatchCredentialFile(s.path);
     EXPECT_EQ(f ? std::string(f->id) : "", s.id) << s.path;
-    if (f) EXPECT_EQ(f->secret_by_name, s.by_name) << s.path;
+    if (f) {
+      EXPECT_EQ(f->secret_by_name, s.by_name) << s.path;
+    }
     // The scanner reports by name exactly the table's by-name kinds ...
     EXPECT_EQ(oci::MatchSecretPath(s.path).rule_id, s.by_name ? s.id : "") << s.path;
     // ... and the linter warns about every kind a COPY names.
