@@ -13,16 +13,6 @@ namespace {
 
 bool IsUpperOrDigit(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 bool IsTokenB64Url(char c) { return IsAsciiAlnum(c) || c == '-' || c == '_'; }
-bool IsTokenB64(char c) { return IsAsciiAlnum(c) || c == '+' || c == '/' || c == '='; }
-bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-// Length of the run of chars satisfying `pred` from `pos`, at most `max`.
-template <typename Pred>
-size_t Run(std::string_view t, size_t pos, Pred pred, size_t max = std::string_view::npos) {
-  size_t n = 0;
-  while (pos + n < t.size() && n < max && pred(t[pos + n])) ++n;
-  return n;
-}
 bool At(std::string_view t, size_t pos, std::string_view s) { return t.substr(pos, s.size()) == s; }
 // True when `pos` does not continue a longer identifier to its left.
 bool WordStart(std::string_view t, size_t pos) { return pos == 0 || !IsAsciiAlnum(t[pos - 1]); }
@@ -33,7 +23,7 @@ bool WordStart(std::string_view t, size_t pos) { return pos == 0 || !IsAsciiAlnu
 template <typename Pred>
 size_t Prefixed(std::string_view t, size_t pos, std::string_view prefix, Pred pred, size_t min, size_t max) {
   if (!At(t, pos, prefix) || !WordStart(t, pos)) return 0;
-  const size_t n = Run(t, pos + prefix.size(), pred, max + 1);
+  const size_t n = RunLength(t, pos + prefix.size(), pred, max + 1);
   if (n < min || n > max) return 0;
   const std::string_view m = t.substr(pos, prefix.size() + n);
   return m.find("EXAMPLE") == std::string_view::npos ? m.size() : 0;
@@ -55,7 +45,7 @@ size_t PrivateKey(std::string_view t, size_t pos) {
   std::string_view body = t.substr(close, 400);
   body = body.substr(0, body.find("-----END"));
   for (size_t i = 0; i < body.size();) {
-    const size_t n = Run(body, i, IsTokenB64);
+    const size_t n = RunLength(body, i, IsBase64Char);
     if (n >= 40) return header.size();
     i += n + 1;
   }
@@ -73,11 +63,11 @@ size_t AwsSecretKey(std::string_view t, size_t pos) {
     if (!StartsFoldedAt(t, pos, key)) continue;
     auto blank_or_quote = [](char c) { return c == '"' || c == '\'' || c == ' ' || c == '\t'; };
     size_t p = pos + key.size();
-    p += Run(t, p, blank_or_quote);
+    p += RunLength(t, p, blank_or_quote);
     if (p >= t.size() || (t[p] != '=' && t[p] != ':')) return 0;
     ++p;
-    p += Run(t, p, blank_or_quote);
-    const size_t n = Run(t, p, IsTokenB64, 41);
+    p += RunLength(t, p, blank_or_quote);
+    const size_t n = RunLength(t, p, IsBase64Char, 41);
     if (n != 40 || t.substr(p, n).find("EXAMPLE") != std::string_view::npos) return 0;
     return p + n - pos;
   }
@@ -115,13 +105,13 @@ size_t Stripe(std::string_view t, size_t pos) {
 // objects, so both start with "eyJ" ('{"').
 size_t Jwt(std::string_view t, size_t pos) {
   if (!At(t, pos, "eyJ") || (pos > 0 && IsTokenB64Url(t[pos - 1]))) return 0;
-  const size_t a = Run(t, pos, IsTokenB64Url);
+  const size_t a = RunLength(t, pos, IsTokenB64Url);
   if (a < 10 || pos + a >= t.size() || t[pos + a] != '.') return 0;
   const size_t q = pos + a + 1;
   if (!At(t, q, "eyJ")) return 0;
-  const size_t b = Run(t, q, IsTokenB64Url);
+  const size_t b = RunLength(t, q, IsTokenB64Url);
   if (b < 10 || q + b >= t.size() || t[q + b] != '.') return 0;
-  const size_t c = Run(t, q + b + 1, IsTokenB64Url);
+  const size_t c = RunLength(t, q + b + 1, IsTokenB64Url);
   return c < 10 ? 0 : q + b + 1 + c - pos;
 }
 
@@ -134,12 +124,12 @@ size_t UrlPassword(std::string_view t, size_t pos, size_t& start) {
   while (s > 0 && (IsAsciiAlnum(t[s - 1]) || t[s - 1] == '+' || t[s - 1] == '.' || t[s - 1] == '-')) --s;
   if (s == pos) return 0;
   const size_t u = pos + 3;
-  auto user_ch = [](char c) { return !IsBlank(c) && c != ':' && c != '/' && c != '@' && c != '"' && c != '\'' && c != '`'; };
-  const size_t un = Run(t, u, user_ch, 256);
+  auto user_ch = [](char c) { return !IsBlankChar(c) && c != ':' && c != '/' && c != '@' && c != '"' && c != '\'' && c != '`'; };
+  const size_t un = RunLength(t, u, user_ch, 256);
   if (un == 0 || u + un >= t.size() || t[u + un] != ':') return 0;
   const size_t p = u + un + 1;
-  auto pass_ch = [](char c) { return !IsBlank(c) && c != '@' && c != '/' && c != '"' && c != '\'' && c != '`'; };
-  const size_t pn = Run(t, p, pass_ch, 256);
+  auto pass_ch = [](char c) { return !IsBlankChar(c) && c != '@' && c != '/' && c != '"' && c != '\'' && c != '`'; };
+  const size_t pn = RunLength(t, p, pass_ch, 256);
   if (pn < 3 || p + pn >= t.size() || t[p + pn] != '@') return 0;
   if (IsPlaceholderValue(t.substr(p, pn))) return 0;
   const size_t h = p + pn + 1;

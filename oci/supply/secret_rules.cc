@@ -10,6 +10,7 @@
 
 #include "oci/entropy.h"
 #include "oci/text_util.h"
+#include "secret_rules/ascii.h"
 #include "secret_rules/files.h"
 #include "secret_rules/formats.h"
 #include "secret_rules/names.h"
@@ -18,16 +19,9 @@ namespace kiln::oci {
 
 namespace {
 
-bool IsB64(char c) { return IsAsciiAlnum(c) || c == '+' || c == '/' || c == '='; }
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-// Length of the run of chars satisfying `pred` starting at `pos`.
-template <typename Pred>
-size_t Run(std::string_view t, size_t pos, Pred pred, size_t max = std::string_view::npos) {
-  size_t n = 0;
-  while (pos + n < t.size() && n < max && pred(t[pos + n])) ++n;
-  return n;
-}
+using secret_rules::IsBase64Char;
+using secret_rules::IsBlankChar;
+using secret_rules::RunLength;
 
 std::string Redact(std::string_view s) {
   if (s.size() <= 8) return std::string(s.substr(0, 2)) + "***";
@@ -128,19 +122,19 @@ struct Scanner {
     for (std::string_view key : {"password", "passwd", "secret", "token", "api_key", "apikey"}) {
       for (size_t pos : hits[key]) {
         size_t p = pos + key.size();
-        p += Run(text, p, [](char c) { return IsAsciiAlnum(c) || c == '_' || c == '-'; });  // DB_PASSWORD_FILE
+        p += RunLength(text, p, [](char c) { return IsAsciiAlnum(c) || c == '_' || c == '-'; });  // DB_PASSWORD_FILE
         const std::string name_tail = AsciiLower(text.substr(pos, p - pos));
         if (name_tail.ends_with("_file") || name_tail.ends_with("_path")) continue;
-        p += Run(text, p, [](char c) { return c == '"' || c == '\''; }, 1);
-        p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
+        p += RunLength(text, p, [](char c) { return c == '"' || c == '\''; }, 1);
+        p += RunLength(text, p, [](char c) { return c == ' ' || c == '\t'; });
         if (p >= text.size() || (text[p] != '=' && text[p] != ':')) continue;
         if (p + 1 < text.size() && text[p + 1] == '=') continue;  // comparison "=="
         ++p;
-        p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
+        p += RunLength(text, p, [](char c) { return c == ' ' || c == '\t'; });
         char quote = 0;
         if (p < text.size() && (text[p] == '"' || text[p] == '\'')) quote = text[p++];
-        size_t n = Run(text, p, [quote](char c) {
-          return quote ? (c != quote && c != '\n') : (!IsSpace(c) && c != ';' && c != ',' && c != '"' && c != '\'');
+        size_t n = RunLength(text, p, [quote](char c) {
+          return quote ? (c != quote && c != '\n') : (!IsBlankChar(c) && c != ';' && c != ',' && c != '"' && c != '\'');
         }, 257);
         if (n < 8 || n > 256) continue;
         std::string_view v = text.substr(p, n);
@@ -159,11 +153,11 @@ struct Scanner {
     if (base == ".npmrc") {
       for (size_t pos : hits["_authToken"]) {
         size_t p = pos + 10;
-        p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
+        p += RunLength(text, p, [](char c) { return c == ' ' || c == '\t'; });
         if (p >= text.size() || text[p] != '=') continue;
         ++p;
-        p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
-        size_t n = Run(text, p, [](char c) { return !IsSpace(c); });
+        p += RunLength(text, p, [](char c) { return c == ' ' || c == '\t'; });
+        size_t n = RunLength(text, p, [](char c) { return !IsBlankChar(c); });
         if (n == 0 || text[p] == '$') continue;
         Add("npmrc-auth-token", ".npmrc with an auth token", pos, text.substr(p, n));
       }
@@ -171,12 +165,12 @@ struct Scanner {
     if (base == "config.json" && (path.ends_with(".docker/config.json") || path == "config.json")) {
       for (size_t pos : hits["\"auth\""]) {
         size_t p = pos + 6;
-        p += Run(text, p, IsSpace);
+        p += RunLength(text, p, IsBlankChar);
         if (p >= text.size() || text[p] != ':') continue;
         ++p;
-        p += Run(text, p, IsSpace);
+        p += RunLength(text, p, IsBlankChar);
         if (p >= text.size() || text[p] != '"') continue;
-        size_t n = Run(text, p + 1, IsB64);
+        size_t n = RunLength(text, p + 1, IsBase64Char);
         if (n == 0) continue;
         Add("docker-config-auth", "docker config.json with registry credentials", pos, text.substr(p + 1, n));
       }
@@ -184,11 +178,11 @@ struct Scanner {
     if (base == ".pypirc") {
       for (size_t pos : hits["password"]) {
         size_t p = pos + 8;
-        p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
+        p += RunLength(text, p, [](char c) { return c == ' ' || c == '\t'; });
         if (p >= text.size() || (text[p] != '=' && text[p] != ':')) continue;
         ++p;
-        p += Run(text, p, [](char c) { return c == ' ' || c == '\t'; });
-        size_t n = Run(text, p, [](char c) { return !IsSpace(c); });
+        p += RunLength(text, p, [](char c) { return c == ' ' || c == '\t'; });
+        size_t n = RunLength(text, p, [](char c) { return !IsBlankChar(c); });
         if (n == 0) continue;
         Add("pypirc-password", ".pypirc with a password", pos, text.substr(p, n));
       }
@@ -234,12 +228,12 @@ std::vector<SecretMatch> ScanCommand(std::string_view cmd) {
   std::vector<SecretMatch> out;
   size_t i = 0;
   while (i < cmd.size()) {
-    while (i < cmd.size() && IsSpace(cmd[i])) ++i;
+    while (i < cmd.size() && IsBlankChar(cmd[i])) ++i;
     size_t start = i;
     // A shell word: quotes group spaces; the raw word is what we inspect so
     // that a quoted 'secret=foo' (data for echo) is not an assignment.
     char quote = 0;
-    while (i < cmd.size() && (quote || !IsSpace(cmd[i]))) {
+    while (i < cmd.size() && (quote || !IsBlankChar(cmd[i]))) {
       char c = cmd[i];
       if (quote) {
         if (c == '\\' && quote == '"' && i + 1 < cmd.size()) ++i;
