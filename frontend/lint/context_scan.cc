@@ -5,7 +5,7 @@
 #include <system_error>
 
 #include "frontend/error.h"
-#include "frontend/lint/secret_patterns.h"
+#include "oci/supply/secret_rules/files.h"
 
 namespace kiln::frontend::lint {
 
@@ -30,7 +30,7 @@ std::vector<std::string> ListContextSecretFiles(const std::string& context_dir, 
         it.disable_recursion_pending();
       continue;
     }
-    if (!IsSecretFile(rel)) continue;
+    if (!secret_rules::MatchCredentialFile(rel)) continue;
     if (excluded && excluded(rel)) continue;
     found.push_back(rel);
   }

@@ -13,7 +13,7 @@ namespace kiln::frontend::lint {
 
 using PathPredicate = std::function<bool(const std::string& path)>;
 
-// Credential files (IsSecretFile) under `context_dir` that `excluded` does
+// Credential files (secret_rules::MatchCredentialFile) under `context_dir` that `excluded` does
 // not exclude, as sorted context-relative paths. `may_include_below` says
 // whether an excluded directory can still hold re-included files. Either
 // predicate may be null. Throws Error when the context cannot be read.

@@ -45,9 +45,12 @@ std::vector<Rule> MakeRules() {
        "Use `RUN --mount=type=secret,id=name[,env=NAME]` and pass the value with `kiln build --secret`.", "DL3064",
        BASE "ENV DB_PASSWORD=hunter2\n", BASE "ARG NPM_TOKEN\nENV DB_PASSWORD_FILE=/run/secrets/db\n", ""},
       {"KL003", "secret-literal", "No secrets in known token formats", E,
-       "Private key blocks, AWS access key ids (AKIA...), GitHub (ghp_, github_pat_), GitLab (glpat-) and Slack "
-       "(xox?-) tokens, JSON web tokens and URLs with an embedded password are recognised anywhere in an "
-       "instruction, its heredocs or an ARG default. Once in an image they must be treated as leaked.",
+       "Private key blocks (a BEGIN ... PRIVATE KEY header with a key body), AWS access key ids (AKIA...) and "
+       "secret access keys, GitHub (ghp_, github_pat_), GitLab (glpat-), Slack (xox?-, webhooks), Google API "
+       "(AIza...) and Stripe live (sk_live_) keys, JSON web tokens and URLs with an embedded password are "
+       "recognised anywhere in an instruction, its heredocs or an ARG default: the same format table "
+       "(oci/supply/secret_rules/formats.h) that `kiln scan` applies to image layers. AWS's documented example keys "
+       "(...EXAMPLE) are public and accepted. Once in an image they must be treated as leaked.",
        "Remove the value, rotate the credential, and read it at build time with `RUN --mount=type=secret`.", "",
        BASE "RUN git clone https://bob:s3cr3tpass@git.example.com/app.git\n",
        BASE "RUN --mount=type=secret,id=git git clone https://git.example.com/app.git\n", ""},

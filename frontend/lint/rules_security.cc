@@ -6,7 +6,9 @@
 
 #include "frontend/lint/context_scan.h"
 #include "frontend/lint/rules_common.h"
-#include "frontend/lint/secret_patterns.h"
+#include "oci/supply/secret_rules/files.h"
+#include "oci/supply/secret_rules/formats.h"
+#include "oci/supply/secret_rules/names.h"
 
 namespace kiln::frontend::lint {
 namespace {
@@ -76,25 +78,7 @@ void CheckFinalUser(RuleContext& ctx) {
 
 void CheckSecretVar(RuleContext& ctx, const Location& where, std::string_view kind, std::string_view name,
                     std::string_view value) {
-  if (!IsSecretName(name) || !IsLiteralSecretValue(value)) return;
-  // GPG_KEY-style names holding a public key fingerprint (16/40 hex digits):
-  // the docker-library images verify downloads with these. Names that say
-  // SECRET/PRIVATE/API/ACCESS/TOKEN stay reported whatever the value.
-  const std::string upper = [&] {
-    std::string u(name);
-    for (auto& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return u;
-  }();
-  if (upper.ends_with("_KEY") && upper.find("SECRET") == std::string::npos && upper.find("PRIVATE") == std::string::npos &&
-      upper.find("API") == std::string::npos && upper.find("ACCESS") == std::string::npos &&
-      upper.find("TOKEN") == std::string::npos && upper.find("LICENSE") == std::string::npos) {
-    std::string hex;
-    for (char c : value)
-      if (c != ' ' && c != '"' && c != '\'') hex += c;
-    if ((hex.size() == 16 || hex.size() == 40) &&
-        std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
-      return;
-  }
+  if (!secret_rules::IsSecretAssignment(name, value)) return;
   ctx.Report("KL002", where,
              std::string(kind) + " " + std::string(name) + " sets a credential-like variable to a literal value, which stays in the image "
              "config/history; pass it at build time with `RUN --mount=type=secret,id=" + AsciiLower(name) +
@@ -133,9 +117,9 @@ void CheckSecretVars(RuleContext& ctx) {
 // --- KL003: literal secrets in known formats --------------------------------
 
 void ScanForSecret(RuleContext& ctx, const Location& where, const std::string& keyword, std::string_view text) {
-  if (auto kind = FindSecretFormat(text))
+  if (const auto* format = secret_rules::FirstFormat(text))
     ctx.Report("KL003", where,
-               keyword + " contains what looks like a " + *kind + "; secrets in a Dockerfile end up in the image "
+               keyword + " contains what looks like a " + std::string(format->description) + "; secrets in a Dockerfile end up in the image "
                "and its history: use `RUN --mount=type=secret` and rotate the credential");
 }
 
@@ -206,7 +190,7 @@ void CheckSecretFiles(RuleContext& ctx) {
         const std::string src = NormaliseSource(raw);
         std::vector<std::string> hits;
         if (ctx.opts.context_dir.empty()) {
-          if (IsSecretFile(src)) hits.push_back(src);
+          if (secret_rules::MatchCredentialFile(src)) hits.push_back(src);
         } else {
           for (const auto& f : context_secrets)
             if (SourceCovers(src, f)) hits.push_back(f);

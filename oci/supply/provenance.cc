@@ -3,15 +3,15 @@
 #include <nlohmann/json.hpp>
 
 #include "oci/error.h"
-#include "oci/supply/secret_rules.h"
+#include "oci/supply/secret_rules/formats.h"
+#include "oci/supply/secret_rules/names.h"
 
 namespace kiln::oci {
 
 bool IsSecretBuildArg(const std::string& name, const std::string& value) {
-  if (!ScanCommand(name + "=" + (value.empty() ? "x" : value)).empty()) return true;
-  for (const auto& m : ScanText("", value))
-    if (m.rule_id != "password-assignment") return true;
-  return false;
+  // A credential's name redacts whatever its value (even an empty default
+  // is replaced at build time); any other value is judged by its format.
+  return secret_rules::IsSecretName(name) || secret_rules::FirstFormat(value) != nullptr;
 }
 
 std::string ProvenanceStatement(const ProvenanceInput& in) {

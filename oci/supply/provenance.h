@@ -49,8 +49,8 @@ struct ProvenanceInput {
 // The statement as JSON (keys sorted, so the same input gives the same bytes).
 std::string ProvenanceStatement(const ProvenanceInput& in);
 
-// Build args whose name or value looks secret (names with PASSWORD/SECRET/
-// TOKEN/KEY..., values matching a secret rule).
+// Build args whose name or value looks secret (secret_rules::IsSecretName,
+// or a value in one of the secret_rules token formats).
 bool IsSecretBuildArg(const std::string& name, const std::string& value);
 
 }  // namespace kiln::oci

@@ -1,5 +1,9 @@
-// Secret detection rules: hand-written matchers (no regex engine, so large
-// files scan in linear time) for content, file names and history commands.
+// The layer scanner's secret rules over an image's files and history. What a
+// secret is (names, token formats, credential files) is the shared table in
+// secret_rules/, which the linter asks too; this file adds what only an
+// image has: content rules for config files (.npmrc tokens, docker auths,
+// .pypirc and high-entropy password assignments), history commands, and the
+// paths whose content must not fire. Linear-time, no regex engine.
 #pragma once
 
 #include <cstddef>
@@ -17,19 +21,19 @@ struct SecretMatch {
   std::string redacted;     // the match with its middle masked
 };
 
-// Content rules, all of them: private key blocks, AWS key id + secret,
-// GitHub/GitLab/Slack/Google/Stripe tokens, JWTs, URLs with passwords,
+// Content rules, all of them: every secret_rules::Formats() token format,
 // high-entropy password assignments. `path` lets file-kind rules (".npmrc"
 // authToken, docker config auths, .git-credentials) look at content too.
 std::vector<SecretMatch> ScanText(std::string_view path, std::string_view text);
 
-// File-name rules: credential files that are secrets by their nature
-// (id_rsa, .aws/credentials, .env, .pypirc, ...). Empty rule_id: no match.
+// File-name rules: the secret_rules credential files that are secrets by
+// their name alone (id_rsa, .aws/credentials, .env, ...); kinds whose
+// content decides are left to ScanText. Empty rule_id: no match.
 SecretMatch MatchSecretPath(std::string_view path);
 
-// A history command (created_by) or "K=V" env entry assigning a non-empty
-// value to a name made of PASS/PASSWD/PASSWORD/SECRET/KEY/ACCESS/TOKEN words
-// (dockle's CIS-DI-0010 list; GPG_KEY(S) are public key ids and accepted).
+// A history command (created_by) or "K=V" env entry with an assignment the
+// shared table calls a secret (secret_rules::IsSecretAssignment: the same
+// answer as the linter's KL002; dockle's CIS-DI-0010 vectors hold).
 std::vector<SecretMatch> ScanCommand(std::string_view created_by);
 
 // Paths whose content must not fire (CA bundles, public keys, packages' own

@@ -264,8 +264,10 @@ TEST(LintSecretVars, DockleSensitiveEnvCases) {
 
 TEST(LintSecretFormats, KnownFormats) {
   const std::string cases[] = {
-      "RUN echo '-----BEGIN RSA PRIVATE KEY-----' > /k",
-      "ENV AWS_KEY_ID_VALUE=AKIAIOSFODNN7EXAMPLE",
+      "RUN printf '-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\\n' > /k",
+      "ENV AWS_KEY_ID_VALUE=AKIAIOSFODNN7ABCDEFG",
+      "ENV S=sk_live_0123456789abcdefghijklmn",
+      "ARG MAPS=AIzaSyA0123456789abcdefghijklmnopqrstuv",
       "RUN curl -H 'Authorization: token ghp_abcdefghijklmnopqrstuvwxyz0123456789' https://api.github.com",
       "ARG X=github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
       "RUN git clone https://oauth2:glpat-abcdefghij0123456789@gitlab.com/x.git",
@@ -281,17 +283,23 @@ TEST(LintSecretFormats, KnownFormats) {
       "ENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D",
       "RUN wget https://user@example.com/file",
       "ENV X=AKIA_not_a_key",
+      // The shared table (secret_rules/formats.h): AWS's documented example
+      // key is public, and a header without a key body is no key.
+      "ENV AWS_KEY_ID_VALUE=AKIAIOSFODNN7EXAMPLE",
+      "RUN grep -q '-----BEGIN RSA PRIVATE KEY-----' /k",
+      "RUN pip install --index-url https://user:changeme@pypi.example.com/simple requests==1",
   };
   for (const auto& c : fine) EXPECT_FALSE(Fires(LintWith("FROM alpine:3.20\n" + c + "\n"), "KL003")) << c;
 }
 
 TEST(LintSecretFormats, HeredocBody) {
-  auto r = LintWith("FROM alpine:3.20\nCOPY <<EOF /root/.ssh/id_rsa\n-----BEGIN OPENSSH PRIVATE KEY-----\nabc\nEOF\n");
+  const std::string body = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n";
+  auto r = LintWith("FROM alpine:3.20\nCOPY <<EOF /root/.ssh/id_rsa\n-----BEGIN OPENSSH PRIVATE KEY-----\n" + body + "EOF\n");
   EXPECT_TRUE(Fires(r, "KL003")) << Dump(r);
   // A key after a certificate in the same body (a PEM bundle) is found too:
   // every BEGIN line is looked at, not only the first.
   r = LintWith("FROM alpine:3.20\nCOPY <<EOF /etc/ssl/bundle.pem\n-----BEGIN CERTIFICATE-----\nMIIB\n"
-               "-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nMHc\nEOF\n");
+               "-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\n" + body + "EOF\n");
   EXPECT_TRUE(Fires(r, "KL003")) << Dump(r);
 }
 
