@@ -30,7 +30,7 @@ std::string TempOf(const std::string& name, pid_t pid) {
   return "." + name + ".tmp-" + std::to_string(pid) + "-12345";
 }
 
-TEST(sandbox::RemoveStaleAtomicTemps, RemovesOnlyDeadProcessesTempFiles) {
+TEST(RemoveStaleAtomicTemps, RemovesOnlyDeadProcessesTempFiles) {
   ScratchDir dir;
   const pid_t dead = DeadPid();
   for (const std::string& n : {TempOf("index.json", dead), TempOf("a.json", ::getpid()), std::string("index.json"),
@@ -48,7 +48,7 @@ TEST(sandbox::RemoveStaleAtomicTemps, RemovesOnlyDeadProcessesTempFiles) {
   EXPECT_EQ(sandbox::RemoveStaleAtomicTemps(dir / "missing"), 0);
 }
 
-TEST(sandbox::ProcessIsGone, DeadAndZombieProcessesAreGone) {
+TEST(ProcessIsGone, DeadAndZombieProcessesAreGone) {
   EXPECT_FALSE(sandbox::ProcessIsGone(::getpid()));
   EXPECT_TRUE(sandbox::ProcessIsGone(DeadPid()));
   // A killed build's helper stays a zombie until init reaps it: it owns nothing.
