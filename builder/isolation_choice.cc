@@ -9,7 +9,7 @@
 
 namespace kiln::builder {
 
-sandbox::Isolation ChooseBuildIsolation(const std::string& flag) {
+sandbox::Isolation ChooseBuildIsolation(const std::string& flag, bool quiet) {
   if (auto inherited = sandbox::InheritedIsolation()) return *inherited;
   std::optional<sandbox::IsolationLevel> forced;
   if (!flag.empty()) {
@@ -21,7 +21,7 @@ sandbox::Isolation ChooseBuildIsolation(const std::string& flag) {
   const sandbox::IsolationProbe probe = sandbox::ProbeIsolation();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   sandbox::Isolation isolation = sandbox::ChooseIsolation(probe, forced);
-  std::cerr << "kiln: " << isolation.Describe() << "\n";
+  if (!quiet) std::cerr << "kiln: " << isolation.Describe() << "\n";
   if (std::getenv("KILN_DEBUG_ISOLATION"))
     std::cerr << "kiln: isolation probe (" << ms << " ms): " << probe.Summary() << "\n";
   return isolation;

@@ -13,6 +13,7 @@ namespace kiln::builder {
 // re-executed into the build's user namespace, returns the choice it
 // inherited (no second probe, no second line). Throws sandbox::Error for an
 // unknown name or a forced level this machine cannot give.
-sandbox::Isolation ChooseBuildIsolation(const std::string& flag);
+// `quiet` (-q): the line is left out; provenance still records the level.
+sandbox::Isolation ChooseBuildIsolation(const std::string& flag, bool quiet = false);
 
 }  // namespace kiln::builder

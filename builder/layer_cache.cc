@@ -86,7 +86,7 @@ fs::path LayerCache::Ensure(const oci::Descriptor& blob, const oci::Digest& diff
   try {
     computed = oci::ExtractLayer(path, dir, opts);
   } catch (const std::exception& e) {
-    throw LayerExtractError(blob.digest, ImageOf(blob.digest) + "layer " + blob.digest.str() + ": " + e.what());
+    throw LayerExtractError(blob.digest, "layer " + blob.digest.str() + ": " + e.what());  // FROM names the image
   }
   Check(blob, diff_id, computed);
   store_.AdoptLayerDir(dir, computed);

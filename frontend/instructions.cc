@@ -383,59 +383,6 @@ std::optional<std::string> HeredocSourceName(std::string_view source) {
   return std::string(name);
 }
 
-std::string UnquoteWord(std::string_view w, char escape) {
-  std::string out;
-  size_t i = 0;
-  while (i < w.size()) {
-    char c = w[i];
-    if (c == '\'') {
-      size_t close = w.find('\'', i + 1);
-      if (close == std::string_view::npos) throw std::runtime_error("unexpected end of statement while looking for matching single-quote");
-      out.append(w.substr(i + 1, close - i - 1));
-      i = close + 1;
-    } else if (c == '"') {
-      ++i;
-      bool closed = false;
-      while (i < w.size()) {
-        char d = w[i];
-        if (d == '"') {
-          closed = true;
-          ++i;
-          break;
-        }
-        if (d == escape && i + 1 < w.size()) {
-          char n = w[i + 1];
-          // Inside double quotes the escape only escapes ", $ and itself.
-          if (n == '"' || n == '$' || n == escape) {
-            out += n;
-            i += 2;
-            continue;
-          }
-        }
-        out += d;
-        ++i;
-      }
-      if (!closed) throw std::runtime_error("unexpected end of statement while looking for matching double-quote");
-    } else if (c == escape) {
-      if (i + 1 < w.size()) out += w[i + 1];
-      i += 2;  // a lone escape at the end of the word is dropped
-    } else {
-      out += c;
-      ++i;
-    }
-  }
-  return out;
-}
-
-std::string EscapeWord(std::string_view literal, char escape) {
-  std::string out;
-  for (char c : literal) {
-    if (c == '$' || c == '"' || c == '\'' || c == escape) out += escape;
-    out += c;
-  }
-  return out;
-}
-
 Dockerfile BuildInstructions(ParseResult parsed) {
   Dockerfile df;
   df.filename = parsed.filename;

@@ -140,12 +140,4 @@ Instruction ParseInstruction(std::string_view text, const Location& where, char 
 // values (build-arg overrides, declared defaults), ENV shadowing ARG.
 using VarMap = std::map<std::string, std::string>;
 
-// Removes quotes and processes escapes the way the shell lexer does, but
-// leaves $VAR references as written (for display of unexpanded values).
-std::string UnquoteWord(std::string_view word, char escape = '\\');
-
-// Inverse of the lexer for a literal: escapes $, quotes and the escape char so
-// that expanding the result yields `literal` unchanged.
-std::string EscapeWord(std::string_view literal, char escape = '\\');
-
 }  // namespace kiln::frontend

@@ -7,6 +7,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "sandbox/error.h"
+#include "sandbox/file_io.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
 #include "sandbox/whiteout.h"
@@ -44,18 +46,6 @@ struct stat LstatOrFail(const fs::path& p) {
   return st;
 }
 
-std::set<std::string> ListNames(const fs::path& dir) {
-  std::set<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) SnapshotFail("opendir", dir);
-  while (const dirent* e = ::readdir(d)) {
-    const std::string n = e->d_name;
-    if (n != "." && n != "..") names.insert(n);
-  }
-  ::closedir(d);
-  return names;
-}
-
 // What one name in a directory of the merged lowers is: the top-most entry,
 // and for a directory the same directory in each lower below it that still
 // shows through (down to and including an opaque one).
@@ -70,7 +60,7 @@ std::map<std::string, LowerEntry> MergedLevel(const std::vector<fs::path>& dirs)
   std::map<std::string, LowerEntry> out;
   std::set<std::string> closed;  // nothing further down shows through
   for (const auto& dir : dirs) {
-    for (const auto& name : ListNames(dir)) {
+    for (const auto& name : ListDirNames(dir)) {
       if (closed.count(name)) continue;
       const fs::path p = dir / name;
       const struct stat st = LstatOrFail(p);
@@ -198,7 +188,7 @@ void MarkReplacedDir(const std::vector<fs::path>& was_dirs, const fs::path& u) {
 bool DiffLevel(const std::vector<fs::path>& dirs, const fs::path& merged, const fs::path& upper,
                const CopiedDirs& copied) {
   const auto lower = MergedLevel(dirs);
-  const auto now = ListNames(merged);
+  const auto now = ListDirNames(merged);
   bool changed = false;
   for (const auto& name : now) {
     const fs::path m = merged / name, u = upper / name;
@@ -224,7 +214,7 @@ bool DiffLevel(const std::vector<fs::path>& dirs, const fs::path& merged, const 
     changed = true;
   }
   for (const auto& [name, e] : lower) {
-    if (e.whiteout || IsDeviceNode(e.st) || now.count(name)) continue;
+    if (e.whiteout || IsDeviceNode(e.st) || std::binary_search(now.begin(), now.end(), name)) continue;
     MakeUpperDir(upper);
     MakeWhiteout(upper / name);
     changed = true;
@@ -234,7 +224,7 @@ bool DiffLevel(const std::vector<fs::path>& dirs, const fs::path& merged, const 
 
 // Returns true when `upper` is left empty.
 bool PruneLevel(const std::vector<fs::path>& dirs, const fs::path& upper) {
-  const auto names = ListNames(upper);
+  const auto names = ListDirNames(upper);
   std::optional<std::map<std::string, LowerEntry>> lower;  // listed only when needed
   size_t removed = 0;
   for (const auto& name : names) {
@@ -286,8 +276,9 @@ bool RemoveFuseXattrs(const fs::path& path) {
 
 void NormalizeFuseLevel(const std::vector<fs::path>& dirs, const fs::path& upper, bool over_lower) {
   bool opaque = RemoveFuseXattrs(upper);
-  const auto names = ListNames(upper);
-  opaque = opaque || names.count(".wh..wh..opq") || names.count(".wh..opq");
+  const auto names = ListDirNames(upper);
+  auto has = [&names](const char* n) { return std::binary_search(names.begin(), names.end(), n); };
+  opaque = opaque || has(".wh..wh..opq") || has(".wh..opq");
   // Below an opaque directory nothing shows through.
   const auto lower = opaque ? std::map<std::string, LowerEntry>{} : MergedLevel(dirs);
   auto shows = [&](const std::string& name) {
@@ -311,7 +302,7 @@ void NormalizeFuseLevel(const std::vector<fs::path>& dirs, const fs::path& upper
     if (::unlink(p.c_str()) != 0) SnapshotFail("remove", p);
   }
   if (opaque && over_lower) MarkReplacedDir(dirs, upper);
-  for (const auto& name : ListNames(upper)) {
+  for (const auto& name : ListDirNames(upper)) {
     const fs::path u = upper / name;
     if (!S_ISDIR(LstatOrFail(u).st_mode)) continue;
     const LowerEntry* below = shows(name);

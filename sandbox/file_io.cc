@@ -1,9 +1,11 @@
 #include "sandbox/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -58,6 +60,19 @@ std::string ReadFileToString(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) ThrowErrno("read " + path.string() + ": open");
   return ReadAll(fd.get(), "read " + path.string());
+}
+
+std::vector<std::string> ListDirNames(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) ThrowErrno("list " + dir.string());
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 void FsyncDir(const std::filesystem::path& dir) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sandbox/unique_fd.h"
 
@@ -31,6 +32,8 @@ size_t PreadFull(int fd, void* buf, size_t size, off_t offset);
 std::string ReadFileToString(const std::filesystem::path& path);
 // Atomically replaces `path` with `data`.
 void WriteFileAtomic(const std::filesystem::path& path, std::string_view data);
+// The names in a directory, sorted, without "." and ".."; throws Error.
+std::vector<std::string> ListDirNames(const std::filesystem::path& dir);
 // fsync(2) of a directory so a rename inside it is durable.
 void FsyncDir(const std::filesystem::path& dir);
 // Removes the temp files that WriteFileAtomic leaves in `dir` when its

@@ -54,6 +54,33 @@ bool NoRecordErrno(int e) { return e == ENODATA || e == EPERM || e == ENOTSUP; }
 
 constexpr uint32_t kNoChange = 0xFFFFFFFF;
 
+// The ids that stand for root on disk: the caller's own. Inside the build's
+// user namespace (or as real root) they are 0:0 and nothing is translated;
+// an unprivileged kiln with no user namespace at all (a default pod) owns
+// every file it writes, and those files are root's in the image.
+const Owner& Me() {
+  static const Owner me{static_cast<uint32_t>(::geteuid()), static_cast<uint32_t>(::getegid())};
+  return me;
+}
+
+// An image id as it is kept on disk, or nullopt when only a record can keep
+// it: the caller's own id already means root there.
+std::optional<uint32_t> DiskId(uint32_t image, uint32_t self) {
+  if (image == 0) return self;
+  if (image == self) return std::nullopt;
+  return image;
+}
+
+// The image's view of an on-disk owner.
+Owner ImageOwner(const struct stat& st) {
+  return {st.st_uid == Me().uid ? 0 : static_cast<uint32_t>(st.st_uid),
+          st.st_gid == Me().gid ? 0 : static_cast<uint32_t>(st.st_gid)};
+}
+
+// Where chown cannot give the owner: EINVAL, an id the namespace does not
+// map; EPERM, no CAP_CHOWN (no user namespace at all). Both are recorded.
+bool MustRecord(int e) { return e == EINVAL || e == EPERM; }
+
 }  // namespace
 
 std::string EncodeOwner(const Owner& owner) {
@@ -103,7 +130,7 @@ std::optional<Owner> DecodeOwner(std::string_view in) {
 }
 
 Owner OwnerOf(const std::optional<std::string>& value, const struct stat& st, const std::string& path) {
-  Owner owner{st.st_uid, st.st_gid};
+  Owner owner = ImageOwner(st);
   if (!value) return owner;
   auto rec = DecodeOwner(*value);
   if (!rec) throw Error(path + ": malformed " + kOwnerXattr + " xattr (not a Resource{uid, gid} message)");
@@ -124,14 +151,17 @@ Owner OwnerOf(const std::string& path, const struct stat& st) {
 
 void SetOwner(const std::string& path, uint32_t uid, uint32_t gid, const std::string& shown) {
   const std::string& name = shown.empty() ? path : shown;
-  if (::lchown(path.c_str(), uid, gid) == 0) {
-    if (::lremovexattr(path.c_str(), kOwnerXattr) != 0 && !NoRecordErrno(errno))
-      ThrowErrno("remove " + std::string(kOwnerXattr) + " of " + name);
-    return;
+  const auto du = DiskId(uid, Me().uid), dg = DiskId(gid, Me().gid);
+  if (du && dg) {
+    if (::lchown(path.c_str(), *du, *dg) == 0) {
+      if (::lremovexattr(path.c_str(), kOwnerXattr) != 0 && !NoRecordErrno(errno))
+        ThrowErrno("remove " + std::string(kOwnerXattr) + " of " + name);
+      return;
+    }
+    if (!MustRecord(errno)) ThrowErrno("chown " + name + " to " + Ids(uid, gid));
   }
-  if (errno != EINVAL) ThrowErrno("chown " + name + " to " + Ids(uid, gid));
   // Root's on disk (also clears setuid bits as a real chown would).
-  if (::lchown(path.c_str(), 0, 0) != 0) ThrowErrno("chown " + name + " to 0:0");
+  if (::lchown(path.c_str(), Me().uid, Me().gid) != 0) ThrowErrno("chown " + name + " to 0:0");
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) ThrowErrno("stat " + name);
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
@@ -146,13 +176,16 @@ void SetOwner(const std::string& path, uint32_t uid, uint32_t gid, const std::st
 }
 
 void SetOwnerFd(int fd, uint32_t uid, uint32_t gid, const std::string& path) {
-  if (::fchown(fd, uid, gid) == 0) {
-    if (::fremovexattr(fd, kOwnerXattr) != 0 && !NoRecordErrno(errno))
-      ThrowErrno("remove " + std::string(kOwnerXattr) + " of " + path);
-    return;
+  const auto du = DiskId(uid, Me().uid), dg = DiskId(gid, Me().gid);
+  if (du && dg) {
+    if (::fchown(fd, *du, *dg) == 0) {
+      if (::fremovexattr(fd, kOwnerXattr) != 0 && !NoRecordErrno(errno))
+        ThrowErrno("remove " + std::string(kOwnerXattr) + " of " + path);
+      return;
+    }
+    if (!MustRecord(errno)) ThrowErrno("chown " + path + " to " + Ids(uid, gid));
   }
-  if (errno != EINVAL) ThrowErrno("chown " + path + " to " + Ids(uid, gid));
-  if (::fchown(fd, 0, 0) != 0) ThrowErrno("chown " + path + " to 0:0");
+  if (::fchown(fd, Me().uid, Me().gid) != 0) ThrowErrno("chown " + path + " to 0:0");
   const std::string value = EncodeOwner({uid, gid});
   if (::fsetxattr(fd, kOwnerXattr, value.data(), value.size(), 0) != 0) {
     if (errno == ENOTSUP)

@@ -16,6 +16,7 @@
 
 #include "sandbox/copy_snapshot.h"
 #include "sandbox/error.h"
+#include "sandbox/file_io.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/whiteout.h"
 
@@ -44,19 +45,6 @@ constexpr size_t kMaxKept = 4;
 }
 
 std::string Join(const std::string& rel, const std::string& name) { return rel.empty() ? name : rel + "/" + name; }
-
-std::vector<std::string> ListNames(const fs::path& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) Fail("opendir", dir);
-  while (const dirent* e = ::readdir(d)) {
-    const std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 TreeIndex::Entry Stat(const fs::path& p) {
   TreeIndex::Entry e;
@@ -121,7 +109,7 @@ void ScanInto(const fs::path& root, const std::string& rel, TreeIndex& idx) {
   const bool dir = S_ISDIR(e.st.st_mode);
   idx.entries.emplace(rel, std::move(e));
   if (!dir) return;
-  auto names = ListNames(root / rel);
+  auto names = ListDirNames(root / rel);
   for (const auto& n : names) ScanInto(root, Join(rel, n), idx);
   idx.children.emplace(rel, std::move(names));
 }
@@ -147,7 +135,7 @@ class Differ {
   TreeIndex Run() {
     TreeIndex now;
     now.entries.emplace("", Stat(root_));
-    const auto names = ListNames(root_);
+    const auto names = ListDirNames(root_);
     ForEachTopLevel(names, now, [&](const std::string& name, TreeIndex& part) { Entry(name, part); });
     Whiteouts("", names);
     now.children.emplace("", names);
@@ -167,7 +155,7 @@ class Differ {
         both_dirs && (st.st_ino != was->st.st_ino || (e.btime >= 0 && was->btime >= 0 && e.btime != was->btime));
     if (both_dirs && !made_again) {
       now.entries.emplace(rel, std::move(e));
-      const auto names = ListNames(m);
+      const auto names = ListDirNames(m);
       bool changed = false;
       for (const auto& n : names) changed |= Entry(Join(rel, n), now);
       changed |= Whiteouts(rel, names);
@@ -222,7 +210,7 @@ class Differ {
     if (S_ISDIR(st.st_mode)) {
       if (::mkdir(to.c_str(), 0700) != 0) Fail("mkdir", to);
       now.entries.emplace(rel, std::move(e));
-      auto names = ListNames(from);
+      auto names = ListDirNames(from);
       for (const auto& n : names) Copy(Join(rel, n), Stat(from / n), now);
       now.children.emplace(rel, std::move(names));
       CopyAttrs(to, st);  // times after the children are in
@@ -263,7 +251,7 @@ class Differ {
 TreeIndex ScanTree(const fs::path& root) {
   TreeIndex idx;
   idx.entries.emplace("", Stat(root));
-  auto names = ListNames(root);
+  auto names = ListDirNames(root);
   ForEachTopLevel(names, idx, [&](const std::string& name, TreeIndex& part) { ScanInto(root, name, part); });
   idx.children.emplace("", std::move(names));
   return idx;

@@ -168,7 +168,7 @@ void AddBuildCommand(CLI::App& app) {
     sandbox::CheckSnapshotterSetting();
     // Everything after this point runs as namespace-root (a non-root caller
     // is re-executed here inside its user namespace).
-    const sandbox::Isolation isolation = ChooseBuildIsolation(f->isolation);
+    const sandbox::Isolation isolation = ChooseBuildIsolation(f->isolation, opts.progress == ProgressMode::kQuiet);
     sandbox::EnterBuildNamespace(ProcessArgc(), ProcessArgv(), &isolation);
     // (After the re-exec, so that each note prints once.)
     if (opts.progress != ProgressMode::kQuiet)

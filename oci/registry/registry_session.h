@@ -96,7 +96,7 @@ struct RegistryClient::Impl {
 // none, 416; 404 of an upload session when `session_url`) is taken for damage
 // in transit and becomes a TransportError, so that WithRetries sends it
 // again, at most kMaxContentRejections times per operation.
-constexpr int kMaxContentRejections = 3;
+constexpr int kMaxContentRejections = 5;
 void RejectedContentIsRetried(const RegistrySession& s, const HttpResponse& resp, std::initializer_list<long> ok,
                               const std::string& what, int& rejections, bool session_url = false);
 

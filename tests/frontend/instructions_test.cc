@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "frontend/flags.h"
+#include "frontend/shell_lex.h"
 
 namespace kiln::frontend {
 namespace {

@@ -121,9 +121,14 @@ for user in kiln-ranged kiln-single; do
   fi
 done
 
-# ---- a base layer kiln-single cannot unpack (a file owned by uid 1000): the
-# error names FROM and the layer, not the RUN that needed it ----
-own_base() { bash "$KT_SRC/scripts/make-busybox-rootfs.sh" "$1" && touch "$1/owned-by-app" && chown 1000:1000 "$1/owned-by-app"; }
+# ---- a base layer kiln-single cannot unpack: a file owned by uid 1000 is
+# recorded (sandbox/owner_record.h), but a symlink owned by uid 1000 cannot
+# carry the record. The error names FROM and the layer, not the RUN that
+# needed it ----
+own_base() {
+  bash "$KT_SRC/scripts/make-busybox-rootfs.sh" "$1" && ln -s bin/busybox "$1/owned-link" &&
+    chown -h 1000:1000 "$1/owned-link"
+}
 kt_make_layout "$KT_WORK/owned-base" latest sh own_base
 OB=$KT_WORK/ctx-owned-base
 mkdir -p "$OB"
@@ -131,7 +136,7 @@ printf 'FROM oci:%s:latest\nRUN true\n' "$KT_WORK/owned-base" >"$OB/Dockerfile"
 chmod -R a+rX "$OB"
 kt_fresh_root kiln-single >/dev/null
 if kt_as kiln-single "$KT_KILN" build --lint=off --progress=plain "$OB" >"$KT_WORK/owned-base.log" 2>&1; then
-  kt_fail "kiln-single unpacked a base layer owned by uid 1000"
+  kt_fail "kiln-single unpacked a base layer with a symlink owned by uid 1000"
 else
   kt_check "base layer chown failure names FROM and the layer" \
     grep -qE "kiln: error: Dockerfile:1: FROM oci:.*: base image layer sha256:[0-9a-f]{64}: " "$KT_WORK/owned-base.log"

@@ -93,10 +93,18 @@ COPY files/data.txt /etc/data.txt
 USER 1000
 WORKDIR /home/app/work
 DF
+# RUN as root, including a chown to an id a single-id namespace cannot map
+# (recorded by the chown emulation, issue 22 item 2).
 cat >"$CTX/run.Dockerfile" <<DF
 FROM oci:$W/busybox:latest
 COPY files /src
 RUN cat /src/data.txt /src/data.txt > /built && chmod 0640 /built && mkdir -p /var/app && rm /src/data.txt
+RUN chown 1000:1000 /built /var/app
+DF
+# RUN as another user: a process under an id the namespace cannot map.
+# Item 2 allows a precise error naming the step and the missing range there.
+cat >"$CTX/user.Dockerfile" <<DF
+FROM oci:$W/busybox:latest
 USER 1000
 WORKDIR /home/app/work
 RUN echo "\$(id -u):\$(id -g)" > /home/app/work/ids
@@ -106,7 +114,7 @@ kt_fresh_root "$user" >/dev/null
 host_out=$W/out-host
 mkdir -p "$host_out"; chown "$user:" "$host_out"
 declare -A host_id
-for b in copy run; do
+for b in copy run user; do
   if kt_as "$user" "$KT_KILN" build --lint=off -q -f "$CTX/$b.Dockerfile" --iidfile "$host_out/$b.iid" "$CTX" \
       >"$host_out/$b.log" 2>&1; then
     host_id[$b]=$(cat "$host_out/$b.iid")
@@ -115,14 +123,14 @@ for b in copy run; do
     host_id[$b]=none
   fi
 done
-kt_check "host: the two builds give image IDs" test "${host_id[copy]}" != none -a "${host_id[run]}" != none
+kt_check "host: the three builds give image IDs" test "${host_id[copy]}" != none -a "${host_id[run]}" != none -a "${host_id[user]}" != none
 
 # What runs in each container: both builds, COPY-only first (it must need
 # no namespace), each into the row's writable out dir.
 cat >"$W/in-container.sh" <<'SH'
 #!/bin/bash
 ctx=$1 out=$2
-for b in copy run; do
+for b in copy run user; do
   start=$(date +%s%N)
   kiln build --lint=off --progress=plain -f "$ctx/$b.Dockerfile" --iidfile "$out/$b.iid" "$ctx" >"$out/$b.log" 2>&1
   echo "$? $(( ($(date +%s%N) - start) / 1000000 ))" >"$out/$b.status"
@@ -138,6 +146,10 @@ chmod 0644 "$W/empty"
 precise_error() {
   grep -qiE 'kiln: error:.*(no_new_privs|no-new-privileges|allowPrivilegeEscalation|seccomp|securityContext|--security-opt|unconfined|CAP_[A-Z]+)' "$1"
 }
+
+# A step that needs an id the namespace cannot map must name the step and
+# the subordinate range that would give it.
+range_error() { grep -qE 'kiln: error: user.Dockerfile:[0-9]+: RUN.*(subordinate|/etc/sub[ug]id)' "$1"; }
 
 # The flags that give a row's settings (tests/integration/container_rows.txt).
 # Sets ENGINE_CMD (the engine's run command) and ROW_FLAGS.
@@ -192,7 +204,9 @@ build_result() {
     echo "DIFFERENT ID ($id, host $5)"; return 1
   elif [ "$status" = none ]; then
     echo "NOT RUN"; return 1
-  elif [ "$allows" = "same|error" ] && precise_error "$4"; then
+  elif [ "$allows" = "same|range" ] && range_error "$4"; then
+    echo "precise error (${ms} ms): $(grep -m1 'kiln: error:' "$4" | cut -c1-160)"
+  elif [ "$allows" = "same|error" ] && { precise_error "$4" || range_error "$4"; }; then
     echo "precise error (${ms} ms): $(grep -m1 'kiln: error:' "$4" | cut -c1-160)"
   else
     echo "FAILED (${ms} ms): $(grep -m1 -i 'error' "$4" | cut -c1-160)"; return 1
@@ -216,8 +230,8 @@ row_outcome() {  # row_outcome ID FAILED LOG...
 
 ROWS=()
 row() {
-  local id=$1 engine allows_run allows_copy what
-  read -r _ engine _ _ _ _ _ _ _ allows_run allows_copy _ < <(grep "^$id " "$KT_SRC/tests/integration/container_rows.txt")
+  local id=$1 engine caps idmap allows_run allows_copy what
+  read -r _ engine _ _ _ _ caps _ idmap allows_run allows_copy _ < <(grep "^$id " "$KT_SRC/tests/integration/container_rows.txt")
   what=$(grep "^$id " "$KT_SRC/tests/integration/container_rows.txt" | sed 's/.*| //')
   ROWS+=("$id")
   row_settings "$id" || { kt_fail "row $id: settings"; return; }
@@ -235,8 +249,15 @@ row() {
   line+=" | COPY-only: $res"
   res=$(build_result "$allows_run" "$out/run.status" "$out/run.iid" "$out/run.log" "${host_id[run]}") || failed=1
   line+=" | RUN: $res"
+  # Single-id rows may refuse a step that runs as another user, naming the range.
+  local allows_user=$allows_run
+  if [ "$allows_run" = same ] && { [ "$idmap" = norange ] || [ "$idmap" = setuid ] || [ "$caps" = drop-all ]; }; then
+    allows_user="same|range"
+  fi
+  res=$(build_result "$allows_user" "$out/user.status" "$out/user.iid" "$out/user.log" "${host_id[user]}") || failed=1
+  line+=" | RUN as USER 1000: $res"
   echo "row $id | $what | level: ${level:-not announced}$line | ${secs} s"
-  row_outcome "$id" "$failed" "$out/copy.log" "$out/run.log" "$out/container.log"
+  row_outcome "$id" "$failed" "$out/copy.log" "$out/run.log" "$out/user.log" "$out/container.log"
 }
 
 # The kiln image rebuilds itself inside a container (issue 22: "the kiln
@@ -311,7 +332,17 @@ if [ "${KILN_CONTAINERS_APT:-1}" != 0 ]; then
       secs=$(($(date +%s) - start))
       status=$(cat "$out/apt.status" 2>/dev/null || echo "not run")
       echo "apt example | row $id | level: $(announced_level "$out/apt.log") | exit $status | ${secs} s"
-      if [ "$status" = 0 ]; then failed=0; else failed=1; fi
+      # Without a range apt's switch to _apt may be refused, naming the step
+      # and the range (issue 22 item 2); the build with one must succeed.
+      if [ "$status" = 0 ]; then
+        failed=0
+      elif [ "$id" = podman-1000-norange ] &&
+        grep -qE 'kiln: error: Dockerfile:[0-9]+: RUN .*subordinate id range' "$out/apt.log"; then
+        failed=0
+        echo "# row $id-apt: a precise error naming the step and the missing range"
+      else
+        failed=1
+      fi
       row_outcome "$id-apt" "$failed" "$out/apt.log" "$out/container.log"
     done
   fi

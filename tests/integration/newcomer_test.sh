@@ -35,7 +35,7 @@ help=$("$KT_KILN" --help)
 kt_check "kiln --help names the default store" grep -qF '~/.local/share/kiln' <<<"$help"
 kt_check "README names the default store" grep -qF '~/.local/share/kiln' "$KT_SRC/README.md"
 kt_check "docs/cli.md names the default store" grep -qF '~/.local/share/kiln' "$KT_SRC/docs/cli.md"
-jobs_default=$("$KT_KILN" build --help | sed -nE 's/.*--jobs INT=([0-9]+) .*/\1/p')
+jobs_default=$("$KT_KILN" build --help | sed -nE 's/.*--jobs INT[^=]*=([0-9]+).*/\1/p')
 kt_check "kiln build --help shows a --jobs default" test -n "$jobs_default"
 kt_check "docs/scale.md gives --jobs' default ($jobs_default)" grep -qF "(\`--jobs N\`, default $jobs_default)" \
   "$KT_SRC/docs/scale.md"
