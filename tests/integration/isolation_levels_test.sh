@@ -108,6 +108,10 @@ rc=0; build kiln-ranged docker-user-run "$KT_WORK/ctx-run" --seccomp docker || r
 expect_error docker-user-run none "RUN needs a user namespace, and this machine refuses one" "$rc"
 grep -qF "seccompProfile: Unconfined" "$KT_WORK/docker-user-run.log" &&
   kt_ok "docker-user-run: the error names the pod setting" || kt_fail "docker-user-run: no setting named"
+# ...and a COPY-only build there gives the host's image ID: kiln's own ids
+# stand for root on disk, other owners are recorded (sandbox/owner_record.h).
+rc=0; build kiln-ranged docker-user-copy "$KT_WORK/ctx-copy" --seccomp docker || rc=$?
+expect_same docker-user-copy none host-copy "$rc"
 
 # A forced level the machine cannot give is an error; one it can give is used.
 rc=0; BUILD_ENV="KILN_ISOLATION=full" build root forced-full "$KT_WORK/ctx-run" --seccomp docker --caps docker || rc=$?
