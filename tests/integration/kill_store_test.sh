@@ -19,12 +19,7 @@
 # delay of up to 0.1 s. The phase that each kill hit (the last progress
 # line) is counted and printed.
 source "$(dirname "$0")/lib.sh"
-kt_require_root
-kt_workdir
-kt_setup_users
-kt_start_registry
-kt_make_busybox_layout
-kt_push_busybox
+kt_begin_registry_test
 chmod 0777 "$KT_WORK"
 
 rounds=${KILL_ROUNDS:-10}

@@ -142,6 +142,13 @@ kt_begin_build_test() {
   BB=$KT_BUSYBOX_LAYOUT
 }
 
+# The same, with a registry on 127.0.0.1 that holds busybox (KT_REGISTRY).
+kt_begin_registry_test() {
+  kt_begin_build_test
+  kt_start_registry
+  kt_push_busybox
+}
+
 # kt_make_layout LAYOUT TAG SHELL FILL...: an OCI layout holding LAYOUT:TAG,
 # one layer with the rootfs that `FILL... ROOTFS` makes, CMD SHELL. Made with
 # umoci, independent of kiln. Returns FILL's status.

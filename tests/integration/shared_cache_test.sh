@@ -4,12 +4,7 @@
 # layer from the registry cache and runs no step; a one-file change reruns
 # only the steps that depend on it.
 source "$(dirname "$0")/lib.sh"
-kt_require_root
-kt_workdir
-kt_setup_users
-kt_start_registry
-kt_make_busybox_layout
-kt_push_busybox
+kt_begin_registry_test
 user=kiln-ranged
 
 chmod 0777 "$KT_WORK"  # --iidfile is written by the unprivileged user
