@@ -40,8 +40,9 @@ SqliteDb::SqliteDb(std::string_view data, std::string what) : what_(std::move(wh
   if (be32(92) == be32(24) && pages * page_size > data.size())
     throw Error("sqlite " + what_ + ": truncated: the header says " + std::to_string(pages) + " pages of " +
                 std::to_string(page_size) + " bytes, the file has " + std::to_string(data.size()) + " bytes");
-  if (sqlite3_open_v2(":memory:", &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_PRIVATECACHE, nullptr) != SQLITE_OK)
-    Fail("opening an in-memory database");
+  const int opened = sqlite3_open_v2(":memory:", &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_PRIVATECACHE, nullptr);
+  owned_.reset(db_);  // sqlite3_open_v2 gives a handle to close even when it fails
+  if (opened != SQLITE_OK) Fail("opening an in-memory database");
   // Hardening for files from untrusted sources (sqlite.org/security.html).
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
   sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
@@ -68,7 +69,7 @@ SqliteDb::SqliteDb(std::string_view data, std::string what) : what_(std::move(wh
     throw Error("sqlite " + what_ + ": the database is corrupt (" + (first ? first : "no answer") + ")");
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+void SqliteDb::Closer::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
 void SqliteDb::Fail(const std::string& doing) const {
   std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";

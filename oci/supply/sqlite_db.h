@@ -37,7 +37,6 @@ class SqliteDb {
   // Opens and checks a copy of the database; `what` names it in error messages
   // ("/var/lib/rpm/rpmdb.sqlite"). Throws Error("sqlite <what>: ...").
   SqliteDb(std::string_view data, std::string what);
-  ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
 
@@ -48,8 +47,12 @@ class SqliteDb {
  private:
   [[noreturn]] void Fail(const std::string& doing) const;
 
+  struct Closer {
+    void operator()(sqlite3* db) const;
+  };
   std::string what_;
   std::string bytes_;  // what SQLite reads; the header may differ from the file's (WAL)
+  std::unique_ptr<sqlite3, Closer> owned_;  // closed however the constructor ends
   sqlite3* db_ = nullptr;
 };
 

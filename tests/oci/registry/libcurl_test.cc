@@ -45,7 +45,9 @@ TEST(LibCurl, LoadedWhileHeld) {
     EXPECT_TRUE(HttpLibraryVersion().starts_with("libcurl 7.")) << HttpLibraryVersion();
     EXPECT_EQ(UrlEscape("a b/c"), "a%20b%2Fc");
   }
+#if !defined(__SANITIZE_ADDRESS__)  // sanitizer builds keep it mapped (oci/registry/libcurl.cc)
   EXPECT_FALSE(CurlMapped()) << "the last hold unloads it";
+#endif
   EXPECT_THROW(Curl(), std::logic_error);
   CurlHold again;
   EXPECT_TRUE(CurlMapped());
