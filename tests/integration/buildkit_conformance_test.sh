@@ -77,16 +77,7 @@ for dir in "$KT_WORK"/cases/*/; do
   "$docker_cli" build --network=host -q "${args[@]}" -t "bk-$name" "$dir" >"$out/bk-$name.log" 2>&1
   brc=$?
   set -e
-  if [ "$expect" = fail ]; then
-    if [ $krc -ne 0 ] && [ $brc -ne 0 ]; then kt_ok "$name: both fail"; else
-      kt_fail "$name: expected both to fail (kiln $krc, buildkit $brc)"; fi
-    continue
-  fi
-  if [ $krc -ne 0 ] || [ $brc -ne 0 ]; then
-    kt_fail "$name: build failed (kiln $krc, buildkit $brc)"
-    tail -n 5 "$out/kiln-$name.log" "$out/bk-$name.log" | sed 's/^/    /'
-    continue
-  fi
+  kt_both_built "$name" "$expect" buildkit "$krc" "$brc" "$out/kiln-$name.log" "$out/bk-$name.log" || continue
   "$docker_cli" save "bk-$name" -o "$out/bk-$name.tar" &&
     skopeo copy -q "docker-archive:$out/bk-$name.tar" "oci:$out/bk-$name:latest" >/dev/null 2>&1 ||
     { kt_fail "$name: docker save / skopeo copy to an OCI layout failed"; continue; }

@@ -75,16 +75,7 @@ for dir in "$KT_WORK"/cases/*/; do
     -t "conf-$name" "$dir" >"$out/buildah-$name.log" 2>&1
   brc=$?
   set -e
-  if [ "$expect" = fail ]; then
-    if [ $krc -ne 0 ] && [ $brc -ne 0 ]; then kt_ok "$name: both fail"; else
-      kt_fail "$name: expected both to fail (kiln $krc, buildah $brc)"; fi
-    continue
-  fi
-  if [ $krc -ne 0 ] || [ $brc -ne 0 ]; then
-    kt_fail "$name: build failed (kiln $krc, buildah $brc)"
-    tail -n 5 "$out/kiln-$name.log" "$out/buildah-$name.log" | sed 's/^/    /'
-    continue
-  fi
+  kt_both_built "$name" "$expect" buildah "$krc" "$brc" "$out/kiln-$name.log" "$out/buildah-$name.log" || continue
   kt_as "$user" buildah push -q "conf-$name" "oci:$out/buildah-$name:latest" >/dev/null 2>&1 ||
     { kt_fail "$name: buildah push to oci layout failed"; continue; }
   $tree tree "$out/kiln-$name" "conf-$name" >"$out/$name.kiln.tree" 2>&1 ||

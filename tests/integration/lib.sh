@@ -142,6 +142,24 @@ kt_begin_build_test() {
   BB=$KT_BUSYBOX_LAYOUT
 }
 
+# kt_both_built NAME EXPECT PEER KILN_RC PEER_RC KILN_LOG PEER_LOG: judges one
+# conformance case built by kiln and by a peer (buildah, BuildKit). Returns 0
+# when both built and their results are to be compared; otherwise it has
+# counted the case (both failing as expected, or a failure) and returns 1.
+kt_both_built() {
+  local name=$1 expect=$2 peer=$3 krc=$4 prc=$5 klog=$6 plog=$7
+  if [ "$expect" = fail ]; then
+    if [ "$krc" -ne 0 ] && [ "$prc" -ne 0 ]; then kt_ok "$name: both fail"; else
+      kt_fail "$name: expected both to fail (kiln $krc, $peer $prc)"; fi
+    return 1
+  fi
+  if [ "$krc" -ne 0 ] || [ "$prc" -ne 0 ]; then
+    kt_fail "$name: build failed (kiln $krc, $peer $prc)"
+    tail -n 5 "$klog" "$plog" | sed 's/^/    /'
+    return 1
+  fi
+}
+
 # The same, with a registry on 127.0.0.1 that holds busybox (KT_REGISTRY).
 kt_begin_registry_test() {
   kt_begin_build_test
