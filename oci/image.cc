@@ -1,7 +1,5 @@
 #include "oci/image.h"
 
-#include <sys/utsname.h>
-
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -10,29 +8,6 @@
 namespace kiln::oci {
 
 using nlohmann::json;
-
-Platform Platform::Host() {
-  Platform p;
-  struct utsname u {};
-  if (::uname(&u) != 0) return p;
-  std::string m = u.machine;
-  if (m == "x86_64") p.architecture = "amd64";
-  else if (m == "aarch64" || m == "arm64") { p.architecture = "arm64"; p.variant = "v8"; }
-  else if (m.rfind("armv7", 0) == 0) { p.architecture = "arm"; p.variant = "v7"; }
-  else if (m.rfind("armv6", 0) == 0) { p.architecture = "arm"; p.variant = "v6"; }
-  else if (m == "i686" || m == "i386") p.architecture = "386";
-  else if (m == "ppc64le") p.architecture = "ppc64le";
-  else if (m == "s390x") p.architecture = "s390x";
-  else if (m == "riscv64") p.architecture = "riscv64";
-  else p.architecture = m;
-  return p;
-}
-
-std::string Platform::str() const {
-  std::string s = os + "/" + architecture;
-  if (!variant.empty()) s += "/" + variant;
-  return s;
-}
 
 std::string Rfc3339(int64_t unix_seconds) {
   time_t t = static_cast<time_t>(unix_seconds);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "oci/digest.h"
+#include "oci/platform.h"
 
 namespace kiln::oci {
 
@@ -31,14 +32,6 @@ inline constexpr const char* kDockerLayerGzip = "application/vnd.docker.image.ro
 inline constexpr const char* kRefNameAnnotation = "org.opencontainers.image.ref.name";
 inline bool IsIndexMediaType(const std::string& mt) { return mt == kOciIndex || mt == kDockerManifestList; }
 }  // namespace media
-
-struct Platform {
-  std::string os = "linux";
-  std::string architecture = "amd64";
-  std::string variant;
-  static Platform Host();
-  std::string str() const;  // "linux/amd64"
-};
 
 struct Descriptor {
   std::string media_type;

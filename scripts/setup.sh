@@ -14,19 +14,33 @@ test_deps=(uidmap docker-registry busybox-static skopeo umoci buildah runc fuse-
   apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq debootstrap curl shellcheck openssh-client
   bzip2 xz-utils  # ADD of .tar.bz2 / .tar.xz in the tests; neither is in a minbase system
   podman docker.io python3-yaml libcap2-bin  # the container rows; dockerd's BuildKit for conformance
-  clang libclang-rt-14-dev)  # libFuzzer targets (tests/fuzz)
+  clang libclang-rt-14-dev  # libFuzzer targets (tests/fuzz)
+  qemu-user-static binfmt-support)  # foreign-architecture RUN steps (multi-platform builds)
 
 want=("${build_deps[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test_deps[@]}")
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
 
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
 
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ "${1:-}" = "--test" ]; then
+  # Multi-platform tests: Debian's qemu handlers registered in binfmt_misc
+  # (no systemd starts binfmt-support in CI), and dpkg knowing arm64 so that
+  # `apt-get download busybox-static:arm64` gives a real arm64 base.
+  [ -e /proc/sys/fs/binfmt_misc/status ] || $sudo mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  $sudo update-binfmts --enable
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $sudo dpkg --add-architecture arm64
+    $sudo apt-get update -qq
+  fi
+fi

@@ -7,36 +7,13 @@
 #include "oci/registry/registry_session.h"
 
 namespace kiln::oci {
-namespace {
-
-
-// Exact variant first; an unspecified variant on either side matches any
-// (arm64 images often omit "v8").
-const Descriptor& ChoosePlatform(const Index& index, const Platform& want, const std::string& what) {
-  const Descriptor* loose = nullptr;
-  std::string available;
-  for (const auto& d : index.manifests) {
-    if (!d.platform) continue;
-    const Platform& p = *d.platform;
-    if (p.os == "unknown") continue;  // attestation manifests
-    available += (available.empty() ? "" : ", ") + p.str();
-    if (p.os != want.os || p.architecture != want.architecture) continue;
-    if (p.variant == want.variant) return d;
-    if (!loose && (p.variant.empty() || want.variant.empty())) loose = &d;
-  }
-  if (loose) return *loose;
-  throw Error(what + ": no manifest for platform " + want.str() + " in the index (available: " +
-              (available.empty() ? "none" : available) + ")");
-}
-
-}  // namespace
 
 Descriptor RegistryClient::ResolveManifest(const Reference& ref, const Platform& platform) {
   Descriptor desc;
   const std::string body = GetManifest(ref, &desc);
   if (!media::IsIndexMediaType(desc.media_type)) return desc;
   const Index index = ParseIndex(body);
-  const Descriptor chosen = ChoosePlatform(index, platform, "index " + desc.digest.str() + " of " + ref.str());
+  const Descriptor chosen = ChooseManifest(index, platform, "index " + desc.digest.str() + " of " + ref.str());
   Reference child = ref;
   child.digest = chosen.digest.str();
   GetManifest(child, &desc, chosen.size);  // verified against chosen.digest
@@ -53,7 +30,7 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
     if (media::IsIndexMediaType(desc.media_type)) {
       if (!store.HasBlob(desc.digest)) store.PutBlob(body, desc.media_type);
       const Index index = ParseIndex(body);
-      const Descriptor chosen = ChoosePlatform(index, platform, "index " + desc.digest.str());
+      const Descriptor chosen = ChooseManifest(index, platform, "index " + desc.digest.str());
       Reference child = ref;
       child.digest = chosen.digest.str();
       body = GetManifest(child, &desc, chosen.size);  // verified against chosen.digest

@@ -81,17 +81,6 @@ Index ReadLayoutIndex(const fs::path& dir) {
   return ParseIndex(sandbox::ReadFileToString(p));
 }
 
-Descriptor PickPlatform(const Index& idx, const std::string& where) {
-  Platform host = Platform::Host();
-  const Descriptor* best = nullptr;
-  for (auto& m : idx.manifests) {
-    if (!m.platform || m.platform->os != host.os || m.platform->architecture != host.architecture) continue;
-    if (!best || (!host.variant.empty() && m.platform->variant == host.variant)) best = &m;
-  }
-  if (!best) throw Error(where + ": no manifest for platform " + host.str());
-  return *best;
-}
-
 }  // namespace
 
 void ExportOciLayout(const Store& store, const Descriptor& manifest, const fs::path& dir, const std::string& tag,
@@ -144,7 +133,7 @@ Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string&
     if (Sha256Of(body) != desc.digest) throw Error(where + ": blob " + desc.digest.str() + " is corrupt");
     auto j = nlohmann::json::parse(body, nullptr, false);
     if (media::IsIndexMediaType(desc.media_type) || (j.is_object() && j.contains("manifests"))) {
-      desc = PickPlatform(ParseIndex(body), where);
+      desc = ChooseManifest(ParseIndex(body), Platform::Host(), where);
       continue;
     }
     Manifest m = ParseManifest(body);

@@ -182,7 +182,7 @@ kt_make_layout() {
   if [ "$rc" -eq 0 ]; then
     umoci repack --image "$layout:$tag" "$tmp" >/dev/null
     umoci config --image "$layout:$tag" --config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      --config.cmd "$shell" --architecture amd64 --os linux >/dev/null
+      --config.cmd "$shell" --architecture "${KT_LAYOUT_ARCH:-amd64}" --os linux >/dev/null
     umoci gc --layout "$layout" >/dev/null
     chmod -R a+rX "$layout"
   fi
@@ -200,6 +200,52 @@ kt_make_busybox_layout() {
 kt_push_busybox() {
   skopeo copy -q --dest-tls-verify=false "oci:$KT_BUSYBOX_LAYOUT:latest" \
     "docker://$KT_REGISTRY/busybox:latest" >/dev/null
+}
+
+# Debian's arm64 busybox-static, the host's version, fetched once into a cache
+# (setup.sh --test adds the arm64 architecture to dpkg). Prints its path.
+kt_arm64_busybox() {
+  local cache=/var/cache/kiln-test/busybox-arm64 ver
+  ver=$(dpkg-query -W -f='${Version}' busybox-static)
+  if [ ! -x "$cache/$ver/bin/busybox" ]; then
+    mkdir -p "$cache/$ver.tmp"
+    (cd "$cache/$ver.tmp" && apt-get download -q "busybox-static:arm64=$ver" >/dev/null 2>&1) ||
+      { echo "kt_arm64_busybox: apt-get download busybox-static:arm64=$ver failed (dpkg --add-architecture arm64 && apt-get update)" >&2; return 1; }
+    dpkg-deb -x "$cache/$ver.tmp"/busybox-static_*_arm64.deb "$cache/$ver.tmp/root"
+    rm -rf "${cache:?}/$ver"
+    mkdir -p "$cache/$ver/bin"
+    cp "$cache/$ver.tmp/root/bin/busybox" "$cache/$ver/bin/busybox"
+    rm -rf "${cache:?}/$ver.tmp"
+  fi
+  echo "$cache/$ver/bin/busybox"
+}
+
+# kt_push_multiarch_busybox [NAME]: a two-platform busybox base in the test
+# registry as NAME:latest (default busybox-multi): an OCI index of linux/amd64
+# and linux/arm64/v8 (the variant spelled as Docker Hub's indexes do), made
+# with umoci, skopeo and curl, independent of kiln. Sets KT_MULTI_REF.
+kt_push_multiarch_busybox() {
+  local name=${1:-busybox-multi} arm_bb arch digest size entries=""
+  arm_bb=$(kt_arm64_busybox) || kt_fail "no arm64 busybox"
+  for arch in amd64 arm64; do
+    local layout=$KT_WORK/multi-$arch
+    if [ "$arch" = arm64 ]; then
+      KT_LAYOUT_ARCH=arm64 BUSYBOX=$arm_bb kt_make_layout "$layout" latest sh bash "$KT_SRC/scripts/make-busybox-rootfs.sh"
+    else
+      kt_make_layout "$layout" latest sh bash "$KT_SRC/scripts/make-busybox-rootfs.sh"
+    fi
+    skopeo copy -q --dest-tls-verify=false "oci:$layout:latest" "docker://$KT_REGISTRY/$name:$arch" >/dev/null
+    skopeo inspect --raw --tls-verify=false "docker://$KT_REGISTRY/$name:$arch" >"$layout.manifest"
+    digest=sha256:$(sha256sum <"$layout.manifest" | cut -d' ' -f1)
+    size=$(wc -c <"$layout.manifest")
+    local plat='{"architecture":"amd64","os":"linux"}'
+    [ "$arch" = arm64 ] && plat='{"architecture":"arm64","os":"linux","variant":"v8"}'
+    entries+="${entries:+,}{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"$digest\",\"size\":$size,\"platform\":$plat}"
+  done
+  curl -fsS -X PUT -H 'Content-Type: application/vnd.oci.image.index.v1+json' \
+    --data-binary "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[$entries]}" \
+    "http://$KT_REGISTRY/v2/$name/manifests/latest" >/dev/null
+  KT_MULTI_REF=$KT_REGISTRY/$name:latest
 }
 
 # Prints the Debian mirror of this machine's apt sources: deb822 *.sources
