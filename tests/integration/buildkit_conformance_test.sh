@@ -34,15 +34,9 @@ skopeo copy -q --dest-tls-verify=false "oci:$KT_BUSYBOX_LAYOUT:user" "docker://$
 
 # dockerd of our own: private socket, data and exec roots; no networking setup.
 dd=$(mktemp -d /tmp/kiln-bk-dockerd.XXXXXX)  # short: the socket path has a length limit
-dockerd --data-root "$dd/root" --exec-root "$dd/exec" -H "unix://$dd/sock" --pidfile "$dd/pid" \
-  --iptables=false --ip-forward=false --bridge=none --storage-driver=overlay2 >"$KT_WORK/dockerd.log" 2>&1 &
-dockerd_pid=$!
-kt_on_exit "kill $dockerd_pid 2>/dev/null; wait $dockerd_pid 2>/dev/null; rm -rf '$dd'"
-export DOCKER_HOST=unix://$dd/sock DOCKER_BUILDKIT=1
-for _ in $(seq 150); do "$docker_cli" version >/dev/null 2>&1 && break; sleep 0.2; done
-if ! "$docker_cli" version >/dev/null 2>&1; then
-  tail -n 20 "$KT_WORK/dockerd.log"; kt_fail "dockerd did not start"; kt_done; exit 1
-fi
+kt_on_exit "rm -rf '$dd'"
+kt_start_dockerd "$dd" || { kt_fail "dockerd did not start"; kt_done; exit 1; }
+export DOCKER_BUILDKIT=1
 
 cp -a "$KT_SRC/tests/conformance" "$KT_WORK/cases"
 cp -a "$KT_SRC/tests/conformance-buildkit/." "$KT_WORK/cases/"

@@ -52,14 +52,8 @@ kt_ok "loaded into podman ($(($(date +%s) - start)) s)"
 
 D=$W/docker
 mkdir -p "$D"
-dockerd --data-root "$D/root" --exec-root "$D/exec" -H "unix://$D/sock" --pidfile "$D/pid" \
-  --iptables=false --ip-forward=false --bridge=none --storage-driver=overlay2 >"$D/log" 2>&1 &
-dockerd_pid=$!
-kt_on_exit "kill $dockerd_pid 2>/dev/null; wait $dockerd_pid 2>/dev/null"
-export DOCKER_HOST=unix://$D/sock
-for _ in $(seq 150); do /usr/bin/docker version >/dev/null 2>&1 && break; sleep 0.2; done
 start=$(date +%s)
-if /usr/bin/docker version >/dev/null 2>&1 &&
+if kt_start_dockerd "$D" &&
    skopeo copy -q "oci:$W/kiln-image:test" "docker-archive:$W/kiln.tar:kiln:test" >"$W/load.log" 2>&1 &&
    /usr/bin/docker load -i "$W/kiln.tar" >>"$W/load.log" 2>&1; then
   kt_ok "loaded into dockerd ($(($(date +%s) - start)) s)"

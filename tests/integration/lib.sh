@@ -253,6 +253,15 @@ kt_push_multiarch_busybox() {
 # deb.debian.org. Either file may be missing. KT_APT_DIR: for the tests of this.
 kt_debian_mirror() { APT_DIR=${KT_APT_DIR:-/etc/apt} "$KT_SRC/scripts/debian-mirror.sh"; }
 
+# kt_start_dockerd DIR: a private dockerd (scripts/start-dockerd.sh), stopped
+# when the test ends; exports DOCKER_HOST. Returns non-zero when it did not start.
+kt_start_dockerd() {
+  local dir=$1
+  "$KT_SRC/scripts/start-dockerd.sh" "$dir" || return 1
+  kt_on_exit "kill \$(cat '$dir/pid') 2>/dev/null; for _ in \$(seq 100); do [ -e '$dir/pid' ] || break; sleep 0.1; done"
+  export DOCKER_HOST=unix://$dir/sock
+}
+
 # Rootless buildah for USER as these machines need it: runc (crun refuses the
 # hybrid cgroup layout), cgroupfs (no systemd), overlay storage.
 kt_setup_buildah() {
