@@ -103,27 +103,7 @@ void CopyContent(const fs::path& from, const fs::path& to) {
   if (!in.valid()) SnapshotFail("open", from);
   UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) SnapshotFail("create", to);
-  for (;;) {
-    ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
-    if (n == 0) return;
-    if (n > 0) continue;
-    if (errno == EINTR) continue;
-    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) SnapshotFail("copy", from);
-    break;  // a filesystem without copy_file_range: plain reads and writes
-  }
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(in.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) SnapshotFail("read", from);
-    if (n == 0) return;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::write(out.get(), buf + done, static_cast<size_t>(n - done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) SnapshotFail("write", to);
-      done += w;
-    }
-  }
+  CopyData(in.get(), out.get(), "copy snapshot: copying " + from.string() + " to " + to.string());
 }
 
 namespace {

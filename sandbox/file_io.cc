@@ -44,6 +44,25 @@ void WriteAll(int fd, std::string_view data, const std::string& what) {
   if (!TryWriteAll(fd, data)) ThrowErrno(what + ": write");
 }
 
+void CopyData(int in, int out, const std::string& what) {
+  for (;;) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+    if (n == 0) return;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) ThrowErrno(what);
+    break;  // a filesystem without copy_file_range: plain reads and writes
+  }
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(in, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ThrowErrno(what + ": read");
+    if (n == 0) return;
+    WriteAll(out, std::string_view(buf, static_cast<size_t>(n)), what);
+  }
+}
+
 size_t PreadFull(int fd, void* buf, size_t size, off_t offset) {
   char* p = static_cast<char*>(buf);
   size_t got = 0;

@@ -25,6 +25,10 @@ inline void WriteAll(int fd, const void* data, size_t size, const std::string& w
 // The same where nothing can be done about a failure (reporting an error on
 // a status pipe whose reader is gone): false instead of an exception.
 bool TryWriteAll(int fd, std::string_view data);
+// Copies `in` from its offset to end of file into `out` (copy_file_range,
+// which clones where the filesystem can; plain reads and writes where it
+// has none); throws Error("<what>: ...").
+void CopyData(int in, int out, const std::string& what);
 // pread(2) of `size` bytes at `offset`, retrying on EINTR/short reads: the
 // number read, less than `size` only at end of file or on an error.
 size_t PreadFull(int fd, void* buf, size_t size, off_t offset);

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/sysmacros.h>
 
+#include "sandbox/binfmt_interpreter.h"
 #include "sandbox/capabilities.h"
 #include "sandbox/chroot_step_files.h"
 #include "sandbox/chown_emulation.h"
@@ -392,6 +393,9 @@ std::string SpecToJson(const RunSpec& spec) {
   j["rlimits"] = nlohmann::json::array();
   for (const auto& r : spec.rlimits) j["rlimits"].push_back({r.resource, r.soft, r.hard});
   j["shm_size"] = spec.shm_size;
+  if (spec.emulation)
+    j["emulation"] = {{"native", spec.emulation->native}, {"handler", spec.emulation->handler},
+                      {"interpreter", spec.emulation->interpreter}, {"fix_binary", spec.emulation->fix_binary}};
   return j.dump();
 }
 
@@ -422,6 +426,11 @@ RunSpec SpecFromJson(const std::string& text) {
     for (const auto& r : j.at("rlimits"))
       spec.rlimits.push_back({r.at(0).get<int>(), r.at(1).get<uint64_t>(), r.at(2).get<uint64_t>()});
     spec.shm_size = j.at("shm_size").get<uint64_t>();
+    if (j.contains("emulation")) {
+      const auto& e = j.at("emulation");
+      spec.emulation = Emulation{e.at("native").get<bool>(), e.at("handler").get<std::string>(),
+                                 e.at("interpreter").get<std::string>(), e.at("fix_binary").get<bool>()};
+    }
   } catch (const nlohmann::json::exception& e) {
     throw Error(std::string("malformed sandbox spec: ") + e.what());
   }
@@ -459,12 +468,15 @@ int HelperMain(int argc, char** argv) {
     MountStubs stubs(spec.rootfs);
     std::optional<DeviceNodes> nodes;
     std::optional<EtcFiles> etc_files;
+    std::optional<InterpreterCopy> interpreter;
     if (chroot) {
       etc_files.emplace(spec.rootfs, resolv_conf);
       // Nothing can be mounted: /dev gets nodes of its own, /proc and /sys stay as the image has them.
       if (iso.mknod) stubs.Ensure("dev", true, false);
       nodes.emplace(spec.rootfs, iso.mknod);
+      if (NeedsInterpreterInRoot(spec)) interpreter.emplace(spec.rootfs, *spec.emulation, stubs);
     } else {
+      if (NeedsInterpreterInRoot(spec)) spec.mounts.push_back(InterpreterBind(*spec.emulation));
       for (const auto& s : StubsFor(spec)) stubs.Ensure(s.rel, s.is_dir, s.optional);
       int flags = 0;
       if (OwnPidNamespace(iso)) flags |= CLONE_NEWPID;
@@ -498,6 +510,7 @@ int HelperMain(int argc, char** argv) {
     ::close(init_pipe[0]);
     if (nodes) nodes->Remove();
     if (etc_files) etc_files->Restore();
+    if (interpreter) interpreter->Remove();
     stubs.RemoveAll();
     if (!msg.empty() && msg[0] == 'E') {
       report({{"error", msg.substr(1)}});

@@ -19,13 +19,24 @@ mkdir -p "$src/scripts" "$src/tests/sandbox"
 cp "$KT_SRC/scripts/make-busybox-rootfs.sh" "$src/scripts/"
 cp "$KT_SRC/tests/sandbox/probe.c" "$src/tests/sandbox/"
 chmod -R a+rX "$src"
-export KT_EXTRA_ENV="KILN_SOURCE_DIR=$src"
+# Emulated RUN (tests/sandbox/emulation_test.cc): Debian's arm64 busybox, and
+# a binfmt_misc handler without flag F that only KILN-marked arm64 binaries
+# match (registered here as root: the users cannot; parallel-safe, as it
+# takes no binary from Debian's qemu-aarch64 entry).
+arm64_bb=$(kt_arm64_busybox) || { kt_fail "no arm64 busybox for the emulation tests"; arm64_bb=/nonexistent; }
+[ -r "$arm64_bb" ] && install -m 0755 "$arm64_bb" "$src/busybox-arm64"
+binfmt_handler=kiln-test-$$
+printf '%s' ":$binfmt_handler:M::\\x7fELF\\x02\\x01\\x01\\x00\\x00KILN\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:P" \
+  >/proc/sys/fs/binfmt_misc/register || kt_fail "registering the test binfmt_misc handler $binfmt_handler"
+kt_on_exit "echo -1 >/proc/sys/fs/binfmt_misc/$binfmt_handler"
+export KILN_ARM64_BUSYBOX=$src/busybox-arm64 KILN_TEST_BINFMT_HANDLER=$binfmt_handler
+export KT_EXTRA_ENV="KILN_SOURCE_DIR=$src KILN_ARM64_BUSYBOX=$src/busybox-arm64 KILN_TEST_BINFMT_HANDLER=$binfmt_handler"
 
 run_as() {  # run_as WHO cmd...
   local who=$1; shift
   local log=$KT_WORK/sandbox-$who.log
   if [ "$who" = root ]; then
-    env KILN_SOURCE_DIR="$src" "$@" >"$log" 2>&1
+    env KILN_SOURCE_DIR="$src" "$@" >"$log" 2>&1  # with the emulation variables exported above
   else
     kt_as "$who" "$@" >"$log" 2>&1
   fi

@@ -20,6 +20,7 @@
 namespace kiln::sandbox {
 namespace {
 
+using testing::IsolationScope;
 using testing::StepRootfs;
 
 IsolationProbe Everything() {
@@ -162,16 +163,6 @@ TEST(IsolationChoiceTest, ParseAndSerialize) {
   EXPECT_NE(none.run_refusal.find("RUN needs"), std::string::npos);
   EXPECT_THROW(Isolation::Deserialize("full:1"), Error);
 }
-
-// Sets the current isolation for one test and puts the full level back.
-class IsolationScope {
- public:
-  explicit IsolationScope(const Isolation& iso) : saved_(CurrentIsolation()) { SetCurrentIsolation(iso); }
-  ~IsolationScope() { SetCurrentIsolation(saved_); }
-
- private:
-  Isolation saved_;
-};
 
 TEST(IsolationProbeTest, ThisMachineGivesTheFullSandbox) {
   // The tests run in the build namespace (main_test.cc): as root, or as

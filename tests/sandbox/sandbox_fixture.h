@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "sandbox/isolation_level.h"
 #include "sandbox/overlay.h"
 #include "sandbox/run.h"
 #include "sandbox/userns.h"
@@ -45,6 +46,16 @@ inline void WriteText(const std::filesystem::path& p, const std::string& text) {
   std::ofstream out(p);
   out << text;
 }
+
+// Sets the current isolation level for one test and puts the previous one back.
+class IsolationScope {
+ public:
+  explicit IsolationScope(const Isolation& iso) : saved_(CurrentIsolation()) { SetCurrentIsolation(iso); }
+  ~IsolationScope() { SetCurrentIsolation(saved_); }
+
+ private:
+  Isolation saved_;
+};
 
 // KILN_SNAPSHOTTER for the lifetime of the object (overlay, copy).
 class SnapshotterEnv {
@@ -76,13 +87,13 @@ class BaseRootfs {
   std::string top_, dir_;
 };
 
-// A writable step rootfs: base as lower, fresh upper.
+// A writable step rootfs: base (or `lower`) as lower, fresh upper.
 class StepRootfs {
  public:
-  StepRootfs() {
+  explicit StepRootfs(const std::string& lower = BaseRootfs::Path()) {
     top_ = MakeTempDir("kiln-sbx-step");
     for (const char* d : {"upper", "work", "merged"}) std::filesystem::create_directory(top_ + "/" + d);
-    mount_.emplace(std::vector<std::filesystem::path>{BaseRootfs::Path()}, upper(), top_ + "/work", merged());
+    mount_.emplace(std::vector<std::filesystem::path>{lower}, upper(), top_ + "/work", merged());
   }
   ~StepRootfs() {
     mount_.reset();
