@@ -1,8 +1,10 @@
 #include "sandbox/binfmt_interpreter.h"
 
+#include <elf.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "sandbox/error.h"
@@ -19,6 +21,26 @@ std::pair<std::string, std::string> RelParts(const std::string& absolute) {
   const size_t slash = rel.rfind('/');
   if (slash == std::string::npos) return {".", rel};
   return {rel.substr(0, slash), rel.substr(slash + 1)};
+}
+
+// The program interpreter (dynamic loader) an ELF file asks for, or "" for a
+// static one (or a file that is no 64-bit ELF: the kernel judges those).
+std::string DynamicLoaderOf(const std::filesystem::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  Elf64_Ehdr eh {};
+  if (!fd.valid() || PreadFull(fd.get(), &eh, sizeof eh, 0) != sizeof eh) return "";
+  if (std::string(reinterpret_cast<const char*>(eh.e_ident), 4) != "\x7f" "ELF" || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh.e_phentsize != sizeof(Elf64_Phdr))
+    return "";
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph {};
+    if (PreadFull(fd.get(), &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph)) != sizeof ph) return "";
+    if (ph.p_type != PT_INTERP) continue;
+    std::string loader(std::min<uint64_t>(ph.p_filesz, 4096), '\0');
+    loader.resize(PreadFull(fd.get(), loader.data(), loader.size(), static_cast<off_t>(ph.p_offset)));
+    return loader.substr(0, loader.find('\0'));
+  }
+  return "";
 }
 
 }  // namespace
@@ -39,6 +61,11 @@ std::filesystem::path HostInterpreter(const Emulation& emulation) {
                 "; the handler has no flag F, so the kernel looks for it at each run: reinstall its package "
                 "(qemu-user-static) or register the handler with flag F (update-binfmts --import with "
                 "fix-binary yes)");
+  // Inside the step's root the host's libraries are missing.
+  if (const std::string loader = DynamicLoaderOf(real); !loader.empty())
+    throw Error(what + " (" + real.string() + ") is dynamically linked (it needs " + loader +
+                "), and the handler has no flag F, so it would have to run inside the step's root, which lacks the "
+                "host's libraries: register the static one of qemu-user-static, or the handler with flag F");
   return real;
 }
 

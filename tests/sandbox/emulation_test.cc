@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sandbox/binfmt.h"
+#include "sandbox/binfmt_interpreter.h"
 #include "sandbox/error.h"
 #include "sandbox/isolation_level.h"
 #include "sandbox/run.h"
@@ -262,6 +263,19 @@ TEST_F(EmulationTest, AMissingInterpreterIsAPreciseError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("the interpreter /nonexistent/qemu-aarch64 of the binfmt_misc handler "
                                          "kiln-test-missing is not a file on this host"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(BinfmtInterpreterTest, OnlyAStaticInterpreterCanServeInsideTheRoot) {
+  EXPECT_EQ(HostInterpreter(Emulation{false, "qemu-aarch64", kInterpreter, true}),
+            std::filesystem::canonical(kInterpreter));
+  try {
+    HostInterpreter(Emulation{false, "kiln-test-dynamic", "/bin/true", false});
+    FAIL() << "a dynamically linked interpreter was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is dynamically linked (it needs /"),
               std::string::npos)
         << e.what();
   }
