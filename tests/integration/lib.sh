@@ -208,14 +208,19 @@ kt_arm64_busybox() {
   local cache=/var/cache/kiln-test/busybox-arm64 ver
   ver=$(dpkg-query -W -f='${Version}' busybox-static)
   if [ ! -x "$cache/$ver/bin/busybox" ]; then
-    mkdir -p "$cache/$ver.tmp"
-    (cd "$cache/$ver.tmp" && apt-get download -q "busybox-static:arm64=$ver" >/dev/null 2>&1) ||
-      { echo "kt_arm64_busybox: apt-get download busybox-static:arm64=$ver failed (dpkg --add-architecture arm64 && apt-get update)" >&2; return 1; }
-    dpkg-deb -x "$cache/$ver.tmp"/busybox-static_*_arm64.deb "$cache/$ver.tmp/root"
-    rm -rf "${cache:?}/$ver"
-    mkdir -p "$cache/$ver/bin"
-    cp "$cache/$ver.tmp/root/bin/busybox" "$cache/$ver/bin/busybox"
-    rm -rf "${cache:?}/$ver.tmp"
+    mkdir -p "$cache"
+    (  # tests that run at the same time (sandbox_tests, the integration scripts) fetch it once
+      flock 9
+      [ -x "$cache/$ver/bin/busybox" ] && exit 0
+      mkdir -p "$cache/$ver.tmp"
+      (cd "$cache/$ver.tmp" && apt-get download -q "busybox-static:arm64=$ver" >/dev/null 2>&1) ||
+        { echo "kt_arm64_busybox: apt-get download busybox-static:arm64=$ver failed (dpkg --add-architecture arm64 && apt-get update)" >&2; exit 1; }
+      dpkg-deb -x "$cache/$ver.tmp"/busybox-static_*_arm64.deb "$cache/$ver.tmp/root"
+      rm -rf "${cache:?}/$ver"
+      mkdir -p "$cache/$ver/bin"
+      cp "$cache/$ver.tmp/root/bin/busybox" "$cache/$ver/bin/busybox"
+      rm -rf "${cache:?}/$ver.tmp"
+    ) 9>"$cache/.lock" || return 1
   fi
   echo "$cache/$ver/bin/busybox"
 }
