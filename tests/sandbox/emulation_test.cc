@@ -22,6 +22,7 @@
 #include "sandbox/binfmt.h"
 #include "sandbox/binfmt_interpreter.h"
 #include "sandbox/error.h"
+#include "sandbox/file_io.h"
 #include "sandbox/isolation_level.h"
 #include "sandbox/run.h"
 #include "sandbox/userns.h"
@@ -124,6 +125,12 @@ class TestHandler {
     if (const char* n = std::getenv("KILN_TEST_BINFMT_HANDLER")) {
       name = n;
     } else if (::geteuid() == 0 && !CurrentNamespace().rootless) {
+      // Entries a killed run left (they match only marked binaries, but pile up).
+      for (const auto& e : ListDirNames(kBinfmt)) {
+        if (e.rfind("kiln-test-", 0) != 0) continue;
+        const long pid = std::atol(e.c_str() + 10);
+        if (pid > 0 && ProcessIsGone(static_cast<pid_t>(pid))) std::ofstream(std::string(kBinfmt) + "/" + e) << "-1";
+      }
       name = "kiln-test-" + std::to_string(::getpid());
       std::ofstream reg(std::string(kBinfmt) + "/register");
       reg << RegisterLine(name);
