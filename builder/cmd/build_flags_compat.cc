@@ -91,7 +91,7 @@ void AddCompatFlags(CLI::App* cmd, const std::shared_ptr<CompatFlags>& f) {
   multi("--annotation", f->annotations, "Annotation [manifest:|index:]KEY=VALUE on the manifest (default) or the OCI layout's index");
   multi("--add-host", f->add_hosts, "Line for RUN's /etc/hosts: NAME:IP (or NAME=IP)");
   multi("--build-context", f->build_contexts, "Named context NAME=DIR|docker-image://REF|oci-layout://PATH[:TAG] for FROM and COPY --from");
-  multi("--ssh", f->ssh, "Agent socket for RUN --mount=type=ssh: default | default=SOCKET | ID=SOCKET");
+  multi("--ssh", f->ssh, "Agent for RUN --mount=type=ssh: default | ID=SOCKET | ID=KEYFILE[,KEYFILE] (served by an agent of kiln's own)");
   multi("--ulimit", f->ulimits, "RUN resource limit TYPE=SOFT[:HARD], e.g. nofile=1024:2048");
   multi("--attest", f->attest, "Attestation type=sbom|provenance[,disabled=true] (kiln attaches both together)");
   multi("--build-arg-file", f->build_arg_files, "File of KEY=VALUE build arguments, one per line (buildah)");

@@ -4,7 +4,8 @@
 # certificate. Mirrors are tried first (a dead one is left with a note),
 # `blocked` refuses, `insecure` allows the self-signed registry, aliases and
 # unqualified-search-registries qualify short names, the user's
-# ~/.config/containers/registries.conf is read, and --registry-mirror mirrors
+# ~/.config/containers/registries.conf and the registries.conf.d drop-ins are
+# read, short-name-mode decides ambiguous short names, --registry-mirror mirrors
 # docker.io as dockerd's flag does (FROM busybox with no internet).
 source "$(dirname "$0")/lib.sh"
 kt_require_root
@@ -119,6 +120,37 @@ else
   tail -n 5 "$KT_WORK/build-mirror.log"; kt_fail "build --registry-mirror: FROM busybox from the docker.io mirror"
 fi
 kt_check "a malformed --registry-mirror is refused" fails_quietly kt_as "$user" "$KT_KILN" pull --registry-mirror "quay.io=" busybox
+
+# ---- registries.conf.d drop-ins (a private XDG_CONFIG_HOME) and short-name-mode ----
+xdg=$KT_WORK/xdg; dropins=$xdg/containers/registries.conf.d
+mkdir -p "$dropins"
+# Two search registries replace the main file's one: MAIN (no busybox) first, then the mirror.
+printf 'unqualified-search-registries = ["%s", "%s"]\n' "$MAIN" "$MIRROR" >"$dropins/10-search.conf"
+chown -R "$user:" "$xdg"; chmod -R a+rX "$xdg"
+dropin_env="CONTAINERS_REGISTRIES_CONF=$conf XDG_CONFIG_HOME=$xdg"
+kt_fresh_root "$user" >/dev/null
+if KT_EXTRA_ENV=$dropin_env pull library/busybox:latest >"$KT_WORK/permissive.log" 2>&1; then
+  kt_ok "drop-in search registries, permissive: the first that has the image"
+  kt_check "...after the first said no" grep -q "$MAIN/library/busybox:latest failed, trying the next unqualified-search registry" \
+    "$KT_WORK/permissive.log"
+  kt_check "...stored under the registry that answered" grep -qx "$MIRROR/library/busybox:latest" <(KT_EXTRA_ENV=$dropin_env kt_as "$user" "$KT_KILN" images -q)
+else
+  cat "$KT_WORK/permissive.log"; kt_fail "drop-in search registries, permissive: the first that has the image"
+fi
+printf 'short-name-mode = "enforcing"\n' >"$dropins/20-enforcing.conf"; chmod a+r "$dropins/20-enforcing.conf"
+if KT_EXTRA_ENV=$dropin_env pull library/busybox:latest >"$KT_WORK/enforcing.log" 2>&1; then
+  kt_fail "short-name-mode = enforcing let an ambiguous short name through"
+else
+  kt_check "enforcing (a later drop-in): an ambiguous short name is refused" \
+    grep -q "short name library/busybox:latest is ambiguous.*$dropins/10-search.conf.*enforcing ($dropins/20-enforcing.conf)" \
+    "$KT_WORK/enforcing.log"
+fi
+printf '[aliases]\n"library/busybox" = "%s/library/busybox"\n' "$MIRROR" >"$dropins/30-alias.conf"; chmod a+r "$dropins/30-alias.conf"
+if KT_EXTRA_ENV=$dropin_env pull -q library/busybox:latest >"$KT_WORK/alias-dropin.log" 2>&1; then
+  kt_ok "enforcing: an alias from a drop-in resolves the short name"
+else
+  cat "$KT_WORK/alias-dropin.log"; kt_fail "enforcing: an alias from a drop-in resolves the short name"
+fi
 
 # ---- a registries.conf that is not TOML stops the pull, naming the line ----
 printf 'unqualified-search-registries = [\n= oops\n' >"$KT_WORK/bad.conf"; chmod a+r "$KT_WORK/bad.conf"
