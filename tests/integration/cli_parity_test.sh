@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # kiln build as a drop-in for `docker buildx build` / `buildah build`
 # (docs/docker-compat.md): the -o forms buildx takes (OCI/docker archives,
-# stdout, the final filesystem as a tar or a directory, type=image push),
+# stdout into Debian's dockerd's `docker load`, the final filesystem as a tar
+# or a directory, type=image push),
 # --label/--annotation, --add-host/--ulimit/--shm-size inside RUN,
-# --build-context, --ssh, --check, --sbom/--attest, --squash, --sign-by and
-# -q printing only the digest. Outputs are checked with skopeo, jq, tar and
+# --build-context, --ssh (an agent's socket and key files), --check, --sbom/--attest, --squash, --sign-by and
+# -q printing only the digest, --metadata-file, --provenance, --pull=, and
+# --no-cache-filter. Outputs are checked with skopeo, jq, tar and
 # python's tarfile, not with kiln. As kiln-ranged (the RUN-level flags also
 # as kiln-single).
 source "$(dirname "$0")/lib.sh"
@@ -51,8 +53,12 @@ fi
 # 2. The same image everywhere else -o sends it (all cached now).
 if kt_as "$user" "$KT_KILN" build "${common[@]}" -t parity:1 -o "type=oci,dest=$out/layout" \
     -o "type=oci,dest=$out/forced,tar=true" -o "type=local,dest=$out/rootfs" -o "type=tar,dest=$out/fs.tar" \
+    -o "type=docker,dest=$out/docker-file.tar" \
     -o "type=image,name=$KT_REGISTRY/parity:pushed,push=true" "$CTX" >"$KT_WORK/b2.log" 2>&1; then
   kt_check "a dest not ending in .tar stays a layout directory" test -f "$out/layout/index.json"
+  kt_eq "type=docker,dest=FILE: a docker-archive with the tag" parity:1 \
+    "$(tar -xOf "$out/docker-file.tar" manifest.json 2>&1 | jq -r '.[0].RepoTags[0]' 2>&1)"
+  kt_check "...that skopeo reads" skopeo inspect docker-archive:"$out/docker-file.tar" --format '{{.Digest}}'
   kt_check "tar=true forces an archive" python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).getmember("index.json")' "$out/forced"
   kt_eq "type=local: the image's files" payload "$(cat "$out/rootfs/data.txt" 2>&1)"
   kt_eq "type=local: owned by the caller" "$user" "$(stat -c %U "$out/rootfs/bin/busybox" 2>&1)"
@@ -70,7 +76,7 @@ PY
   kt_check "type=image,push=true pushed to the registry" \
     skopeo inspect -n --tls-verify=false "docker://$KT_REGISTRY/parity:pushed" --format '{{.Digest}}'
 else
-  cat "$KT_WORK/b2.log"; kt_fail "build with five outputs"
+  cat "$KT_WORK/b2.log"; kt_fail "build with six outputs"
 fi
 
 # Another --add-host is another RUN (part of its cache key, as in BuildKit).
@@ -222,7 +228,39 @@ rc=0; kt_as "$user" "$KT_KILN" build --call=check "$CHK" >/dev/null 2>&1 || rc=$
 kt_eq "--call=check is the same" 1 "$rc"
 kt_check "--check built nothing" bash -c "! grep -q '^#' '$KT_WORK/chk.log'"
 
-# 8. The RUN-level flags in the single-id namespace too.
+# 8. Flags CI templates pass: --metadata-file, --provenance (buildx's
+# syntax), --sbom=false, --pull=always|missing, --no-cache-filter STAGE.
+MS=$KT_WORK/multistage
+mkdir -p "$MS"
+printf 'FROM %s AS one\nRUN echo one >/one\nFROM %s\nCOPY --from=one /one /one\n' \
+  "$KT_REGISTRY/parity:pushed" "$KT_REGISTRY/parity:pushed" >"$MS/Dockerfile"
+chmod -R a+rX "$MS"
+ms() { kt_as "$user" "$KT_KILN" build --lint=off --progress=plain "$@" "$MS"; }
+has_provenance() { kt_as "$user" "$KT_KILN" inspect --referrers "$1" | grep -q in-toto; }
+if ms --pull=always -t parity:meta --provenance=mode=max --metadata-file "$out/meta.json" --iidfile "$out/meta.iid" \
+    >"$KT_WORK/b9.log" 2>&1; then
+  kt_check "--pull=always pulls the base" grep -q "pulling $KT_REGISTRY/parity:pushed" "$KT_WORK/b9.log"
+  kt_eq "--metadata-file: containerimage.config.digest is the image ID" "$(cat "$out/meta.iid" 2>&1)" \
+    "$(jq -r '."containerimage.config.digest"' "$out/meta.json" 2>&1)"
+  kt_check "--metadata-file: containerimage.digest" grep -qE '"containerimage.digest": "sha256:[0-9a-f]{64}"' "$out/meta.json"
+  kt_check "--provenance=mode=max attached provenance" has_provenance parity:meta
+else
+  cat "$KT_WORK/b9.log"; kt_fail "build --pull=always --provenance --metadata-file"
+fi
+if ms --pull=missing --sbom=false -t parity:nosbom >"$KT_WORK/b9b.log" 2>&1; then
+  kt_check "--pull=missing: the stored base, no pull" bash -c "! grep -q 'pulling' '$KT_WORK/b9b.log'"
+  kt_check "--sbom=false: nothing attached" eval '! has_provenance parity:nosbom' 
+  kt_check "everything else cached" grep -q '(0 steps run' "$KT_WORK/b9b.log"
+else
+  cat "$KT_WORK/b9b.log"; kt_fail "build --pull=missing --sbom=false"
+fi
+if ms --no-cache-filter one >"$KT_WORK/b9c.log" 2>&1; then
+  kt_check "--no-cache-filter one: that stage's RUN runs again" grep -qE '\(([1-9][0-9]*) steps run' "$KT_WORK/b9c.log"
+else
+  cat "$KT_WORK/b9c.log"; kt_fail "build --no-cache-filter"
+fi
+
+# 9. The RUN-level flags in the single-id namespace too.
 user=kiln-single
 kt_fresh_root "$user" >/dev/null
 mkdir -p "$out/single"; chown "$user:" "$out/single"

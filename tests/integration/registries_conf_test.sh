@@ -119,6 +119,14 @@ if KT_EXTRA_ENV="CONTAINERS_REGISTRIES_CONF=$empty" kt_as "$user" "$KT_KILN" bui
 else
   tail -n 5 "$KT_WORK/build-mirror.log"; kt_fail "build --registry-mirror: FROM busybox from the docker.io mirror"
 fi
+# buildah's --tls-verify=false: the self-signed registry with no insecure rule.
+printf 'FROM %s/secure/busybox:latest\n' "$TLS" >"$ctx/Dockerfile"
+if KT_EXTRA_ENV="CONTAINERS_REGISTRIES_CONF=$empty" kt_as "$user" "$KT_KILN" build --lint=off --progress=plain \
+    --tls-verify=false -t tlsv:1 "$ctx" >"$KT_WORK/build-tlsv.log" 2>&1; then
+  kt_ok "build --tls-verify=false: FROM the self-signed registry"
+else
+  tail -n 5 "$KT_WORK/build-tlsv.log"; kt_fail "build --tls-verify=false: FROM the self-signed registry"
+fi
 kt_check "a malformed --registry-mirror is refused" fails_quietly kt_as "$user" "$KT_KILN" pull --registry-mirror "quay.io=" busybox
 
 # ---- registries.conf.d drop-ins (a private XDG_CONFIG_HOME) and short-name-mode ----
