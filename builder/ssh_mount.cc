@@ -92,6 +92,20 @@ class KeyAgent {
       throw std::runtime_error("--ssh " + id + ": a directory for the agent (" + tmpl + "): " + std::strerror(errno));
     dir_ = tmpl;
     socket_ = (dir_ / "agent.sock").string();
+    try {
+      Start(id, keys);
+    } catch (...) {
+      Stop();  // no destructor runs for an object whose constructor threw
+      throw;
+    }
+  }
+  KeyAgent(const KeyAgent&) = delete;
+  KeyAgent& operator=(const KeyAgent&) = delete;
+  ~KeyAgent() { Stop(); }
+  const std::string& socket() const { return socket_; }
+
+ private:
+  void Start(const std::string& id, const std::vector<std::string>& keys) {
     pid_ = SpawnTied({"ssh-agent", "-D", "-a", socket_}, {}, dir_ / "agent.log");
     // Ready once the socket exists; an agent that exits says why in its log.
     for (int i = 0; i < 500; ++i) {
@@ -125,21 +139,19 @@ class KeyAgent {
                                "ssh-add and pass --ssh " + id + "=$SSH_AUTH_SOCK)");
     }
   }
-  KeyAgent(const KeyAgent&) = delete;
-  KeyAgent& operator=(const KeyAgent&) = delete;
-  ~KeyAgent() {
+
+  void Stop() {
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       int status = 0;
       while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
       }
     }
+    pid_ = -1;
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
-  const std::string& socket() const { return socket_; }
 
- private:
   fs::path dir_;
   std::string socket_;
   pid_t pid_ = -1;

@@ -5,7 +5,8 @@
 # `blocked` refuses, `insecure` allows the self-signed registry, aliases and
 # unqualified-search-registries qualify short names, the user's
 # ~/.config/containers/registries.conf and the registries.conf.d drop-ins are
-# read, short-name-mode decides ambiguous short names, --registry-mirror mirrors
+# read, short-name-mode decides ambiguous short names, buildah's --tls-verify
+# and --authfile work on a build, --registry-mirror mirrors
 # docker.io as dockerd's flag does (FROM busybox with no internet).
 source "$(dirname "$0")/lib.sh"
 kt_require_root
@@ -127,6 +128,25 @@ if KT_EXTRA_ENV="CONTAINERS_REGISTRIES_CONF=$empty" kt_as "$user" "$KT_KILN" bui
 else
   tail -n 5 "$KT_WORK/build-tlsv.log"; kt_fail "build --tls-verify=false: FROM the self-signed registry"
 fi
+# buildah's --authfile: a registry that wants a password (htpasswd over TLS).
+htpasswd -Bbn kiln s3cret >"$KT_WORK/htpasswd"
+KT_REGISTRY_HTPASSWD=$KT_WORK/htpasswd KT_REGISTRY_TLS="$KT_WORK/tls.crt $KT_WORK/tls.key" kt_start_registry; AUTH=$KT_REGISTRY
+skopeo copy -q --dest-tls-verify=false --dest-creds kiln:s3cret "oci:$KT_BUSYBOX_LAYOUT:latest" \
+  "docker://$AUTH/private/busybox:latest" >/dev/null
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$AUTH" "$(printf kiln:s3cret | base64)" >"$KT_WORK/auth.json"
+chown "$user:" "$KT_WORK/auth.json"; chmod 600 "$KT_WORK/auth.json"
+printf 'FROM %s/private/busybox:latest\n' "$AUTH" >"$ctx/Dockerfile"
+authbuild() { KT_EXTRA_ENV="CONTAINERS_REGISTRIES_CONF=$empty" kt_as "$user" "$KT_KILN" build --lint=off --progress=plain \
+  --tls-verify=false "$@" "$ctx"; }
+if authbuild --authfile "$KT_WORK/auth.json" >"$KT_WORK/build-authfile.log" 2>&1; then
+  kt_ok "build --authfile: FROM a registry that wants a password"
+else
+  tail -n 5 "$KT_WORK/build-authfile.log"; kt_fail "build --authfile: FROM a registry that wants a password"
+fi
+kt_check "without --authfile: refused" eval "! authbuild --pull=always >'$KT_WORK/build-noauth.log' 2>&1"
+kt_check "...by the registry (401)" grep -q 401 "$KT_WORK/build-noauth.log"
+authbuild --authfile /nonexistent.json >"$KT_WORK/build-noauthfile.log" 2>&1 || true
+kt_check "a missing --authfile is named" grep -q -- '--authfile: /nonexistent.json: No such file' "$KT_WORK/build-noauthfile.log"
 kt_check "a malformed --registry-mirror is refused" fails_quietly kt_as "$user" "$KT_KILN" pull --registry-mirror "quay.io=" busybox
 
 # ---- registries.conf.d drop-ins (a private XDG_CONFIG_HOME) and short-name-mode ----
