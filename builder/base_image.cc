@@ -1,5 +1,7 @@
 #include "builder/base_image.h"
 
+#include <tuple>
+
 #include "builder/named_context.h"
 #include "builder/stage_executor.h"
 #include "oci/error.h"
@@ -92,26 +94,38 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
     used.manifest = d.digest;
     return StateFromManifest(store_, d);
   }
-  const oci::Reference ref = oci::Reference::Parse(opts_.registries.Qualify(name));
-  const std::string tag = ref.familiar();
-  used.uri = DockerPurl(ref, opts_.platform);
-  if (!opts_.always_pull && ref.digest.empty()) {
-    if (auto d = store_.ResolveTag(tag)) {
-      used.manifest = d->digest;
-      return StateFromManifest(store_, *d);
+  // A short name may mean several registries (registries.conf's search list).
+  std::vector<std::string> candidates;
+  try {
+    candidates = opts_.registries.Candidates(name);
+  } catch (const std::exception& e) {
+    throw oci::Error("base image " + name + ": " + e.what());
+  }
+  if (!opts_.always_pull) {
+    for (const auto& c : candidates) {
+      const oci::Reference ref = oci::Reference::Parse(c);
+      if (!ref.digest.empty()) continue;
+      if (auto d = store_.ResolveTag(ref.familiar())) {
+        used.uri = DockerPurl(ref, opts_.platform);
+        used.manifest = d->digest;
+        return StateFromManifest(store_, *d);
+      }
     }
   }
   oci::RegistryOptions ro;
   ro.AllowInsecure(opts_.insecure);
   if (opts_.note) {
-    opts_.note("pulling " + ref.str());
+    opts_.note("pulling " + oci::Reference::Parse(candidates.front()).str());
   }
+  oci::Reference ref;
   oci::Descriptor d;
   try {
-    d = oci::PullVia(opts_.registries, ref, store_, opts_.platform, ro, nullptr, opts_.note);
+    std::tie(ref, d) = oci::PullFirst(opts_.registries, candidates, store_, opts_.platform, ro, nullptr, opts_.note);
   } catch (const std::exception& e) {
     throw oci::Error("base image " + name + ": " + e.what());
   }
+  const std::string tag = ref.familiar();
+  used.uri = DockerPurl(ref, opts_.platform);
   ImageState st = StateFromManifest(store_, d);
   if (opts_.verify) opts_.verify(name, st);
   if (ref.digest.empty()) store_.SetTag(tag, d);

@@ -13,7 +13,11 @@ sandbox::Isolation ChooseBuildIsolation(const std::string& flag, bool quiet) {
   if (auto inherited = sandbox::InheritedIsolation()) return *inherited;
   std::optional<sandbox::IsolationLevel> forced;
   if (!flag.empty()) {
-    forced = sandbox::ParseIsolationLevel(flag, "--isolation");
+    // The names scripts written for buildah and docker pass: buildah's oci
+    // and rootless run each step in namespaces of its own (kiln's full);
+    // docker's default is kiln's auto; chroot is the same word in all three.
+    const std::string name = flag == "oci" || flag == "rootless" ? "full" : flag == "default" ? "auto" : flag;
+    forced = sandbox::ParseIsolationLevel(name, "--isolation");
   } else if (const char* env = std::getenv("KILN_ISOLATION")) {
     forced = sandbox::ParseIsolationLevel(env, "KILN_ISOLATION");
   }

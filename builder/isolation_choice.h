@@ -9,6 +9,7 @@
 
 namespace kiln::builder {
 
+// buildah's --isolation oci|rootless mean full, docker's default auto.
 // Probes and chooses in the process kiln was started as; in the process
 // re-executed into the build's user namespace, returns the choice it
 // inherited (no second probe, no second line). Throws sandbox::Error for an

@@ -38,7 +38,9 @@ struct RunSpec {
   std::string cwd = "/";
   uint32_t uid = 0, gid = 0;
   std::vector<uint32_t> groups;
-  std::string hostname = "kiln";
+  // What docker build's RUN sees (BuildKit names every step's host so; buildah
+  // uses the container ID): scripts that log or key on `hostname` match.
+  std::string hostname = "buildkitsandbox";
   Network network = Network::kHost;
   std::vector<Mount> mounts;         // --mount=type=bind|cache|tmpfs|secret
   std::optional<std::chrono::seconds> timeout;

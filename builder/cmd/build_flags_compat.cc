@@ -1,9 +1,14 @@
 #include "builder/cmd/build_flags_compat.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "builder/output_spec.h"
@@ -91,7 +96,7 @@ void AddCompatFlags(CLI::App* cmd, const std::shared_ptr<CompatFlags>& f) {
   multi("--annotation", f->annotations, "Annotation [manifest:|index:]KEY=VALUE on the manifest (default) or the OCI layout's index");
   multi("--add-host", f->add_hosts, "Line for RUN's /etc/hosts: NAME:IP (or NAME=IP)");
   multi("--build-context", f->build_contexts, "Named context NAME=DIR|docker-image://REF|oci-layout://PATH[:TAG] for FROM and COPY --from");
-  multi("--ssh", f->ssh, "Agent socket for RUN --mount=type=ssh: default | default=SOCKET | ID=SOCKET");
+  multi("--ssh", f->ssh, "Agent for RUN --mount=type=ssh: default | ID=SOCKET | ID=KEYFILE[,KEYFILE] (served by an agent of kiln's own)");
   multi("--ulimit", f->ulimits, "RUN resource limit TYPE=SOFT[:HARD], e.g. nofile=1024:2048");
   multi("--attest", f->attest, "Attestation type=sbom|provenance[,disabled=true] (kiln attaches both together)");
   multi("--build-arg-file", f->build_arg_files, "File of KEY=VALUE build arguments, one per line (buildah)");
@@ -108,6 +113,7 @@ void AddCompatFlags(CLI::App* cmd, const std::shared_ptr<CompatFlags>& f) {
   cmd->add_option("--userns", f->userns, "container (kiln always builds in a user namespace of its own)")
       ->check(CLI::IsMember({"container", "auto"}))->group(g);
   cmd->add_flag("--tls-verify", f->tls_verify, "false: same as --insecure (buildah)")->group(g);
+  cmd->add_option("--authfile", f->authfile, "Registry credentials file, as $REGISTRY_AUTH_FILE (buildah, podman)")->group(g);
   cmd->add_flag("--load", f->load, "Accepted: the image is in kiln's store; for docker: -o type=docker,dest=- | docker load")->group(g);
   cmd->add_flag("--layers", f->layers, "Accepted (buildah): kiln always caches each step")->group(g);
   cmd->add_flag("--rm,--force-rm", f->legacy_noop, "Accepted (docker): kiln keeps no intermediate containers")->group(g);
@@ -204,6 +210,12 @@ void ApplyCompatFlags(const CompatFlags& f, BuildOptions& opts, std::vector<std:
     else if (f.pull == "never")
       throw CLI::ValidationError("--pull", "never is not supported: kiln pulls a base that is not in its store");
     else throw CLI::ValidationError("--pull", "true, false, always or missing, got '" + f.pull + "'");
+  }
+  if (!f.authfile.empty()) {
+    // The environment carries it into the build's namespace (kiln re-executes itself there).
+    if (::access(f.authfile.c_str(), R_OK) != 0)
+      throw CLI::ValidationError("--authfile", f.authfile + ": " + std::strerror(errno));
+    ::setenv("REGISTRY_AUTH_FILE", std::filesystem::absolute(f.authfile).c_str(), 1);
   }
   if (!f.tls_verify.empty()) {
     if (f.tls_verify == "false") opts.insecure_registry = true;

@@ -18,7 +18,7 @@ namespace kiln::builder {
 
 struct CompatFlags {
   std::vector<std::string> labels, annotations, add_hosts, build_contexts, ssh, ulimits, attest, build_arg_files;
-  std::string shm_size, cgroup_parent, call = "build", sbom, provenance, sign_by, userns, pull, tls_verify;
+  std::string shm_size, cgroup_parent, call = "build", sbom, provenance, sign_by, userns, pull, tls_verify, authfile;
   bool check = false, squash = false, load = false, legacy_noop = false, layers = true;
 };
 

@@ -20,6 +20,7 @@
 #include "builder/process_args.h"
 #include "builder/progress.h"
 #include "builder/signals.h"
+#include "builder/ssh_mount.h"
 #include "builder/stdin_context.h"
 #include "builder/step_runner.h"
 #include "oci/store/store.h"
@@ -173,6 +174,7 @@ void AddBuildCommand(CLI::App& app) {
     // (After the re-exec, so that each note prints once.)
     if (opts.progress != ProgressMode::kQuiet)
       for (const auto& n : notes) std::cerr << "kiln: note: " << n << "\n";
+    ServeSshKeys(opts.ssh);  // here: in the process that runs the build, which the agents must not outlive
     SignalGuard signals;
     std::optional<StdinContext> stdin_context;
     if (opts.context_dir == "-") {

@@ -29,14 +29,13 @@ void AddPullCommand(CLI::App& app) {
     oci::Store::Lock lock(store, false);
     oci::RegistriesConf conf = oci::RegistriesConf::Load();
     for (const auto& m : *mirrors) conf.AddMirror(m);
-    const auto ref = oci::Reference::Parse(conf.Qualify(*name));
     oci::RegistryOptions ro;
     ro.AllowInsecure(*insecure);
     auto say = [](const std::string& s) { std::cerr << s << "\n"; };
     if (!*quiet) ro.progress = say;
     oci::TransferStats stats;
-    const auto d = oci::PullVia(conf, ref, store, oci::Platform::Host(), ro, &stats,
-                                *quiet ? std::function<void(const std::string&)>() : say);
+    const auto [ref, d] = oci::PullFirst(conf, conf.Candidates(*name), store, oci::Platform::Host(), ro, &stats,
+                                         *quiet ? std::function<void(const std::string&)>() : say);
     if (ref.digest.empty()) store.SetTag(ref.familiar(), d);
     if (*quiet) std::cout << d.digest.str() << "\n";
     else std::cout << ref.familiar() << ": " << d.digest.str() << " (" << stats.blobs_downloaded << " blobs downloaded)\n";

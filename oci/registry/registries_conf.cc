@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -74,7 +75,7 @@ std::vector<std::string> StringList(const toml::node& n, const std::string& orig
 
 }  // namespace
 
-RegistriesConf RegistriesConf::Parse(std::string_view text, const std::string& origin) {
+RegistriesConf RegistriesConf::Parse(std::string_view text, const std::string& origin, bool drop_in) {
   toml::table top;
   try {
     top = toml::parse(text, origin);
@@ -87,6 +88,17 @@ RegistriesConf RegistriesConf::Parse(std::string_view text, const std::string& o
     const std::string k(key.str());
     if (k == "unqualified-search-registries") {
       conf.search_ = StringList(node, origin, k);
+      conf.search_set_ = true;
+      conf.search_origin_ = origin;
+    } else if (k == "short-name-mode") {
+      const std::string mode = RequireString(node, origin, k);
+      if (mode == "enforcing") conf.mode_ = ShortNameMode::kEnforcing;
+      else if (mode == "permissive") conf.mode_ = ShortNameMode::kPermissive;
+      else if (mode == "disabled") conf.mode_ = ShortNameMode::kDisabled;
+      else
+        throw Error(Where(origin, node) + ": registries.conf: short-name-mode must be enforcing, permissive or disabled, not " +
+                    mode);
+      conf.mode_origin_ = origin;
     } else if (k == "aliases") {
       const toml::table* t = node.as_table();
       if (!t) throw Error(Where(origin, node) + ": registries.conf: [aliases] must be a table");
@@ -134,6 +146,9 @@ RegistriesConf RegistriesConf::Parse(std::string_view text, const std::string& o
       }
     } else if (k == "registries") {
       // Version 1: [registries.search], [registries.insecure], [registries.block].
+      if (drop_in)
+        throw Error(Where(origin, node) + ": registries.conf.d: a drop-in must use version 2 (unqualified-search-registries, "
+                    "[[registry]]), not the version 1 [registries.*] tables");
       const toml::table* t = node.as_table();
       if (!t) continue;
       auto list = [&](const char* table) -> std::vector<std::string> {
@@ -141,6 +156,10 @@ RegistriesConf RegistriesConf::Parse(std::string_view text, const std::string& o
         return n ? StringList(*n, origin, std::string("registries.") + table) : std::vector<std::string>{};
       };
       for (const auto& r : list("search")) conf.search_.push_back(r);
+      if (!conf.search_.empty()) {
+        conf.search_set_ = true;
+        conf.search_origin_ = origin;
+      }
       for (const auto& r : list("insecure")) conf.rules_.push_back({r, "", true, false, {}, "all", origin});
       for (const auto& r : list("block")) conf.rules_.push_back({r, "", false, true, {}, "all", origin});
     }
@@ -148,29 +167,103 @@ RegistriesConf RegistriesConf::Parse(std::string_view text, const std::string& o
   return conf;
 }
 
+namespace {
+
+const char* ConfFromEnv() {
+  const char* e = std::getenv("CONTAINERS_REGISTRIES_CONF");
+  return e && *e ? e : nullptr;
+}
+
+// ~/.config/containers ($XDG_CONFIG_HOME/containers); empty without a home.
+fs::path UserConfigDir() {
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) return fs::path(x) / "containers";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".config/containers";
+  return {};
+}
+
+}  // namespace
+
 fs::path RegistriesConf::DefaultPath() {
-  if (const char* e = std::getenv("CONTAINERS_REGISTRIES_CONF"); e && *e) return e;
-  fs::path user;
-  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) user = fs::path(x) / "containers/registries.conf";
-  else if (const char* h = std::getenv("HOME"); h && *h) user = fs::path(h) / ".config/containers/registries.conf";
+  if (const char* e = ConfFromEnv()) return e;
+  const fs::path dir = UserConfigDir();
+  const fs::path user = dir.empty() ? fs::path() : dir / "registries.conf";
   std::error_code ec;
   if (!user.empty() && fs::exists(user, ec)) return user;
   return "/etc/containers/registries.conf";
 }
 
-RegistriesConf RegistriesConf::Load() {
-  const fs::path path = DefaultPath();
+namespace {
+
+std::string ReadWhole(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    // Only an absent file means "no configuration"; CONTAINERS_REGISTRIES_CONF must exist.
-    if (!fs::exists(path, ec) && !std::getenv("CONTAINERS_REGISTRIES_CONF")) return {};
-    throw Error("registries.conf " + path.string() + ": cannot be read (CONTAINERS_REGISTRIES_CONF, "
-                "~/.config/containers/registries.conf or /etc/containers/registries.conf)");
-  }
+  if (!in) return {};
   std::stringstream ss;
   ss << in.rdbuf();
-  return Parse(ss.str(), path.string());
+  return ss.str();
+}
+
+}  // namespace
+
+std::vector<fs::path> RegistriesConf::DropInDirs() {
+  const fs::path user = UserConfigDir();
+  std::vector<fs::path> dirs;
+  const bool user_main = !ConfFromEnv() && !user.empty() && DefaultPath() == user / "registries.conf";
+  if (!user_main) dirs.push_back("/etc/containers/registries.conf.d");
+  if (!user.empty()) dirs.push_back(user / "registries.conf.d");
+  return dirs;
+}
+
+RegistriesConf RegistriesConf::Load() {
+  const fs::path path = DefaultPath();
+  RegistriesConf conf;
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    std::ifstream probe(path, std::ios::binary);
+    if (!probe)
+      throw Error("registries.conf " + path.string() + ": cannot be read (CONTAINERS_REGISTRIES_CONF, "
+                  "~/.config/containers/registries.conf or /etc/containers/registries.conf)");
+    conf = Parse(ReadWhole(path), path.string());
+  } else if (ConfFromEnv()) {
+    // Only an absent default file means "no configuration"; one named by the variable must exist.
+    throw Error("registries.conf " + path.string() + " (CONTAINERS_REGISTRIES_CONF): no such file");
+  }
+  for (const fs::path& dir : DropInDirs()) {
+    std::vector<fs::path> files;
+    fs::directory_iterator it(dir, ec);
+    if (ec) {
+      if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) continue;
+      throw Error("registries.conf.d " + dir.string() + ": cannot be listed: " + ec.message());
+    }
+    for (const auto& entry : it) {
+      std::error_code fec;
+      if (entry.path().extension() == ".conf" && entry.is_regular_file(fec)) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const fs::path& file : files) {
+      std::ifstream probe(file, std::ios::binary);
+      if (!probe) throw Error("registries.conf.d drop-in " + file.string() + ": cannot be read");
+      conf.Merge(Parse(ReadWhole(file), file.string(), true));
+    }
+  }
+  return conf;
+}
+
+void RegistriesConf::Merge(const RegistriesConf& drop_in) {
+  for (const RegistryRule& rule : drop_in.rules_) {
+    auto same = std::find_if(rules_.begin(), rules_.end(), [&](const RegistryRule& r) { return r.prefix == rule.prefix; });
+    if (same != rules_.end()) *same = rule;
+    else rules_.push_back(rule);
+  }
+  if (drop_in.search_set_) {
+    search_ = drop_in.search_;
+    search_set_ = true;
+    search_origin_ = drop_in.search_origin_;
+  }
+  if (drop_in.mode_ != ShortNameMode::kUnset) {
+    mode_ = drop_in.mode_;
+    mode_origin_ = drop_in.mode_origin_;
+  }
+  for (const auto& [name, value] : drop_in.aliases_) aliases_[name] = value;
 }
 
 void RegistriesConf::AddMirror(const std::string& spec) {
@@ -197,8 +290,10 @@ void RegistriesConf::AddMirror(const std::string& spec) {
   rules_.push_back(std::move(rule));
 }
 
-std::string RegistriesConf::Qualify(std::string_view name) const {
-  if (IsQualified(name) || name.rfind("oci:", 0) == 0) return std::string(name);
+std::string RegistriesConf::Qualify(std::string_view name) const { return Candidates(name).front(); }
+
+std::vector<std::string> RegistriesConf::Candidates(std::string_view name) const {
+  if (IsQualified(name) || name.rfind("oci:", 0) == 0) return {std::string(name)};
   // The alias key is the name without tag or digest.
   std::string_view bare = name, suffix;
   if (auto at = name.find('@'); at != std::string_view::npos) {
@@ -208,9 +303,19 @@ std::string RegistriesConf::Qualify(std::string_view name) const {
     bare = name.substr(0, colon);
     suffix = name.substr(colon);
   }
-  if (auto it = aliases_.find(std::string(bare)); it != aliases_.end()) return it->second + std::string(suffix);
-  if (!search_.empty()) return search_.front() + "/" + std::string(name);
-  return std::string(name);
+  if (auto it = aliases_.find(std::string(bare)); it != aliases_.end() && !it->second.empty())
+    return {it->second + std::string(suffix)};
+  if (search_.empty()) return {std::string(name)};
+  std::vector<std::string> out;
+  for (const auto& registry : search_) out.push_back(registry + "/" + std::string(name));
+  if (out.size() > 1 && mode_ == ShortNameMode::kEnforcing) {
+    std::string listed;
+    for (const auto& registry : search_) listed += (listed.empty() ? "" : ", ") + registry;
+    throw Error("short name " + std::string(name) + " is ambiguous: unqualified-search-registries lists " + listed +
+                " (" + search_origin_ + ") and short-name-mode is enforcing (" + mode_origin_ +
+                "); kiln never prompts: write the full name (" + out.front() + ") or add it to [aliases]");
+  }
+  return out;
 }
 
 const RegistryRule* RegistriesConf::Match(const std::string& name) const {
@@ -277,6 +382,23 @@ Descriptor PullVia(const RegistriesConf& conf, const Reference& ref, Store& stor
     }
   }
   throw Error("pull " + ref.str() + ": no source to pull from");  // PullSources always has the registry itself
+}
+
+std::pair<Reference, Descriptor> PullFirst(const RegistriesConf& conf, const std::vector<std::string>& candidates,
+                                           Store& store, const Platform& platform, const RegistryOptions& opts,
+                                           TransferStats* stats, const std::function<void(const std::string&)>& note) {
+  std::string tried;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const Reference ref = Reference::Parse(candidates[i]);
+    try {
+      return {ref, PullVia(conf, ref, store, platform, opts, stats, note)};
+    } catch (const Error& e) {
+      if (candidates.size() == 1) throw;
+      tried += (tried.empty() ? "" : "; ") + ref.str() + ": " + e.what();
+      if (i + 1 < candidates.size() && note) note(ref.str() + " failed, trying the next unqualified-search registry");
+    }
+  }
+  throw Error("no unqualified-search registry has it (" + tried + ")");
 }
 
 }  // namespace kiln::oci

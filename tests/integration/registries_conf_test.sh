@@ -4,7 +4,9 @@
 # certificate. Mirrors are tried first (a dead one is left with a note),
 # `blocked` refuses, `insecure` allows the self-signed registry, aliases and
 # unqualified-search-registries qualify short names, the user's
-# ~/.config/containers/registries.conf is read, and --registry-mirror mirrors
+# ~/.config/containers/registries.conf and the registries.conf.d drop-ins are
+# read, short-name-mode decides ambiguous short names, buildah's --tls-verify
+# and --authfile work on a build, --registry-mirror mirrors
 # docker.io as dockerd's flag does (FROM busybox with no internet).
 source "$(dirname "$0")/lib.sh"
 kt_require_root
@@ -118,7 +120,65 @@ if KT_EXTRA_ENV="CONTAINERS_REGISTRIES_CONF=$empty" kt_as "$user" "$KT_KILN" bui
 else
   tail -n 5 "$KT_WORK/build-mirror.log"; kt_fail "build --registry-mirror: FROM busybox from the docker.io mirror"
 fi
+# buildah's --tls-verify=false: the self-signed registry with no insecure rule.
+printf 'FROM %s/secure/busybox:latest\n' "$TLS" >"$ctx/Dockerfile"
+if KT_EXTRA_ENV="CONTAINERS_REGISTRIES_CONF=$empty" kt_as "$user" "$KT_KILN" build --lint=off --progress=plain \
+    --tls-verify=false -t tlsv:1 "$ctx" >"$KT_WORK/build-tlsv.log" 2>&1; then
+  kt_ok "build --tls-verify=false: FROM the self-signed registry"
+else
+  tail -n 5 "$KT_WORK/build-tlsv.log"; kt_fail "build --tls-verify=false: FROM the self-signed registry"
+fi
+# buildah's --authfile: a registry that wants a password (htpasswd over TLS).
+htpasswd -Bbn kiln s3cret >"$KT_WORK/htpasswd"
+KT_REGISTRY_HTPASSWD=$KT_WORK/htpasswd KT_REGISTRY_TLS="$KT_WORK/tls.crt $KT_WORK/tls.key" kt_start_registry; AUTH=$KT_REGISTRY
+skopeo copy -q --dest-tls-verify=false --dest-creds kiln:s3cret "oci:$KT_BUSYBOX_LAYOUT:latest" \
+  "docker://$AUTH/private/busybox:latest" >/dev/null
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$AUTH" "$(printf kiln:s3cret | base64)" >"$KT_WORK/auth.json"
+chown "$user:" "$KT_WORK/auth.json"; chmod 600 "$KT_WORK/auth.json"
+printf 'FROM %s/private/busybox:latest\n' "$AUTH" >"$ctx/Dockerfile"
+authbuild() { KT_EXTRA_ENV="CONTAINERS_REGISTRIES_CONF=$empty" kt_as "$user" "$KT_KILN" build --lint=off --progress=plain \
+  --tls-verify=false "$@" "$ctx"; }
+if authbuild --authfile "$KT_WORK/auth.json" >"$KT_WORK/build-authfile.log" 2>&1; then
+  kt_ok "build --authfile: FROM a registry that wants a password"
+else
+  tail -n 5 "$KT_WORK/build-authfile.log"; kt_fail "build --authfile: FROM a registry that wants a password"
+fi
+kt_check "without --authfile: refused" eval "! authbuild --pull=always >'$KT_WORK/build-noauth.log' 2>&1"
+kt_check "...by the registry (401)" grep -q 401 "$KT_WORK/build-noauth.log"
+authbuild --authfile /nonexistent.json >"$KT_WORK/build-noauthfile.log" 2>&1 || true
+kt_check "a missing --authfile is named" grep -q -- '--authfile: /nonexistent.json: No such file' "$KT_WORK/build-noauthfile.log"
 kt_check "a malformed --registry-mirror is refused" fails_quietly kt_as "$user" "$KT_KILN" pull --registry-mirror "quay.io=" busybox
+
+# ---- registries.conf.d drop-ins (a private XDG_CONFIG_HOME) and short-name-mode ----
+xdg=$KT_WORK/xdg; dropins=$xdg/containers/registries.conf.d
+mkdir -p "$dropins"
+# Two search registries replace the main file's one: MAIN (no busybox) first, then the mirror.
+printf 'unqualified-search-registries = ["%s", "%s"]\n' "$MAIN" "$MIRROR" >"$dropins/10-search.conf"
+chown -R "$user:" "$xdg"; chmod -R a+rX "$xdg"
+dropin_env="CONTAINERS_REGISTRIES_CONF=$conf XDG_CONFIG_HOME=$xdg"
+kt_fresh_root "$user" >/dev/null
+if KT_EXTRA_ENV=$dropin_env pull library/busybox:latest >"$KT_WORK/permissive.log" 2>&1; then
+  kt_ok "drop-in search registries, permissive: the first that has the image"
+  kt_check "...after the first said no" grep -q "$MAIN/library/busybox:latest failed, trying the next unqualified-search registry" \
+    "$KT_WORK/permissive.log"
+  kt_check "...stored under the registry that answered" grep -qx "$MIRROR/library/busybox:latest" <(KT_EXTRA_ENV=$dropin_env kt_as "$user" "$KT_KILN" images -q)
+else
+  cat "$KT_WORK/permissive.log"; kt_fail "drop-in search registries, permissive: the first that has the image"
+fi
+printf 'short-name-mode = "enforcing"\n' >"$dropins/20-enforcing.conf"; chmod a+r "$dropins/20-enforcing.conf"
+if KT_EXTRA_ENV=$dropin_env pull library/busybox:latest >"$KT_WORK/enforcing.log" 2>&1; then
+  kt_fail "short-name-mode = enforcing let an ambiguous short name through"
+else
+  kt_check "enforcing (a later drop-in): an ambiguous short name is refused" \
+    grep -q "short name library/busybox:latest is ambiguous.*$dropins/10-search.conf.*enforcing ($dropins/20-enforcing.conf)" \
+    "$KT_WORK/enforcing.log"
+fi
+printf '[aliases]\n"library/busybox" = "%s/library/busybox"\n' "$MIRROR" >"$dropins/30-alias.conf"; chmod a+r "$dropins/30-alias.conf"
+if KT_EXTRA_ENV=$dropin_env pull -q library/busybox:latest >"$KT_WORK/alias-dropin.log" 2>&1; then
+  kt_ok "enforcing: an alias from a drop-in resolves the short name"
+else
+  cat "$KT_WORK/alias-dropin.log"; kt_fail "enforcing: an alias from a drop-in resolves the short name"
+fi
 
 # ---- a registries.conf that is not TOML stops the pull, naming the line ----
 printf 'unqualified-search-registries = [\n= oops\n' >"$KT_WORK/bad.conf"; chmod a+r "$KT_WORK/bad.conf"

@@ -1,6 +1,10 @@
 #include "oci/registry/registries_conf.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "oci/error.h"
 
@@ -150,6 +154,81 @@ TEST(RegistriesConf, ErrorsNameTheFileAndLine) {
         << e.what();
   }
   EXPECT_THROW(RegistriesConf::Parse("[[registry]]\ninsecure = true\n", "z.conf"), Error);
+}
+
+TEST(RegistriesConf, ShortNameModeDecidesAmbiguousNames) {
+  // Two search registries: permissive (the default) and disabled try both in order.
+  const std::string two = "unqualified-search-registries = [\"quay.io\", \"docker.io\"]\n";
+  EXPECT_EQ(RegistriesConf::Parse(two, "a.conf").Candidates("alpine:3"),
+            (std::vector<std::string>{"quay.io/alpine:3", "docker.io/alpine:3"}));
+  EXPECT_EQ(RegistriesConf::Parse(two + "short-name-mode = \"disabled\"\n", "a.conf").Candidates("alpine").size(), 2u);
+  // Enforcing: kiln cannot prompt, so an ambiguous name is an error saying how to fix it...
+  auto enforcing = RegistriesConf::Parse(two + "short-name-mode = \"enforcing\"\n[aliases]\n\"app\" = \"quay.io/team/app\"\n",
+                                         "e.conf");
+  try {
+    enforcing.Candidates("alpine");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("short name alpine is ambiguous"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("quay.io/alpine"), std::string::npos) << e.what();
+  }
+  // ...but an alias, a qualified name or a single search registry is not ambiguous.
+  EXPECT_EQ(enforcing.Candidates("app:1"), std::vector<std::string>{"quay.io/team/app:1"});
+  EXPECT_EQ(enforcing.Candidates("quay.io/x/y"), std::vector<std::string>{"quay.io/x/y"});
+  EXPECT_EQ(RegistriesConf::Parse("unqualified-search-registries = [\"r.test\"]\nshort-name-mode = \"enforcing\"\n", "o.conf")
+                .Candidates("alpine"),
+            std::vector<std::string>{"r.test/alpine"});
+  EXPECT_THROW(RegistriesConf::Parse("short-name-mode = \"strict\"\n", "bad.conf"), Error);
+}
+
+TEST(RegistriesConf, DropInsMergeOverTheMainFile) {
+  auto conf = RegistriesConf::Parse(kConf, "main.conf");
+  conf.Merge(RegistriesConf::Parse(R"(
+unqualified-search-registries = ["drop.test"]
+short-name-mode = "enforcing"
+[aliases]
+"busybox" = ""
+"new" = "quay.io/new/img"
+[[registry]]
+prefix = "example.com"
+insecure = true
+)", "50-drop.conf", true));
+  EXPECT_EQ(conf.short_name_mode(), ShortNameMode::kEnforcing);
+  EXPECT_EQ(conf.Candidates("busybox"), std::vector<std::string>{"drop.test/busybox"});  // the alias was removed
+  EXPECT_EQ(conf.Qualify("team/app"), "registry.example.com/team/app");                  // others stay
+  EXPECT_EQ(conf.Qualify("new:2"), "quay.io/new/img:2");
+  // The [[registry]] with the same prefix is replaced whole: no longer blocked.
+  EXPECT_EQ(Sources(conf, "example.com/x:1"), (std::vector<std::string>{"example.com/x:1 insecure"}));
+  // A drop-in without unqualified-search-registries keeps the list it found.
+  conf.Merge(RegistriesConf::Parse("[aliases]\n\"z\" = \"quay.io/z\"\n", "60.conf", true));
+  EXPECT_EQ(conf.search(), std::vector<std::string>{"drop.test"});
+  // Drop-ins must be version 2.
+  EXPECT_THROW(RegistriesConf::Parse("[registries.search]\nregistries = [\"a.test\"]\n", "v1.conf", true), Error);
+}
+
+TEST(RegistriesConf, LoadReadsTheUsersDropInsInOrder) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("kiln-regconf-" + std::to_string(::getpid()));
+  fs::create_directories(dir / "containers/registries.conf.d");
+  auto write = [](const fs::path& p, const std::string& text) { std::ofstream(p) << text; };
+  write(dir / "main.conf", "unqualified-search-registries = [\"main.test\"]\n");
+  write(dir / "containers/registries.conf.d/20-b.conf", "unqualified-search-registries = [\"second.test\"]\n");
+  write(dir / "containers/registries.conf.d/10-a.conf",
+        "unqualified-search-registries = [\"first.test\"]\n[aliases]\n\"kiln-test-alias\" = \"a.test/x\"\n");
+  write(dir / "containers/registries.conf.d/30-c.conf.disabled", "unqualified-search-registries = [\"ignored.test\"]\n");
+  const char* saved_xdg = std::getenv("XDG_CONFIG_HOME");
+  const std::string old_xdg = saved_xdg ? saved_xdg : "";
+  ::setenv("XDG_CONFIG_HOME", dir.c_str(), 1);
+  ::setenv("CONTAINERS_REGISTRIES_CONF", (dir / "main.conf").c_str(), 1);
+  const auto dirs = RegistriesConf::DropInDirs();
+  const auto conf = RegistriesConf::Load();
+  ::unsetenv("CONTAINERS_REGISTRIES_CONF");
+  if (saved_xdg) ::setenv("XDG_CONFIG_HOME", old_xdg.c_str(), 1);
+  else ::unsetenv("XDG_CONFIG_HOME");
+  fs::remove_all(dir);
+  EXPECT_EQ(dirs, (std::vector<fs::path>{"/etc/containers/registries.conf.d", dir / "containers/registries.conf.d"}));
+  EXPECT_EQ(conf.search(), std::vector<std::string>{"second.test"});  // 20-b after 10-a; .disabled is not a .conf
+  EXPECT_EQ(conf.Qualify("kiln-test-alias"), "a.test/x");
 }
 
 }  // namespace

@@ -91,6 +91,7 @@ inline bool CanConnect(int port) {
 struct RegistryConfig {
   std::string user, password;  // non-empty: htpasswd basic auth
   bool tls = false;            // self-signed CA + server cert for 127.0.0.1
+  bool client_certs = false;   // with tls: clients must show a certificate of that CA
 };
 
 // docker-registry serving 127.0.0.1:<free port> from `dir`.
@@ -118,6 +119,13 @@ class LocalRegistry {
           " && printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf"
           " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt"
           " -days 2 -extfile ext.cnf && cp ca.crt " + certs.string() + "/ca.crt";
+      if (cfg_.client_certs) {
+        // The client pair as docker and containers/image look for it: HOST/client.cert + client.key.
+        cmd += " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + certs.string() +
+               "/client.key -out client.csr -subj /CN=kiln-test-client"
+               " && openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out " + certs.string() +
+               "/client.cert -days 2";
+      }
       if (Shell(cmd, &out) != 0) return "openssl failed: " + out;
     }
     if (!cfg_.user.empty()) {
@@ -131,7 +139,7 @@ class LocalRegistry {
                       "}, delete: {enabled: true}}\nhttp:\n  addr: " + host() + "\n";
     if (cfg_.tls) {
       yml += "  tls: {certificate: " + (dir_ / "server.crt").string() + ", key: " + (dir_ / "server.key").string() +
-             "}\n";
+             (cfg_.client_certs ? ", clientcas: [" + (dir_ / "ca.crt").string() + "]" : std::string()) + "}\n";
     }
     if (!cfg_.user.empty()) {
       yml += "auth: {htpasswd: {realm: kiln-test, path: " + (dir_ / "htpasswd").string() + "}}\n";

@@ -323,6 +323,29 @@ TEST_F(RegistryTest, BasicAuthOverTlsWithCertDir) {
   EXPECT_TRUE(RegistryClient(no_ca).HeadManifest(ref));
 }
 
+// A registry that wants a client certificate gets the certs.d pair
+// (HOST/client.cert + client.key, as docker and containers/image read it).
+TEST_F(RegistryTest, ClientCertificateFromCertDir) {
+  if (!HaveTool("openssl")) GTEST_SKIP() << "openssl not installed";
+  testing::RegistryConfig cfg;
+  cfg.tls = cfg.client_certs = true;
+  LocalRegistry& reg = StartRegistry(cfg);
+  Store& store = NewStore("s");
+  Descriptor image = MakeImage(store, "mtls", {1000});
+  auto ref = Reference::Parse(reg.host() + "/mtls/app:v1");
+  RegistryOptions opts;
+  opts.cert_dirs = {reg.cert_dir().string()};
+  opts.retries = 0;
+  EXPECT_EQ(RegistryClient(opts).Push(store, image, ref, nullptr), image.digest);
+  // The same CA without the client pair: the registry ends the handshake.
+  const fs::path ca_only = dir_ / "ca-only";
+  fs::create_directories(ca_only / reg.host());
+  fs::copy_file(reg.cert_dir() / reg.host() / "ca.crt", ca_only / reg.host() / "ca.crt");
+  RegistryOptions no_client = opts;
+  no_client.cert_dirs = {ca_only.string()};
+  EXPECT_THROW(RegistryClient(no_client).HeadManifest(ref), Error);
+}
+
 TEST_F(RegistryTest, SkopeoReadsWhatKilnPushedAndKilnPullsWhatSkopeoPushed) {
   if (!HaveTool("skopeo")) GTEST_SKIP() << "skopeo not installed";
   LocalRegistry& reg = StartRegistry();
