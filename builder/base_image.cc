@@ -3,6 +3,7 @@
 #include "builder/named_context.h"
 #include "builder/stage_executor.h"
 #include "oci/error.h"
+#include "oci/image_index.h"
 #include "oci/store/layout.h"
 #include "oci/reference.h"
 #include "oci/registry/registry.h"
@@ -87,7 +88,7 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
       path = path.substr(0, colon);
     }
     if (opts_.note) opts_.note("importing " + name);
-    const oci::Descriptor d = oci::ImportOciLayout(store_, path, tag);
+    const oci::Descriptor d = oci::ImportOciLayout(store_, path, tag, opts_.platform);
     used.uri = "oci-layout:" + path + (tag.empty() ? "" : "?tag=" + tag);
     used.manifest = d.digest;
     return StateFromManifest(store_, d);
@@ -96,9 +97,11 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   const std::string tag = ref.familiar();
   used.uri = DockerPurl(ref, opts_.platform);
   if (!opts_.always_pull && ref.digest.empty()) {
-    if (auto d = store_.ResolveTag(tag)) {
-      used.manifest = d->digest;
-      return StateFromManifest(store_, *d);
+    if (auto tagged = store_.ResolveTag(tag)) {
+      // A tag may name a multi-platform index: its manifest for this platform.
+      const oci::Descriptor d = oci::ResolveImage(store_, *tagged, opts_.platform, "base image " + name);
+      used.manifest = d.digest;
+      return StateFromManifest(store_, d);
     }
   }
   oci::RegistryOptions ro;

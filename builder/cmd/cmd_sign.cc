@@ -16,6 +16,7 @@
 #include "builder/cmd/commands.h"
 #include "builder/push.h"
 #include "oci/error.h"
+#include "oci/image_index.h"
 #include "oci/reference.h"
 #include "oci/supply/referrers.h"
 #include "oci/registry/registry.h"
@@ -66,6 +67,34 @@ std::string ReadPassword(const std::string& what, bool confirm) {
   return pw;
 }
 
+// What `kiln sign`/`kiln verify` cover for `top`: itself, and when it is a
+// multi-platform index each platform's manifest too (what `docker pull`
+// resolves to, so a verifier checking that digest finds a signature).
+struct Subject {
+  oci::Descriptor desc;
+  std::string what;  // "index sha256:..." or "manifest sha256:... (linux/arm64)"
+};
+std::vector<Subject> Subjects(const oci::Descriptor& top, const std::string& body) {
+  std::vector<Subject> out;
+  if (!oci::media::IsIndexMediaType(top.media_type)) {
+    out.push_back({top, "manifest " + top.digest.str()});
+    return out;
+  }
+  out.push_back({top, "index " + top.digest.str()});
+  for (const auto& m : oci::ParseIndex(body).manifests) {
+    if (m.platform && m.platform->os == "unknown") continue;  // attestations are not signed as images
+    out.push_back({m, "manifest " + m.digest.str() + (m.platform ? " (" + m.platform->str() + ")" : "")});
+  }
+  return out;
+}
+
+// The top-level manifest `name` names in its registry, and its body.
+oci::Descriptor RemoteTop(oci::RegistryClient& client, const std::string& name, std::string* body) {
+  oci::Descriptor top;
+  *body = client.GetManifest(oci::Reference::Parse(name), &top);
+  return top;
+}
+
 }  // namespace
 
 void AddSignCommands(CLI::App& app) {
@@ -105,31 +134,44 @@ void AddSignCommands(CLI::App& app) {
       const std::string repo = RepositoryName(dest_name.empty() ? *name : dest_name);
       std::unique_ptr<oci::RegistryClient> client;
       if (!dest_name.empty() || !local) client = std::make_unique<oci::RegistryClient>(oci::RegistryOptions().AllowInsecure(*insecure));
-      oci::Descriptor desc;
+      oci::Descriptor top;
+      std::string body;
       if (local) {
-        desc = *local;
+        top = *local;
+        if (oci::IsIndex(store, top)) {
+          body = store.ReadBlob(top.digest);
+          top.media_type = oci::ParseIndex(body).media_type;
+          for (const auto& m : oci::ParseIndex(body).manifests)
+            if (!store.HasBlob(m.digest) && !(m.platform && m.platform->os == "unknown"))
+              throw oci::Error("sign " + *name + ": manifest " + m.digest.str() +
+                               (m.platform ? " (" + m.platform->str() + ")" : "") +
+                               " of the index is not in the store (pull it with kiln pull --all-platforms)");
+        }
       } else {
-        desc = client->ResolveManifest(oci::Reference::Parse(*name), oci::Platform::Host());
-      }
-      oci::Reference dest;
-      if (!dest_name.empty()) {
-        dest = oci::Reference::Parse(dest_name);
-        dest.digest.clear();
-        dest.tag = oci::SignatureTag(desc.digest);
-        // Signatures already in the registry are kept: ours is added to them (as cosign does).
-        const std::string local_tag = repo + ":" + oci::SignatureTag(desc.digest);
-        if (!store.ResolveTag(local_tag) && client->HeadManifest(dest))
-          store.SetTag(local_tag, client->Pull(dest, store, oci::Platform{}));
+        top = RemoteTop(*client, *name, &body);
       }
       const std::string pw = ReadPassword("sign", false);
-      const oci::Signature sig = oci::Sign(store, desc, repo, *key, pw);
-      std::cerr << "signed " << repo << "@" << desc.digest.str() << " -> " << repo << ":"
-                << oci::SignatureTag(desc.digest) << "\n";
-      if (!dest_name.empty()) {
-        const oci::Digest d = client->Push(store, sig.sig_manifest, dest);
-        std::cout << dest.str() << ": " << d.str() << "\n";
-      } else {
-        std::cout << sig.sig_manifest.digest.str() << "\n";
+      for (const Subject& subject : Subjects(top, body)) {
+        const oci::Descriptor& desc = subject.desc;
+        oci::Reference dest;
+        if (!dest_name.empty()) {
+          dest = oci::Reference::Parse(dest_name);
+          dest.digest.clear();
+          dest.tag = oci::SignatureTag(desc.digest);
+          // Signatures already in the registry are kept: ours is added to them (as cosign does).
+          const std::string local_tag = repo + ":" + oci::SignatureTag(desc.digest);
+          if (!store.ResolveTag(local_tag) && client->HeadManifest(dest))
+            store.SetTag(local_tag, client->Pull(dest, store, oci::Platform{}));
+        }
+        const oci::Signature sig = oci::Sign(store, desc, repo, *key, pw);
+        std::cerr << "signed " << repo << "@" << desc.digest.str() << " -> " << repo << ":"
+                  << oci::SignatureTag(desc.digest) << (subject.what.starts_with("manifest ") ? "" : " (the index)") << "\n";
+        if (!dest_name.empty()) {
+          const oci::Digest d = client->Push(store, sig.sig_manifest, dest);
+          std::cout << dest.str() << ": " << d.str() << "\n";
+        } else {
+          std::cout << sig.sig_manifest.digest.str() << "\n";
+        }
       }
     });
   }
@@ -152,24 +194,47 @@ void AddSignCommands(CLI::App& app) {
       const std::string repo = RepositoryName(reference->empty() ? *name : *reference);
       std::optional<oci::Descriptor> local;
       if (!*remote) local = store.ResolveTag(NormalizeTag(*name));
+      std::unique_ptr<oci::RegistryClient> client;
+      oci::Descriptor top;
+      std::string body;
       if (local) {
-        oci::Verify(store, local->digest, repo, *key);  // throws (exit 1) explaining each failure
-        std::cout << "Verified OK: " << repo << "@" << local->digest.str() << "\n";
-        return;
+        top = *local;
+        if (oci::IsIndex(store, top)) {
+          body = store.ReadBlob(top.digest);
+          top.media_type = oci::ParseIndex(body).media_type;
+        }
+      } else {
+        // The digest the registry serves now, and the signatures stored for it there.
+        client = std::make_unique<oci::RegistryClient>(oci::RegistryOptions().AllowInsecure(*insecure));
+        top = RemoteTop(*client, *name, &body);
       }
-      // The digest the registry serves now, and the signatures stored for it there.
-      oci::RegistryClient client(oci::RegistryOptions().AllowInsecure(*insecure));
-      const oci::Reference ref = oci::Reference::Parse(*name);
-      const oci::Descriptor m = client.ResolveManifest(ref, oci::Platform::Host());
-      oci::Reference sig_ref = ref;
-      sig_ref.digest.clear();
-      sig_ref.tag = oci::SignatureTag(m.digest);
-      if (!client.HeadManifest(sig_ref))
-        throw oci::Error("verify " + repo + "@" + m.digest.str() + ": no signature in the registry (" + sig_ref.str() +
-                         " not found)");
-      const oci::Descriptor sig = client.Pull(sig_ref, store, oci::Platform{});
-      oci::VerifySignatureManifest(store, sig, m.digest, repo, *key);
-      std::cout << "Verified OK: " << repo << "@" << m.digest.str() << " (registry)\n";
+      // Every subject is checked and every failure named: an index whose
+      // arm64 manifest lacks a signature says so, not just "failed".
+      const std::vector<Subject> subjects = Subjects(top, body);
+      std::string failed;
+      for (const Subject& subject : subjects) {
+        try {
+          if (local) {
+            oci::Verify(store, subject.desc.digest, repo, *key);  // throws explaining each failure
+          } else {
+            oci::Reference sig_ref = oci::Reference::Parse(*name);
+            sig_ref.digest.clear();
+            sig_ref.tag = oci::SignatureTag(subject.desc.digest);
+            if (!client->HeadManifest(sig_ref))
+              throw oci::Error("no signature in the registry (" + sig_ref.str() + " not found)");
+            const oci::Descriptor sig = client->Pull(sig_ref, store, oci::Platform{});
+            oci::VerifySignatureManifest(store, sig, subject.desc.digest, repo, *key);
+          }
+          std::cout << "Verified OK: " << repo << "@" << subject.desc.digest.str()
+                    << (subjects.size() > 1 ? " (" + subject.what + ")" : "") << (local ? "" : " (registry)") << "\n";
+        } catch (const oci::Error& e) {
+          if (subjects.size() == 1) throw;  // one image: its own error says it all
+          failed += "\n  " + subject.what + ": " + e.what();
+        }
+      }
+      if (!failed.empty())
+        throw oci::Error("verify " + repo + "@" + top.digest.str() +
+                         ": the index and each platform's manifest must verify; failed:" + failed);
     });
   }
 }
