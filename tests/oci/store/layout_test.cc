@@ -256,8 +256,7 @@ TEST(LayoutIndex, ExportWritesIndexAndEveryManifest) {
   EXPECT_EQ(ShOut("skopeo inspect --raw oci:" + layout.string() + ":multi"), s.ReadBlob(idx.digest));
   const auto arm_inspect =
       nlohmann::json::parse(ShOut("skopeo --override-arch arm64 inspect oci:" + layout.string() + ":multi"));
-  EXPECT_EQ(arm_inspect["Digest"], arm.digest.str());
-  EXPECT_EQ(arm_inspect["Architecture"], "arm64");
+  EXPECT_EQ(arm_inspect["Architecture"], "arm64");  // its "Digest" is the index's
   // umoci lists the tag.
   EXPECT_NE(ShOut("umoci ls --layout " + layout.string()).find("multi"), std::string::npos);
   // skopeo copies every platform out of it.
@@ -285,7 +284,7 @@ TEST(LayoutIndex, ArchiveHoldsEveryManifest) {
   EXPECT_EQ(ShOut("skopeo inspect --raw oci-archive:" + (dir / "multi.tar").string() + ":multi"), s.ReadBlob(idx.digest));
   const auto j = nlohmann::json::parse(
       ShOut("skopeo --override-arch arm64 inspect oci-archive:" + (dir / "multi.tar").string() + ":multi"));
-  EXPECT_EQ(j["Digest"], arm.digest.str());
+  EXPECT_EQ(j["Architecture"], "arm64");
 }
 
 TEST(LayoutIndex, DockerArchiveRefusesAnIndex) {
