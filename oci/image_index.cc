@@ -84,4 +84,17 @@ Descriptor ResolveImage(const Store& store, const Descriptor& desc, const Platfo
   return chosen;
 }
 
+std::vector<Descriptor> SignedSubjects(const Descriptor& top, const std::string& top_body) {
+  std::vector<Descriptor> out = {top};
+  if (!media::IsIndexMediaType(top.media_type)) return out;
+  for (const Descriptor& m : ParseIndex(top_body).manifests)
+    if (!(m.platform && m.platform->os == "unknown")) out.push_back(m);
+  return out;
+}
+
+std::string DescribeSubject(const Descriptor& d) {
+  if (media::IsIndexMediaType(d.media_type)) return "index " + d.digest.str();
+  return "manifest " + d.digest.str() + (d.platform ? " (" + d.platform->str() + ")" : "");
+}
+
 }  // namespace kiln::oci

@@ -55,4 +55,13 @@ std::vector<Descriptor> IndexManifests(const Store& store, const Descriptor& des
 // (ChooseManifest). Throws oci::Error naming `what` and the platforms there are.
 Descriptor ResolveImage(const Store& store, const Descriptor& desc, const Platform& platform, const std::string& what);
 
+// What a signature covers for `top` (whose JSON is `top_body`): `top`
+// itself, and when it is an index each platform's manifest it lists, in its
+// order (attestation entries, platform os "unknown", skipped): a verifier
+// that resolved one platform finds a signature for that digest too.
+std::vector<Descriptor> SignedSubjects(const Descriptor& top, const std::string& top_body);
+
+// "index sha256:..." or "manifest sha256:... (linux/arm64)": how errors name one.
+std::string DescribeSubject(const Descriptor& d);
+
 }  // namespace kiln::oci

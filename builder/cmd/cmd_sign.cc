@@ -67,27 +67,6 @@ std::string ReadPassword(const std::string& what, bool confirm) {
   return pw;
 }
 
-// What `kiln sign`/`kiln verify` cover for `top`: itself, and when it is a
-// multi-platform index each platform's manifest too (what `docker pull`
-// resolves to, so a verifier checking that digest finds a signature).
-struct Subject {
-  oci::Descriptor desc;
-  std::string what;  // "index sha256:..." or "manifest sha256:... (linux/arm64)"
-};
-std::vector<Subject> Subjects(const oci::Descriptor& top, const std::string& body) {
-  std::vector<Subject> out;
-  if (!oci::media::IsIndexMediaType(top.media_type)) {
-    out.push_back({top, "manifest " + top.digest.str()});
-    return out;
-  }
-  out.push_back({top, "index " + top.digest.str()});
-  for (const auto& m : oci::ParseIndex(body).manifests) {
-    if (m.platform && m.platform->os == "unknown") continue;  // attestations are not signed as images
-    out.push_back({m, "manifest " + m.digest.str() + (m.platform ? " (" + m.platform->str() + ")" : "")});
-  }
-  return out;
-}
-
 // The top-level manifest `name` names in its registry, and its body.
 oci::Descriptor RemoteTop(oci::RegistryClient& client, const std::string& name, std::string* body) {
   oci::Descriptor top;
@@ -141,32 +120,40 @@ void AddSignCommands(CLI::App& app) {
         if (oci::IsIndex(store, top)) {
           body = store.ReadBlob(top.digest);
           top.media_type = oci::ParseIndex(body).media_type;
-          for (const auto& m : oci::ParseIndex(body).manifests)
-            if (!store.HasBlob(m.digest) && !(m.platform && m.platform->os == "unknown"))
-              throw oci::Error("sign " + *name + ": manifest " + m.digest.str() +
-                               (m.platform ? " (" + m.platform->str() + ")" : "") +
-                               " of the index is not in the store (pull it with kiln pull --all-platforms)");
         }
       } else {
         top = RemoteTop(*client, *name, &body);
       }
-      const std::string pw = ReadPassword("sign", false);
-      for (const Subject& subject : Subjects(top, body)) {
-        const oci::Descriptor& desc = subject.desc;
-        oci::Reference dest;
-        if (!dest_name.empty()) {
-          dest = oci::Reference::Parse(dest_name);
-          dest.digest.clear();
-          dest.tag = oci::SignatureTag(desc.digest);
-          // Signatures already in the registry are kept: ours is added to them (as cosign does).
-          const std::string local_tag = repo + ":" + oci::SignatureTag(desc.digest);
-          if (!store.ResolveTag(local_tag) && client->HeadManifest(dest))
-            store.SetTag(local_tag, client->Pull(dest, store, oci::Platform{}));
+      // A multi-platform image: the index and each platform's manifest.
+      const std::vector<oci::Descriptor> subjects = oci::SignedSubjects(top, body);
+      auto sig_ref = [&](const oci::Digest& subject) {
+        oci::Reference dest = oci::Reference::Parse(dest_name);
+        dest.digest.clear();
+        dest.tag = oci::SignatureTag(subject);
+        return dest;
+      };
+      if (!dest_name.empty()) {
+        // Signatures already in the registry are kept: ours is added to them (as cosign does).
+        for (const oci::Descriptor& d : subjects) {
+          const std::string local_tag = repo + ":" + oci::SignatureTag(d.digest);
+          if (!store.ResolveTag(local_tag) && client->HeadManifest(sig_ref(d.digest)))
+            store.SetTag(local_tag, client->Pull(sig_ref(d.digest), store, oci::Platform{}));
         }
-        const oci::Signature sig = oci::Sign(store, desc, repo, *key, pw);
-        std::cerr << "signed " << repo << "@" << desc.digest.str() << " -> " << repo << ":"
-                  << oci::SignatureTag(desc.digest) << (subject.what.starts_with("manifest ") ? "" : " (the index)") << "\n";
+      }
+      const std::string pw = ReadPassword("sign", false);
+      std::vector<oci::Signature> sigs;
+      if (local) {
+        sigs = oci::SignAll(store, top, repo, *key, pw);
+      } else {
+        for (const oci::Descriptor& d : subjects) sigs.push_back(oci::Sign(store, d, repo, *key, pw));
+      }
+      for (size_t i = 0; i < sigs.size(); ++i) {
+        const oci::Signature& sig = sigs[i];
+        std::cerr << "signed " << repo << "@" << sig.subject.str() << " -> " << repo << ":"
+                  << oci::SignatureTag(sig.subject) << (subjects.size() > 1 ? " (" + oci::DescribeSubject(subjects[i]) + ")" : "")
+                  << "\n";
         if (!dest_name.empty()) {
+          const oci::Reference dest = sig_ref(sig.subject);
           const oci::Digest d = client->Push(store, sig.sig_manifest, dest);
           std::cout << dest.str() << ": " << d.str() << "\n";
         } else {
@@ -210,26 +197,26 @@ void AddSignCommands(CLI::App& app) {
       }
       // Every subject is checked and every failure named: an index whose
       // arm64 manifest lacks a signature says so, not just "failed".
-      const std::vector<Subject> subjects = Subjects(top, body);
+      const std::vector<oci::Descriptor> subjects = oci::SignedSubjects(top, body);
       std::string failed;
-      for (const Subject& subject : subjects) {
+      for (const oci::Descriptor& subject : subjects) {
         try {
           if (local) {
-            oci::Verify(store, subject.desc.digest, repo, *key);  // throws explaining each failure
+            oci::Verify(store, subject.digest, repo, *key);  // throws explaining each failure
           } else {
             oci::Reference sig_ref = oci::Reference::Parse(*name);
             sig_ref.digest.clear();
-            sig_ref.tag = oci::SignatureTag(subject.desc.digest);
+            sig_ref.tag = oci::SignatureTag(subject.digest);
             if (!client->HeadManifest(sig_ref))
               throw oci::Error("no signature in the registry (" + sig_ref.str() + " not found)");
             const oci::Descriptor sig = client->Pull(sig_ref, store, oci::Platform{});
-            oci::VerifySignatureManifest(store, sig, subject.desc.digest, repo, *key);
+            oci::VerifySignatureManifest(store, sig, subject.digest, repo, *key);
           }
-          std::cout << "Verified OK: " << repo << "@" << subject.desc.digest.str()
-                    << (subjects.size() > 1 ? " (" + subject.what + ")" : "") << (local ? "" : " (registry)") << "\n";
+          std::cout << "Verified OK: " << repo << "@" << subject.digest.str()
+                    << (subjects.size() > 1 ? " (" + oci::DescribeSubject(subject) + ")" : "") << (local ? "" : " (registry)") << "\n";
         } catch (const oci::Error& e) {
           if (subjects.size() == 1) throw;  // one image: its own error says it all
-          failed += "\n  " + subject.what + ": " + e.what();
+          failed += "\n  " + oci::DescribeSubject(subject) + ": " + e.what();
         }
       }
       if (!failed.empty())

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "oci/docker_manifest.h"
 #include "oci/image_index.h"
 #include "oci/registry/remote_referrers.h"
 #include "oci/supply/referrers.h"
@@ -70,6 +71,26 @@ TEST_F(PushIndexTest, EveryManifestWithItsReferrersThenTheIndex) {
   EXPECT_TRUE(oci::IsIndex(fresh, pulled));
   for (const auto* m : {&amd, &arm}) EXPECT_TRUE(fresh.HasBlob(m->digest)) << m->digest.str();
   EXPECT_EQ(oci::ResolveImage(fresh, pulled, oci::Platform::Parse("linux/arm64"), "t").digest, arm.digest);
+}
+
+TEST_F(PushIndexTest, DockerManifestListOfDockerManifests) {
+  auto& reg = StartRegistry();
+  oci::Store store(dir_ / "s");
+  const oci::Descriptor amd = oci::ConvertToDockerManifest(store, ArchImage(store, "amd64"));
+  const oci::Descriptor arm = oci::ConvertToDockerManifest(store, ArchImage(store, "arm64"));
+  const oci::Descriptor list = oci::PutIndex(store, {amd, arm}, oci::IndexFormat::kDocker);
+  oci::RegistryClient client;
+  const auto ref = oci::Reference::Parse(reg.host() + "/kiln/docker:multi");
+  EXPECT_EQ(PushWithReferrers(client, store, list, ref, {}).digest, list.digest);
+  oci::Descriptor got;
+  EXPECT_EQ(client.GetManifest(ref, &got), store.ReadBlob(list.digest));
+  EXPECT_EQ(got.media_type, oci::media::kDockerManifestList);
+  oci::Descriptor child;
+  oci::Reference by_digest = ref;
+  by_digest.tag.clear();
+  by_digest.digest = arm.digest.str();
+  client.GetManifest(by_digest, &child);
+  EXPECT_EQ(child.media_type, oci::media::kDockerManifest);
 }
 
 }  // namespace

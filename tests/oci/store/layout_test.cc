@@ -250,8 +250,11 @@ TEST(LayoutIndex, ExportWritesIndexAndEveryManifest) {
   EXPECT_EQ(top.manifests[0].digest, idx.digest);
   EXPECT_EQ(top.manifests[0].media_type, media::kOciIndex);
   EXPECT_EQ(top.manifests[0].annotations.at(media::kRefNameAnnotation), "multi");
-  for (const Digest& d : s.Reachable(idx))
-    if (s.HasBlob(d)) EXPECT_TRUE(fs::exists(layout / "blobs" / "sha256" / d.hex)) << d.str();
+  for (const Digest& d : s.Reachable(idx)) {
+    if (s.HasBlob(d)) {
+      EXPECT_TRUE(fs::exists(layout / "blobs" / "sha256" / d.hex)) << d.str();
+    }
+  }
   // skopeo reads the index raw, and resolves it to a platform.
   EXPECT_EQ(ShOut("skopeo inspect --raw oci:" + layout.string() + ":multi"), s.ReadBlob(idx.digest));
   const auto arm_inspect =
