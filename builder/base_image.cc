@@ -5,6 +5,7 @@
 #include "builder/named_context.h"
 #include "builder/stage_executor.h"
 #include "oci/error.h"
+#include "oci/image_index.h"
 #include "oci/store/layout.h"
 #include "oci/reference.h"
 #include "oci/registry/registry.h"
@@ -89,7 +90,7 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
       path = path.substr(0, colon);
     }
     if (opts_.note) opts_.note("importing " + name);
-    const oci::Descriptor d = oci::ImportOciLayout(store_, path, tag);
+    const oci::Descriptor d = oci::ImportOciLayout(store_, path, tag, opts_.platform);
     used.uri = "oci-layout:" + path + (tag.empty() ? "" : "?tag=" + tag);
     used.manifest = d.digest;
     return StateFromManifest(store_, d);
@@ -105,10 +106,12 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
     for (const auto& c : candidates) {
       const oci::Reference ref = oci::Reference::Parse(c);
       if (!ref.digest.empty()) continue;
-      if (auto d = store_.ResolveTag(ref.familiar())) {
+      if (auto tagged = store_.ResolveTag(ref.familiar())) {
+        // A tag may name a multi-platform index: its manifest for this platform.
+        const oci::Descriptor d = oci::ResolveImage(store_, *tagged, opts_.platform, "base image " + name);
         used.uri = DockerPurl(ref, opts_.platform);
-        used.manifest = d->digest;
-        return StateFromManifest(store_, *d);
+        used.manifest = d.digest;
+        return StateFromManifest(store_, d);
       }
     }
   }

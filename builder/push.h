@@ -20,6 +20,8 @@ struct PushSummary {
   int referrers = 0;  // artifacts pushed with it
 };
 
+// `manifest` may be an index: every manifest it lists goes up first, each
+// with its own referrers, then the index under the tag.
 // `note` gets one line per referrer step ("3 referrers ... (fallback tag
 // sha256-...)").
 PushSummary PushWithReferrers(oci::RegistryClient& client, const oci::Store& store, const oci::Descriptor& manifest,

@@ -13,6 +13,7 @@
 #include "builder/builder.h"
 #include "builder/cmd/commands.h"
 #include "oci/image.h"
+#include "oci/image_index.h"
 #include "oci/store/store.h"
 
 namespace kiln::builder {
@@ -55,6 +56,12 @@ std::string KindOf(const oci::Store& store, const oci::Descriptor& desc, bool si
 int64_t ImageSize(const oci::Store& store, const oci::Descriptor& desc) {
   int64_t size = desc.size;
   try {
+    if (oci::IsIndex(store, desc)) {
+      // A multi-platform image: every platform's manifest the store holds.
+      for (const auto& m : oci::IndexManifests(store, desc))
+        if (store.HasBlob(m.digest)) size += ImageSize(store, m);
+      return size;
+    }
     auto m = oci::ParseManifest(store.ReadBlob(desc.digest));
     size += m.config.size;
     for (const auto& l : m.layers) size += l.size;
@@ -62,6 +69,19 @@ int64_t ImageSize(const oci::Store& store, const oci::Descriptor& desc) {
     // An index or a damaged manifest: show the descriptor size only.
   }
   return size;
+}
+
+// The platforms of an index ("linux/amd64, linux/arm64"), empty for an image.
+std::vector<std::string> PlatformsOf(const oci::Store& store, const oci::Descriptor& desc) {
+  std::vector<std::string> out;
+  try {
+    if (!oci::IsIndex(store, desc)) return out;
+    for (const auto& m : oci::IndexManifests(store, desc))
+      if (m.platform && m.platform->os != "unknown") out.push_back(m.platform->str());
+  } catch (const std::exception&) {
+    // A damaged index: shown without platforms, as a damaged manifest shows without its size.
+  }
+  return out;
 }
 
 }  // namespace
@@ -72,7 +92,8 @@ void AddImagesCommand(CLI::App& app) {
   auto json_out = std::make_shared<bool>(false);
   auto all = std::make_shared<bool>(false);
   cmd->add_flag("-q,--quiet", *quiet, "Only names");
-  cmd->add_flag("--json", *json_out, "JSON array of {name, digest, size, attached: [{name, digest, kind}]}");
+  cmd->add_flag("--json", *json_out,
+                "JSON array of {name, digest, size, platforms (of a multi-platform index), attached: [{name, digest, kind}]}");
   cmd->add_flag("-a,--all", *all, "Also list signatures and referrers (SBOM, provenance) as entries of their own");
   cmd->callback([quiet, json_out, all] {
     oci::Store store(oci::Store::DefaultRoot());
@@ -88,10 +109,12 @@ void AddImagesCommand(CLI::App& app) {
     if (!*quiet && !*json_out) std::printf("%-50s %-19s %s\n", "IMAGE", "DIGEST", "SIZE");
     auto row = [&](const std::string& name, const oci::Descriptor& desc, const std::vector<Attached>* under) {
       const int64_t size = ImageSize(store, desc);
+      const std::vector<std::string> platforms = under ? PlatformsOf(store, desc) : std::vector<std::string>{};
       if (*quiet) {
         std::printf("%s\n", name.c_str());
       } else if (*json_out) {
         nlohmann::json j = {{"name", name}, {"digest", desc.digest.str()}, {"size", size}};
+        if (!platforms.empty()) j["platforms"] = platforms;
         if (under) {
           j["attached"] = nlohmann::json::array();
           for (const auto& a : *under)
@@ -100,6 +123,11 @@ void AddImagesCommand(CLI::App& app) {
         arr.push_back(std::move(j));
       } else {
         std::printf("%-50s %-19s %s\n", name.c_str(), desc.digest.hex.substr(0, 12).c_str(), HumanSize(size).c_str());
+        if (!platforms.empty()) {
+          std::string list;
+          for (const auto& p : platforms) list += (list.empty() ? "" : ", ") + p;
+          std::printf("  platforms: %s\n", list.c_str());
+        }
         if (under)
           for (const auto& a : *under) std::printf("  + %s\n", a.kind.c_str());
       }

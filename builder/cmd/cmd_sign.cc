@@ -16,6 +16,7 @@
 #include "builder/cmd/commands.h"
 #include "builder/push.h"
 #include "oci/error.h"
+#include "oci/image_index.h"
 #include "oci/reference.h"
 #include "oci/supply/referrers.h"
 #include "oci/registry/registry.h"
@@ -66,6 +67,13 @@ std::string ReadPassword(const std::string& what, bool confirm) {
   return pw;
 }
 
+// The top-level manifest `name` names in its registry, and its body.
+oci::Descriptor RemoteTop(oci::RegistryClient& client, const std::string& name, std::string* body) {
+  oci::Descriptor top;
+  *body = client.GetManifest(oci::Reference::Parse(name), &top);
+  return top;
+}
+
 }  // namespace
 
 void AddSignCommands(CLI::App& app) {
@@ -105,31 +113,52 @@ void AddSignCommands(CLI::App& app) {
       const std::string repo = RepositoryName(dest_name.empty() ? *name : dest_name);
       std::unique_ptr<oci::RegistryClient> client;
       if (!dest_name.empty() || !local) client = std::make_unique<oci::RegistryClient>(oci::RegistryOptions().AllowInsecure(*insecure));
-      oci::Descriptor desc;
+      oci::Descriptor top;
+      std::string body;
       if (local) {
-        desc = *local;
+        top = *local;
+        if (oci::IsIndex(store, top)) {
+          body = store.ReadBlob(top.digest);
+          top.media_type = oci::ParseIndex(body).media_type;
+        }
       } else {
-        desc = client->ResolveManifest(oci::Reference::Parse(*name), oci::Platform::Host());
+        top = RemoteTop(*client, *name, &body);
       }
-      oci::Reference dest;
-      if (!dest_name.empty()) {
-        dest = oci::Reference::Parse(dest_name);
+      // A multi-platform image: the index and each platform's manifest.
+      const std::vector<oci::Descriptor> subjects = oci::SignedSubjects(top, body);
+      auto sig_ref = [&](const oci::Digest& subject) {
+        oci::Reference dest = oci::Reference::Parse(dest_name);
         dest.digest.clear();
-        dest.tag = oci::SignatureTag(desc.digest);
+        dest.tag = oci::SignatureTag(subject);
+        return dest;
+      };
+      if (!dest_name.empty()) {
         // Signatures already in the registry are kept: ours is added to them (as cosign does).
-        const std::string local_tag = repo + ":" + oci::SignatureTag(desc.digest);
-        if (!store.ResolveTag(local_tag) && client->HeadManifest(dest))
-          store.SetTag(local_tag, client->Pull(dest, store, oci::Platform{}));
+        for (const oci::Descriptor& d : subjects) {
+          const std::string local_tag = repo + ":" + oci::SignatureTag(d.digest);
+          if (!store.ResolveTag(local_tag) && client->HeadManifest(sig_ref(d.digest)))
+            store.SetTag(local_tag, client->Pull(sig_ref(d.digest), store, oci::Platform{}));
+        }
       }
       const std::string pw = ReadPassword("sign", false);
-      const oci::Signature sig = oci::Sign(store, desc, repo, *key, pw);
-      std::cerr << "signed " << repo << "@" << desc.digest.str() << " -> " << repo << ":"
-                << oci::SignatureTag(desc.digest) << "\n";
-      if (!dest_name.empty()) {
-        const oci::Digest d = client->Push(store, sig.sig_manifest, dest);
-        std::cout << dest.str() << ": " << d.str() << "\n";
+      std::vector<oci::Signature> sigs;
+      if (local) {
+        sigs = oci::SignAll(store, top, repo, *key, pw);
       } else {
-        std::cout << sig.sig_manifest.digest.str() << "\n";
+        for (const oci::Descriptor& d : subjects) sigs.push_back(oci::Sign(store, d, repo, *key, pw));
+      }
+      for (size_t i = 0; i < sigs.size(); ++i) {
+        const oci::Signature& sig = sigs[i];
+        std::cerr << "signed " << repo << "@" << sig.subject.str() << " -> " << repo << ":"
+                  << oci::SignatureTag(sig.subject) << (subjects.size() > 1 ? " (" + oci::DescribeSubject(subjects[i]) + ")" : "")
+                  << "\n";
+        if (!dest_name.empty()) {
+          const oci::Reference dest = sig_ref(sig.subject);
+          const oci::Digest d = client->Push(store, sig.sig_manifest, dest);
+          std::cout << dest.str() << ": " << d.str() << "\n";
+        } else {
+          std::cout << sig.sig_manifest.digest.str() << "\n";
+        }
       }
     });
   }
@@ -152,24 +181,47 @@ void AddSignCommands(CLI::App& app) {
       const std::string repo = RepositoryName(reference->empty() ? *name : *reference);
       std::optional<oci::Descriptor> local;
       if (!*remote) local = store.ResolveTag(NormalizeTag(*name));
+      std::unique_ptr<oci::RegistryClient> client;
+      oci::Descriptor top;
+      std::string body;
       if (local) {
-        oci::Verify(store, local->digest, repo, *key);  // throws (exit 1) explaining each failure
-        std::cout << "Verified OK: " << repo << "@" << local->digest.str() << "\n";
-        return;
+        top = *local;
+        if (oci::IsIndex(store, top)) {
+          body = store.ReadBlob(top.digest);
+          top.media_type = oci::ParseIndex(body).media_type;
+        }
+      } else {
+        // The digest the registry serves now, and the signatures stored for it there.
+        client = std::make_unique<oci::RegistryClient>(oci::RegistryOptions().AllowInsecure(*insecure));
+        top = RemoteTop(*client, *name, &body);
       }
-      // The digest the registry serves now, and the signatures stored for it there.
-      oci::RegistryClient client(oci::RegistryOptions().AllowInsecure(*insecure));
-      const oci::Reference ref = oci::Reference::Parse(*name);
-      const oci::Descriptor m = client.ResolveManifest(ref, oci::Platform::Host());
-      oci::Reference sig_ref = ref;
-      sig_ref.digest.clear();
-      sig_ref.tag = oci::SignatureTag(m.digest);
-      if (!client.HeadManifest(sig_ref))
-        throw oci::Error("verify " + repo + "@" + m.digest.str() + ": no signature in the registry (" + sig_ref.str() +
-                         " not found)");
-      const oci::Descriptor sig = client.Pull(sig_ref, store, oci::Platform{});
-      oci::VerifySignatureManifest(store, sig, m.digest, repo, *key);
-      std::cout << "Verified OK: " << repo << "@" << m.digest.str() << " (registry)\n";
+      // Every subject is checked and every failure named: an index whose
+      // arm64 manifest lacks a signature says so, not just "failed".
+      const std::vector<oci::Descriptor> subjects = oci::SignedSubjects(top, body);
+      std::string failed;
+      for (const oci::Descriptor& subject : subjects) {
+        try {
+          if (local) {
+            oci::Verify(store, subject.digest, repo, *key);  // throws explaining each failure
+          } else {
+            oci::Reference sig_ref = oci::Reference::Parse(*name);
+            sig_ref.digest.clear();
+            sig_ref.tag = oci::SignatureTag(subject.digest);
+            if (!client->HeadManifest(sig_ref))
+              throw oci::Error("no signature in the registry (" + sig_ref.str() + " not found)");
+            const oci::Descriptor sig = client->Pull(sig_ref, store, oci::Platform{});
+            oci::VerifySignatureManifest(store, sig, subject.digest, repo, *key);
+          }
+          std::cout << "Verified OK: " << repo << "@" << subject.digest.str()
+                    << (subjects.size() > 1 ? " (" + oci::DescribeSubject(subject) + ")" : "") << (local ? "" : " (registry)") << "\n";
+        } catch (const oci::Error& e) {
+          if (subjects.size() == 1) throw;  // one image: its own error says it all
+          failed += "\n  " + oci::DescribeSubject(subject) + ": " + e.what();
+        }
+      }
+      if (!failed.empty())
+        throw oci::Error("verify " + repo + "@" + top.digest.str() +
+                         ": the index and each platform's manifest must verify; failed:" + failed);
     });
   }
 }

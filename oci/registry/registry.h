@@ -56,6 +56,11 @@ class RegistryClient {
   // the image manifest descriptor (an index is resolved to `platform`).
   Descriptor Pull(const Reference& ref, Store& store, const Platform& platform,
                   TransferStats* stats = nullptr);
+  // Every platform: an index (or manifest list) with each manifest it lists
+  // (attestation entries too) and their blobs, then the index itself; an
+  // image manifest as Pull does. Returns the top-level descriptor (what
+  // `kiln pull --all-platforms` tags, as `skopeo copy --all`).
+  Descriptor PullAllPlatforms(const Reference& ref, Store& store, TransferStats* stats = nullptr);
   // The image manifest `ref` names (an index resolved to `platform`),
   // without fetching any blob: the subject for referrers and signatures.
   Descriptor ResolveManifest(const Reference& ref, const Platform& platform);

@@ -132,4 +132,22 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
   }
 }
 
+Descriptor RegistryClient::PullAllPlatforms(const Reference& ref, Store& store, TransferStats* stats) {
+  Descriptor top;
+  const std::string body = GetManifest(ref, &top);
+  if (!media::IsIndexMediaType(top.media_type)) return Pull(ref, store, Platform::Host(), stats);
+  const Index index = ParseIndex(body);
+  for (const Descriptor& m : index.manifests) {
+    Reference child = ref;
+    child.digest = m.digest.str();
+    if (media::IsIndexMediaType(m.media_type))
+      throw Error("pull " + ref.str() + ": index " + top.digest.str() + " lists another index " + m.digest.str());
+    Pull(child, store, Platform::Host(), stats);  // by digest: that manifest, whatever its platform
+  }
+  // The index last: a store never holds an index whose manifests are missing.
+  if (!store.HasBlob(top.digest)) store.PutBlob(body, top.media_type);
+  RecordBlobSource(store, top.digest, ref.registry, ref.repository);
+  return top;
+}
+
 }  // namespace kiln::oci

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oci/error.h"
+#include "oci/image_index.h"
 #include "sandbox/file_io.h"
 #include "oci/store/store_internal.h"
 
@@ -113,7 +114,7 @@ void ExportOciLayout(const Store& store, const Descriptor& manifest, const fs::p
   ::unlink((dir / ".kiln-index.lock").c_str());
 }
 
-Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string& tag) {
+Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string& tag, const Platform& platform) {
   std::string where = "import layout " + dir.string() + (tag.empty() ? "" : ":" + tag);
   Index idx = ReadLayoutIndex(dir);
   std::vector<const Descriptor*> hits;
@@ -133,7 +134,7 @@ Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string&
     if (Sha256Of(body) != desc.digest) throw Error(where + ": blob " + desc.digest.str() + " is corrupt");
     auto j = nlohmann::json::parse(body, nullptr, false);
     if (media::IsIndexMediaType(desc.media_type) || (j.is_object() && j.contains("manifests"))) {
-      desc = ChooseManifest(ParseIndex(body), Platform::Host(), where);
+      desc = ChooseManifest(ParseIndex(body), platform, where);
       continue;
     }
     Manifest m = ParseManifest(body);
@@ -205,7 +206,8 @@ namespace {
 // to a temp file renamed into place, or streamed to stdout for "-".
 void WriteLayoutTar(const Store& store, const Descriptor& manifest, const Index& idx,
                     const std::string& docker_manifest_json, const fs::path& tar_file) {
-  const Manifest m = ParseManifest(store.ReadBlob(manifest.digest));
+  std::vector<Digest> blobs;
+  CollectBlobs(store, manifest, blobs);
   auto blob_name = [](const Digest& d) { return "blobs/" + d.algorithm + "/" + d.hex; };
   const bool to_stdout = tar_file == "-";
   auto tmp = to_stdout ? fs::path("-")
@@ -216,14 +218,12 @@ void WriteLayoutTar(const Store& store, const Descriptor& manifest, const Index&
       out.Header("blobs/", 0, true);
       out.Header("blobs/sha256/", 0, true);
       std::vector<Digest> done;
-      auto add = [&](const Digest& dg) {
-        if (std::find(done.begin(), done.end(), dg) != done.end()) return;
+      for (const Digest& dg : blobs) {
+        if (std::find(done.begin(), done.end(), dg) != done.end()) continue;
         done.push_back(dg);
+        if (!store.HasBlob(dg)) throw Error("export: blob " + dg.str() + " is missing from the store");
         out.File(blob_name(dg), store.BlobPath(dg));
-      };
-      add(manifest.digest);
-      add(m.config.digest);
-      for (auto& l : m.layers) add(l.digest);
+      }
       out.String("index.json", ToJson(idx));
       if (!docker_manifest_json.empty()) out.String("manifest.json", docker_manifest_json);
       out.String("oci-layout", kOciLayoutFile);
@@ -242,6 +242,14 @@ void WriteLayoutTar(const Store& store, const Descriptor& manifest, const Index&
 
 void ExportDockerArchive(const Store& store, const Descriptor& manifest, const fs::path& tar_file,
                          const std::vector<std::string>& repo_tags) {
+  if (IsIndex(store, manifest)) {
+    // As buildx: the docker exporter takes one image, and `docker load` of a
+    // manifest list would keep one platform and drop the rest unseen.
+    const std::string platforms = DescribePlatforms(ParseIndex(store.ReadBlob(manifest.digest)));
+    throw Error("docker archive: " + manifest.digest.str() + " is a multi-platform index (" + platforms +
+                "), and a docker archive holds one image: export it with -o type=oci, or build with --platform "
+                "naming one platform");
+  }
   Manifest m = ParseManifest(store.ReadBlob(manifest.digest));
   // Docker >= 25 writes the same shape: an OCI layout plus manifest.json,
   // so the tar is both a `docker load` archive and an OCI layout. Layers stay

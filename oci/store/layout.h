@@ -12,27 +12,32 @@
 namespace kiln::oci {
 
 // Writes oci-layout, index.json (with ref.name = tag when non-empty) and the
-// reachable blobs into `dir` (created or merged into). `index_annotations`
+// reachable blobs into `dir` (created or merged into). `manifest` may be an
+// image manifest or an index (every manifest of it that is in the store is
+// written with its blobs; index.json names the index). `index_annotations`
 // are added to index.json's own annotations.
 void ExportOciLayout(const Store& store, const Descriptor& manifest,
                      const std::filesystem::path& dir, const std::string& tag,
                      const std::map<std::string, std::string>& index_annotations = {});
 
-// The same layout as one tar archive (an oci-archive), "-" for stdout.
+// The same layout as one tar archive (an oci-archive), "-" for stdout; an
+// index too, as ExportOciLayout.
 void ExportOciArchive(const Store& store, const Descriptor& manifest, const std::filesystem::path& tar_file,
                       const std::string& tag, const std::map<std::string, std::string>& index_annotations = {});
 
 // Copies the image named `tag` (or the only one when empty) from a layout into
-// the store. An index is resolved to the host platform's manifest. Returns
-// the image manifest's descriptor.
-Descriptor ImportOciLayout(Store& store, const std::filesystem::path& dir, const std::string& tag);
+// the store. An index is resolved to `platform`'s manifest (ChooseManifest).
+// Returns the image manifest's descriptor.
+Descriptor ImportOciLayout(Store& store, const std::filesystem::path& dir, const std::string& tag,
+                           const Platform& platform = Platform::Host());
 
 // `docker load` format, shaped like `docker save` of Docker >= 25: an OCI
 // layout (oci-layout, index.json, blobs/sha256/...) plus manifest.json
 // ([{"Config","RepoTags","Layers"}] naming blobs/sha256/<hex> paths). Layers
 // are the store's blobs as-is (gzip/zstd); `docker load` decompresses them.
 // Written to a temp file and renamed, so a partial tar never appears; "-"
-// streams it to stdout.
+// streams it to stdout. An index is refused (oci::Error naming its platforms
+// and the way out: -o type=oci, or one --platform), as buildx's docker exporter does.
 void ExportDockerArchive(const Store& store, const Descriptor& manifest,
                          const std::filesystem::path& tar_file,
                          const std::vector<std::string>& repo_tags);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oci/error.h"
+#include "oci/image_index.h"
 #include "oci/supply/referrers.h"
 #include "oci/supply/signature.h"
 
@@ -155,8 +156,27 @@ Signature Sign(Store& store, const Descriptor& manifest, const std::string& dock
   m.layers.push_back(layer);
   m.config = store.PutBlob(SignatureConfig(m.layers), media::kOciConfig);
   s.sig_manifest = store.PutBlob(ToJson(m), media::kOciManifest);
+  s.subject = manifest.digest;
   store.SetTag(tag, s.sig_manifest);
   return s;
+}
+
+std::vector<Signature> SignAll(Store& store, const Descriptor& image_or_index, const std::string& docker_reference,
+                               const std::filesystem::path& private_key, const std::string& password) {
+  Descriptor top = image_or_index;
+  std::string body;
+  if (IsIndex(store, top)) {
+    body = store.ReadBlob(top.digest);
+    top.media_type = ParseIndex(body).media_type;
+  }
+  const std::vector<Descriptor> subjects = SignedSubjects(top, body);
+  for (const Descriptor& d : subjects)  // all or nothing: no index signed with a platform left out
+    if (!store.HasBlob(d.digest))
+      throw Error("sign " + docker_reference + "@" + top.digest.str() + ": " + DescribeSubject(d) +
+                  " is not in the store (pull every platform: kiln pull --all-platforms)");
+  std::vector<Signature> out;
+  for (const Descriptor& d : subjects) out.push_back(Sign(store, d, docker_reference, private_key, password));
+  return out;
 }
 
 bool Verify(const Store& store, const Digest& manifest_digest, const std::string& docker_reference,

@@ -61,12 +61,19 @@ Descriptor AttachProvenance(Store& store, const std::string& repo, const Descrip
 // returns its manifest descriptor. `docker_reference` is the repository as
 // cosign writes it ("localhost:5000/app").
 struct Signature {
+  Digest subject;  // the manifest or index signed
   Descriptor sig_manifest;
   std::string payload;
   std::string signature_b64;
 };
 Signature Sign(Store& store, const Descriptor& manifest, const std::string& docker_reference,
                const std::filesystem::path& private_key, const std::string& password);
+// A multi-platform image: Sign for the index and for each platform's manifest
+// it lists (SignedSubjects; each must be in the store); an image manifest:
+// Sign alone. The index's signature first. What `kiln build --sign-by` of an
+// index does.
+std::vector<Signature> SignAll(Store& store, const Descriptor& image_or_index, const std::string& docker_reference,
+                               const std::filesystem::path& private_key, const std::string& password);
 // True when at least one signature in "<repo>:sha256-<hex>.sig" verifies
 // with the key and names this manifest digest (and `docker_reference`).
 // Throws oci::Error explaining each failure otherwise: never a quiet false.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oci/error.h"
+#include "oci/image_index.h"
 #include "oci/layer/layer.h"
 #include "tests/oci/ocicore_test_util.h"
 
@@ -207,6 +208,102 @@ TEST(LayoutInterop, UmociUnpackAndImportUmociLayout) {
   // And kiln extracts it.
   ExtractLayer(b.BlobPath(gm.layers.back().digest), dir / "x", {});
   EXPECT_EQ(ocitest::ReadText(dir / "x" / "added"), "data\n");
+}
+
+// A two-platform index of real images (amd64 and arm64 configs over the same files).
+Descriptor BuildIndex(Store& s, const fs::path& scratch, Descriptor* amd_out = nullptr, Descriptor* arm_out = nullptr) {
+  const Descriptor host = BuildImage(s, scratch);
+  Manifest m = ParseManifest(s.ReadBlob(host.digest));
+  ImageConfig c = ParseImageConfig(s.ReadBlob(m.config.digest));
+  std::vector<Descriptor> per;
+  for (const char* arch : {"amd64", "arm64"}) {
+    c.architecture = arch;
+    c.variant = "";
+    m.config = s.PutBlob(ToJson(c), media::kOciConfig);
+    per.push_back(s.PutBlob(ToJson(m), media::kOciManifest));
+  }
+  if (amd_out) *amd_out = per[0];
+  if (arm_out) *arm_out = per[1];
+  return PutIndex(s, per, IndexFormat::kOci);
+}
+
+std::string ShOut(const std::string& cmd) {
+  const int rc = std::system((cmd + " >/tmp/kiln-ocicore-out.txt 2>&1").c_str());
+  std::string out = ocitest::ReadText("/tmp/kiln-ocicore-out.txt");
+  if (rc != 0) throw std::runtime_error(cmd + " failed: " + out);
+  return out;
+}
+
+TEST(LayoutIndex, ExportWritesIndexAndEveryManifest) {
+  // Real tools or a failure: this is the interop the export exists for.
+  ASSERT_TRUE(ocitest::HaveTool("skopeo")) << "skopeo is not installed (scripts/setup.sh --test)";
+  ASSERT_TRUE(ocitest::HaveTool("umoci")) << "umoci is not installed (scripts/setup.sh --test)";
+  ScratchDir dir;
+  Store s(dir / "s");
+  Descriptor amd, arm;
+  const Descriptor idx = BuildIndex(s, dir.path(), &amd, &arm);
+  const fs::path layout = dir / "layout";
+  ExportOciLayout(s, idx, layout, "multi");
+  // index.json names the index, annotated with the tag.
+  const Index top = ParseIndex(ocitest::ReadText(layout / "index.json"));
+  ASSERT_EQ(top.manifests.size(), 1u);
+  EXPECT_EQ(top.manifests[0].digest, idx.digest);
+  EXPECT_EQ(top.manifests[0].media_type, media::kOciIndex);
+  EXPECT_EQ(top.manifests[0].annotations.at(media::kRefNameAnnotation), "multi");
+  for (const Digest& d : s.Reachable(idx)) {
+    if (s.HasBlob(d)) {
+      EXPECT_TRUE(fs::exists(layout / "blobs" / "sha256" / d.hex)) << d.str();
+    }
+  }
+  // skopeo reads the index raw, and resolves it to a platform.
+  EXPECT_EQ(ShOut("skopeo inspect --raw oci:" + layout.string() + ":multi"), s.ReadBlob(idx.digest));
+  const auto arm_inspect =
+      nlohmann::json::parse(ShOut("skopeo --override-arch arm64 inspect oci:" + layout.string() + ":multi"));
+  EXPECT_EQ(arm_inspect["Architecture"], "arm64");  // its "Digest" is the index's
+  // umoci lists the tag.
+  EXPECT_NE(ShOut("umoci ls --layout " + layout.string()).find("multi"), std::string::npos);
+  // skopeo copies every platform out of it.
+  ShOut("skopeo copy --all oci:" + layout.string() + ":multi oci:" + (dir / "copy").string() + ":c");
+  EXPECT_TRUE(fs::exists(dir / "copy" / "blobs" / "sha256" / arm.digest.hex));
+  // Reading it back chooses by platform.
+  Store b(dir / "b");
+  EXPECT_EQ(ImportOciLayout(b, layout, "multi", Platform::Parse("linux/arm64")).digest, arm.digest);
+  EXPECT_EQ(ImportOciLayout(b, layout, "multi", Platform::Parse("linux/amd64")).digest, amd.digest);
+  try {
+    ImportOciLayout(b, layout, "multi", Platform::Parse("linux/s390x"));
+    FAIL() << "no s390x manifest";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("available: linux/amd64, linux/arm64"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LayoutIndex, ArchiveHoldsEveryManifest) {
+  ASSERT_TRUE(ocitest::HaveTool("skopeo")) << "skopeo is not installed (scripts/setup.sh --test)";
+  ScratchDir dir;
+  Store s(dir / "s");
+  Descriptor amd, arm;
+  const Descriptor idx = BuildIndex(s, dir.path(), &amd, &arm);
+  ExportOciArchive(s, idx, dir / "multi.tar", "multi");
+  EXPECT_EQ(ShOut("skopeo inspect --raw oci-archive:" + (dir / "multi.tar").string() + ":multi"), s.ReadBlob(idx.digest));
+  const auto j = nlohmann::json::parse(
+      ShOut("skopeo --override-arch arm64 inspect oci-archive:" + (dir / "multi.tar").string() + ":multi"));
+  EXPECT_EQ(j["Architecture"], "arm64");
+}
+
+TEST(LayoutIndex, DockerArchiveRefusesAnIndex) {
+  ScratchDir dir;
+  Store s(dir / "s");
+  const Descriptor idx = BuildIndex(s, dir.path());
+  try {
+    ExportDockerArchive(s, idx, dir / "img.tar", {"app:1"});
+    FAIL() << "a docker archive of an index";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("linux/amd64, linux/arm64"), std::string::npos) << what;
+    EXPECT_NE(what.find("-o type=oci"), std::string::npos) << what;
+    EXPECT_NE(what.find("--platform"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(fs::exists(dir / "img.tar"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "oci/error.h"
+#include "oci/image_index.h"
 #include "oci/layer/layer.h"
 #include "oci/supply/referrers.h"
 #include "oci/supply/signature.h"
@@ -216,6 +217,45 @@ TEST_F(SupplyChain, SignVerifyAndTamper) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("does not match"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(SupplyChain, SignAllCoversTheIndexAndEachPlatform) {
+  const std::string repo = "localhost:5000/app";
+  const auto key = tmp.path() / "k.key", pub = tmp.path() / "k.pub";
+  KeyGen(key, pub, "pw");
+  // The same image for arm64: another config, another manifest.
+  Manifest m = ParseManifest(store->ReadBlob(image.digest));
+  ImageConfig c = ParseImageConfig(store->ReadBlob(m.config.digest));
+  c.architecture = "arm64";
+  m.config = store->PutBlob(ToJson(c), media::kOciConfig);
+  const Descriptor arm = store->PutBlob(ToJson(m), media::kOciManifest);
+  const Descriptor idx = PutIndex(*store, {image, arm}, IndexFormat::kOci);
+
+  const std::vector<Signature> sigs = SignAll(*store, idx, repo, key, "pw");
+  ASSERT_EQ(sigs.size(), 3u);
+  EXPECT_EQ(sigs[0].subject, idx.digest);
+  EXPECT_EQ(sigs[1].subject, image.digest);
+  EXPECT_EQ(sigs[2].subject, arm.digest);
+  for (const Digest& d : {idx.digest, image.digest, arm.digest}) EXPECT_TRUE(Verify(*store, d, repo, pub)) << d.str();
+  // An image manifest: itself alone.
+  EXPECT_EQ(SignAll(*store, image, repo, key, "pw").size(), 1u);
+
+  // A platform missing from the store: nothing is signed, and the error names it.
+  Descriptor absent = arm;
+  absent.digest = Sha256Of("absent manifest");
+  absent.platform = Platform::Parse("linux/s390x");
+  Index partial;
+  partial.manifests = {absent};
+  const Descriptor partial_idx = store->PutBlob(ToJson(partial), media::kOciIndex);
+  try {
+    SignAll(*store, partial_idx, repo, key, "pw");
+    FAIL() << "signed an index with a manifest missing";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("manifest " + absent.digest.str() + " (linux/s390x) is not in the store"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(store->ResolveTag(repo + ":" + SignatureTag(partial_idx.digest)));
 }
 
 }  // namespace
