@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -118,25 +119,78 @@ void NoteGroups(const seccomp_notif& req, const OwnMaps& maps) {
     if (!Mapped(maps.gid, g)) g_tried.emplace(1, g);
 }
 
-// The file a call names, as the caller's kernel would find it: `path`
-// from the caller's root (absolute), cwd (dirfd AT_FDCWD) or fd `dirfd`,
-// in the same mount namespace and root as this init; an empty path is the
-// fd or cwd itself when `empty_ok`. Returns 0 or an errno value.
-std::string Where(const seccomp_notif& req, int dirfd, const std::string& path) {
-  const std::string proc = "/proc/" + std::to_string(req.pid) + "/";
-  if (!path.empty() && path[0] == '/') return proc + "root" + path;
-  if (dirfd == AT_FDCWD) return proc + "cwd" + (path.empty() ? "" : "/" + path);
-  return proc + "fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
+// Where the supervisor finds a traced process' /proc directory. Init's
+// /proc is its own pid namespace's (the full level) or the container's,
+// bound in (the relaxed level, a masked /proc): there the notification's
+// pid, which is in init's namespace, names another process or none, and
+// the process is found by a pidfd, whose fdinfo gives its pid as that /proc
+// numbers it.
+bool ProcIsOwnNamespace() {
+  char self[32] = {};
+  const ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
+  return n > 0 && std::string(self, static_cast<size_t>(n)) == std::to_string(::getpid());
 }
 
-int Resolve(const seccomp_notif& req, int dirfd, const std::string& path, bool follow, bool empty_ok, UniqueFd& at) {
+// The traced process' /proc/PID directory (O_PATH), or an errno value.
+int OpenProcDir(const seccomp_notif& req, bool own_ns, UniqueFd& out) {
+  auto pid = static_cast<pid_t>(req.pid);
+  if (!own_ns) {
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd.valid()) return errno;
+    const std::string info = ReadSmallFile(("/proc/self/fdinfo/" + std::to_string(pidfd.get())).c_str());
+    const auto at = info.find("\nPid:\t");
+    if (at == std::string::npos) return ESRCH;
+    pid = static_cast<pid_t>(std::strtol(info.c_str() + at + 6, nullptr, 10));
+    if (pid <= 0) return ESRCH;  // not visible in this /proc
+  }
+  out = UniqueFd(::open(("/proc/" + std::to_string(pid)).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  return out.valid() ? 0 : errno;
+}
+
+std::string ReadLinkAt(int dir, const char* name) {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlinkat(dir, name, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// The file a call names, as the caller's kernel would find it: `path`
+// from the caller's root (absolute), cwd (dirfd AT_FDCWD) or fd `dirfd`;
+// an empty path is the fd or cwd itself when `empty_ok`. Paths are resolved
+// with openat2 in the caller's root (RESOLVE_IN_ROOT, no magic links): a
+// symlink or ".." never leads out of it, whatever the step put there. A
+// relative path is joined to the directory's path in that root.
+// Returns 0 or an errno value; `at` is an O_PATH fd.
+int Resolve(const seccomp_notif& req, bool own_ns, int dirfd, const std::string& path, bool follow, bool empty_ok,
+            UniqueFd& at) {
   if (path.empty() && !empty_ok) return ENOENT;
-  at = UniqueFd(::open(Where(req, dirfd, path).c_str(), O_PATH | O_CLOEXEC | (follow || path.empty() ? 0 : O_NOFOLLOW)));
+  UniqueFd proc;
+  if (int err = OpenProcDir(req, own_ns, proc)) return err;
+  const std::string base = dirfd == AT_FDCWD ? "cwd" : "fd/" + std::to_string(dirfd);
+  if (path.empty()) {
+    // The caller's own open file or cwd: the magic link is its very object.
+    at = UniqueFd(::openat(proc.get(), base.c_str(), O_PATH | O_CLOEXEC));
+    return at.valid() ? 0 : errno;
+  }
+  UniqueFd root(::openat(proc.get(), "root", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return errno;
+  std::string in_root = path;
+  if (path[0] != '/') {
+    // Both links read as paths from init's root, which is the step's.
+    std::string dir = ReadLinkAt(proc.get(), base.c_str());
+    const std::string root_path = ReadLinkAt(proc.get(), "root");
+    if (dir.empty() || dir[0] != '/' || root_path.empty()) return dir.empty() || dir[0] == '/' ? ENOENT : ENOTDIR;
+    if (root_path != "/") {
+      if (dir != root_path && dir.compare(0, root_path.size() + 1, root_path + "/") != 0) return ENOENT;
+      dir.erase(0, root_path.size());
+    }
+    in_root = dir + "/" + path;
+  }
+  at = UniqueFd(sys::OpenInRoot(root.get(), in_root.c_str(), O_PATH | (follow ? 0 : O_NOFOLLOW)));
   return at.valid() ? 0 : errno;
 }
 
 // The chown the notification asks for; returns 0 or an errno value.
-int Emulate(int notify_fd, const seccomp_notif& req) {
+int Emulate(int notify_fd, const seccomp_notif& req, bool own_ns) {
   const int nr = req.data.nr;
   std::string path;
   int dirfd = AT_FDCWD;
@@ -162,10 +216,11 @@ int Emulate(int notify_fd, const seccomp_notif& req) {
     gid = static_cast<uint32_t>(req.data.args[2]);
     follow = nr == SCMP_SYS(chown);
   }
-  // What was read is what the caller passed only while it still waits.
-  if (seccomp_notify_id_valid(notify_fd, req.id) != 0) return ENOENT;
   UniqueFd at;
-  if (int err = Resolve(req, dirfd, path, follow, empty_ok, at)) return err;
+  if (int err = Resolve(req, own_ns, dirfd, path, follow, empty_ok, at)) return err;
+  // What was read, and the process found by its pid, are the caller's only
+  // while it still waits.
+  if (seccomp_notify_id_valid(notify_fd, req.id) != 0) return ENOENT;
   struct stat st {};
   if (::fstat(at.get(), &st) != 0) return errno;
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
@@ -188,7 +243,7 @@ bool IsStat(int nr) {
 // an owner and chowns a new file to it, as shadow's useradd does with
 // /etc/gshadow, keeps the recorded one) and true is returned; otherwise
 // (no record, or anything unusual) false: the kernel answers the call.
-bool AnswerStat(int notify_fd, const seccomp_notif& req) {
+bool AnswerStat(int notify_fd, const seccomp_notif& req, bool own_ns) {
   const int nr = req.data.nr;
   std::string path;
   int dirfd = AT_FDCWD, flags = 0;
@@ -209,16 +264,13 @@ bool AnswerStat(int notify_fd, const seccomp_notif& req) {
     empty_ok = flags & AT_EMPTY_PATH;
     buf = nr == SCMP_SYS(statx) ? req.data.args[4] : req.data.args[2];
   }
-  // Most files have no record: one syscall finds that, and the kernel answers.
+  // Most files have no record: the kernel answers for them.
   const bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
-  if (path.empty() && !empty_ok) return false;
-  const std::string where = Where(req, dirfd, path);
-  char value[64];
-  const ssize_t n = follow || path.empty() ? ::getxattr(where.c_str(), sandbox::kOwnerXattr, value, sizeof value)
-                                           : ::lgetxattr(where.c_str(), sandbox::kOwnerXattr, value, sizeof value);
-  if (n < 0) return false;
   UniqueFd at;
-  if (Resolve(req, dirfd, path, follow, empty_ok, at) != 0) return false;
+  if (Resolve(req, own_ns, dirfd, path, follow, empty_ok, at) != 0) return false;
+  char value[64];
+  const ssize_t n = ::getxattr(at.ProcPath().c_str(), sandbox::kOwnerXattr, value, sizeof value);
+  if (n < 0) return false;
   struct stat st {};
   if (::fstat(at.get(), &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return false;
   sandbox::Owner owner;
@@ -270,6 +322,7 @@ void ServeChownNotifications(int notify_fd) {
   seccomp_notif_resp* resp = nullptr;
   if (seccomp_notify_alloc(&req, &resp) != 0) return;
   const OwnMaps maps{ParseIdMap(ReadSmallFile("/proc/self/uid_map")), ParseIdMap(ReadSmallFile("/proc/self/gid_map"))};
+  const bool own_ns = ProcIsOwnNamespace();
   const auto is_chown = [](int nr) {
     return nr == SCMP_SYS(chown) || nr == SCMP_SYS(lchown) || nr == SCMP_SYS(fchown) || nr == SCMP_SYS(fchownat);
   };
@@ -285,9 +338,9 @@ void ServeChownNotifications(int notify_fd) {
     std::memset(resp, 0, sizeof *resp);
     resp->id = req->id;
     if (is_chown(req->data.nr)) {
-      resp->error = -Emulate(notify_fd, *req);
+      resp->error = -Emulate(notify_fd, *req, own_ns);
     } else if (IsStat(req->data.nr)) {
-      if (!AnswerStat(notify_fd, *req)) resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      if (!AnswerStat(notify_fd, *req, own_ns)) resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     } else if (req->data.nr == SCMP_SYS(setgroups)) {
       NoteGroups(*req, maps);
       resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
