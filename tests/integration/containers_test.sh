@@ -216,6 +216,7 @@ build_result() {
 # Counts a row's outcome; a pending row's failure is reported, not counted.
 row_outcome() {  # row_outcome ID FAILED LOG...
   local id=$1 failed=$2; shift 2
+  RESULT_OF[$id]=$([ "$failed" = 0 ] && echo holds || echo FAILS)
   if [ "$failed" = 0 ]; then
     kt_ok "row $id"
     if [[ "$pending" == *" $id "* ]]; then echo "# row $id passes now: take it out of KILN_CONTAINERS_PENDING"; fi
@@ -229,6 +230,7 @@ row_outcome() {  # row_outcome ID FAILED LOG...
 }
 
 ROWS=()
+declare -A LEVEL_OF RESULT_OF APT_OF
 row() {
   local id=$1 engine caps idmap allows_run allows_copy what
   wanted "$id" || return 0
@@ -258,6 +260,7 @@ row() {
   res=$(build_result "$allows_user" "$out/user.status" "$out/user.iid" "$out/user.log" "${host_id[user]}") || failed=1
   line+=" | RUN as USER 1000: $res"
   echo "row $id | $what | level: ${level:-not announced}$line | ${secs} s"
+  LEVEL_OF[$id]=${level:-not announced}
   row_outcome "$id" "$failed" "$out/copy.log" "$out/run.log" "$out/user.log" "$out/container.log"
 }
 
@@ -281,6 +284,7 @@ self_row() {
   level=$(announced_level "$out/self.log")
   res=$(build_result same "$out/self.status" "$out/self.iid" "$out/self.log" "$image_id") || failed=1
   echo "row $id | the kiln image rebuilds itself, settings of $base | level: ${level:-not announced} | $res | ${secs} s"
+  LEVEL_OF[$id]=${level:-not announced}
   row_outcome "$id" "$failed" "$out/self.log" "$out/container.log"
 }
 
@@ -316,7 +320,8 @@ if [ "${KILN_CONTAINERS_APT:-1}" != 0 ] && { [ -z "${KILN_CONTAINERS_ROWS:-}" ] 
     kt_fresh_root "$user" >/dev/null
     start=$(date +%s)
     if kt_as "$user" "$KT_KILN" build "${apt_args[@]}" >"$host_out/apt.log" 2>&1; then
-      echo "apt example | host, $user with a range | $(($(date +%s) - start)) s"
+      apt_host="$(($(date +%s) - start)) s"
+      echo "apt example | host, $user with a range | $apt_host"
       kt_ok "apt example builds on the host"
     else
       tail -n 15 "$host_out/apt.log"; kt_fail "apt example: host build"
@@ -335,6 +340,7 @@ if [ "${KILN_CONTAINERS_APT:-1}" != 0 ] && { [ -z "${KILN_CONTAINERS_ROWS:-}" ] 
       secs=$(($(date +%s) - start))
       status=$(cat "$out/apt.status" 2>/dev/null || echo "not run")
       echo "apt example | row $id | level: $(announced_level "$out/apt.log") | exit $status | ${secs} s"
+      APT_OF[$id]="${secs} s (exit $status)"
       # Without a range apt's switch to _apt may be refused, naming the step
       # and the range (issue 22 item 2); the build with one must succeed.
       if [ "$status" = 0 ]; then
@@ -350,6 +356,13 @@ if [ "${KILN_CONTAINERS_APT:-1}" != 0 ] && { [ -z "${KILN_CONTAINERS_ROWS:-}" ] 
     done
   fi
 fi
+# The table for issue 22's closing note: each row, the level kiln chose,
+# whether the row holds, and the apt example's time next to the host's.
+echo "# row | level chosen | holds | apt example (host: ${apt_host:-not run})"
+for id in "${ROWS[@]}"; do
+  [[ "$id" == *-apt ]] && continue
+  echo "# $id | ${LEVEL_OF[$id]:-} | ${RESULT_OF[$id]:-} | ${APT_OF[$id]:-}${RESULT_OF[$id-apt]:+, ${RESULT_OF[$id-apt]}}"
+done
 echo "# rows: ${ROWS[*]}"
 echo "# total $(($(date +%s) - t0)) s"
 kt_done

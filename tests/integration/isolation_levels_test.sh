@@ -26,11 +26,12 @@ mkctx() {  # mkctx DIR DOCKERFILE-LINES...
   chmod -R a+rX "$dir"
 }
 # RUN's chown to an id a single-id namespace cannot map is emulated
-# (sandbox/chown_emulation.h), also where /proc is the container's. The
+# (sandbox/chown_emulation.h), also where /proc is the container's, and
+# kept for a directory an earlier step made (/c). The
 # COPY-only build gives owners kiln records where it cannot chown: 1000,
 # and the id of the unprivileged user that builds (its own id means root).
-mkctx "$KT_WORK/ctx-run" "FROM oci:$BB:latest" "COPY a.txt /a.txt" \
-  'RUN echo ran >/ran && mkdir -p /d && echo x >/d/x && rm /bin/true && chown 1000:1000 /ran /d && cd /d && chown 1000 x' \
+mkctx "$KT_WORK/ctx-run" "FROM oci:$BB:latest" "COPY a.txt /c/a.txt" \
+  'RUN echo ran >/ran && mkdir -p /d && echo x >/d/x && rm /bin/true && chown 1000:1000 /ran /d /c && cd /d && chown 1000 x' \
   "WORKDIR /w"
 mkctx "$KT_WORK/ctx-copy" "FROM oci:$BB:latest" "COPY a.txt /a.txt" "WORKDIR /w" "COPY a.txt b.txt" \
   "COPY --chown=1000:1000 a.txt /owned/a.txt" "COPY --chown=$(id -u kiln-ranged):$(id -g kiln-ranged) a.txt /mine.txt" \
