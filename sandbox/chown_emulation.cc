@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -118,25 +119,96 @@ void NoteGroups(const seccomp_notif& req, const OwnMaps& maps) {
     if (!Mapped(maps.gid, g)) g_tried.emplace(1, g);
 }
 
-// The file a call names, as the caller's kernel would find it: `path`
-// from the caller's root (absolute), cwd (dirfd AT_FDCWD) or fd `dirfd`,
-// in the same mount namespace and root as this init; an empty path is the
-// fd or cwd itself when `empty_ok`. Returns 0 or an errno value.
-std::string Where(const seccomp_notif& req, int dirfd, const std::string& path) {
-  const std::string proc = "/proc/" + std::to_string(req.pid) + "/";
-  if (!path.empty() && path[0] == '/') return proc + "root" + path;
-  if (dirfd == AT_FDCWD) return proc + "cwd" + (path.empty() ? "" : "/" + path);
-  return proc + "fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
+// What the supervisor knows of the sandbox: whether init's /proc is its
+// own pid namespace's (the full level) or the container's, bound in (the
+// relaxed level, a masked /proc), where a notification's pid, which is in
+// init's namespace, names another process or none; init's root, which is
+// the step's; and whether any process has called chroot(2) (watched), until
+// which every process' root is init's.
+struct Supervisor {
+  bool own_ns = true;
+  UniqueFd root;
+  bool chrooted = false;
+};
+
+bool ProcIsOwnNamespace() {
+  char self[32] = {};
+  const ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
+  return n > 0 && std::string(self, static_cast<size_t>(n)) == std::to_string(::getpid());
 }
 
-int Resolve(const seccomp_notif& req, int dirfd, const std::string& path, bool follow, bool empty_ok, UniqueFd& at) {
+// The traced process' /proc/PID directory (O_PATH), or an errno value. In
+// the container's /proc the process is found by a pidfd, whose fdinfo
+// gives its pid as that /proc numbers it.
+int OpenProcDir(const Supervisor& sup, const seccomp_notif& req, UniqueFd& out) {
+  auto pid = static_cast<pid_t>(req.pid);
+  if (!sup.own_ns) {
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd.valid()) return errno;
+    const std::string info = ReadSmallFile(("/proc/self/fdinfo/" + std::to_string(pidfd.get())).c_str());
+    const auto at = info.find("\nPid:\t");
+    if (at == std::string::npos) return ESRCH;
+    pid = static_cast<pid_t>(std::strtol(info.c_str() + at + 6, nullptr, 10));
+    if (pid <= 0) return ESRCH;  // not visible in this /proc
+  }
+  out = UniqueFd(::open(("/proc/" + std::to_string(pid)).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  return out.valid() ? 0 : errno;
+}
+
+std::string ReadLinkAt(int dir, const char* name) {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlinkat(dir, name, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// The file a call names, as the caller's kernel would find it: `path`
+// from the caller's root (absolute), cwd (dirfd AT_FDCWD) or fd `dirfd`;
+// an empty path is the fd or cwd itself when `empty_ok`. Paths are resolved
+// with openat2 in the caller's root (RESOLVE_IN_ROOT, no magic links): a
+// symlink or ".." never leads out of it, whatever the step put there. A
+// relative path is joined to the directory's path in that root.
+// Returns 0 or an errno value; `at` is an O_PATH fd.
+int Resolve(const Supervisor& sup, const seccomp_notif& req, int dirfd, const std::string& path, bool follow,
+            bool empty_ok, UniqueFd& at) {
   if (path.empty() && !empty_ok) return ENOENT;
-  at = UniqueFd(::open(Where(req, dirfd, path).c_str(), O_PATH | O_CLOEXEC | (follow || path.empty() ? 0 : O_NOFOLLOW)));
+  const uint64_t flags = O_PATH | (follow ? 0 : O_NOFOLLOW);
+  if (!path.empty() && path[0] == '/' && !sup.chrooted) {
+    at = UniqueFd(sys::OpenInRoot(sup.root.get(), path.c_str(), flags));
+    return at.valid() ? 0 : errno;
+  }
+  UniqueFd proc;
+  if (int err = OpenProcDir(sup, req, proc)) return err;
+  const std::string base = dirfd == AT_FDCWD ? "cwd" : "fd/" + std::to_string(dirfd);
+  if (path.empty()) {
+    // The caller's own open file or cwd: the magic link is its very object.
+    at = UniqueFd(::openat(proc.get(), base.c_str(), O_PATH | O_CLOEXEC));
+    return at.valid() ? 0 : errno;
+  }
+  UniqueFd own_root;
+  std::string root_path = "/";
+  if (sup.chrooted) {
+    own_root = UniqueFd(::openat(proc.get(), "root", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!own_root.valid()) return errno;
+    root_path = ReadLinkAt(proc.get(), "root");  // a path from init's root
+    if (root_path.empty()) return ENOENT;
+  }
+  std::string in_root = path;
+  if (path[0] != '/') {
+    std::string dir = ReadLinkAt(proc.get(), base.c_str());  // a path from init's root
+    if (dir.empty()) return ENOENT;
+    if (dir[0] != '/') return ENOTDIR;  // a pipe, a socket
+    if (root_path != "/") {
+      if (dir != root_path && dir.compare(0, root_path.size() + 1, root_path + "/") != 0) return ENOENT;
+      dir.erase(0, root_path.size());
+    }
+    in_root = dir + "/" + path;
+  }
+  at = UniqueFd(sys::OpenInRoot(own_root.valid() ? own_root.get() : sup.root.get(), in_root.c_str(), flags));
   return at.valid() ? 0 : errno;
 }
 
 // The chown the notification asks for; returns 0 or an errno value.
-int Emulate(int notify_fd, const seccomp_notif& req) {
+int Emulate(const Supervisor& sup, int notify_fd, const seccomp_notif& req) {
   const int nr = req.data.nr;
   std::string path;
   int dirfd = AT_FDCWD;
@@ -162,10 +234,11 @@ int Emulate(int notify_fd, const seccomp_notif& req) {
     gid = static_cast<uint32_t>(req.data.args[2]);
     follow = nr == SCMP_SYS(chown);
   }
-  // What was read is what the caller passed only while it still waits.
-  if (seccomp_notify_id_valid(notify_fd, req.id) != 0) return ENOENT;
   UniqueFd at;
-  if (int err = Resolve(req, dirfd, path, follow, empty_ok, at)) return err;
+  if (int err = Resolve(sup, req, dirfd, path, follow, empty_ok, at)) return err;
+  // What was read, and the process found by its pid, are the caller's only
+  // while it still waits.
+  if (seccomp_notify_id_valid(notify_fd, req.id) != 0) return ENOENT;
   struct stat st {};
   if (::fstat(at.get(), &st) != 0) return errno;
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
@@ -183,12 +256,35 @@ bool IsStat(int nr) {
          nr == SCMP_SYS(statx);
 }
 
+// A first look for an owner record, by the kernel's own path walk from
+// init (whose root is the step's) or through the caller's /proc entries,
+// one syscall: most files have none, and the kernel then answers the stat.
+// Only a hint: the answer comes from the file Resolve finds. True where no
+// such look is cheap (the container's /proc).
+bool MayHaveRecord(const Supervisor& sup, const seccomp_notif& req, int dirfd, const std::string& path, bool follow) {
+  std::string where;
+  if (!path.empty() && path[0] == '/' && !sup.chrooted) {
+    where = path;
+  } else if (sup.own_ns) {
+    const std::string proc = "/proc/" + std::to_string(req.pid) + "/";
+    if (!path.empty() && path[0] == '/') where = proc + "root" + path;
+    else if (dirfd == AT_FDCWD) where = proc + "cwd" + (path.empty() ? "" : "/" + path);
+    else where = proc + "fd/" + std::to_string(dirfd) + (path.empty() ? "" : "/" + path);
+  } else {
+    return true;
+  }
+  char value[64];
+  const ssize_t n = follow || path.empty() ? ::getxattr(where.c_str(), sandbox::kOwnerXattr, value, sizeof value)
+                                           : ::lgetxattr(where.c_str(), sandbox::kOwnerXattr, value, sizeof value);
+  return n >= 0 || errno == ERANGE;
+}
+
 // A stat-family call: when the file it names carries an owner record, the
 // answer is made here with the recorded owner (so that a tool which reads
 // an owner and chowns a new file to it, as shadow's useradd does with
 // /etc/gshadow, keeps the recorded one) and true is returned; otherwise
 // (no record, or anything unusual) false: the kernel answers the call.
-bool AnswerStat(int notify_fd, const seccomp_notif& req) {
+bool AnswerStat(const Supervisor& sup, int notify_fd, const seccomp_notif& req) {
   const int nr = req.data.nr;
   std::string path;
   int dirfd = AT_FDCWD, flags = 0;
@@ -209,16 +305,15 @@ bool AnswerStat(int notify_fd, const seccomp_notif& req) {
     empty_ok = flags & AT_EMPTY_PATH;
     buf = nr == SCMP_SYS(statx) ? req.data.args[4] : req.data.args[2];
   }
-  // Most files have no record: one syscall finds that, and the kernel answers.
+  // Most files have no record: the kernel answers for them.
   const bool follow = !(flags & AT_SYMLINK_NOFOLLOW);
   if (path.empty() && !empty_ok) return false;
-  const std::string where = Where(req, dirfd, path);
-  char value[64];
-  const ssize_t n = follow || path.empty() ? ::getxattr(where.c_str(), sandbox::kOwnerXattr, value, sizeof value)
-                                           : ::lgetxattr(where.c_str(), sandbox::kOwnerXattr, value, sizeof value);
-  if (n < 0) return false;
+  if (!MayHaveRecord(sup, req, dirfd, path, follow)) return false;
   UniqueFd at;
-  if (Resolve(req, dirfd, path, follow, empty_ok, at) != 0) return false;
+  if (Resolve(sup, req, dirfd, path, follow, empty_ok, at) != 0) return false;
+  char value[64];
+  const ssize_t n = ::getxattr(at.ProcPath().c_str(), sandbox::kOwnerXattr, value, sizeof value);
+  if (n < 0) return false;
   struct stat st {};
   if (::fstat(at.get(), &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return false;
   sandbox::Owner owner;
@@ -254,7 +349,8 @@ const std::vector<std::string>& EmulatedChownSyscalls() {
   static const std::vector<std::string> names = {"chown",    "lchown",   "fchown",    "fchownat",  "setuid",
                                                   "setgid",   "setreuid", "setregid",  "setresuid", "setresgid",
                                                   "setfsuid", "setfsgid", "setgroups", "stat",     "lstat",
-                                                  "fstat",    "newfstatat", "statx"};
+                                                  "fstat",    "newfstatat", "statx",
+                                                  "chroot"};
   return names;
 }
 
@@ -270,6 +366,9 @@ void ServeChownNotifications(int notify_fd) {
   seccomp_notif_resp* resp = nullptr;
   if (seccomp_notify_alloc(&req, &resp) != 0) return;
   const OwnMaps maps{ParseIdMap(ReadSmallFile("/proc/self/uid_map")), ParseIdMap(ReadSmallFile("/proc/self/gid_map"))};
+  Supervisor sup;
+  sup.own_ns = ProcIsOwnNamespace();
+  sup.root = UniqueFd(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   const auto is_chown = [](int nr) {
     return nr == SCMP_SYS(chown) || nr == SCMP_SYS(lchown) || nr == SCMP_SYS(fchown) || nr == SCMP_SYS(fchownat);
   };
@@ -285,9 +384,12 @@ void ServeChownNotifications(int notify_fd) {
     std::memset(resp, 0, sizeof *resp);
     resp->id = req->id;
     if (is_chown(req->data.nr)) {
-      resp->error = -Emulate(notify_fd, *req);
+      resp->error = -Emulate(sup, notify_fd, *req);
     } else if (IsStat(req->data.nr)) {
-      if (!AnswerStat(notify_fd, *req)) resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      if (!AnswerStat(sup, notify_fd, *req)) resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else if (req->data.nr == SCMP_SYS(chroot)) {
+      sup.chrooted = true;  // before the call goes on: from now on each caller's root is looked up
+      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     } else if (req->data.nr == SCMP_SYS(setgroups)) {
       NoteGroups(*req, maps);
       resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

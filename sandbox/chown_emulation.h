@@ -26,7 +26,8 @@ bool ChownNeedsEmulation();
 // The syscalls routed to the supervisor: the chown family, and the setuid
 // family (setgroups too), which is only watched: a switch to an id the namespace maps goes
 // on in the kernel; one to an unmapped id fails with EINVAL as the kernel
-// would fail it, and is remembered for the step's error message.
+// would fail it, and is remembered for the step's error message. chroot is
+// watched too: until a process calls it, every root is init's, the step's.
 const std::vector<std::string>& EmulatedChownSyscalls();
 
 // "uid 42, gid 65534": the unmapped ids a command of this sandbox tried to
@@ -35,8 +36,8 @@ std::string UnmappedIdsTried();
 
 // Answers the seccomp notifications of `notify_fd` until no process is
 // left under its filter. Each chown is done as the caller would have it
-// done (its paths resolved from its root, cwd and fds); the caller gets
-// the result as the syscall's.
+// done (its paths resolved in its root, from its cwd and fds, with openat2:
+// never out of that root); the caller gets the result as the syscall's.
 void ServeChownNotifications(int notify_fd);
 
 // Passing the listener fd from the command (which made the filter) to init.

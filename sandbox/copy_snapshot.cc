@@ -14,6 +14,8 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sandbox/error.h"
 #include "sandbox/file_io.h"
@@ -90,10 +92,53 @@ std::map<std::string, LowerEntry> MergedLevel(const std::vector<fs::path>& dirs)
 
 }  // namespace
 
-void CopyAttrs(const fs::path& p, const struct stat& st) {
+namespace {
+
+bool IsOverlayMark(const std::string& name) {
+  return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.") ||
+         name.starts_with("user.fuseoverlayfs.");
+}
+
+// The xattrs of `p` but overlayfs' marks, sorted: what a copy keeps.
+std::vector<std::pair<std::string, std::string>> KeptXattrs(const fs::path& p) {
+  std::vector<std::pair<std::string, std::string>> out;
+  ssize_t n = ::llistxattr(p.c_str(), nullptr, 0);
+  if (n < 0 && errno == ENOTSUP) return out;
+  if (n < 0) SnapshotFail("list the xattrs of", p);
+  if (n == 0) return out;
+  std::string names(static_cast<size_t>(n), '\0');
+  n = ::llistxattr(p.c_str(), names.data(), names.size());
+  if (n < 0) SnapshotFail("list the xattrs of", p);
+  names.resize(static_cast<size_t>(n));
+  for (size_t pos = 0; pos < names.size();) {
+    std::string name(names.c_str() + pos);
+    pos += name.size() + 1;
+    if (name.empty() || IsOverlayMark(name)) continue;
+    std::string value(256, '\0');
+    ssize_t vn;
+    while ((vn = ::lgetxattr(p.c_str(), name.c_str(), value.data(), value.size())) < 0 && errno == ERANGE)
+      value.resize(value.size() * 4);
+    if (vn < 0) SnapshotFail("read the xattr " + name + " of", p);
+    value.resize(static_cast<size_t>(vn));
+    out.emplace_back(std::move(name), std::move(value));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void CopyXattrs(const fs::path& from, const fs::path& to) {
+  for (const auto& [name, value] : KeptXattrs(from))
+    if (::lsetxattr(to.c_str(), name.c_str(), value.data(), value.size(), 0) != 0)
+      SnapshotFail("set the xattr " + name + " of", to);
+}
+
+}  // namespace
+
+void CopyAttrs(const fs::path& from, const fs::path& p, const struct stat& st) {
   if (::lchown(p.c_str(), st.st_uid, st.st_gid) != 0) SnapshotFail("chown", p);
-  // After chown, which clears setuid/setgid bits.
+  // After chown, which clears setuid/setgid bits and file capabilities.
   if (!S_ISLNK(st.st_mode) && ::chmod(p.c_str(), st.st_mode & 07777) != 0) SnapshotFail("chmod", p);
+  CopyXattrs(from, p);
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
   if (::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) SnapshotFail("set times of", p);
 }
@@ -136,7 +181,7 @@ void CopyLevel(const std::vector<fs::path>& dirs, const fs::path& target, Copied
     } else if (::mknod(to.c_str(), e.st.st_mode & (S_IFMT | 07777), 0) != 0) {  // fifo, socket
       SnapshotFail("mknod", to);
     }
-    CopyAttrs(to, e.st);  // a directory's times after its children are in
+    CopyAttrs(e.path, to, e.st);  // a directory's times after its children are in
   }
 }
 
@@ -144,6 +189,12 @@ bool SameMeta(const struct stat& a, const struct stat& b) {
   return a.st_mode == b.st_mode && a.st_uid == b.st_uid && a.st_gid == b.st_gid &&
          a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
          (S_ISDIR(a.st_mode) || a.st_size == b.st_size);
+}
+
+// Same metadata, xattrs included: a chown that only recorded an owner
+// (sandbox/owner_record.h) or a setcap changes nothing else.
+bool SameMetaAndXattrs(const fs::path& a, const struct stat& sa, const fs::path& b, const struct stat& sb) {
+  return SameMeta(sa, sb) && KeptXattrs(a) == KeptXattrs(b);
 }
 
 void MakeUpperDir(const fs::path& upper) {
@@ -178,14 +229,14 @@ bool DiffLevel(const std::vector<fs::path>& dirs, const fs::path& merged, const 
     const bool made_again = was && S_ISDIR(st.st_mode) && S_ISDIR(was->st.st_mode) && copied.known &&
                             !copied.ids.count(DirIdentity(m));
     if (was && S_ISDIR(st.st_mode) && S_ISDIR(was->st.st_mode) && !made_again) {
-      if (DiffLevel(was->dirs, m, u, copied) || !SameMeta(st, was->st)) {
+      if (DiffLevel(was->dirs, m, u, copied) || !SameMetaAndXattrs(m, st, was->path, was->st)) {
         MakeUpperDir(u);
-        CopyAttrs(u, st);
+        CopyAttrs(m, u, st);
         changed = true;
       }
       continue;
     }
-    if (was && !S_ISDIR(st.st_mode) && SameMeta(st, was->st) &&
+    if (was && !S_ISDIR(st.st_mode) && SameMetaAndXattrs(m, st, was->path, was->st) &&
         (!S_ISLNK(st.st_mode) || fs::read_symlink(m) == fs::read_symlink(was->path)))
       continue;
     MakeUpperDir(upper);
@@ -214,7 +265,7 @@ bool PruneLevel(const std::vector<fs::path>& dirs, const fs::path& upper) {
     if (!lower) lower = MergedLevel(dirs);
     auto it = lower->find(name);
     if (it == lower->end() || it->second.whiteout || !S_ISDIR(it->second.st.st_mode)) continue;
-    if (PruneLevel(it->second.dirs, u) && SameMeta(st, it->second.st)) {
+    if (PruneLevel(it->second.dirs, u) && SameMetaAndXattrs(u, st, it->second.path, it->second.st)) {
       if (::rmdir(u.c_str()) != 0) SnapshotFail("rmdir", u);
       ++removed;
     }

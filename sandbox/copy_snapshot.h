@@ -46,8 +46,11 @@ void MoveDiffToUpper(const std::vector<std::filesystem::path>& lowers, const std
 // real changes, as a layer from the copy fallback does.
 void PruneUnchangedDirs(const std::vector<std::filesystem::path>& lowers, const std::filesystem::path& upper);
 
-// Gives `p` the owner, mode and times of `st` (symlinks: owner and times).
-void CopyAttrs(const std::filesystem::path& p, const struct stat& st);
+// Gives `to` the owner, mode and times of `st` (symlinks: owner and times)
+// and the xattrs of `from` (whose lstat `st` is): file capabilities, the
+// owner record of a single-id build (sandbox/owner_record.h), and the rest;
+// overlayfs' and fuse-overlayfs' own marks stay behind.
+void CopyAttrs(const std::filesystem::path& from, const std::filesystem::path& to, const struct stat& st);
 // Copies a regular file's bytes into the new file `to` (copy_file_range, so
 // a reflink where the filesystem makes one).
 void CopyContent(const std::filesystem::path& from, const std::filesystem::path& to);

@@ -162,7 +162,7 @@ class Differ {
       now.children.emplace(rel, names);
       if (changed || !SameMeta(st, was->st)) {
         MakeUpperDir(u);
-        CopyAttrs(u, st);
+        CopyAttrs(m, u, st);
         return true;
       }
       return false;
@@ -213,7 +213,7 @@ class Differ {
       auto names = ListDirNames(from);
       for (const auto& n : names) Copy(Join(rel, n), Stat(from / n), now);
       now.children.emplace(rel, std::move(names));
-      CopyAttrs(to, st);  // times after the children are in
+      CopyAttrs(from, to, st);  // times after the children are in
       return;
     }
     if (S_ISREG(st.st_mode)) {
@@ -235,7 +235,7 @@ class Differ {
     } else if (::mknod(to.c_str(), st.st_mode & (S_IFMT | 07777), 0) != 0) {  // fifo, socket
       Fail("mknod", to);
     }
-    CopyAttrs(to, st);
+    CopyAttrs(from, to, st);
     now.entries.emplace(rel, std::move(e));
   }
 

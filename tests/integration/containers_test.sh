@@ -15,6 +15,8 @@
 # the merged suite every row counts.
 # KILN_CONTAINERS_SELF=0 leaves out the rows where the kiln image rebuilds
 # itself inside a container; KILN_CONTAINERS_APT=0 the Debian apt example.
+# KILN_CONTAINERS_ROWS="ID..." runs only those rows (ids as printed, e.g.
+# docker-1000 podman-root-self podman-1000-norange-apt), to iterate on one.
 source "$(dirname "$0")/lib.sh"
 kt_require_root
 missing=""
@@ -29,6 +31,7 @@ W=$KT_WORK
 user=kiln-ctr
 kt_setup_user "$user" 900000
 pending=" ${KILN_CONTAINERS_PENDING:-} "
+wanted() { [ -z "${KILN_CONTAINERS_ROWS:-}" ] || [[ " $KILN_CONTAINERS_ROWS " == *" $1 "* ]]; }
 t0=$(date +%s)
 
 # ---- the kiln image, built by kiln (as root, as `make image` does) ----
@@ -53,7 +56,10 @@ kt_ok "loaded into podman ($(($(date +%s) - start)) s)"
 D=$W/docker
 mkdir -p "$D"
 start=$(date +%s)
-if kt_start_dockerd "$D" &&
+docker_ok=0
+if [ -n "${KILN_CONTAINERS_ROWS:-}" ] && [[ "$KILN_CONTAINERS_ROWS" != *docker* ]]; then
+  :  # no docker row asked for
+elif kt_start_dockerd "$D" &&
    skopeo copy -q "oci:$W/kiln-image:test" "docker-archive:$W/kiln.tar:kiln:test" >"$W/load.log" 2>&1 &&
    /usr/bin/docker load -i "$W/kiln.tar" >>"$W/load.log" 2>&1; then
   kt_ok "loaded into dockerd ($(($(date +%s) - start)) s)"
@@ -210,6 +216,7 @@ build_result() {
 # Counts a row's outcome; a pending row's failure is reported, not counted.
 row_outcome() {  # row_outcome ID FAILED LOG...
   local id=$1 failed=$2; shift 2
+  RESULT_OF[$id]=$([ "$failed" = 0 ] && echo holds || echo FAILS)
   if [ "$failed" = 0 ]; then
     kt_ok "row $id"
     if [[ "$pending" == *" $id "* ]]; then echo "# row $id passes now: take it out of KILN_CONTAINERS_PENDING"; fi
@@ -223,8 +230,10 @@ row_outcome() {  # row_outcome ID FAILED LOG...
 }
 
 ROWS=()
+declare -A LEVEL_OF RESULT_OF APT_OF
 row() {
   local id=$1 engine caps idmap allows_run allows_copy what
+  wanted "$id" || return 0
   read -r _ engine _ _ _ _ caps _ idmap allows_run allows_copy _ < <(grep "^$id " "$KT_SRC/tests/integration/container_rows.txt")
   what=$(grep "^$id " "$KT_SRC/tests/integration/container_rows.txt" | sed 's/.*| //')
   ROWS+=("$id")
@@ -251,6 +260,7 @@ row() {
   res=$(build_result "$allows_user" "$out/user.status" "$out/user.iid" "$out/user.log" "${host_id[user]}") || failed=1
   line+=" | RUN as USER 1000: $res"
   echo "row $id | $what | level: ${level:-not announced}$line | ${secs} s"
+  LEVEL_OF[$id]=${level:-not announced}
   row_outcome "$id" "$failed" "$out/copy.log" "$out/run.log" "$out/user.log" "$out/container.log"
 }
 
@@ -259,6 +269,7 @@ row() {
 # as uid 1000"): the same context, at the same path, read-only.
 self_row() {
   local base=$1 id=$1-self
+  wanted "$id" || return 0
   ROWS+=("$id")
   row_settings "$base" || { kt_fail "row $id: settings"; return; }
   local out=$W/out-$id
@@ -273,6 +284,7 @@ self_row() {
   level=$(announced_level "$out/self.log")
   res=$(build_result same "$out/self.status" "$out/self.iid" "$out/self.log" "$image_id") || failed=1
   echo "row $id | the kiln image rebuilds itself, settings of $base | level: ${level:-not announced} | $res | ${secs} s"
+  LEVEL_OF[$id]=${level:-not announced}
   row_outcome "$id" "$failed" "$out/self.log" "$out/container.log"
 }
 
@@ -289,7 +301,7 @@ fi
 # range, timed next to the host. apt's logs hold the time, so the IDs differ
 # from run to run: the build must succeed, and the time is reported.
 # KILN_CONTAINERS_APT=0 leaves it out (it downloads from the Debian mirror).
-if [ "${KILN_CONTAINERS_APT:-1}" != 0 ]; then
+if [ "${KILN_CONTAINERS_APT:-1}" != 0 ] && { [ -z "${KILN_CONTAINERS_ROWS:-}" ] || [[ "$KILN_CONTAINERS_ROWS" == *-apt* ]]; }; then
   mirror=$("$KT_SRC/scripts/debian-mirror.sh")
   if ! curl -fsI --max-time 20 "$mirror/dists/bookworm/Release" >/dev/null; then
     kt_fail "apt example: the Debian mirror $mirror does not answer"
@@ -308,12 +320,14 @@ if [ "${KILN_CONTAINERS_APT:-1}" != 0 ]; then
     kt_fresh_root "$user" >/dev/null
     start=$(date +%s)
     if kt_as "$user" "$KT_KILN" build "${apt_args[@]}" >"$host_out/apt.log" 2>&1; then
-      echo "apt example | host, $user with a range | $(($(date +%s) - start)) s"
+      apt_host="$(($(date +%s) - start)) s"
+      echo "apt example | host, $user with a range | $apt_host"
       kt_ok "apt example builds on the host"
     else
       tail -n 15 "$host_out/apt.log"; kt_fail "apt example: host build"
     fi
     for id in podman-1000-fcaps podman-1000-norange; do
+      wanted "$id-apt" || continue
       ROWS+=("$id-apt")
       ROW_NET=host row_settings "$id" || { kt_fail "row $id-apt: settings"; continue; }
       out=$W/out-$id-apt
@@ -326,6 +340,7 @@ if [ "${KILN_CONTAINERS_APT:-1}" != 0 ]; then
       secs=$(($(date +%s) - start))
       status=$(cat "$out/apt.status" 2>/dev/null || echo "not run")
       echo "apt example | row $id | level: $(announced_level "$out/apt.log") | exit $status | ${secs} s"
+      APT_OF[$id]="${secs} s (exit $status)"
       # Without a range apt's switch to _apt may be refused, naming the step
       # and the range (issue 22 item 2); the build with one must succeed.
       if [ "$status" = 0 ]; then
@@ -341,6 +356,13 @@ if [ "${KILN_CONTAINERS_APT:-1}" != 0 ]; then
     done
   fi
 fi
+# The table for issue 22's closing note: each row, the level kiln chose,
+# whether the row holds, and the apt example's time next to the host's.
+echo "# row | level chosen | holds | apt example (host: ${apt_host:-not run})"
+for id in "${ROWS[@]}"; do
+  [[ "$id" == *-apt ]] && continue
+  echo "# $id | ${LEVEL_OF[$id]:-} | ${RESULT_OF[$id]:-} | ${APT_OF[$id]:-}${RESULT_OF[$id-apt]:+, ${RESULT_OF[$id-apt]}}"
+done
 echo "# rows: ${ROWS[*]}"
 echo "# total $(($(date +%s) - t0)) s"
 kt_done

@@ -25,9 +25,17 @@ mkctx() {  # mkctx DIR DOCKERFILE-LINES...
   printf '%s\n' "$@" >"$dir/Dockerfile"
   chmod -R a+rX "$dir"
 }
-mkctx "$KT_WORK/ctx-run" "FROM oci:$BB:latest" "COPY a.txt /a.txt" \
-  'RUN echo ran >/ran && mkdir -p /d && echo x >/d/x && rm /bin/true' "WORKDIR /w"
-mkctx "$KT_WORK/ctx-copy" "FROM oci:$BB:latest" "COPY a.txt /a.txt" "WORKDIR /w" "COPY a.txt b.txt"
+# RUN's chown to an id a single-id namespace cannot map is emulated
+# (sandbox/chown_emulation.h), also where /proc is the container's, and
+# kept for a directory an earlier step made (/c). The
+# COPY-only build gives owners kiln records where it cannot chown: 1000,
+# and the id of the unprivileged user that builds (its own id means root).
+mkctx "$KT_WORK/ctx-run" "FROM oci:$BB:latest" "COPY a.txt /c/a.txt" \
+  'RUN echo ran >/ran && mkdir -p /d && echo x >/d/x && rm /bin/true && chown 1000:1000 /ran /d /c && cd /d && chown 1000 x' \
+  "WORKDIR /w"
+mkctx "$KT_WORK/ctx-copy" "FROM oci:$BB:latest" "COPY a.txt /a.txt" "WORKDIR /w" "COPY a.txt b.txt" \
+  "COPY --chown=1000:1000 a.txt /owned/a.txt" "COPY --chown=$(id -u kiln-ranged):$(id -g kiln-ranged) a.txt /mine.txt" \
+  "USER 1000" "WORKDIR /home/u/work"
 
 # build WHO NAME CTX [SIM-ARGS...] : builds CTX as WHO (root or a test user)
 # inside container_sim with SIM-ARGS; the log is $KT_WORK/NAME.log, the ID
@@ -80,6 +88,7 @@ rows=(
   "podman-root|root|full|--caps docker"
   "masked-proc-ranged|kiln-ranged|relaxed|--mask-proc"
   "single|kiln-single|full|"
+  "masked-proc-single|kiln-single|relaxed|--mask-proc"
   "restricted-nnp|kiln-ranged|full|--caps none --nnp"
   "docker-root-nocaps|root|none|--seccomp docker --caps none"
 )

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 
 #include "sandbox/error.h"
@@ -172,6 +173,31 @@ TEST_F(CopySnapshotTest, OverlayfsCopyUpsWithoutChangeArePruned) {
       ASSERT_EQ(::utimensat(AT_FDCWD, (root + "/d").c_str(), times, 0), 0);
     });
     EXPECT_TRUE(fs::is_empty(upper)) << snapshotter << ":\n" << Tree(upper);
+  }
+}
+
+// The owner record of a single-id build (user.rootlesscontainers) and other
+// xattrs: kept by the copy of the lowers, and a step that only sets one (RUN
+// chown to an unmapped id, emulated) changes the file and the directory as
+// overlayfs' copy-up does; neither is pruned as unchanged.
+TEST_F(CopySnapshotTest, XattrsAreCopiedAndAnXattrOnlyChangeIsKept) {
+  ASSERT_EQ(::lsetxattr((dir_ + "/l2/keep").c_str(), "user.rootlesscontainers", "\x08\x05", 2, 0), 0);
+  const std::string target = dir_ + "/target";
+  fs::create_directories(target);
+  CopyMergedLowers(lowers_, target);
+  char v[8] = {};
+  EXPECT_EQ(::lgetxattr((target + "/keep").c_str(), "user.rootlesscontainers", v, sizeof v), 2);
+  EXPECT_EQ(::lgetxattr((target + "/o").c_str(), "user.overlay.opaque", v, sizeof v), -1) << "overlayfs' mark stays";
+  for (const char* snapshotter : {"overlay", "copy"}) {
+    const std::string upper = RunStep(snapshotter, [](const std::string& root) {
+      ASSERT_EQ(::lsetxattr((root + "/d").c_str(), "user.rootlesscontainers", "\x08\x07", 2, 0), 0);
+      ASSERT_EQ(::lsetxattr((root + "/keep2").c_str(), "user.rootlesscontainers", "\x10\x07", 2, 0), 0);
+    });
+    std::memset(v, 0, sizeof v);
+    EXPECT_EQ(::lgetxattr((upper + "/d").c_str(), "user.rootlesscontainers", v, sizeof v), 2) << snapshotter;
+    EXPECT_EQ(std::string(v, 2), "\x08\x07") << snapshotter;
+    EXPECT_EQ(::lgetxattr((upper + "/keep2").c_str(), "user.rootlesscontainers", v, sizeof v), 2) << snapshotter;
+    EXPECT_FALSE(fs::exists(upper + "/keep")) << snapshotter << ": an unchanged file with a record is no change";
   }
 }
 
