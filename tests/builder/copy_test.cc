@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "sandbox/root_path.h"
+#include "tests/test_util/scratch_dir.h"
 
 namespace kiln::builder {
 namespace {
@@ -78,8 +79,6 @@ TEST(ParseChmod, OctalOnly) {
 class CopyFs : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kiln-copy-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     root_ = dir_ / "rootfs";
     src_ = dir_ / "src";
     fs::create_directories(root_ / "usr/bin");
@@ -92,14 +91,15 @@ class CopyFs : public ::testing::Test {
     std::ofstream(src_ / "d/skip.txt") << "s";
     fs::create_symlink("e/g.txt", src_ / "d/link");
   }
-  void TearDown() override { fs::remove_all(dir_); }
   CopyAttrs Me() {
     CopyAttrs a;
     a.uid = ::getuid();
     a.gid = ::getgid();
     return a;
   }
-  fs::path dir_, root_, src_;
+  testutil::ScratchDir scratch_{"kiln-copy"};
+  const fs::path dir_ = scratch_.path();
+  fs::path root_, src_;
 };
 
 TEST_F(CopyFs, ResolveInRootClampsAbsoluteLinks) {

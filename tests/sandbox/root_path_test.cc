@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "sandbox/error.h"
+#include "tests/test_util/scratch_dir.h"
 
 namespace kiln::sandbox {
 namespace {
@@ -18,9 +19,6 @@ namespace fs = std::filesystem;
 class RootPath : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kiln-rootpath-XXXXXX";
-    ASSERT_TRUE(::mkdtemp(tmpl));
-    dir_ = tmpl;
     root_ = dir_ / "root";
     outside_ = dir_ / "outside";
     fs::create_directories(root_ / "usr/bin");
@@ -37,8 +35,9 @@ class RootPath : public ::testing::Test {
     fs::create_symlink("loop1", root_ / "loop2");
     fs::create_symlink("/nowhere/yet", root_ / "dangling");
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_, root_, outside_;
+  testutil::ScratchDir scratch_{"kiln-rootpath"};
+  const fs::path dir_ = scratch_.path();
+  fs::path root_, outside_;
 };
 
 TEST_F(RootPath, SymlinksResolveInsideTheRoot) {
