@@ -21,6 +21,7 @@
 #include "oci/layer/layer_read.h"
 #include "sandbox/parallel.h"
 #include "sandbox/owner_record.h"
+#include "sandbox/root_path.h"
 
 namespace kiln::builder {
 
@@ -321,46 +322,11 @@ std::vector<CopyTarget> PlanCopy(const std::vector<CopySource>& sources, const s
   return out;
 }
 
-fs::path ResolveInRoot(const fs::path& rootfs, const std::string& path, bool follow_last) {
-  std::deque<std::string> todo;
-  for (auto& c : Split(path)) todo.push_back(c);
-  std::vector<std::string> cur;
-  int links = 0;
-  auto join = [&] {
-    fs::path p = rootfs;
-    for (const auto& c : cur) p /= c;
-    return p;
-  };
-  while (!todo.empty()) {
-    std::string c = todo.front();
-    todo.pop_front();
-    if (c == ".") continue;
-    if (c == "..") {
-      if (!cur.empty()) cur.pop_back();
-      continue;
-    }
-    cur.push_back(c);
-    if (todo.empty() && !follow_last) break;
-    fs::path host = join();
-    struct stat st {};
-    if (::lstat(host.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) continue;
-    if (++links > 40) throw std::runtime_error("too many levels of symbolic links resolving " + path);
-    std::error_code ec;
-    std::string target = fs::read_symlink(host, ec).string();
-    if (ec) throw std::runtime_error("readlink " + host.string() + ": " + ec.message());
-    cur.pop_back();
-    if (!target.empty() && target[0] == '/') cur.clear();
-    auto parts = Split(target);
-    for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_front(*it);
-  }
-  return join();
-}
-
 fs::path MkdirAllInRoot(const fs::path& rootfs, const std::string& path, uid_t uid, gid_t gid) {
   std::string prefix;
   for (const auto& c : Split(path)) {
     prefix += "/" + c;
-    fs::path host = ResolveInRoot(rootfs, prefix, true);
+    fs::path host = sandbox::ResolveInRoot(rootfs, prefix, true);
     struct stat st {};
     if (::lstat(host.c_str(), &st) == 0) {
       if (!S_ISDIR(st.st_mode))
@@ -371,12 +337,12 @@ fs::path MkdirAllInRoot(const fs::path& rootfs, const std::string& path, uid_t u
     sandbox::SetOwner(host.string(), uid, gid);
     ::chmod(host.c_str(), 0755);  // umask must not decide image content
   }
-  return ResolveInRoot(rootfs, path, true);
+  return sandbox::ResolveInRoot(rootfs, path, true);
 }
 
 void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
   if (t.contents) {
-    fs::path dst = ResolveInRoot(rootfs, t.dest, true);
+    fs::path dst = sandbox::ResolveInRoot(rootfs, t.dest, true);
     struct stat st {};
     const bool existed = ::lstat(dst.c_str(), &st) == 0;
     dst = MkdirAllInRoot(rootfs, t.dest, a.uid, a.gid);
@@ -389,7 +355,7 @@ void CopyInto(const fs::path& rootfs, const CopyTarget& t, const CopyAttrs& a) {
   }
   const std::string parent = fs::path(t.dest).parent_path().string();
   MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent, a.uid, a.gid);
-  fs::path dst = ResolveInRoot(rootfs, t.dest, false);
+  fs::path dst = sandbox::ResolveInRoot(rootfs, t.dest, false);
   DeferredCopy later(rootfs, t.source.host_path, dst);
   CopyEntry(t.source.host_path, dst, t.source.rel, a, true, later);
   later.Run(a);
@@ -437,7 +403,7 @@ void WriteFileInRoot(const fs::path& rootfs, const std::string& dest, const std:
                      const CopyAttrs& a, mode_t mode) {
   const std::string parent = fs::path(dest).parent_path().string();
   MkdirAllInRoot(rootfs, parent.empty() ? "/" : parent, a.uid, a.gid);
-  fs::path dst = ResolveInRoot(rootfs, dest, false);
+  fs::path dst = sandbox::ResolveInRoot(rootfs, dest, false);
   ::unlink(dst.c_str());
   sandbox::UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out.valid()) Fail("create", dst);

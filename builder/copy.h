@@ -93,11 +93,6 @@ struct CopyAttrs {
 // '/' on either is allowed).
 bool IsAtOrBelow(std::string_view path, std::string_view top);
 
-// Resolves `path` (absolute, inside the rootfs) to a host path, following
-// symlinks as if `rootfs` were "/" (".." and absolute targets clamp at the
-// root). The last component is followed only when `follow_last`.
-std::filesystem::path ResolveInRoot(const std::filesystem::path& rootfs, const std::string& path,
-                                    bool follow_last);
 // mkdir -p inside the rootfs; created directories are 0755 root:root.
 // Missing directories are created 0755 and owned by uid:gid (COPY --chown owns
 // the directories it creates, as BuildKit does).

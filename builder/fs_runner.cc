@@ -14,18 +14,16 @@
 #include "builder/config_apply.h"
 #include "builder/copy.h"
 #include "builder/layer_lineage.h"
-#include "builder/ssh_mount.h"
-#include "oci/store/file_lock.h"
+#include "builder/run_mounts.h"
 #include "sandbox/file_io.h"
 #include "oci/registry/url_fetch.h"
 #include "oci/error.h"
 #include "sandbox/error.h"
 #include "sandbox/owner_record.h"
-#include "sandbox/copy_snapshot.h"
+#include "sandbox/root_path.h"
 #include "sandbox/overlay.h"
 #include "sandbox/run.h"
 #include "sandbox/user_db.h"
-#include "sandbox/whiteout.h"
 
 namespace kiln::builder {
 
@@ -57,7 +55,7 @@ std::vector<CopySource> MatchInRoot(const fs::path& root, const std::string& sou
   const std::string clean = BuildContext::CleanSource(source);
   std::vector<CopySource> out;
   if (!BuildContext::HasWildcard(clean)) {
-    fs::path host = ResolveInRoot(root, "/" + clean, true);
+    fs::path host = sandbox::ResolveInRoot(root, "/" + clean, true);
     struct stat st {};
     if (::lstat(host.c_str(), &st) != 0) throw std::runtime_error(source + ": not found");
     out.push_back(CopySource{host, clean, S_ISDIR(st.st_mode)});
@@ -66,7 +64,7 @@ std::vector<CopySource> MatchInRoot(const fs::path& root, const std::string& sou
   // Wildcards in the last component only.
   const auto slash = clean.rfind('/');
   const std::string dir = slash == std::string::npos ? "" : clean.substr(0, slash);
-  fs::path host_dir = ResolveInRoot(root, "/" + dir, true);
+  fs::path host_dir = sandbox::ResolveInRoot(root, "/" + dir, true);
   std::error_code ec;
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(host_dir, ec)) names.push_back(e.path().filename().string());
@@ -109,242 +107,12 @@ std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper, const oci:
   return layer;
 }
 
-// What a RUN step's mounts hold on to until the command has finished: the
-// overlays and temp dirs behind bind/secret mounts, and the cache locks.
-struct FsStepRunner::MountResources {
-  std::vector<oci::Store::TempDir> dirs;
-  std::vector<std::unique_ptr<sandbox::OverlayMount>> overlays;
-  // Cache lock files to take before the run, with exclusive or shared.
-  std::map<fs::path, bool> cache_locks;
-  std::vector<oci::FileLock> locks;
-  std::set<std::string> private_dirs;  // cache instances this step holds privately
-  // Blocking locks in path order, so two steps never wait on each other.
-  void LockCaches() {
-    for (const auto& [file, exclusive] : cache_locks) locks.emplace_back(file, exclusive);
-  }
-};
-
-std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSpec& m, const ImageState* from,
-                                                        const std::string& cwd, sandbox::RunSpec& spec,
-                                                        MountResources& held) {
-  sandbox::Mount sm;
-  sm.target = JoinWorkdir(cwd, m.target);
-  if (m.type == "tmpfs") {
-    sm.type = sandbox::Mount::Type::kTmpfs;
-    sm.tmpfs_size = m.size.value_or(0);
-    sm.readonly = false;
-    sm.mode = m.mode.value_or(01777);
-    return sm;
-  }
-  if (m.type == "cache") {
-    std::string id = m.id.empty() ? sm.target : m.id;
-    fs::path seed;
-    if (from) {
-      // BuildKit: a cache seeded from a stage or image starts as a copy of it
-      // (source= a path in it) and is a cache of its own for each seed state.
-      seed = ResolveInRoot(StateView(*from, held), "/" + BuildContext::CleanSource(m.source), true);
-      struct stat st {};
-      if (::stat(seed.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        throw std::runtime_error("--mount type=cache from=" + m.from + " source=" + (m.source.empty() ? "/" : m.source) +
-                                 ": not a directory in " + m.from);
-      id += std::string(1, '\0') + "from=" + from->digest.str() + std::string(1, '\0') + "source=" + m.source;
-    } else if (!m.source.empty()) {
-      throw std::runtime_error("--mount type=cache source=" + m.source + " needs from= (the stage or image it is in)");
-    }
-    sm.source = CacheMountDir(id, m, held, seed);
-    sm.readonly = m.readonly;
-    return sm;
-  }
-  if (m.type == "secret") return SecretMount(m, cwd, spec, held);
-  if (m.type == "ssh") return SshAgentMount(m, opts_.ssh, cwd, spec.env);
-  if (m.type == "bind") {
-    std::vector<fs::path> lowers;
-    if (from) {
-      lowers = layers_.Lowers(*from);
-    } else {
-      if (!context_) throw std::runtime_error("--mount type=bind needs a build context");
-      lowers = ContextLowers();
-    }
-    fs::path root;
-    if (m.readonly && !from && lowers.size() == 1) {
-      root = lowers[0];  // nothing ignored: the context dir itself
-    } else {
-      // A stage's layers seen through an overlay; rw mounts get a throwaway
-      // upper dir, so their writes are discarded as BuildKit discards them.
-      held.dirs.push_back(store_.MakeTempDir("bind"));
-      const fs::path base = held.dirs.back().path();
-      if (lowers.empty()) {  // a stage with no layers: an empty tree
-        fs::create_directory(base / "empty");
-        lowers = {base / "empty"};
-      }
-      fs::path upper, work;
-      if (!m.readonly) {
-        upper = base / "upper";
-        work = base / "work";
-        fs::create_directory(upper);
-        fs::create_directory(work);
-      }
-      root = base / "merged";
-      fs::create_directory(root);
-      held.overlays.push_back(std::make_unique<sandbox::OverlayMount>(lowers, upper, work, root));
-    }
-    sm.source = ResolveInRoot(root, "/" + BuildContext::CleanSource(m.source), true);
-    struct stat st {};
-    if (::stat(sm.source.c_str(), &st) != 0)
-      throw std::runtime_error("--mount type=bind source " + (m.source.empty() ? "." : m.source) + ": not found in " +
-                               (from ? "the stage" : "the build context"));
-    sm.readonly = m.readonly;
-    return sm;
-  }
-  throw std::runtime_error("--mount type=" + m.type + " is not supported");
-}
-
-std::vector<fs::path> FsStepRunner::ContextLowers() {
-  const std::vector<std::string>& hidden = context_->Hidden();
-  if (hidden.empty()) return {context_->root()};
-  std::lock_guard lock(context_mask_mu_);
-  if (!context_mask_) {
-    oci::Store::TempDir tmp = store_.MakeTempDir("ctxmask");
-    const fs::path mask = tmp.path() / "mask";
-    fs::create_directory(mask);
-    // A directory of the mask is what the overlay shows for that directory,
-    // so each one takes the context's mode and mtime (set once its
-    // whiteouts are in).
-    std::vector<std::string> dirs{""};
-    for (const auto& h : hidden) {
-      for (size_t slash = h.find('/'); slash != std::string::npos; slash = h.find('/', slash + 1)) {
-        const std::string parent = h.substr(0, slash);
-        if (::mkdir((mask / parent).c_str(), 0700) == 0) dirs.push_back(parent);
-        else if (errno != EEXIST) throw std::runtime_error("context view: mkdir " + parent + ": " + std::strerror(errno));
-      }
-      sandbox::MakeWhiteout(mask / h);
-    }
-    for (const auto& d : dirs) {
-      struct stat st {};
-      const fs::path src = d.empty() ? context_->root() : context_->root() / d;
-      if (::lstat(src.c_str(), &st) != 0) throw std::runtime_error("context view: stat " + src.string() + ": " + std::strerror(errno));
-      const fs::path dst = d.empty() ? mask : mask / d;
-      const struct timespec ts[2] = {st.st_atim, st.st_mtim};
-      if (::chmod(dst.c_str(), st.st_mode & 07777) != 0 || ::utimensat(AT_FDCWD, dst.c_str(), ts, 0) != 0)
-        throw std::runtime_error("context view: set attributes of " + dst.string() + ": " + std::strerror(errno));
-    }
-    context_mask_.emplace(std::move(tmp));
-  }
-  return {context_mask_->path() / "mask", context_->root()};
-}
-
-std::optional<sandbox::Mount> FsStepRunner::SecretMount(const frontend::MountSpec& m, const std::string& cwd,
-                                                       sandbox::RunSpec& spec, MountResources& held) {
-  const std::string id = m.id.empty() ? fs::path(m.target).filename().string() : m.id;
-  const SecretSpec* found = nullptr;
-  for (const auto& s : opts_.secrets)
-    if (s.id == id) found = &s;
-  if (!found) {
-    if (m.required) throw std::runtime_error("secret " + id + " is required but was not given (--secret id=" + id + ",src=FILE)");
-    return std::nullopt;  // docker skips an optional secret nobody passed
-  }
-  std::string value;
-  if (!found->src.empty()) {
-    try {
-      value = sandbox::ReadFileToString(found->src);
-    } catch (const std::exception& e) {
-      throw std::runtime_error("secret " + id + ": " + e.what());
-    }
-  } else {
-    const char* v = std::getenv(found->env.c_str());
-    if (!v) throw std::runtime_error("secret " + id + ": environment variable " + found->env + " is not set");
-    value = v;
-  }
-  if (!m.env.empty()) spec.env.push_back(m.env + "=" + value);
-  if (!m.env.empty() && m.target.empty()) return std::nullopt;  // env= alone: no file
-
-  // The file lives in a private temp dir for this step only (BuildKit keeps
-  // it in a tmpfs), root-owned 0400 unless uid/gid/mode say otherwise.
-  held.dirs.push_back(store_.MakeTempDir("secret"));
-  const fs::path file = held.dirs.back().path() / "secret";
-  CopyAttrs attrs;
-  attrs.uid = m.uid.value_or(0);
-  attrs.gid = m.gid.value_or(0);
-  WriteFileInRoot(held.dirs.back().path(), "/secret", value, attrs, m.mode.value_or(0400));
-  sandbox::Mount sm;
-  sm.source = file;
-  sm.target = m.target.empty() ? "/run/secrets/" + id : JoinWorkdir(cwd, m.target);
-  sm.readonly = true;
-  return sm;
-}
-
-fs::path FsStepRunner::StateView(const ImageState& state, MountResources& held) {
-  held.dirs.push_back(store_.MakeTempDir("view"));
-  const fs::path root = held.dirs.back().path();
-  auto lowers = layers_.Lowers(state);
-  if (!lowers.empty()) held.overlays.push_back(std::make_unique<sandbox::OverlayMount>(lowers, fs::path(), fs::path(), root));
-  return root;
-}
-
-fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::MountSpec& m, MountResources& held,
-                                     const fs::path& seed) {
-  const std::string shown = m.id.empty() ? m.target : m.id;  // `id` may carry the seed's identity
-  const fs::path root = store_.Path("cache/mounts");
-  fs::create_directories(root);
-  const std::string base = (root / oci::Sha256Of(id).hex).string();
-  fs::path dir = base;
-  if (m.sharing == "private") {
-    // The first instance nobody is using; each instance is kept for later builds.
-    for (int n = 0;; ++n) {
-      const std::string cand = n == 0 ? base : base + "." + std::to_string(n);
-      if (held.cache_locks.count(cand + ".lock")) continue;
-      if (auto lock = oci::FileLock::TryExclusive(cand + ".lock")) {
-        held.locks.push_back(std::move(*lock));
-        held.private_dirs.insert(cand);
-        dir = cand;
-        break;
-      }
-    }
-  } else if (m.sharing == "shared" || m.sharing == "locked" || m.sharing.empty()) {
-    // Shared users hold the lock shared, so `locked` and `private` users see them.
-    if (held.private_dirs.count(base))
-      throw std::runtime_error("cache mount " + shown + " is mounted twice in one step with different sharing");
-    bool& exclusive = held.cache_locks[base + ".lock"];
-    exclusive = exclusive || m.sharing == "locked";
-  } else {
-    throw std::runtime_error("--mount type=cache sharing=" + m.sharing + ": expected shared, private or locked");
-  }
-  if (!seed.empty() && ::access(dir.c_str(), F_OK) != 0) {
-    // Made whole beside it and renamed into place: a build killed halfway
-    // leaves no half-seeded cache, and of two builds seeding at once the
-    // first rename wins.
-    oci::Store::TempDir tmp = store_.MakeTempDir("cacheseed");
-    const fs::path made = tmp.path() / "seed";
-    struct stat st {};
-    if (::mkdir(made.c_str(), 0700) != 0 || ::lstat(seed.c_str(), &st) != 0)
-      throw std::runtime_error("cache mount " + shown + ": seeding " + made.string() + ": " + std::strerror(errno));
-    sandbox::CopyMergedLowers({seed}, made);
-    if (::chown(made.c_str(), st.st_uid, st.st_gid) != 0 || ::chmod(made.c_str(), st.st_mode & 07777) != 0)
-      throw std::runtime_error("cache mount " + shown + ": seeding " + made.string() + ": " + std::strerror(errno));
-    if (::rename(made.c_str(), dir.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
-      throw std::runtime_error("cache mount " + shown + ": rename into " + dir.string() + ": " + std::strerror(errno));
-    return dir;
-  }
-  if (::mkdir(dir.c_str(), 0755) == 0) {
-    // uid/gid/mode apply when the cache is created, as in BuildKit.
-    try {
-      sandbox::SetOwner(dir.string(), m.uid.value_or(0), m.gid.value_or(0));
-    } catch (const sandbox::Error& e) {
-      throw std::runtime_error("cache mount " + shown + ": " + e.what());
-    }
-    ::chmod(dir.c_str(), m.mode.value_or(0755));
-  } else if (errno != EEXIST) {
-    throw std::runtime_error("cache mount " + shown + ": mkdir " + dir.string() + ": " + std::strerror(errno));
-  }
-  return dir;
-}
-
 std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunRequest& req) {
   StepDirs dirs(store_);
   {
     sandbox::OverlayMount mount(layers_.Lowers(parent), dirs.upper, dirs.work, dirs.merged);
     // WORKDIR is created by the first step that needs it (docker does the same).
-    if (!IsDir(ResolveInRoot(dirs.merged, req.cwd, true))) MkdirAllInRoot(dirs.merged, req.cwd);
+    if (!IsDir(sandbox::ResolveInRoot(dirs.merged, req.cwd, true))) MkdirAllInRoot(dirs.merged, req.cwd);
 
     sandbox::RunSpec spec;
     spec.rootfs = dirs.merged;
@@ -498,10 +266,10 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
 
     const std::string dest_abs = JoinWorkdir(req.workdir, copy.dest);
     for (const auto* h : heredocs) {
-      const bool dir = copy.dest.back() == '/' || source_args > 1 || IsDir(ResolveInRoot(dirs.merged, dest_abs, true));
+      const bool dir = copy.dest.back() == '/' || source_args > 1 || IsDir(sandbox::ResolveInRoot(dirs.merged, dest_abs, true));
       WriteFileInRoot(dirs.merged, dir ? JoinWorkdir(dest_abs, h->name) : dest_abs, h->content, attrs);
     }
-    auto dest_is_dir = [&](const std::string& p) { return IsDir(ResolveInRoot(dirs.merged, p, true)); };
+    auto dest_is_dir = [&](const std::string& p) { return IsDir(sandbox::ResolveInRoot(dirs.merged, p, true)); };
     const auto plan = PlanCopy(sources, copy.dest, req.workdir, source_args, copy.parents, dest_is_dir);
     // One target and nothing else written, on an overlay: files can be left
     // for linking from this step's last tree (copy.h).

@@ -8,6 +8,7 @@
 
 #include "sandbox/error.h"
 #include "sandbox/file_io.h"
+#include "sandbox/root_path.h"
 #include "sandbox/syscalls.h"
 
 namespace kiln::sandbox {
@@ -15,7 +16,7 @@ namespace kiln::sandbox {
 DeviceNodes::DeviceNodes(const std::filesystem::path& rootfs, bool allowed) {
   if (!allowed) return;
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (root.valid()) dev_.Reset(sys::OpenInRoot(root.get(), "dev", O_RDONLY | O_DIRECTORY));
+  if (root.valid()) dev_ = OpenInRoot(root.get(), "dev", O_RDONLY | O_DIRECTORY);
   if (!dev_.valid()) throw Error("opening /dev in the step's root: " + sys::ErrnoText(errno));
   struct stat st {};
   if (::fstat(dev_.get(), &st) != 0) throw Error("stat /dev in the step's root: " + sys::ErrnoText(errno));
@@ -44,7 +45,7 @@ void DeviceNodes::Remove() {
 
 EtcFiles::EtcFiles(const std::filesystem::path& rootfs, const std::string& resolv_conf) {
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (root.valid()) etc_.Reset(sys::OpenInRoot(root.get(), "etc", O_RDONLY | O_DIRECTORY));
+  if (root.valid()) etc_ = OpenInRoot(root.get(), "etc", O_RDONLY | O_DIRECTORY);
   if (!etc_.valid()) return;  // an image without /etc gets none
   struct stat st {};
   if (::fstat(etc_.get(), &st) != 0) throw Error("stat /etc in the step's root: " + sys::ErrnoText(errno));

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,6 +119,14 @@ void WriteFileAtomic(const std::filesystem::path& path, std::string_view data) {
     throw;
   }
   FsyncDir(dir);
+}
+
+UniqueFd MemFdWith(const char* name, std::string_view data) {
+  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
+  if (!fd.valid()) ThrowErrno(std::string("memfd_create for the ") + name);
+  WriteAll(fd.get(), data, std::string("writing the ") + name);
+  if (::lseek(fd.get(), 0, SEEK_SET) != 0) ThrowErrno(std::string("lseek on the ") + name);
+  return fd;
 }
 
 bool ProcessIsGone(pid_t pid) {

@@ -44,6 +44,10 @@ void FsyncDir(const std::filesystem::path& dir);
 // process is killed between creating one and the rename (".NAME.tmp-PID-N"
 // whose PID no longer runs). Returns how many it removed.
 int RemoveStaleAtomicTemps(const std::filesystem::path& dir);
+// An anonymous memory file (memfd) holding `data`, positioned at its start:
+// a child's stdin or a spec handed over a descriptor. `name` shows in
+// /proc/PID/fd and in errors.
+UniqueFd MemFdWith(const char* name, std::string_view data);
 // True when no process `pid` exists (kill(pid, 0) fails with ESRCH) or it
 // is a zombie.
 bool ProcessIsGone(pid_t pid);

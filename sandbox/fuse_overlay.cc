@@ -4,42 +4,25 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <string_view>
 #include <thread>
 #include <utility>
 
 #include "sandbox/error.h"
+#include "sandbox/subprocess.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
-
-extern char** environ;
 
 namespace kiln::sandbox {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kProgram = "fuse-overlayfs";
-
-std::optional<fs::path> FindProgram() {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  for (size_t start = 0; start <= dirs.size();) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    fs::path p = fs::path(dirs.substr(start, end - start)) / kProgram;
-    if (end > start && ::access(p.c_str(), X_OK) == 0) return p;
-    start = end + 1;
-  }
-  return std::nullopt;
-}
 
 // fuse-overlayfs splits its options at ',' and layer lists at ':'.
 std::string OptionPath(const fs::path& p, const char* role) {
@@ -58,7 +41,7 @@ dev_t DeviceOf(const fs::path& p) {
 }  // namespace
 
 std::optional<std::string> FuseOverlayUnavailable() {
-  if (!FindProgram()) return std::string(kProgram) + " is not installed";
+  if (!FindInPath(kProgram)) return std::string(kProgram) + " is not installed";
   UniqueFd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
   if (!fuse.valid()) return "/dev/fuse: " + sys::ErrnoText(errno);
   return std::nullopt;
@@ -67,8 +50,7 @@ std::optional<std::string> FuseOverlayUnavailable() {
 FuseOverlayProcess::FuseOverlayProcess(const std::vector<fs::path>& lowers, const fs::path& upper,
                                        const fs::path& work, const fs::path& target)
     : target_(target) {
-  const auto program = FindProgram();
-  if (!program) throw Error(std::string(kProgram) + " is not installed");
+  if (!FindInPath(kProgram)) throw Error(std::string(kProgram) + " is not installed");
   std::string options = "lowerdir=";
   for (size_t i = 0; i < lowers.size(); ++i) options += (i ? ":" : "") + OptionPath(lowers[i], "lower dir");
   if (!upper.empty())
@@ -77,38 +59,25 @@ FuseOverlayProcess::FuseOverlayProcess(const std::vector<fs::path>& lowers, cons
   // fuse-overlayfs itself turns on the kernel's permission checks.
   options += ",allow_other";
   std::vector<std::string> args = {kProgram, "-f", "-o", options, OptionPath(target, "mount point")};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
 
   UniqueFd output(::memfd_create("fuse-overlayfs-output", MFD_CLOEXEC));
   if (!output.valid()) throw Error("fuse-overlayfs: memfd_create: " + sys::ErrnoText(errno));
+  UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!null.valid()) throw Error("fuse-overlayfs: opening /dev/null: " + sys::ErrnoText(errno));
   const dev_t below = DeviceOf(target);
-  const pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) throw Error("fuse-overlayfs: fork: " + sys::ErrnoText(errno));
-  if (pid == 0) {
-    // Only async-signal-safe calls from here to exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    int null = ::open("/dev/null", O_RDONLY);
-    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(output.get(), 1) < 0 || ::dup2(output.get(), 2) < 0) ::_exit(127);
-    sys::CloseRange(3, ~0U, 0);
-    ::execve(program->c_str(), argv.data(), environ);
-    ::_exit(127);
-  }
-  pid_ = pid;
+  process_.emplace(SpawnOptions{.argv = args,
+                                .fds = {{0, null.get()}, {1, output.get()}, {2, output.get()}},
+                                .die_with_parent = true});
   output_fd_ = output.Release();
   // Mounted once the mount point is on another device; the daemon exiting
   // first means it failed.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
-    int status = 0;
-    if (Reap(0, &status)) {
+    if (const auto status = process_->WaitFor(std::chrono::milliseconds(0))) {
       const std::string out = Output();
       Stop();
-      throw Error("fuse-overlayfs could not mount " + target.string() + " (exit " +
-                  std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + "): " + out);
+      throw Error("fuse-overlayfs could not mount " + target.string() + " (" +
+                  DescribeWaitStatus(*status) + "): " + out);
     }
     if (DeviceOf(target) != below) return;
     if (std::chrono::steady_clock::now() > deadline) {
@@ -117,23 +86,6 @@ FuseOverlayProcess::FuseOverlayProcess(const std::vector<fs::path>& lowers, cons
       throw Error("fuse-overlayfs did not mount " + target.string() + " within 20 s: " + out);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
-bool FuseOverlayProcess::Reap(int timeout_ms, int* status) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    pid_t r = ::waitpid(pid_, status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      return true;
-    }
-    if (r < 0 && errno != EINTR) {
-      pid_ = -1;  // not ours any more; nothing to wait for
-      return true;
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
 
@@ -160,18 +112,17 @@ std::string FuseOverlayProcess::Output() const {
 }
 
 void FuseOverlayProcess::Unmount() {
-  if (pid_ < 0) return;
+  if (!process_ || !process_->running()) return;
   if (::umount2(target_.c_str(), MNT_DETACH) != 0)
     throw Error("unmounting the fuse-overlayfs mount " + target_.string() + ": " + sys::ErrnoText(errno));
-  int status = 0;
-  if (!Reap(30000, &status)) {
-    ::kill(pid_, SIGKILL);
-    Reap(5000, &status);
+  const auto status = process_->WaitFor(std::chrono::seconds(30));
+  if (!status) {
+    process_.reset();  // SIGKILL and reap
     throw Error("fuse-overlayfs did not exit within 30 s of unmounting " + target_.string() +
                 "; the step's changes may be incomplete");
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw Error("fuse-overlayfs serving " + target_.string() + " failed (status " + std::to_string(status) +
+  if (!ExitedZero(*status)) {
+    throw Error("fuse-overlayfs serving " + target_.string() + " failed (" + DescribeWaitStatus(*status) +
                 "): " + Output());
   }
 }
@@ -179,14 +130,8 @@ void FuseOverlayProcess::Unmount() {
 FuseOverlayProcess::~FuseOverlayProcess() { Stop(); }
 
 void FuseOverlayProcess::Stop() {
-  if (pid_ >= 0) {
-    ::umount2(target_.c_str(), MNT_DETACH);
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-  }
+  if (process_ && process_->running()) ::umount2(target_.c_str(), MNT_DETACH);
+  process_.reset();  // SIGKILL and reap
   if (output_fd_ >= 0) ::close(std::exchange(output_fd_, -1));
 }
 

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/subprocess.h"
+
 namespace kiln::sandbox {
 
 // Why fuse-overlayfs cannot be used here, or nullopt when it can.
@@ -36,9 +38,8 @@ class FuseOverlayProcess {
  private:
   void Stop();  // detach, kill, reap, close (destructor and failed constructor)
   std::string Output() const;  // what the daemon wrote to stdout/stderr
-  bool Reap(int timeout_ms, int* status);
   std::filesystem::path target_;
-  pid_t pid_ = -1;
+  std::optional<Subprocess> process_;  // the daemon
   int output_fd_ = -1;  // memfd holding the daemon's output
 };
 

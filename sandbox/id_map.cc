@@ -1,8 +1,6 @@
 #include "sandbox/id_map.h"
 
 #include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,10 +8,9 @@
 #include <sstream>
 
 #include "sandbox/error.h"
+#include "sandbox/subprocess.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
-
-extern char** environ;
 
 namespace kiln::sandbox {
 namespace {
@@ -45,22 +42,15 @@ void RunMapHelper(const char* helper, pid_t pid, const std::vector<IdMapping>& m
     args.push_back(std::to_string(m.outside));
     args.push_back(std::to_string(m.count));
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t child = 0;
-  int err = ::posix_spawnp(&child, helper, nullptr, nullptr, argv.data(), environ);
-  if (err != 0) {
-    throw Error(std::string("running ") + helper + " to map the subordinate id range: " +
-                sys::ErrnoText(err) + " (install the uidmap package)");
+  if (!FindInPath(helper)) {
+    throw Error(std::string(helper) + " is not installed, and mapping the subordinate id range needs it "
+                "(install the uidmap package)");
   }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  const int status = Subprocess(SpawnOptions{.argv = args}).Wait();
+  if (!ExitedZero(status)) {
     std::string cmd;
     for (const auto& a : args) cmd += (cmd.empty() ? "" : " ") + a;
-    throw Error(std::string(helper) + " failed (" + cmd +
+    throw Error(std::string(helper) + " failed with " + DescribeWaitStatus(status) + " (" + cmd +
                 "); check the ranges in /etc/subuid and /etc/subgid and that " + helper +
                 " is setuid root or has CAP_SETUID/CAP_SETGID file capabilities");
   }

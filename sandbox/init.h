@@ -18,13 +18,11 @@
 #include <string>
 
 #include "sandbox/run.h"
+#include "sandbox/run_spec_wire.h"
 
 namespace kiln::sandbox {
 
 inline constexpr const char* kHelperArg = "__kiln-sandbox-init";
-
-std::string SpecToJson(const RunSpec& spec);
-RunSpec SpecFromJson(const std::string& json);
 
 // The helper's main; returns its exit code.
 int HelperMain(int argc, char** argv);

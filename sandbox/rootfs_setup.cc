@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "sandbox/error.h"
+#include "sandbox/root_path.h"
 #include "sandbox/syscalls.h"
 
 namespace kiln::sandbox {
@@ -21,9 +22,9 @@ std::string Rel(const std::string& abs) {
 }
 
 UniqueFd OpenIn(int root, const std::string& rel, int flags, const std::string& why) {
-  int fd = sys::OpenInRoot(root, rel.c_str(), static_cast<uint64_t>(flags));
-  if (fd < 0) throw Error("opening /" + rel + " in the rootfs for " + why + ": " + sys::ErrnoText(errno));
-  return UniqueFd(fd);
+  UniqueFd fd = OpenInRoot(root, rel, flags);
+  if (!fd.valid()) throw Error("opening /" + rel + " in the rootfs for " + why + ": " + sys::ErrnoText(errno));
+  return fd;
 }
 
 void DoMount(const std::string& source, const std::string& target, const char* type, unsigned long flags,
@@ -109,9 +110,7 @@ void SetupEtcFiles(int root, const RunSpec& spec, const std::string& resolv_conf
       {"hostname", spec.hostname + "\n"}};
   for (const auto& [name, text] : files) {
     WriteFileAt(dir.get(), name, text);
-    int target = sys::OpenInRoot(root, ("etc/" + name).c_str(), O_PATH);
-    if (target >= 0) {
-      UniqueFd t(target);
+    if (UniqueFd t = OpenInRoot(root, "etc/" + name, O_PATH); t.valid()) {
       DoMount(dir.ProcPath() + "/" + name, t.ProcPath(), nullptr, MS_BIND, nullptr, "/etc/" + name);
     }
     // The bind mount keeps the file alive; unlinking it keeps /dev clean.
@@ -180,12 +179,10 @@ bool MountStubs::Ensure(const std::string& rel, bool is_dir, bool optional) {
     if (comp.empty() || comp == ".") continue;
     const bool last = pos >= rel.size();
     const std::string path = prefix.empty() ? comp : prefix + "/" + comp;
-    int fd = sys::OpenInRoot(root_.get(), path.c_str(), O_PATH);
-    if (fd >= 0) {
-      ::close(fd);
-    } else if (errno == ENOENT) {
+    const bool exists = OpenInRoot(root_.get(), path, O_PATH).valid();
+    if (!exists && errno == ENOENT) {
       const std::string parent_rel = prefix.empty() ? "." : prefix;
-      UniqueFd parent(sys::OpenInRoot(root_.get(), parent_rel.c_str(), O_PATH | O_DIRECTORY));
+      UniqueFd parent = OpenInRoot(root_.get(), parent_rel.c_str(), O_PATH | O_DIRECTORY);
       int rc = -1;
       struct stat pst {};
       if (parent.valid() && ::fstatat(parent.get(), "", &pst, AT_EMPTY_PATH) == 0) {
@@ -202,7 +199,7 @@ bool MountStubs::Ensure(const std::string& rel, bool is_dir, bool optional) {
         throw Error("creating the mount point /" + path + " in the rootfs: " + sys::ErrnoText(errno));
       }
       created_.push_back(path);
-    } else {
+    } else if (!exists) {
       if (optional) return false;
       throw Error("resolving the mount point /" + path + " in the rootfs: " + sys::ErrnoText(errno));
     }
@@ -217,7 +214,7 @@ void MountStubs::RemoveAll() {
     size_t slash = path.rfind('/');
     std::string parent = slash == std::string::npos ? "." : path.substr(0, slash);
     std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-    UniqueFd dir(sys::OpenInRoot(root_.get(), parent.c_str(), O_PATH | O_DIRECTORY));
+    UniqueFd dir = OpenInRoot(root_.get(), parent.c_str(), O_PATH | O_DIRECTORY);
     if (!dir.valid()) continue;
     struct stat st {};
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
@@ -230,7 +227,7 @@ void MountStubs::RemoveAll() {
   }
   created_.clear();
   for (auto it = parents_.rbegin(); it != parents_.rend(); ++it) {
-    UniqueFd dir(sys::OpenInRoot(root_.get(), it->dir.c_str(), O_RDONLY | O_DIRECTORY));
+    UniqueFd dir = OpenInRoot(root_.get(), it->dir.c_str(), O_RDONLY | O_DIRECTORY);
     if (!dir.valid()) continue;
     const struct timespec times[2] = {it->atime, it->mtime};
     ::futimens(dir.get(), times);

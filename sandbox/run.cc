@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -21,12 +19,12 @@
 #include <nlohmann/json.hpp>
 
 #include "sandbox/error.h"
+#include "sandbox/file_io.h"
 #include "sandbox/init.h"
 #include "sandbox/isolation_level.h"
+#include "sandbox/subprocess.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
-
-extern char** environ;
 
 namespace kiln::sandbox {
 namespace {
@@ -68,26 +66,6 @@ class HelperSlot {
  private:
   std::atomic<pid_t>* slot_ = nullptr;
 };
-
-UniqueFd MemFdWith(const char* name, const std::string& data) {
-  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC));
-  if (!fd.valid()) throw Error(std::string("memfd_create for the ") + name + ": " + sys::ErrnoText(errno));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + off, data.size() - off);
-    if (n <= 0) throw Error(std::string("writing the ") + name + ": " + sys::ErrnoText(errno));
-    off += static_cast<size_t>(n);
-  }
-  if (::lseek(fd.get(), 0, SEEK_SET) != 0) throw Error("lseek: " + sys::ErrnoText(errno));
-  return fd;
-}
-
-// Moves `fd` to a number >= 10 so posix_spawn's dup2 to 0..4 cannot clobber it.
-UniqueFd High(UniqueFd fd) {
-  UniqueFd high(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 10));
-  if (!high.valid()) throw Error("fcntl F_DUPFD: " + sys::ErrnoText(errno));
-  return high;
-}
 
 void NoteLimitsOnce(const RunSpec& spec) {
   if (!spec.memory_bytes && !spec.cpus) return;
@@ -182,7 +160,7 @@ RunResult Run(const RunSpec& spec) {
     killed.signal = SIGKILL;
     return killed;
   }
-  UniqueFd spec_fd = High(MemFdWith("kiln-spec", SpecToJson(spec)));
+  UniqueFd spec_fd = MemFdWith("kiln-spec", SpecToJson(spec));
   UniqueFd stdin_fd;
   if (spec.stdin_data.empty()) {
     stdin_fd.Reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -190,54 +168,21 @@ RunResult Run(const RunSpec& spec) {
   } else {
     stdin_fd = MemFdWith("kiln-stdin", spec.stdin_data);
   }
-  stdin_fd = High(std::move(stdin_fd));
   int out_pipe[2], status_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
   UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
   if (::pipe2(status_pipe, O_CLOEXEC) != 0) throw Error("pipe: " + sys::ErrnoText(errno));
   UniqueFd status_r(status_pipe[0]), status_w(status_pipe[1]);
-  out_w = High(std::move(out_w));
-  status_w = High(std::move(status_w));
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, stdin_fd.get(), 0);
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, out_w.get(), 2);
-  posix_spawn_file_actions_adddup2(&actions, spec_fd.get(), 3);
-  posix_spawn_file_actions_adddup2(&actions, status_w.get(), 4);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigfillset(&defaults);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string parent = std::to_string(::getpid());
-  std::string exe = "/proc/self/exe";
-  std::string helper_arg = kHelperArg;
-  char* argv[] = {exe.data(), helper_arg.data(), parent.data(), nullptr};
-  pid_t helper = 0;
-  int err = ::posix_spawn(&helper, exe.c_str(), &actions, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) throw Error("starting the sandbox helper /proc/self/exe: " + sys::ErrnoText(err));
-  HelperSlot slot(helper);
   // If anything below throws (on_output included), the sandbox must not
   // outlive Run(): SIGTERM makes the helper kill it and remove its stubs.
-  struct Reaper {
-    pid_t pid;
-    bool reaped = false;
-    ~Reaper() {
-      if (reaped) return;
-      ::kill(pid, SIGTERM);
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-    }
-  } reaper{helper};
-  if (g_kill_generation.load() != generation) ::kill(helper, SIGTERM);
+  Subprocess helper(SpawnOptions{
+      .argv = {"/proc/self/exe", kHelperArg, std::to_string(::getpid())},
+      .fds = {{0, stdin_fd.get()}, {1, out_w.get()}, {2, out_w.get()}, {3, spec_fd.get()}, {4, status_w.get()}},
+      .default_signals = true,
+      .kill_signal = SIGTERM});
+  HelperSlot slot(helper.pid());
+  if (g_kill_generation.load() != generation) helper.Signal(SIGTERM);
   out_w.Reset();
   status_w.Reset();
   spec_fd.Reset();
@@ -261,7 +206,7 @@ RunResult Run(const RunSpec& spec) {
       // KillAll() sent SIGTERM; if the helper does not end the step in time,
       // SIGKILL below ends it (a stuck helper must not hold the build).
       cancel_seen = true;
-      ::kill(helper, SIGTERM);
+      helper.Signal(SIGTERM);
       const auto cancel_deadline = now + std::chrono::milliseconds(kCancelGraceMs);
       if (!kill_deadline || cancel_deadline < *kill_deadline) kill_deadline = cancel_deadline;
     }
@@ -269,7 +214,7 @@ RunResult Run(const RunSpec& spec) {
       if (now >= *deadline) {
         result.timed_out = true;
         result.timeout_seconds = static_cast<int>(spec.timeout->count());
-        ::kill(helper, SIGTERM);
+        helper.Signal(SIGTERM);
         kill_deadline = now + std::chrono::milliseconds(kKillGraceMs);
       } else {
         wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - now).count()) + 1;
@@ -277,7 +222,7 @@ RunResult Run(const RunSpec& spec) {
     }
     if (kill_deadline) {
       if (now >= *kill_deadline) {
-        ::kill(helper, SIGKILL);  // the helper is stuck: its init dies with it (PDEATHSIG)
+        helper.Signal(SIGKILL);  // the helper is stuck: its init dies with it (PDEATHSIG)
         kill_deadline.reset();
       } else {
         wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(*kill_deadline - now).count()) + 1;
@@ -302,10 +247,7 @@ RunResult Run(const RunSpec& spec) {
     }
   }
   lines.Flush();
-  int helper_status = 0;
-  while (::waitpid(helper, &helper_status, 0) < 0 && errno == EINTR) {
-  }
-  reaper.reaped = true;
+  const int helper_status = helper.Wait();
   nlohmann::json status;
   try {
     status = nlohmann::json::parse(status_text);
@@ -314,7 +256,7 @@ RunResult Run(const RunSpec& spec) {
       result.signal = SIGKILL;  // killed before it could report
       return result;
     }
-    throw Error("the sandbox helper died without a report (wait status " + std::to_string(helper_status) +
+    throw Error("the sandbox helper died without a report (" + DescribeWaitStatus(helper_status) +
                 ", output: " + (result.tail.empty() ? "" : result.tail.back()) + ")");
   }
   if (status.contains("error")) throw Error("setting up the RUN sandbox: " + status["error"].get<std::string>());

@@ -13,7 +13,8 @@ namespace kiln::sandbox::sys {
 int PivotRoot(const char* new_root, const char* put_old);
 int CloseRange(unsigned first, unsigned last, unsigned flags);
 // openat2(2) with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS (+ extra resolve flags):
-// absolute symlinks and ".." stay inside `root_fd`.
+// absolute symlinks and ".." stay inside `root_fd`. Callers use
+// sandbox::OpenInRoot (root_path.h), which retries EAGAIN and owns the fd.
 int OpenInRoot(int root_fd, const char* path, uint64_t flags, uint64_t mode = 0,
                uint64_t extra_resolve = 0);
 int FsOpen(const char* fs_name, unsigned flags);

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "sandbox/error.h"
+#include "sandbox/root_path.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
 
@@ -50,7 +51,7 @@ std::vector<std::string> Split(const std::string& s, char sep) {
 std::string ReadInRoot(const std::filesystem::path& rootfs, const char* rel) {
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) throw Error("opening the rootfs " + rootfs.string() + ": " + sys::ErrnoText(errno));
-  UniqueFd fd(sys::OpenInRoot(root.get(), rel, O_RDONLY));
+  UniqueFd fd = OpenInRoot(root.get(), rel, O_RDONLY);
   if (!fd.valid()) {
     if (errno == ENOENT) return "";
     throw Error("reading /" + std::string(rel) + " in " + rootfs.string() + ": " + sys::ErrnoText(errno));

@@ -122,6 +122,8 @@ void ReadFull(int fd, void* buf, size_t len) {
   std::string marker = std::to_string(uid) + ":" + std::to_string(gid) + ":" + (full ? "1" : "0");
   const std::string isolation_text = isolation ? isolation->Serialize() : "";
   pid_t parent_pid = ::getpid();
+  // fork, not sandbox::Subprocess: the child must unshare(CLONE_NEWUSER)
+  // between fork and exec and wait there for its id maps.
   pid_t pid = ::fork();
   if (pid < 0) throw Error("fork for the user namespace child: " + sys::ErrnoText(errno));
   if (pid == 0) {

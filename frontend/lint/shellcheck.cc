@@ -70,6 +70,9 @@ std::vector<ShellcheckFinding> RunShellcheck(const std::string& script, const st
   if (!exe) throw Error(Location{}, "shellcheck is not installed");
   if (shell != "sh" && shell != "bash" && shell != "dash" && shell != "ksh") return {};
   TempScript file(script);
+  // popen, not sandbox::Subprocess: frontend/ links nothing below it (its
+  // README), and this optional lint pass is its one child process. Moving it
+  // means the builder handing the linter a script runner.
   // Paths contain no shell metacharacters: PATH entries are ours to trust,
   // the temp name is [A-Za-z0-9/_-].
   std::string cmd = "'" + *exe + "' -f json1 -s " + shell + " -e SC1090,SC1091,SC2187,SC2154 " + file.path() + " 2>/dev/null";

@@ -1,8 +1,8 @@
 // ExtractLayer: a layer blob -> a directory, never writing outside it.
 //
-// Every path is resolved with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-// relative to an fd of the target, so ".." and symlinks (absolute or
-// relative, planted by earlier entries) resolve inside the target the way
+// Every path is resolved with sandbox::OpenInRoot (openat2 RESOLVE_IN_ROOT |
+// RESOLVE_NO_MAGICLINKS) relative to an fd of the target, so ".." and
+// symlinks (absolute or relative, planted by earlier entries) resolve inside the target the way
 // they would inside the container. The last component is always handled with
 // *at() calls on the parent fd without following it (O_NOFOLLOW,
 // AT_SYMLINK_NOFOLLOW, unlink-then-create), so a planted symlink is replaced,
@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -25,6 +24,7 @@
 
 #include "oci/error.h"
 #include "sandbox/file_io.h"
+#include "sandbox/root_path.h"
 #include "oci/layer/layer.h"
 #include "oci/layer/layer_internal.h"
 #include "oci/layer/layer_read.h"
@@ -180,15 +180,7 @@ class Extractor {
   }
 
   sandbox::UniqueFd Resolve(const std::string& path, int flags, uint64_t extra_resolve = 0) {
-    struct open_how how {};
-    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | extra_resolve;
-    const char* p = path.empty() ? "." : path.c_str();
-    for (;;) {
-      long fd = ::syscall(SYS_openat2, root_.get(), p, &how, sizeof how);
-      if (fd >= 0) return sandbox::UniqueFd(static_cast<int>(fd));
-      if (errno != EAGAIN && errno != EINTR) return sandbox::UniqueFd();
-    }
+    return sandbox::OpenInRoot(root_.get(), path, flags, extra_resolve);
   }
 
   // Opens directory `dir` (relative to the root, symlinks resolved inside

@@ -1,11 +1,7 @@
 #include "oci/registry/auth_file.h"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,8 +14,7 @@
 #include "oci/registry/http_client.h"
 #include "sandbox/error.h"
 #include "sandbox/file_io.h"
-
-extern char** environ;
+#include "sandbox/subprocess.h"
 
 namespace kiln::oci {
 namespace fs = std::filesystem;
@@ -234,53 +229,18 @@ bool RemoveCredentials(const fs::path& file, const std::string& registry) {
 
 std::optional<Credentials> RunCredentialHelper(const std::string& helper, const std::string& server_url) {
   const std::string prog = "docker-credential-" + helper;
-  int in_pipe[2], out_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) ThrowErrno("credential helper " + prog + ": pipe");
-  sandbox::UniqueFd in_r(in_pipe[0]), in_w{in_pipe[1]};
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) ThrowErrno("credential helper " + prog + ": pipe");
-  sandbox::UniqueFd out_r(out_pipe[0]), out_w{out_pipe[1]};
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in_r.get(), 0);
-  posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-  char* argv[] = {const_cast<char*>(prog.c_str()), const_cast<char*>("get"), nullptr};
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, prog.c_str(), &fa, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    errno = rc;
-    ThrowErrno("credential helper: run " + prog);
+  if (!sandbox::FindInPath(prog)) {
+    throw Error("credential helper " + prog + " (credHelpers/credsStore in the auth file) is not in PATH: "
+                "install it or remove the entry");
   }
-  in_r.Reset();
-  out_w.Reset();
-  // SIGPIPE would kill us if the helper exits without reading; ignore it for this write.
-  struct sigaction ign{}, old{};
-  ign.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ign, &old);
-  try {
-    sandbox::WriteAll(in_w.get(), server_url, "credential helper " + prog + ": write");
-  } catch (const sandbox::Error&) {
-    // The exit status below says why.
-  }
-  ::sigaction(SIGPIPE, &old, nullptr);
-  in_w.Reset();
-  std::string out;
-  char buf[4096];
-  while (true) {
-    ssize_t n = ::read(out_r.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (out.size() < (1 << 20)) out.append(buf, static_cast<size_t>(n));
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  sandbox::CaptureOptions options;
+  options.input = server_url;
+  const auto [status, captured] = sandbox::RunCaptured({prog, "get"}, options);
+  std::string out = captured;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     if (out.find("credentials not found") != std::string::npos) return std::nullopt;
     while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    throw Error("credential helper " + prog + " get " + server_url + ": exit status " +
-                std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
+    throw Error("credential helper " + prog + " get " + server_url + ": " + sandbox::DescribeWaitStatus(status) +
                 (out.empty() ? "" : ": " + out));
   }
   try {

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/test_util/scratch_dir.h"
+
 namespace kiln::builder {
 namespace {
 
@@ -16,8 +18,6 @@ namespace fs = std::filesystem;
 class ContextTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kiln-context-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     ctx_ = dir_ / "ctx";
     fs::create_directories(ctx_ / "src/sub");
     fs::create_directories(ctx_ / "node_modules/pkg");
@@ -28,10 +28,11 @@ class ContextTest : public ::testing::Test {
     Write("node_modules/pkg/index.js", "js");
     fs::create_symlink("a.txt", ctx_ / "link");
   }
-  void TearDown() override { fs::remove_all(dir_); }
   void Write(const std::string& rel, const std::string& data) { std::ofstream(ctx_ / rel) << data; }
 
-  fs::path dir_, ctx_;
+  testutil::ScratchDir scratch_{"kiln-context"};
+  const fs::path dir_ = scratch_.path();
+  fs::path ctx_;
 };
 
 std::vector<std::string> Paths(const std::vector<const ContextEntry*>& v) {

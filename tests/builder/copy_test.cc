@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "sandbox/root_path.h"
+#include "tests/test_util/scratch_dir.h"
+
 namespace kiln::builder {
 namespace {
 
@@ -76,8 +79,6 @@ TEST(ParseChmod, OctalOnly) {
 class CopyFs : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kiln-copy-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     root_ = dir_ / "rootfs";
     src_ = dir_ / "src";
     fs::create_directories(root_ / "usr/bin");
@@ -90,21 +91,46 @@ class CopyFs : public ::testing::Test {
     std::ofstream(src_ / "d/skip.txt") << "s";
     fs::create_symlink("e/g.txt", src_ / "d/link");
   }
-  void TearDown() override { fs::remove_all(dir_); }
   CopyAttrs Me() {
     CopyAttrs a;
     a.uid = ::getuid();
     a.gid = ::getgid();
     return a;
   }
-  fs::path dir_, root_, src_;
+  testutil::ScratchDir scratch_{"kiln-copy"};
+  const fs::path dir_ = scratch_.path();
+  fs::path root_, src_;
 };
 
 TEST_F(CopyFs, ResolveInRootClampsAbsoluteLinks) {
-  EXPECT_EQ(ResolveInRoot(root_, "/bin/x", true), root_ / "usr/bin/x");
-  EXPECT_EQ(ResolveInRoot(root_, "/escape/etc/passwd", true), root_ / "etc/passwd");
-  EXPECT_EQ(ResolveInRoot(root_, "/../../etc", true), root_ / "etc");
-  EXPECT_EQ(ResolveInRoot(root_, "/bin", false), root_ / "bin");
+  EXPECT_EQ(sandbox::ResolveInRoot(root_, "/bin/x", true), root_ / "usr/bin/x");
+  EXPECT_EQ(sandbox::ResolveInRoot(root_, "/escape/etc/passwd", true), root_ / "etc/passwd");
+  EXPECT_EQ(sandbox::ResolveInRoot(root_, "/../../etc", true), root_ / "etc");
+  EXPECT_EQ(sandbox::ResolveInRoot(root_, "/bin", false), root_ / "bin");
+}
+
+// COPY and heredoc files land inside the root whatever links the image
+// planted: absolute, "..", and /proc/self/root (a magic link on the host).
+TEST_F(CopyFs, WritesThroughEscapingLinksStayInsideTheRoot) {
+  const fs::path outside = dir_ / "outside";
+  fs::create_directories(outside);
+  fs::create_symlink(outside, root_ / "abs");
+  fs::create_directories(root_ / "a");
+  fs::create_symlink("../../../outside", root_ / "a/up");
+  fs::create_symlink("/proc/self/root" + outside.string(), root_ / "magic");
+  // The links' targets as the image has them (a dangling link's missing
+  // parents are not created, as before).
+  for (const fs::path& in : {root_ / outside.relative_path(), root_ / "outside",
+                             root_ / "proc/self/root" / outside.relative_path()})
+    fs::create_directories(in);
+  for (const std::string link : {"abs", "a/up", "magic"}) {
+    WriteFileInRoot(root_, "/" + link + "/heredoc", "x", Me(), 0644);
+    CopyInto(root_, CopyTarget{CopySource{src_ / "f.sh", "f.sh", false}, "/" + link + "/f.sh", false}, Me());
+  }
+  EXPECT_TRUE(fs::is_empty(outside));
+  EXPECT_TRUE(fs::exists(root_ / outside.relative_path() / "heredoc"));
+  EXPECT_TRUE(fs::exists(root_ / "outside/f.sh"));
+  EXPECT_TRUE(fs::exists(root_ / "proc/self/root" / outside.relative_path() / "f.sh"));
 }
 
 TEST_F(CopyFs, CopiesFileKeepingModeThroughSymlinkedDir) {

@@ -11,25 +11,22 @@
 
 #include "oci/error.h"
 #include "oci/layer/layer.h"
+#include "tests/builder/store_fixture.h"
 
 namespace kiln::builder {
 namespace {
 
 namespace fs = std::filesystem;
 
-class Cache : public ::testing::Test {
+class Cache : public StoreFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kiln-layercache-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-    store_ = std::make_unique<oci::Store>(root_ / "store");
     genuine_ = Layer("genuine", "#!genuine busybox");
     poisoned_ = Layer("poisoned", "#!poisoned");
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   oci::Layer Layer(const std::string& name, const std::string& sh) {
-    const fs::path tree = root_ / name;
+    const fs::path tree = dir_ / name;
     fs::create_directories(tree / "bin");
     std::ofstream(tree / "bin" / "sh") << sh;
     return oci::WriteLayer(*store_, tree, {});
@@ -55,8 +52,6 @@ class Cache : public ::testing::Test {
   }
   bool TmpIsEmpty() const { return fs::is_empty(store_->root() / "tmp"); }
 
-  fs::path root_;
-  std::unique_ptr<oci::Store> store_;
   oci::Layer genuine_, poisoned_;
 };
 

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "oci/store/store.h"
+#include "tests/builder/store_fixture.h"
 
 // Named so that unity batches of tests do not mix helpers of the same name.
 namespace kiln::builder::layer_lineage_test {
@@ -14,21 +15,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class LineageTest : public ::testing::Test {
+class LineageTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/kiln-lineage-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    store_ = std::make_unique<oci::Store>(dir_ / "store");
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   static ImageState Parent(std::vector<std::string> layers) {
     ImageState s;
     for (const auto& l : layers) s.config.diff_ids.push_back(oci::Sha256Of(l));
     return s;
   }
-  fs::path dir_;
-  std::unique_ptr<oci::Store> store_;
 };
 
 TEST_F(LineageTest, KeyIsThePositionNotTheInputs) {

@@ -13,24 +13,21 @@
 #include "frontend/stage_vars.h"
 #include "oci/store/store.h"
 #include "tests/builder/fake_step_runner.h"
+#include "tests/builder/store_fixture.h"
 
 namespace kiln::builder {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StageTest : public ::testing::Test {
+class StageTest : public StoreFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/kiln-stage-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     fs::create_directories(dir_ / "ctx");
     std::ofstream(dir_ / "ctx/app.txt") << "v1";
     std::ofstream(dir_ / "ctx/other.txt") << "o";
-    store_ = std::make_unique<oci::Store>(dir_ / "store");
     cache_ = std::make_unique<StepCache>(*store_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   struct Outcome {
     ImageState state;
@@ -68,8 +65,6 @@ class StageTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
-  std::unique_ptr<oci::Store> store_;
   std::unique_ptr<StepCache> cache_;
 };
 

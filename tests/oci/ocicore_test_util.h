@@ -14,30 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_util/scratch_dir.h"
+
 namespace kiln::oci::ocitest {
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/kiln-ocicore-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    // Tests make read-only dirs; make them writable before removing.
-    for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
-    }
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& s) const { return path_ / s; }
-
- private:
-  std::filesystem::path path_;
-};
+using testutil::ScratchDir;
 
 inline void WriteText(const std::filesystem::path& p, const std::string& s) {
   std::filesystem::create_directories(p.parent_path());

@@ -186,6 +186,22 @@ TEST_F(Extract, SymlinkChainEscape) {
   Run({L("a", "b"), L("b", "/../../../" + outside_.string()), F("a/secret", "pwned"), F("a/x", "pwned")});
   ExpectOutsideUntouched();
 }
+// 16b: /proc/self/root is a magic link to the real root; inside the target
+// it is only a path (sandbox::OpenInRoot refuses magic links).
+TEST_F(Extract, ProcSelfRootSymlinkThenWriteThrough) {
+  std::vector<T> entries;
+  std::string dir = "proc/self/root";
+  for (const auto& c : fs::path("proc/self/root") / outside_.relative_path()) {
+    dir = entries.empty() ? c.string() : dir + "/" + c.string();
+    entries.push_back(D(dir));
+  }
+  entries.push_back(L("p", "/proc/self/root" + outside_.string()));
+  entries.push_back(F("p/secret", "pwned"));
+  entries.push_back(F("p/new", "pwned"));
+  EXPECT_EQ(Run(entries), "");
+  EXPECT_EQ(ReadText(target_ / "proc/self/root" / outside_.relative_path() / "new"), "pwned");
+  ExpectOutsideUntouched();
+}
 // 17
 TEST_F(Extract, HardlinkToPlantedSymlinkThenOverwrite) {
   EXPECT_EQ(Run({L("s", (outside_ / "secret").string()), H("h", "s"), F("h", "overwritten")}), "");
