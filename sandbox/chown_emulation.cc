@@ -20,6 +20,7 @@
 
 #include "sandbox/owner_record.h"
 #include "sandbox/error.h"
+#include "sandbox/root_path.h"
 #include "sandbox/id_map.h"
 #include "sandbox/syscalls.h"
 #include "sandbox/unique_fd.h"
@@ -173,7 +174,7 @@ int Resolve(const Supervisor& sup, const seccomp_notif& req, int dirfd, const st
   if (path.empty() && !empty_ok) return ENOENT;
   const uint64_t flags = O_PATH | (follow ? 0 : O_NOFOLLOW);
   if (!path.empty() && path[0] == '/' && !sup.chrooted) {
-    at = UniqueFd(sys::OpenInRoot(sup.root.get(), path.c_str(), flags));
+    at = OpenInRoot(sup.root.get(), path, int(flags));
     return at.valid() ? 0 : errno;
   }
   UniqueFd proc;
@@ -203,7 +204,7 @@ int Resolve(const Supervisor& sup, const seccomp_notif& req, int dirfd, const st
     }
     in_root = dir + "/" + path;
   }
-  at = UniqueFd(sys::OpenInRoot(own_root.valid() ? own_root.get() : sup.root.get(), in_root.c_str(), flags));
+  at = OpenInRoot(own_root.valid() ? own_root.get() : sup.root.get(), in_root, int(flags));
   return at.valid() ? 0 : errno;
 }
 
