@@ -68,6 +68,23 @@ std::string DockerPurl(const oci::Reference& ref, const oci::Platform& p) {
 
 }  // namespace
 
+std::optional<oci::Descriptor> BaseImageResolver::LocalImage(const std::string& tag) const {
+  std::optional<oci::Descriptor> d = store_.ResolveTag(tag);
+  if (!d) return std::nullopt;
+  if (oci::media::IsIndexMediaType(d->media_type)) {
+    const oci::Index index = oci::ParseIndex(store_.ReadBlob(d->digest));
+    oci::Descriptor chosen = oci::ChooseManifest(index, opts_.platform, "local image " + tag);
+    // An index pulled for one platform lacks the others' manifests: pull them.
+    if (!store_.HasBlob(chosen.digest)) return std::nullopt;
+    return chosen;
+  }
+  if (!opts_.platform_given) return d;
+  const oci::Manifest m = oci::ParseManifest(store_.ReadBlob(d->digest));
+  const oci::ImageConfig c = oci::ParseImageConfig(store_.ReadBlob(m.config.digest));
+  if (oci::MatchRank(opts_.platform, oci::Platform{c.os, c.architecture, c.variant}) < 0) return std::nullopt;
+  return d;
+}
+
 ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   if (auto it = opts_.named_contexts.find(name); it != opts_.named_contexts.end()) {
     const NamedContext nc = ParseNamedContext(it->first, it->second);
@@ -87,7 +104,7 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
       path = path.substr(0, colon);
     }
     if (opts_.note) opts_.note("importing " + name);
-    const oci::Descriptor d = oci::ImportOciLayout(store_, path, tag);
+    const oci::Descriptor d = oci::ImportOciLayout(store_, path, tag, opts_.platform);
     used.uri = "oci-layout:" + path + (tag.empty() ? "" : "?tag=" + tag);
     used.manifest = d.digest;
     return StateFromManifest(store_, d);
@@ -96,7 +113,7 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   const std::string tag = ref.familiar();
   used.uri = DockerPurl(ref, opts_.platform);
   if (!opts_.always_pull && ref.digest.empty()) {
-    if (auto d = store_.ResolveTag(tag)) {
+    if (auto d = LocalImage(tag)) {
       used.manifest = d->digest;
       return StateFromManifest(store_, *d);
     }
@@ -114,7 +131,8 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   }
   ImageState st = StateFromManifest(store_, d);
   if (opts_.verify) opts_.verify(name, st);
-  if (ref.digest.empty()) store_.SetTag(tag, d);
+  if (ref.digest.empty() && (!opts_.platform_given || oci::MatchRank(oci::Platform::Host(), opts_.platform) == 0))
+    store_.SetTag(tag, d);
   used.manifest = d.digest;
   return st;
 }

@@ -132,6 +132,7 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
   // these, so that COPY --link can also have a key without the parent.
   CacheKeyBuilder key;
   key.Add("keyword", inst.keyword).Add("layer-time", settings.layer_time);
+  if (!settings.platform.empty()) key.Add("platform", settings.platform);
 
   RunRequest run_req;
   CopyRequest copy_req;

@@ -28,6 +28,10 @@ struct StageSettings {
   // What --add-host, --ulimit and --shm-size give every RUN (part of RUN's
   // cache key, as in BuildKit's ExecOp); empty without them.
   std::string run_sandbox;
+  // The platform the stage is built for when it is not the host's ("" for
+  // the host): part of every step's key, so that a step cached for one
+  // platform is never taken for another.
+  std::string platform;
 };
 
 class StageExecutor {

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/binfmt.h"
+
 namespace kiln::sandbox {
 
 enum class Network { kHost, kNone };
@@ -51,6 +53,10 @@ struct RunSpec {
   };
   std::vector<Rlimit> rlimits;       // set on the command (never above the hard limit it inherits)
   uint64_t shm_size = 0;             // bytes for /dev/shm, 0 = 64 MiB (docker's default)
+  // The step's binaries are another architecture's (sandbox::EmulationFor):
+  // a handler without flag F gets its interpreter made visible inside the
+  // root for the run (sandbox/binfmt_interpreter.h).
+  std::optional<Emulation> emulation;
   // Called with each complete line of output (stdout and stderr merged in order).
   std::function<void(std::string_view line)> on_output;
 };

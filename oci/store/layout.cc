@@ -113,7 +113,7 @@ void ExportOciLayout(const Store& store, const Descriptor& manifest, const fs::p
   ::unlink((dir / ".kiln-index.lock").c_str());
 }
 
-Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string& tag) {
+Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string& tag, const Platform& platform) {
   std::string where = "import layout " + dir.string() + (tag.empty() ? "" : ":" + tag);
   Index idx = ReadLayoutIndex(dir);
   std::vector<const Descriptor*> hits;
@@ -133,7 +133,7 @@ Descriptor ImportOciLayout(Store& store, const fs::path& dir, const std::string&
     if (Sha256Of(body) != desc.digest) throw Error(where + ": blob " + desc.digest.str() + " is corrupt");
     auto j = nlohmann::json::parse(body, nullptr, false);
     if (media::IsIndexMediaType(desc.media_type) || (j.is_object() && j.contains("manifests"))) {
-      desc = ChooseManifest(ParseIndex(body), Platform::Host(), where);
+      desc = ChooseManifest(ParseIndex(body), platform, where);
       continue;
     }
     Manifest m = ParseManifest(body);

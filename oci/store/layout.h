@@ -23,9 +23,10 @@ void ExportOciArchive(const Store& store, const Descriptor& manifest, const std:
                       const std::string& tag, const std::map<std::string, std::string>& index_annotations = {});
 
 // Copies the image named `tag` (or the only one when empty) from a layout into
-// the store. An index is resolved to the host platform's manifest. Returns
-// the image manifest's descriptor.
-Descriptor ImportOciLayout(Store& store, const std::filesystem::path& dir, const std::string& tag);
+// the store. An index is resolved to `platform`'s manifest (ChooseManifest).
+// Returns the image manifest's descriptor.
+Descriptor ImportOciLayout(Store& store, const std::filesystem::path& dir, const std::string& tag,
+                           const Platform& platform = Platform::Host());
 
 // `docker load` format, shaped like `docker save` of Docker >= 25: an OCI
 // layout (oci-layout, index.json, blobs/sha256/...) plus manifest.json
