@@ -64,6 +64,24 @@ kt_eq "a second build (--no-cache) gives the same index digest" "$index" "$(cat 
 kt_eq "-o type=local writes a directory per platform" "x86_64 aarch64" \
   "$(cat "$KT_WORK/local/linux_amd64/arch" "$KT_WORK/local/linux_arm64/arch" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
 
+# --- --format docker: a Docker manifest list of schema 2 manifests.
+# (Read from the store's blobs: skopeo's oci: transport takes only OCI media types.)
+build "$user" "$KT_WORK/docker.log" --format docker --platform linux/amd64,linux/arm64 -t multi:docker \
+  --iidfile "$KT_WORK/iid-docker" "$ctx" || { cat "$KT_WORK/docker.log"; kt_fail "--format docker build"; }
+list=$(cat "$(blob "$root" "$(cat "$KT_WORK/iid-docker")")" 2>/dev/null || true)
+kt_eq "--format docker gives a manifest list of schema 2 manifests" \
+  "application/vnd.docker.distribution.manifest.list.v2+json application/vnd.docker.distribution.manifest.v2+json" \
+  "$(jq -r '[.mediaType, (.manifests | map(.mediaType) | unique | .[])] | join(" ")' <<<"$list")"
+
+# --- A step failing on one platform: the error names it.
+printf 'FROM %s\nRUN test "$(uname -m)" = x86_64\n' "$KT_MULTI_REF" >"$ctx/Dockerfile.fails"
+chmod a+r "$ctx/Dockerfile.fails"
+if build "$user" "$KT_WORK/fails.log" --platform linux/amd64,linux/arm64 -f "$ctx/Dockerfile.fails" "$ctx"; then
+  kt_fail "a RUN failing on arm64 must fail the build"
+else
+  kt_check "a failing step names its platform" grep -q 'Dockerfile.fails:2: linux/arm64: RUN' "$KT_WORK/fails.log"
+fi
+
 # --- arm64 alone: the same manifest as the index's arm64 entry.
 alone=$(kt_as "$user" "$KT_KILN" build --lint=off -q --platform linux/arm64 "$ctx" 2>"$KT_WORK/alone.log") ||
   { cat "$KT_WORK/alone.log"; kt_fail "arm64 build"; }
