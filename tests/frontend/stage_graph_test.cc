@@ -163,14 +163,10 @@ TEST(StageGraph, PlatformArgsPerTargetAsBuildKitDefinesThem) {
   // FROM lines see them: the builder stage on the build machine, the final
   // one per target.
   Dockerfile df = ParseDockerfile(
-      "FROM --platform=$BUILDPLATFORM golang AS build
-"
-      "ARG TARGETARCH
-"
-      "RUN GOARCH=$TARGETARCH go build
-"
-      "FROM --platform=$TARGETPLATFORM base-$TARGETARCH$TARGETVARIANT
-");
+      "FROM --platform=$BUILDPLATFORM golang AS build\n"
+      "ARG TARGETARCH\n"
+      "RUN GOARCH=$TARGETARCH go build\n"
+      "FROM --platform=$TARGETPLATFORM base-$TARGETARCH$TARGETVARIANT\n");
   StageGraph g = BuildStageGraph(df, a);
   EXPECT_EQ(g.nodes[0].platform, "linux/amd64");
   EXPECT_EQ(g.nodes[1].platform, "linux/arm/v7");

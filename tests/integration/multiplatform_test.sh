@@ -73,6 +73,13 @@ kt_eq "--format docker gives a manifest list of schema 2 manifests" \
   "application/vnd.docker.distribution.manifest.list.v2+json application/vnd.docker.distribution.manifest.v2+json" \
   "$(jq -r '[.mediaType, (.manifests | map(.mediaType) | unique | .[])] | join(" ")' <<<"$list")"
 
+# --- --sbom: SBOMs and provenance for each platform's manifest.
+printf 'FROM scratch\nCOPY Dockerfile /\n' >"$ctx/Dockerfile.sbom"
+chmod a+r "$ctx/Dockerfile.sbom"
+build "$user" "$KT_WORK/sbom.log" --sbom --platform linux/amd64,linux/arm64 -f "$ctx/Dockerfile.sbom" "$ctx" ||
+  { cat "$KT_WORK/sbom.log"; kt_fail "--sbom build"; }
+kt_eq "--sbom attaches provenance to each platform's manifest" 2 "$(grep -c 'attached application/vnd.in-toto+json' "$KT_WORK/sbom.log")"
+
 # --- A step failing on one platform: the error names it.
 printf 'FROM %s\nRUN test "$(uname -m)" = x86_64\n' "$KT_MULTI_REF" >"$ctx/Dockerfile.fails"
 chmod a+r "$ctx/Dockerfile.fails"
