@@ -1,5 +1,6 @@
 #include "builder/builder.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -161,6 +162,7 @@ StageRun RunStages(BuildSession& s, const BuildOptions& opts, const frontend::Do
   const oci::Platform host = oci::Platform::Host();
   StageRun run;
   std::mutex mu;
+  std::atomic<bool> stop{false};  // a stage failed: the others stop before their next step
   auto state_of = [&](int id) -> const ImageState* {
     std::lock_guard lock(mu);
     auto it = run.states.find(id);
@@ -208,6 +210,7 @@ StageRun RunStages(BuildSession& s, const BuildOptions& opts, const frontend::Do
     settings.escape = df.escape;
     settings.run_sandbox = RunSandboxKey(opts);
     if (oci::MatchRank(host, inst.platform) != 0) settings.platform = inst.platform.str();
+    settings.stop = &stop;
     // COPY --from and mounts name stages by index: this instance's ones.
     StageExecutor exec(*tools.runner, &s.cache, &s.context, progress, [&](int stage_index) -> const ImageState* {
       auto it = inst.deps.find(stage_index);
@@ -220,18 +223,26 @@ StageRun RunStages(BuildSession& s, const BuildOptions& opts, const frontend::Do
     run.steps_cached += exec.steps_cached();
     run.states[id] = std::move(final_state);
   };
-  // With several platforms an error says which one failed.
+  // A failure stops the other stages (the one stopped returns: the batch
+  // then reports the failure itself); with several platforms an error says
+  // which one failed.
   auto build_named = [&](int id) {
-    if (!plan.labelled) return build_stage(id);
-    const std::string p = plan.instances.at(size_t(id)).platform.str();
+    const std::string p = plan.labelled ? plan.instances.at(size_t(id)).platform.str() + ": " : "";
     try {
       build_stage(id);
+    } catch (const StageStopped&) {
+      return;
     } catch (const StepError& e) {
-      throw StepError(e.where(), p + ": " + e.message(), e.tail());
-    } catch (const Cancelled&) {
-      throw;
+      stop = true;
+      if (p.empty()) throw;
+      throw StepError(e.where(), p + e.message(), e.tail());
     } catch (const frontend::Error& e) {
-      throw frontend::Error(e.where(), p + ": " + e.message());
+      stop = true;
+      if (p.empty()) throw;
+      throw frontend::Error(e.where(), p + e.message());
+    } catch (...) {
+      stop = true;
+      throw;
     }
   };
   RunStageWaves(plan.waves, size_t(std::max(1, opts.jobs)), build_named);

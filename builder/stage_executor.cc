@@ -96,6 +96,7 @@ ImageState StageExecutor::Build(const frontend::Dockerfile& df, int index, Image
   ConfigScope scope;
   for (const auto& inst : program) {
     ThrowIfCancelled();
+    if (settings.stop && settings.stop->load()) throw StageStopped();
     frontend::Instruction expanded = frontend::Expand(inst, vars.ForExpansion(), df.escape);
     // WORKDIR / has nothing to create: config only, as in BuildKit.
     const bool fs_step = !IsConfigOnly(inst) ||

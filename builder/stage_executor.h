@@ -3,9 +3,11 @@
 // StepRunner seam, and the config/history that docker records.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,15 @@ struct StageSettings {
   // the host): part of every step's key, so that a step cached for one
   // platform is never taken for another.
   std::string platform;
+  // Set when another stage of the build failed: the stage stops before its
+  // next step (StageStopped) instead of running on for nothing.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// Thrown by StageExecutor::Build when StageSettings::stop was set.
+class StageStopped : public std::runtime_error {
+ public:
+  StageStopped() : std::runtime_error("stopped: another stage of the build failed") {}
 };
 
 class StageExecutor {

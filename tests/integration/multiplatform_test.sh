@@ -80,13 +80,19 @@ build "$user" "$KT_WORK/sbom.log" --sbom --platform linux/amd64,linux/arm64 -f "
   { cat "$KT_WORK/sbom.log"; kt_fail "--sbom build"; }
 kt_eq "--sbom attaches provenance to each platform's manifest" 2 "$(grep -c 'attached application/vnd.in-toto+json' "$KT_WORK/sbom.log")"
 
-# --- A step failing on one platform: the error names it.
-printf 'FROM %s\nRUN test "$(uname -m)" = x86_64\n' "$KT_MULTI_REF" >"$ctx/Dockerfile.fails"
+# --- A step failing on one platform: the error names it, and the other
+# platform stops before its next step.
+cat >"$ctx/Dockerfile.fails" <<DF
+FROM $KT_MULTI_REF
+RUN if [ "\$(uname -m)" = x86_64 ]; then exit 3; fi; sleep 3
+RUN echo "NEXT-STEP-RAN"
+DF
 chmod a+r "$ctx/Dockerfile.fails"
 if build "$user" "$KT_WORK/fails.log" --platform linux/amd64,linux/arm64 -f "$ctx/Dockerfile.fails" "$ctx"; then
-  kt_fail "a RUN failing on arm64 must fail the build"
+  kt_fail "a RUN failing on amd64 must fail the build"
 else
-  kt_check "a failing step names its platform" grep -q 'Dockerfile.fails:2: linux/arm64: RUN' "$KT_WORK/fails.log"
+  kt_check "a failing step names its platform" grep -q 'Dockerfile.fails:2: linux/amd64: RUN' "$KT_WORK/fails.log"
+  kt_check "the other platform stopped before its next step" bash -c "! grep -q 'NEXT-STEP-RAN\$' '$KT_WORK/fails.log'"
 fi
 
 # --- arm64 alone: the same manifest as the index's arm64 entry.
