@@ -71,6 +71,23 @@ std::string DockerPurl(const oci::Reference& ref, const oci::Platform& p) {
 
 }  // namespace
 
+std::optional<oci::Descriptor> BaseImageResolver::LocalImage(const std::string& tag) const {
+  std::optional<oci::Descriptor> d = store_.ResolveTag(tag);
+  if (!d) return std::nullopt;
+  if (oci::media::IsIndexMediaType(d->media_type)) {
+    const oci::Index index = oci::ParseIndex(store_.ReadBlob(d->digest));
+    oci::Descriptor chosen = oci::ChooseManifest(index, opts_.platform, "local image " + tag);
+    // An index pulled for one platform lacks the others' manifests: pull them.
+    if (!store_.HasBlob(chosen.digest)) return std::nullopt;
+    return chosen;
+  }
+  if (!opts_.platform_given) return d;
+  const oci::Manifest m = oci::ParseManifest(store_.ReadBlob(d->digest));
+  const oci::ImageConfig c = oci::ParseImageConfig(store_.ReadBlob(m.config.digest));
+  if (oci::MatchRank(opts_.platform, oci::Platform{c.os, c.architecture, c.variant}) < 0) return std::nullopt;
+  return d;
+}
+
 ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   if (auto it = opts_.named_contexts.find(name); it != opts_.named_contexts.end()) {
     const NamedContext nc = ParseNamedContext(it->first, it->second);
@@ -106,12 +123,10 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
     for (const auto& c : candidates) {
       const oci::Reference ref = oci::Reference::Parse(c);
       if (!ref.digest.empty()) continue;
-      if (auto tagged = store_.ResolveTag(ref.familiar())) {
-        // A tag may name a multi-platform index: its manifest for this platform.
-        const oci::Descriptor d = oci::ResolveImage(store_, *tagged, opts_.platform, "base image " + name);
+      if (auto d = LocalImage(ref.familiar())) {
         used.uri = DockerPurl(ref, opts_.platform);
-        used.manifest = d.digest;
-        return StateFromManifest(store_, d);
+        used.manifest = d->digest;
+        return StateFromManifest(store_, *d);
       }
     }
   }
@@ -131,7 +146,8 @@ ImageState BaseImageResolver::Load(const std::string& name, UsedImage& used) {
   used.uri = DockerPurl(ref, opts_.platform);
   ImageState st = StateFromManifest(store_, d);
   if (opts_.verify) opts_.verify(name, st);
-  if (ref.digest.empty()) store_.SetTag(tag, d);
+  if (ref.digest.empty() && (!opts_.platform_given || oci::MatchRank(oci::Platform::Host(), opts_.platform) == 0))
+    store_.SetTag(tag, d);
   used.manifest = d.digest;
   return st;
 }

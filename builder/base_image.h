@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ struct BaseImageOptions {
   bool always_pull = false;
   bool insecure = false;
   oci::Platform platform = oci::Platform::Host();
+  // --platform was given: a local tag is used only when it is (or its index
+  // has) an image for `platform`, else the image is pulled for it; an image
+  // pulled for another platform than the host's is not tagged (the host's
+  // builds would take it). Without it a local tag is used as it is.
+  bool platform_given = false;
   std::function<void(const std::string&)> note;  // "pulling ...", one line per event
   // Called with a freshly pulled image before it is tagged in the store;
   // throwing leaves it untagged.
@@ -57,6 +63,8 @@ class BaseImageResolver {
 
  private:
   ImageState Load(const std::string& name, UsedImage& used);
+  // The store's image under `tag` for opts_.platform, if it has one.
+  std::optional<oci::Descriptor> LocalImage(const std::string& tag) const;
   oci::Store& store_;
   BaseImageOptions opts_;
   mutable std::mutex mu_;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "oci/platform.h"
+
 namespace kiln::builder {
 
 enum class ProgressMode { kAuto, kTty, kPlain, kQuiet };
@@ -47,7 +49,7 @@ struct BuildOptions {
   std::vector<OutputSpec> outputs;
   bool push = false;
   std::string iidfile, metadata_file;
-  std::string platform;                // only the host platform is accepted
+  std::vector<oci::Platform> platforms;  // --platform list; empty = the host (with 2+: an index)
   bool no_cache = false;
   std::set<std::string> no_cache_filter;  // stage names/indexes always rebuilt
   bool pull = false;                   // always pull named bases

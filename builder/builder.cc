@@ -1,26 +1,28 @@
 #include "builder/builder.h"
 
-#include <sys/stat.h>
-
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <exception>
 #include <filesystem>
-#include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "builder/base_image.h"
+#include "builder/build_session.h"
 #include "builder/config_apply.h"
 #include "builder/context.h"
 #include "builder/export_outputs.h"
 #include "builder/finalize.h"
-#include "builder/fs_runner.h"
-#include "builder/layer_cache.h"
+#include "builder/lint_gate.h"
+#include "builder/platform_plan.h"
 #include "builder/push.h"
 #include "builder/read_input.h"
 #include "builder/registry_cache.h"
@@ -29,17 +31,13 @@
 #include "builder/stage_waves.h"
 #include "builder/step_cache.h"
 #include "frontend/context_file.h"
-#include "frontend/dockerignore.h"
 #include "frontend/error.h"
 #include "frontend/instructions.h"
-#include "frontend/lint/linter.h"
+#include "sandbox/binfmt.h"
 #include "sandbox/isolation_level.h"
-#include "sandbox/working_root.h"
 #include "frontend/stage_graph.h"
 #include "frontend/stage_vars.h"
 #include "sandbox/file_io.h"
-#include "oci/layer/image_fs.h"
-#include "oci/store/layout.h"
 #include "oci/reference.h"
 #include "oci/registry/registry.h"
 #include "oci/store/store.h"
@@ -52,74 +50,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void CheckPlatform(const std::string& requested) {
-  if (requested.empty()) return;
-  const oci::Platform host = oci::Platform::Host();
-  const std::string short_host = host.os + "/" + host.architecture;
-  if (requested == host.str() || requested == short_host) return;
-  throw std::runtime_error("--platform " + requested + ": kiln builds only for the host platform (" +
-                           host.str() + "); it does not emulate other architectures");
-}
-
 std::string DockerfileDisplayName(const std::string& path) {
   if (path == "-") return "-";
   return fs::path(path).filename().string();
-}
-
-// What /bin/sh runs in an image ("dash", "bash", "busybox"), "" when it is
-// not a symlink: read from the layers, top first, without unpacking them.
-std::string BinShOf(const oci::Store& store, const ImageState& image) {
-  std::vector<oci::LayerBlob> blobs;
-  for (const auto& d : image.layers) blobs.push_back({store.BlobPath(d.digest), d.digest.str()});
-  std::map<std::string, std::string> links;  // "bin", "bin/sh", "usr/bin/sh" -> symlink target
-  oci::ForEachFinalEntry(blobs, [&](const oci::TarEntry& e, const oci::ReadFn&, size_t) {
-    if (e.path == "bin" || e.path == "bin/sh" || e.path == "usr/bin/sh")
-      links[e.path] = S_ISLNK(e.mode) ? e.link_target : "";
-  });
-  // Debian's merged /usr: /bin -> usr/bin, so /bin/sh is usr/bin/sh.
-  const bool bin_is_link = links.count("bin") && !links["bin"].empty();
-  const std::string target = links[bin_is_link ? "usr/bin/sh" : "bin/sh"];
-  return std::string(fs::path(target).filename());
-}
-
-// base: the image a FROM names as the Dockerfile spells it, resolved (the
-// gate asks only when a rule needs it); nullptr for a stage or scratch.
-void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const std::string& text,
-              const std::string& display, const oci::Store& store,
-              const std::function<const ImageState*(const std::string& spelled)>& base) {
-  if (opts.lint == LintMode::kOff) return;
-  frontend::lint::LintOptions lo;
-  lo.source_text = text;
-  lo.context_dir = opts.context_dir;
-  lo.base_user = [&](const std::string& spelled) -> std::optional<std::string> {
-    const ImageState* st = base(spelled);
-    if (!st) return std::nullopt;
-    return st->config.config.user;
-  };
-  std::map<std::string, std::string> bin_sh;  // memo by spelling: one read of the layers per base
-  // Only warnings use it (KL300), and only --lint=warn shows them: the
-  // default gate reads no layers for a message it would not print.
-  if (opts.lint == LintMode::kWarn) lo.base_bin_sh = [&](const std::string& spelled) -> std::optional<std::string> {
-    if (auto it = bin_sh.find(spelled); it != bin_sh.end()) return it->second;
-    const ImageState* st = base(spelled);
-    if (!st) return std::nullopt;
-    return bin_sh[spelled] = BinShOf(store, *st);
-  };
-  auto result = frontend::lint::Lint(df, lo);
-  result.filename = display;
-  const bool errors = frontend::lint::HasErrors(result);
-  if (opts.lint == LintMode::kWarn) {
-    if (!result.findings.empty()) std::cerr << frontend::lint::FormatText(result);
-    return;
-  }
-  if (!errors) return;
-  frontend::lint::LintResult only_errors = result;
-  only_errors.findings.clear();
-  for (const auto& f : result.findings)
-    if (f.severity == frontend::lint::Severity::kError) only_errors.findings.push_back(f);
-  std::cerr << frontend::lint::FormatText(only_errors);
-  throw std::runtime_error("lint found " + std::to_string(only_errors.findings.size()) +
-                           " error(s) in " + display + "; fix them, or build with --lint=warn");
 }
 
 // --add-host, --ulimit, --shm-size as one cache key field ("" without them).
@@ -134,6 +67,329 @@ std::string RunSandboxKey(const BuildOptions& opts) {
 
 oci::RegistryOptions RegistryOptionsFor(const BuildOptions& opts) {
   return oci::RegistryOptions().AllowInsecure(opts.insecure_registry);
+}
+
+// ---- 1. Read: the Dockerfile, parsed.
+struct DockerfileInput {
+  std::string path, display, text;
+  frontend::Dockerfile df;
+};
+
+DockerfileInput ReadDockerfile(const BuildOptions& opts) {
+  DockerfileInput in;
+  in.path = opts.dockerfile.empty() ? frontend::FindDockerfile(opts.context_dir) : opts.dockerfile;
+  in.display = DockerfileDisplayName(in.path);
+  try {
+    in.text = ReadInputFile(in.path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("Dockerfile: ") + e.what());
+  }
+  in.df = frontend::ParseDockerfile(in.text, in.display);
+  for (const auto& w : in.df.warnings) std::cerr << in.display << ":" << w.line << ": warning: " << w.message << "\n";
+  return in;
+}
+
+// ---- 2. Plan: the stage instances of every target platform.
+PlatformPlan PlanBuild(const BuildOptions& opts, const frontend::Dockerfile& df) {
+  frontend::BuildArgs args = frontend::DefaultBuildArgs();
+  for (const auto& [k, v] : opts.build_args) args.values[k] = v;
+  PlatformPlan plan = PlanPlatforms(df, args, opts.target, opts.platforms, oci::Platform::Host());
+  for (const auto& u : plan.unused_build_args)
+    std::cerr << "warning: build-arg " << u << " was given but no stage declares it\n";
+  return plan;
+}
+
+// ---- 3. Gate: whether every RUN can run here, before anything is touched.
+EmulationMap GateRuns(const frontend::Dockerfile& df, const PlatformPlan& plan) {
+  const auto& iso = sandbox::CurrentIsolation();
+  const std::string host_machine = oci::UnameMachine(oci::Platform::Host());
+  // For tests only: a fake binfmt_misc directory (no handler is missing on CI).
+  const char* binfmt_dir = std::getenv("KILN_BINFMT_DIR");
+  EmulationMap out;
+  for (size_t id = 0; id < plan.instances.size(); ++id) {
+    const StageInstance& inst = plan.instances[id];
+    const frontend::Stage& stage = df.stages.at(size_t(inst.stage));
+    const frontend::Instruction* run = nullptr;
+    for (const auto& i : stage.instructions)
+      if (!run && std::holds_alternative<frontend::RunCmd>(i.command)) run = &i;
+    if (!run) continue;
+    // At isolation none a RUN cannot run: say so before any step does.
+    if (iso.level == sandbox::IsolationLevel::kNone) throw frontend::Error(run->location, iso.run_refusal);
+    const std::string machine = oci::UnameMachine(inst.platform);
+    if (machine == host_machine || out.count(inst.platform.str())) continue;
+    try {
+      sandbox::Emulation e = sandbox::EmulationFor(machine, binfmt_dir ? binfmt_dir : "/proc/sys/fs/binfmt_misc");
+      out[inst.platform.str()] = e.native ? std::nullopt : std::optional(e);
+    } catch (const std::exception& e) {
+      frontend::Location where = stage.location;
+      where.column = 0;
+      throw frontend::Error(where, "stage " + InstanceLabel(df, plan, int(id)) + " for " + inst.platform.str() +
+                                       " has RUN steps, which this machine cannot run: " + e.what());
+    }
+  }
+  return out;
+}
+
+// ---- 4. Resolve bases: every FROM image for its stage's platform, so that a
+// base missing (or lacking the platform) stops the build before any step.
+void ResolveBases(BuildSession& s, const frontend::Dockerfile& df, const PlatformPlan& plan, Progress& progress) {
+  for (size_t id = 0; id < plan.instances.size(); ++id) {
+    const StageInstance& inst = plan.instances[id];
+    if (inst.node.base_stage || inst.node.scratch) continue;
+    try {
+      s.For(inst.platform).resolver->Resolve(inst.node.base_image);
+    } catch (const frontend::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      progress.Failed(progress.Begin("[" + InstanceLabel(df, plan, int(id)) + "] FROM " + inst.node.base_image), e.what());
+      const frontend::Stage& stage = df.stages.at(size_t(inst.stage));
+      frontend::Location where = stage.location;
+      where.column = 0;
+      throw frontend::Error(where, std::string("FROM ") + inst.node.base_image + ": " + e.what());
+    }
+  }
+}
+
+// ---- 5. Run stages: the plan's waves, up to --jobs stage instances at a time.
+struct StageRun {
+  std::map<int, ImageState> states;  // by instance
+  int steps_run = 0, steps_cached = 0;
+};
+
+StageRun RunStages(BuildSession& s, const BuildOptions& opts, const frontend::Dockerfile& df,
+                   const PlatformPlan& plan, const std::string& created, Progress& progress) {
+  const std::string layer_time = opts.source_date_epoch ? "epoch=" + std::to_string(*opts.source_date_epoch) : "keep";
+  const oci::Platform host = oci::Platform::Host();
+  StageRun run;
+  std::mutex mu;
+  std::atomic<bool> stop{false};  // a stage failed: the others stop before their next step
+  auto state_of = [&](int id) -> const ImageState* {
+    std::lock_guard lock(mu);
+    auto it = run.states.find(id);
+    return it == run.states.end() ? nullptr : &it->second;
+  };
+  auto build_stage = [&](int id) {
+    const StageInstance& inst = plan.instances.at(size_t(id));
+    const frontend::Stage& stage = df.stages.at(size_t(inst.stage));
+    const frontend::StageNode& node = inst.node;
+    const std::string label = InstanceLabel(df, plan, id);
+    BuildSession::PlatformTools& tools = s.For(inst.platform);
+    ImageState base;
+    const int from_id = progress.Begin("[" + label + "] FROM " +
+                                       (node.base_stage ? df.stages.at(size_t(*node.base_stage)).name
+                                                        : (node.scratch ? "scratch" : node.base_image)));
+    try {
+      if (node.base_stage) {
+        const ImageState* st = state_of(inst.deps.at(*node.base_stage));
+        if (!st) throw std::runtime_error("stage " + std::to_string(*node.base_stage) + " was not built");
+        base = *st;
+      } else if (node.scratch) {
+        base.config = ScratchConfig(inst.platform);
+        base.digest = BaseStateDigest("scratch", inst.platform.str());
+      } else {
+        base = tools.resolver->Resolve(node.base_image);
+        s.layers.NameImage(base, node.base_image);
+      }
+    } catch (const frontend::Error&) {
+      progress.Failed(from_id, "base image");
+      throw;
+    } catch (const std::exception& e) {
+      progress.Failed(from_id, e.what());
+      frontend::Location where = stage.location;
+      where.column = 0;
+      throw frontend::Error(where, stage.from.image.empty() ? e.what() : std::string("FROM ") + node.base_image + ": " + e.what());
+    }
+    progress.Done(from_id);
+
+    StageSettings settings;
+    settings.no_cache = opts.no_cache || opts.no_cache_filter.count(stage.name) ||
+                        opts.no_cache_filter.count(std::to_string(inst.stage));
+    settings.created = created;
+    settings.layer_time = layer_time;
+    settings.label = label;
+    settings.escape = df.escape;
+    settings.run_sandbox = RunSandboxKey(opts);
+    if (oci::MatchRank(host, inst.platform) != 0) settings.platform = inst.platform.str();
+    settings.stop = &stop;
+    // COPY --from and mounts name stages by index: this instance's ones.
+    StageExecutor exec(*tools.runner, &s.cache, &s.context, progress, [&](int stage_index) -> const ImageState* {
+      auto it = inst.deps.find(stage_index);
+      return it == inst.deps.end() ? nullptr : state_of(it->second);
+    });
+    const PlatformTarget& t = plan.targets.at(inst.target);
+    ImageState final_state = exec.Build(df, inst.stage, std::move(base), frontend::StageVars(t.args, t.globals, df.escape), settings);
+    std::lock_guard lock(mu);
+    run.steps_run += exec.steps_run();
+    run.steps_cached += exec.steps_cached();
+    run.states[id] = std::move(final_state);
+  };
+  // A failure stops the other stages (the one stopped returns: the batch
+  // then reports the failure itself); with several platforms an error says
+  // which one failed.
+  auto build_named = [&](int id) {
+    const std::string p = plan.labelled ? plan.instances.at(size_t(id)).platform.str() + ": " : "";
+    try {
+      build_stage(id);
+    } catch (const StageStopped&) {
+      return;
+    } catch (const StepError& e) {
+      stop = true;
+      if (p.empty()) throw;
+      throw StepError(e.where(), p + e.message(), e.tail());
+    } catch (const frontend::Error& e) {
+      stop = true;
+      if (p.empty()) throw;
+      throw frontend::Error(e.where(), p + e.message());
+    } catch (...) {
+      stop = true;
+      throw;
+    }
+  };
+  RunStageWaves(plan.waves, size_t(std::max(1, opts.jobs)), build_named);
+  return run;
+}
+
+// ---- 6. Finalize: each target platform's image (config, manifest, the
+// supply-chain step), then with several platforms the index of them.
+struct PlatformImage {
+  FinalizeResult image;
+  oci::Platform platform;  // as its config says (the index entry's platform)
+};
+
+PlatformImage FinalizeTarget(BuildSession& s, const BuildOptions& opts, const DockerfileInput& in,
+                             const PlatformPlan& plan, const PlatformTarget& t, const ImageState& built,
+                             const std::string& created, int64_t started) {
+  ImageState target = built;
+  target.config.created = created;
+  for (const auto& [k, v] : opts.labels) target.config.config.labels[k] = v;
+  // The image says the platform it was built for (a stage on $BUILDPLATFORM
+  // as the target, a base whose config names another variant).
+  const oci::Platform said{target.config.os, target.config.architecture, target.config.variant};
+  if (!opts.platforms.empty() && oci::MatchRank(t.platform, said) != 0) {
+    target.config.os = t.platform.os;
+    target.config.architecture = t.platform.architecture;
+    target.config.variant = t.platform.variant;
+  }
+  const oci::Descriptor config_desc = s.store.PutBlob(oci::ToJson(target.config), oci::media::kOciConfig);
+  oci::Manifest manifest;
+  manifest.config = config_desc;
+  manifest.layers = target.layers;
+  manifest.annotations = opts.manifest_annotations;
+
+  // strip setuid, secret scan, SBOM/provenance: may replace the manifest
+  FinalizeInput fin_in;
+  fin_in.manifest = s.store.PutBlob(oci::ToJson(manifest), oci::media::kOciManifest);
+  fin_in.created = created;
+  fin_in.started = started;
+  fin_in.dockerfile_path = in.display;
+  fin_in.dockerfile_text = in.text;
+  // The images this platform's stages used (a $BUILDPLATFORM stage's too).
+  std::set<std::string> platforms;
+  std::set<int> todo = {t.instance};
+  while (!todo.empty()) {
+    const StageInstance& inst = plan.instances.at(size_t(*todo.begin()));
+    todo.erase(todo.begin());
+    platforms.insert(inst.platform.str());
+    for (const auto& [stage, dep] : inst.deps) todo.insert(dep);
+  }
+  for (const auto& p : platforms)
+    for (auto& u : s.tools.at(p).resolver->Used()) fin_in.images.push_back(std::move(u));
+  size_t context_files = 0;
+  fin_in.context_digest = s.context.ReadDigest(&context_files);
+  fin_in.context_files = int64_t(context_files);
+  // -q: only the digest on stdout and nothing on stderr unless it fails.
+  std::ostringstream quiet_log;
+  const bool quiet = opts.progress == ProgressMode::kQuiet;
+  PlatformImage out;
+  try {
+    out.image = FinalizeImage(s.store, opts, fin_in, quiet ? quiet_log : std::cerr);
+  } catch (...) {
+    std::cerr << quiet_log.str();
+    throw;
+  }
+  out.platform = {target.config.os, target.config.architecture, target.config.variant};
+  return out;
+}
+
+// The index (a Docker manifest list with --format docker) of the platforms'
+// manifests, in --platform order.
+oci::Descriptor PutPlatformIndex(const oci::Store& store, const BuildOptions& opts,
+                                 const std::vector<PlatformImage>& images) {
+  oci::Index index;
+  const bool docker = opts.format == "docker";
+  index.media_type = docker ? oci::media::kDockerManifestList : oci::media::kOciIndex;
+  for (const auto& img : images) {
+    oci::Descriptor d = img.image.manifest;
+    d.annotations.clear();
+    d.platform = img.platform;
+    index.manifests.push_back(std::move(d));
+  }
+  if (!docker) index.annotations = opts.index_annotations;
+  return store.PutBlob(oci::ToJson(index), index.media_type);
+}
+
+// ---- 7. Publish: tags, signature, outputs, pushes, cache export, files.
+void Publish(BuildSession& s, const BuildOptions& opts, BuildResult& result, Progress& progress) {
+  oci::Store& store = s.store;
+  std::vector<std::string> names = opts.tags;
+  for (const auto& out : opts.outputs)
+    if (out.type == "image") names.insert(names.end(), out.names.begin(), out.names.end());
+  for (const auto& t : names) {
+    const std::string tag = NormalizeTag(t);
+    store.SetTag(tag, result.manifest);
+    result.tags.push_back(tag);
+  }
+  s.stat_cache.Save();
+  progress.Finish();
+
+  std::optional<oci::Signature> signature;
+  const std::vector<std::string> push_to = PushTargets(opts);
+  if (!opts.sign_key.empty()) {
+    const std::string& first = !push_to.empty() ? push_to.front() : !names.empty() ? names.front() : "";
+    if (first.empty()) throw std::runtime_error("--sign-by: name the image (-t NAME) so the signature can say which repository it is for");
+    const char* pw = std::getenv("KILN_PASSWORD");
+    if (!pw) throw std::runtime_error("--sign-by " + opts.sign_key + ": set KILN_PASSWORD to the key's password (may be empty)");
+    signature = oci::Sign(store, result.manifest, RepositoryName(first), opts.sign_key, pw);
+    progress.Note("signed " + RepositoryName(first) + "@" + result.manifest.digest.str() + " with " + opts.sign_key);
+  }
+
+  ExportOutputs(store, opts, result.manifest, result.tags, progress);
+  for (const auto& name : push_to) {
+    // registries.conf: blocked refuses, insecure allows, location redirects.
+    const oci::PullSource target = s.base_opts.registries.PushTarget(oci::Reference::Parse(name));
+    oci::RegistryClient client(RegistryOptionsFor(opts).AllowInsecure(opts.insecure_registry || target.insecure));
+    progress.Note("pushing " + name);
+    PushWithReferrers(client, store, result.manifest, target.ref, [&progress](const std::string& s) { progress.Note(s); });
+    if (signature) {  // cosign's place for it: REPO:sha256-<hex>.sig
+      oci::Reference sig_ref = target.ref;
+      sig_ref.digest.clear();
+      sig_ref.tag = oci::SignatureTag(result.manifest.digest);
+      client.Push(store, signature->sig_manifest, sig_ref);
+    }
+  }
+
+  if (!opts.cache_to.empty()) {
+    oci::RegistryClient client(RegistryOptionsFor(opts));
+    for (const auto& spec : opts.cache_to) {
+      const CacheTransfer t = ExportRegistryCache(store, s.cache, client, ParseRegistryCacheSpec(spec), s.cache.Used());
+      progress.Note("cache to " + spec + ": " + std::to_string(t.entries) + " entries, " +
+                    std::to_string(t.layers) + " layers");
+    }
+  }
+
+  // An index has no config: its ID is its own digest (as buildx's).
+  const oci::Digest& image_id = result.platform_manifests.size() > 1 ? result.manifest.digest : result.config_digest;
+  if (!opts.iidfile.empty()) sandbox::WriteFileAtomic(opts.iidfile, image_id.str());
+  if (!opts.metadata_file.empty()) {
+    nlohmann::json md;
+    md["containerimage.digest"] = result.manifest.digest.str();
+    if (result.platform_manifests.size() == 1) md["containerimage.config.digest"] = result.config_digest.str();
+    md["containerimage.descriptor"] = nlohmann::json::parse(oci::DescriptorToJson(result.manifest));
+    std::string joined;
+    for (const auto& t : result.tags) joined += (joined.empty() ? "" : ",") + t;
+    md["image.name"] = joined;
+    sandbox::WriteFileAtomic(opts.metadata_file, md.dump(2) + "\n");
+  }
 }
 
 }  // namespace
@@ -152,85 +408,25 @@ std::string HumanSize(int64_t bytes) {
 }
 
 BuildResult Build(const BuildOptions& opts, Progress& progress) {
-  CheckPlatform(opts.platform);
-  const std::string df_path = opts.dockerfile.empty() ? frontend::FindDockerfile(opts.context_dir)
-                                                      : opts.dockerfile;
-  const std::string display = DockerfileDisplayName(df_path);
-  std::string text;
-  try {
-    text = ReadInputFile(df_path);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("Dockerfile: ") + e.what());
-  }
-  const frontend::Dockerfile df = frontend::ParseDockerfile(text, display);
-  for (const auto& w : df.warnings) std::cerr << display << ":" << w.line << ": warning: " << w.message << "\n";
+  const DockerfileInput in = ReadDockerfile(opts);
+  const PlatformPlan plan = PlanBuild(opts, in.df);
+  const EmulationMap emulation = GateRuns(in.df, plan);  // before the store is opened
+  BuildSession s(opts, in.path, plan, emulation, progress);
 
-  frontend::BuildArgs args = frontend::DefaultBuildArgs();
-  for (const auto& [k, v] : opts.build_args) args.values[k] = v;
-  const frontend::StageGraph graph = frontend::BuildStageGraph(df, args, opts.target);
-  for (const auto& u : graph.unused_build_args)
-    std::cerr << "warning: build-arg " << u << " was given but no stage declares it\n";
-  const frontend::GlobalArgs globals = frontend::ResolveGlobalArgs(df, args);
-  // At isolation none a RUN cannot run: say so before any step does.
-  if (const auto& iso = sandbox::CurrentIsolation(); iso.level == sandbox::IsolationLevel::kNone) {
-    for (int idx : graph.order)
-      for (const auto& inst : df.stages.at(size_t(idx)).instructions)
-        if (std::holds_alternative<frontend::RunCmd>(inst.command)) throw frontend::Error(inst.location, iso.run_refusal);
-  }
-
-  oci::Store store(oci::Store::DefaultRoot());
-  oci::Store::Lock store_lock(store, false);
-  store.SweepStaleTemp();
-  // Without mounts a stage's steps hand one working root on, instead of
-  // copying the image for each step (sandbox/working_root.h).
-  std::optional<oci::Store::TempDir> kept_roots;
-  struct KeptRootsOff {
-    ~KeptRootsOff() { sandbox::WorkingRoot::SetKeepDirectory({}); }
-  } kept_roots_off;
-  if (!sandbox::CurrentIsolation().mounts) {
-    kept_roots.emplace(store.MakeTempDir("roots"));
-    sandbox::WorkingRoot::SetKeepDirectory(kept_roots->path());
-  }
-
-  // The context: .dockerignore filter and the persistent stat cache.
-  frontend::IgnoreMatcher ignore;
-  const std::string ignore_file = frontend::FindIgnoreFile(opts.context_dir, df_path == "-" ? "" : df_path);
-  if (!ignore_file.empty()) ignore = frontend::IgnoreMatcher(frontend::ReadIgnoreFile(sandbox::ReadFileToString(ignore_file)));
-  const std::string ctx_abs = fs::absolute(opts.context_dir).lexically_normal().string();
-  StatCache stat_cache(store.Path("cache/context") / (oci::Sha256Of(ctx_abs).hex + ".stat"));
-  BuildContext context(ctx_abs, ignore, &stat_cache);
-
-  StepCache cache(store);
-  LayerCache layers(store);
-  BaseImageOptions bo;
-  bo.always_pull = opts.pull;
-  bo.insecure = opts.insecure_registry;
-  bo.note = [&progress](const std::string& s) { progress.Note(s); };
-  bo.registries = oci::RegistriesConf::Load();
-  for (const auto& m : opts.registry_mirrors) bo.registries.AddMirror(m);
-  // A pulled image is unpacked (and so checked) before it is tagged: a forged
-  // or corrupt one leaves no tag behind, only unreferenced blobs.
-  bo.verify = [&layers](const std::string& name, const ImageState& st) {
-    layers.NameImage(st, name);
-    layers.Lowers(st);
-  };
-  bo.named_contexts = opts.build_contexts;
-  BaseImageResolver resolver(store, bo);
-  FsStepRunner runner(store, layers, &context, resolver, opts);
   // The gate asks for a base's User only when the final stage has no USER
   // line; the base is resolved then, as the build would resolve it anyway.
-  LintGate(opts, df, text, display, store, [&](const std::string& spelled) -> const ImageState* {
-    for (size_t i = 0; i < df.stages.size(); ++i) {
-      const frontend::StageNode& node = graph.nodes.at(i);
-      if (df.stages[i].from.image != spelled || node.base_stage || node.scratch) continue;
-      return &resolver.Resolve(node.base_image);
+  LintGate(opts, in.df, in.text, in.display, s.store, [&](const std::string& spelled) -> const ImageState* {
+    for (const StageInstance& inst : plan.instances) {
+      if (inst.target != 0 || in.df.stages.at(size_t(inst.stage)).from.image != spelled) continue;
+      if (inst.node.base_stage || inst.node.scratch) continue;
+      return &s.For(inst.platform).resolver->Resolve(inst.node.base_image);
     }
     return nullptr;
   });
   if (!opts.cache_from.empty() && !opts.no_cache) {
     oci::RegistryClient client(RegistryOptionsFor(opts));
     for (const auto& spec : opts.cache_from) {
-      const CacheTransfer t = ImportRegistryCache(store, cache, client, ParseRegistryCacheSpec(spec));
+      const CacheTransfer t = ImportRegistryCache(s.store, s.cache, client, ParseRegistryCacheSpec(spec));
       progress.Note("cache from " + spec + ": " + std::to_string(t.entries) + " new entries, " +
                     std::to_string(t.layers) + " layers");
     }
@@ -238,173 +434,36 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
 
   const std::string created = oci::Rfc3339(opts.source_date_epoch ? *opts.source_date_epoch : int64_t(std::time(nullptr)));
   const int64_t started = int64_t(std::time(nullptr));
-  const std::string layer_time = opts.source_date_epoch ? "epoch=" + std::to_string(*opts.source_date_epoch) : "keep";
-
-  std::mutex states_mu;
-  std::map<int, ImageState> states;
-  auto stage_state = [&](int i) -> const ImageState* {
-    std::lock_guard lock(states_mu);
-    auto it = states.find(i);
-    return it == states.end() ? nullptr : &it->second;
-  };
-
   BuildResult result;
-  std::mutex result_mu;
-  auto build_stage = [&](int idx) {
-    const frontend::Stage& stage = df.stages.at(size_t(idx));
-    const frontend::StageNode& node = graph.nodes.at(size_t(idx));
-    const std::string label = stage.name.empty() ? "stage-" + std::to_string(idx) : stage.name;
-    ImageState base;
-    const int from_id = progress.Begin("[" + label + "] FROM " +
-                                       (node.base_stage ? df.stages.at(size_t(*node.base_stage)).name
-                                                        : (node.scratch ? "scratch" : node.base_image)));
-    try {
-      if (node.base_stage) {
-        const ImageState* s = stage_state(*node.base_stage);
-        if (!s) throw std::runtime_error("stage " + std::to_string(*node.base_stage) + " was not built");
-        base = *s;
-      } else if (node.scratch) {
-        base.config = ScratchConfig(oci::Platform::Host());
-        base.digest = BaseStateDigest("scratch", oci::Platform::Host().str());
-      } else {
-        base = resolver.Resolve(node.base_image);
-        layers.NameImage(base, node.base_image);
-      }
-    } catch (const frontend::Error&) {
-      progress.Failed(from_id, "base image");
-      throw;
-    } catch (const std::exception& e) {
-      progress.Failed(from_id, e.what());
-      frontend::Location where = stage.location;
-      where.column = 0;
-      throw frontend::Error(where, stage.from.image.empty() ? e.what() : std::string("FROM ") + node.base_image + ": " + e.what());
-    }
-    progress.Done(from_id);
-
-    StageSettings settings;
-    settings.no_cache = opts.no_cache || opts.no_cache_filter.count(stage.name) ||
-                        opts.no_cache_filter.count(std::to_string(idx));
-    settings.created = created;
-    settings.layer_time = layer_time;
-    settings.label = label;
-    settings.escape = df.escape;
-    settings.run_sandbox = RunSandboxKey(opts);
-    StageExecutor exec(runner, &cache, &context, progress, stage_state);
-    ImageState final_state = exec.Build(df, idx, std::move(base), frontend::StageVars(args, globals, df.escape), settings);
-    {
-      std::lock_guard lock(result_mu);
-      result.steps_run += exec.steps_run();
-      result.steps_cached += exec.steps_cached();
-    }
-    std::lock_guard lock(states_mu);
-    states[idx] = std::move(final_state);
-  };
-
+  StageRun run;
   try {
-    RunStageWaves(graph.waves, size_t(std::max(1, opts.jobs)), build_stage);
+    ResolveBases(s, in.df, plan, progress);
+    run = RunStages(s, opts, in.df, plan, created, progress);
   } catch (...) {
     progress.Finish();
-    stat_cache.Save();  // digests learnt so far stay valid
+    s.stat_cache.Save();  // digests learnt so far stay valid
     ThrowIfCancelled();
     throw;
   }
   ThrowIfCancelled();
+  result.steps_run = run.steps_run;
+  result.steps_cached = run.steps_cached;
 
-  ImageState target = states.at(graph.target);
-  target.config.created = created;
-  for (const auto& [k, v] : opts.labels) target.config.config.labels[k] = v;
-  const oci::Descriptor config_desc = store.PutBlob(oci::ToJson(target.config), oci::media::kOciConfig);
-  oci::Manifest manifest;
-  manifest.config = config_desc;
-  manifest.layers = target.layers;
-  manifest.annotations = opts.manifest_annotations;
-  result.manifest = store.PutBlob(oci::ToJson(manifest), oci::media::kOciManifest);
-  result.config_digest = config_desc.digest;
-  result.size = config_desc.size + result.manifest.size;
-  for (const auto& l : target.layers) result.size += l.size;
-  {  // strip setuid, secret scan, SBOM/provenance: may replace the manifest
-    FinalizeInput fin_in;
-    fin_in.manifest = result.manifest;
-    fin_in.created = created;
-    fin_in.started = started;
-    fin_in.dockerfile_path = display;
-    fin_in.dockerfile_text = text;
-    fin_in.images = resolver.Used();
-    size_t context_files = 0;
-    fin_in.context_digest = context.ReadDigest(&context_files);
-    fin_in.context_files = int64_t(context_files);
-    // -q: only the digest on stdout and nothing on stderr unless it fails.
-    std::ostringstream quiet_log;
-    const bool quiet = opts.progress == ProgressMode::kQuiet;
-    FinalizeResult fin;
-    try {
-      fin = FinalizeImage(store, opts, fin_in, quiet ? quiet_log : std::cerr);
-    } catch (...) {
-      std::cerr << quiet_log.str();
-      throw;
-    }
-    result.manifest = fin.manifest;
-    result.config_digest = fin.config_digest;
-    result.size = fin.size;
+  std::vector<PlatformImage> images;
+  for (const PlatformTarget& t : plan.targets)
+    images.push_back(FinalizeTarget(s, opts, in, plan, t, run.states.at(t.instance), created, started));
+  for (const auto& img : images) result.platform_manifests.push_back(img.image.manifest);
+  if (images.size() == 1) {
+    result.manifest = images[0].image.manifest;
+    result.config_digest = images[0].image.config_digest;
+    result.size = images[0].image.size;
+  } else {
+    result.manifest = PutPlatformIndex(s.store, opts, images);
+    result.config_digest = result.manifest.digest;
+    result.size = result.manifest.size;
+    for (const auto& img : images) result.size += img.image.size;
   }
-
-  std::vector<std::string> names = opts.tags;
-  for (const auto& out : opts.outputs)
-    if (out.type == "image") names.insert(names.end(), out.names.begin(), out.names.end());
-  for (const auto& t : names) {
-    const std::string tag = NormalizeTag(t);
-    store.SetTag(tag, result.manifest);
-    result.tags.push_back(tag);
-  }
-  stat_cache.Save();
-  progress.Finish();
-
-  std::optional<oci::Signature> signature;
-  const std::vector<std::string> push_to = PushTargets(opts);
-  if (!opts.sign_key.empty()) {
-    const std::string& first = !push_to.empty() ? push_to.front() : !names.empty() ? names.front() : "";
-    if (first.empty()) throw std::runtime_error("--sign-by: name the image (-t NAME) so the signature can say which repository it is for");
-    const char* pw = std::getenv("KILN_PASSWORD");
-    if (!pw) throw std::runtime_error("--sign-by " + opts.sign_key + ": set KILN_PASSWORD to the key's password (may be empty)");
-    signature = oci::Sign(store, result.manifest, RepositoryName(first), opts.sign_key, pw);
-    progress.Note("signed " + RepositoryName(first) + "@" + result.manifest.digest.str() + " with " + opts.sign_key);
-  }
-
-  ExportOutputs(store, opts, result.manifest, result.tags, progress);
-  for (const auto& name : push_to) {
-    // registries.conf: blocked refuses, insecure allows, location redirects.
-    const oci::PullSource target = bo.registries.PushTarget(oci::Reference::Parse(name));
-    oci::RegistryClient client(RegistryOptionsFor(opts).AllowInsecure(opts.insecure_registry || target.insecure));
-    progress.Note("pushing " + name);
-    PushWithReferrers(client, store, result.manifest, target.ref, [&progress](const std::string& s) { progress.Note(s); });
-    if (signature) {  // cosign's place for it: REPO:sha256-<hex>.sig
-      oci::Reference sig_ref = target.ref;
-      sig_ref.digest.clear();
-      sig_ref.tag = oci::SignatureTag(result.manifest.digest);
-      client.Push(store, signature->sig_manifest, sig_ref);
-    }
-  }
-
-  if (!opts.cache_to.empty()) {
-    oci::RegistryClient client(RegistryOptionsFor(opts));
-    for (const auto& spec : opts.cache_to) {
-      const CacheTransfer t = ExportRegistryCache(store, cache, client, ParseRegistryCacheSpec(spec), cache.Used());
-      progress.Note("cache to " + spec + ": " + std::to_string(t.entries) + " entries, " +
-                    std::to_string(t.layers) + " layers");
-    }
-  }
-
-  if (!opts.iidfile.empty()) sandbox::WriteFileAtomic(opts.iidfile, result.config_digest.str());
-  if (!opts.metadata_file.empty()) {
-    nlohmann::json md;
-    md["containerimage.digest"] = result.manifest.digest.str();
-    md["containerimage.config.digest"] = result.config_digest.str();
-    md["containerimage.descriptor"] = nlohmann::json::parse(oci::DescriptorToJson(result.manifest));
-    std::string names;
-    for (const auto& t : result.tags) names += (names.empty() ? "" : ",") + t;
-    md["image.name"] = names;
-    sandbox::WriteFileAtomic(opts.metadata_file, md.dump(2) + "\n");
-  }
+  Publish(s, opts, result, progress);
   return result;
 }
 

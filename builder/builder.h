@@ -1,6 +1,8 @@
-// The build engine: Dockerfile -> stage graph -> stages in dependency order
-// (independent stages side by side, up to --jobs) -> the target's image in
-// the store, tagged and exported as asked.
+// The build engine, a pipeline: read the Dockerfile -> plan the stage
+// instances of every target platform (builder/platform_plan.h) -> gate (can
+// every RUN run here?) -> resolve the bases -> run the stages (independent
+// ones side by side, up to --jobs) -> finalize each platform's image (and
+// their index) -> publish: tag, sign, export, push as asked.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +16,9 @@
 namespace kiln::builder {
 
 struct BuildResult {
-  oci::Descriptor manifest;
-  oci::Digest config_digest;
+  oci::Descriptor manifest;         // with 2+ platforms: their index (or manifest list)
+  oci::Digest config_digest;        // the image ID; an index's own digest
+  std::vector<oci::Descriptor> platform_manifests;  // one per target platform, in --platform order
   int64_t size = 0;                 // config + layers + manifest bytes
   std::vector<std::string> tags;    // as stored
   int steps_run = 0, steps_cached = 0;

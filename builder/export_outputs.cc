@@ -94,6 +94,21 @@ void ExportOutputs(const oci::Store& store, const BuildOptions& opts, const oci:
         for (const auto& n : out.names) repo_tags.push_back(NormalizeTag(n));
       }
       oci::ExportDockerArchive(store, manifest, out.dest, repo_tags);
+    } else if ((out.type == "tar" || out.type == "local") && oci::media::IsIndexMediaType(manifest.media_type)) {
+      if (out.type == "tar")
+        throw std::runtime_error("-o type=tar: a multi-platform build has one filesystem per platform; "
+                                 "use -o type=local,dest=DIR (a directory per platform) or build one --platform");
+      // As buildx: DIR/linux_amd64, DIR/linux_arm64, ...
+      for (const auto& d : oci::ParseIndex(store.ReadBlob(manifest.digest)).manifests) {
+        std::string sub = d.platform ? oci::Normalize(*d.platform).str() : d.digest.hex;
+        for (auto& c : sub) c = c == '/' ? '_' : c;
+        note("exporting the " + (d.platform ? d.platform->str() : d.digest.str()) + " image's files to " + to + "/" + sub);
+        const fs::path dir = fs::path(out.dest) / sub;
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) throw std::runtime_error("-o type=local,dest=" + out.dest + ": " + dir.string() + ": " + ec.message());
+        FlattenLayers(store, oci::ParseManifest(store.ReadBlob(d.digest)).layers, dir, false, note);
+      }
     } else if (out.type == "tar" || out.type == "local") {
       const oci::Manifest m = oci::ParseManifest(store.ReadBlob(manifest.digest));
       if (out.type == "local") {

@@ -116,6 +116,7 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
 
     sandbox::RunSpec spec;
     spec.rootfs = dirs.merged;
+    spec.emulation = emulation_;
     spec.argv = req.argv;
     spec.env = req.env;
     bool has_path = false;

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "builder/base_image.h"
@@ -31,6 +32,9 @@ class FsStepRunner : public StepRunner {
   std::optional<oci::Layer> Copy(const ImageState& parent, const CopyRequest& req) override;
   std::optional<oci::Layer> Workdir(const ImageState& parent, const WorkdirRequest& req) override;
   const ImageState& Image(const std::string& ref) override { return images_.Resolve(ref); }
+  // The steps' binaries are a foreign architecture's: RUN goes through this
+  // binfmt_misc handler (sandbox::RunSpec::emulation).
+  void SetEmulation(std::optional<sandbox::Emulation> e) { emulation_ = std::move(e); }
 
  private:
   std::optional<oci::Layer> Finish(const std::filesystem::path& upper, const oci::Digest& lineage = {});
@@ -66,6 +70,7 @@ class FsStepRunner : public StepRunner {
   std::vector<CopyDonor> donors_;
   std::mutex context_mask_mu_;
   std::optional<oci::Store::TempDir> context_mask_;
+  std::optional<sandbox::Emulation> emulation_;
 };
 
 }  // namespace kiln::builder

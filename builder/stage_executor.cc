@@ -96,6 +96,7 @@ ImageState StageExecutor::Build(const frontend::Dockerfile& df, int index, Image
   ConfigScope scope;
   for (const auto& inst : program) {
     ThrowIfCancelled();
+    if (settings.stop && settings.stop->load()) throw StageStopped();
     frontend::Instruction expanded = frontend::Expand(inst, vars.ForExpansion(), df.escape);
     // WORKDIR / has nothing to create: config only, as in BuildKit.
     const bool fs_step = !IsConfigOnly(inst) ||
@@ -132,6 +133,7 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
   // these, so that COPY --link can also have a key without the parent.
   CacheKeyBuilder key;
   key.Add("keyword", inst.keyword).Add("layer-time", settings.layer_time);
+  if (!settings.platform.empty()) key.Add("platform", settings.platform);
 
   RunRequest run_req;
   CopyRequest copy_req;

@@ -3,9 +3,11 @@
 // StepRunner seam, and the config/history that docker records.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,19 @@ struct StageSettings {
   // What --add-host, --ulimit and --shm-size give every RUN (part of RUN's
   // cache key, as in BuildKit's ExecOp); empty without them.
   std::string run_sandbox;
+  // The platform the stage is built for when it is not the host's ("" for
+  // the host): part of every step's key, so that a step cached for one
+  // platform is never taken for another.
+  std::string platform;
+  // Set when another stage of the build failed: the stage stops before its
+  // next step (StageStopped) instead of running on for nothing.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// Thrown by StageExecutor::Build when StageSettings::stop was set.
+class StageStopped : public std::runtime_error {
+ public:
+  StageStopped() : std::runtime_error("stopped: another stage of the build failed") {}
 };
 
 class StageExecutor {

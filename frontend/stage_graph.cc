@@ -55,19 +55,30 @@ BuildArgs DefaultBuildArgs() {
   std::string machine = uname(&u) == 0 ? u.machine : "x86_64";
   auto [arch, variant] = OciArch(machine);
   std::string platform = "linux/" + arch + (variant.empty() ? "" : "/" + variant);
-  // kiln builds for the host only, so target and build platform coincide.
-  for (const char* prefix : {"TARGET", "BUILD"}) {
-    std::string p = prefix;
-    args.predefined[p + "PLATFORM"] = platform;
-    args.predefined[p + "OS"] = "linux";
-    args.predefined[p + "ARCH"] = arch;
-    args.predefined[p + "VARIANT"] = variant;
-  }
+  // Without --platform the target is the machine building it.
+  SetPlatformArgs(args, platform, platform);
   for (const char* name : {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
                            "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}) {
     if (const char* v = std::getenv(name)) args.predefined[name] = v;
   }
   return args;
+}
+
+void SetPlatformArgs(BuildArgs& args, const std::string& target_platform, const std::string& build_platform) {
+  auto set = [&](const std::string& prefix, const std::string& platform) {
+    std::string parts[3];  // os, arch, variant
+    size_t n = 0;
+    for (char c : platform) {
+      if (c == '/' && n < 2) ++n;
+      else parts[n] += c;
+    }
+    args.predefined[prefix + "PLATFORM"] = platform;
+    args.predefined[prefix + "OS"] = parts[0];
+    args.predefined[prefix + "ARCH"] = parts[1];
+    args.predefined[prefix + "VARIANT"] = parts[2];
+  };
+  set("TARGET", target_platform);
+  set("BUILD", build_platform);
 }
 
 std::optional<int> ResolveStageRef(const Dockerfile& df, const std::string& ref, int before,

@@ -19,6 +19,11 @@ struct BuildArgs {
   std::map<std::string, std::string> predefined;
 };
 BuildArgs DefaultBuildArgs();
+// The automatic platform args as BuildKit defines them: TARGETPLATFORM
+// TARGETOS TARGETARCH TARGETVARIANT for the platform being built, BUILDPLATFORM
+// BUILDOS BUILDARCH BUILDVARIANT for the machine building it. Platforms are
+// normalised "os/arch[/variant]" strings (oci::Platform::str()).
+void SetPlatformArgs(BuildArgs& args, const std::string& target_platform, const std::string& build_platform);
 
 struct StageNode {
   int index = 0;                  // position in Dockerfile::stages

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "builder/ssh_mount.h"
 #include "builder/stdin_context.h"
 #include "builder/step_runner.h"
+#include "oci/platform.h"
 #include "oci/store/store.h"
 #include "sandbox/overlay.h"
 #include "sandbox/userns.h"
@@ -45,7 +47,7 @@ void AddBuildCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile");
   struct Flags {
     BuildOptions opts;
-    std::vector<std::string> build_args, outputs, secrets, no_cache_filter;
+    std::vector<std::string> build_args, outputs, secrets, no_cache_filter, platforms;
     std::string progress = "auto", lint = "error", timestamp, sde, strip = "on", secret_scan = "on";
     bool quiet = false;
     std::string isolation;  // empty: KILN_ISOLATION, else auto
@@ -61,7 +63,7 @@ void AddBuildCommand(CLI::App& app) {
   cmd->add_flag("--push", f->opts.push, "Push the -t tags to their registries");
   cmd->add_option("--iidfile", f->opts.iidfile, "Write the image ID (config digest) to this file");
   cmd->add_option("--metadata-file", f->opts.metadata_file, "Write build result metadata (JSON) to this file");
-  cmd->add_option("--platform", f->opts.platform, "Target platform (only the host platform)");
+  cmd->add_option("--platform", f->platforms, "Target platforms: os/arch[/variant], comma-separated or repeated (2+: an image index)")->allow_extra_args(false);
   cmd->add_flag("--no-cache", f->opts.no_cache, "Do not use the build cache");
   cmd->add_option("--no-cache-filter", f->no_cache_filter, "Do not use the cache for these stages")->allow_extra_args(false);
   cmd->add_option("-j,--jobs", f->opts.jobs, "Independent stages built in parallel")->capture_default_str()->check(CLI::Range(1, 1024));
@@ -110,6 +112,14 @@ void AddBuildCommand(CLI::App& app) {
         opts.outputs.push_back(ParseOutputSpec(o));
       } catch (const std::invalid_argument& e) {
         throw CLI::ValidationError("--output", e.what());
+      }
+    }
+    for (const auto& p : f->platforms) {
+      try {
+        for (auto& one : oci::ParsePlatformList(p))
+          if (std::find(opts.platforms.begin(), opts.platforms.end(), one) == opts.platforms.end()) opts.platforms.push_back(one);
+      } catch (const std::exception& e) {
+        throw CLI::ValidationError("--platform", e.what());
       }
     }
     std::vector<std::string> notes;

@@ -28,9 +28,10 @@ Descriptor RegistryClient::Pull(const Reference& ref, Store& store, const Platfo
     Descriptor desc;
     std::string body = GetManifest(ref, &desc);
     if (media::IsIndexMediaType(desc.media_type)) {
-      if (!store.HasBlob(desc.digest)) store.PutBlob(body, desc.media_type);
       const Index index = ParseIndex(body);
+      // Chosen first: an index without the platform leaves nothing in the store.
       const Descriptor chosen = ChooseManifest(index, platform, "index " + desc.digest.str());
+      if (!store.HasBlob(desc.digest)) store.PutBlob(body, desc.media_type);
       Reference child = ref;
       child.digest = chosen.digest.str();
       body = GetManifest(child, &desc, chosen.size);  // verified against chosen.digest

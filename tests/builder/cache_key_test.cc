@@ -39,6 +39,7 @@ struct Inputs {
   std::string other = "o";   // context file nothing reads
   std::string layer_time = "epoch=0";
   std::map<std::string, std::string> build_args;
+  std::string platform;      // StageSettings::platform ("" = the host)
 };
 
 struct Built {
@@ -64,6 +65,7 @@ Built BuildInto(const fs::path& dir, const Inputs& in) {
   StageSettings s;
   s.created = "1970-01-01T00:00:00Z";
   s.layer_time = in.layer_time;
+  s.platform = in.platform;
   s.label = "t";
   ImageState base;
   base.config = ScratchConfig(oci::Platform::Host());
@@ -137,6 +139,15 @@ TEST_F(CacheKeyTest, EachInputChangesTheKey) {
   Inputs build_arg;
   build_arg.build_args = {{"V", "3"}};
   EXPECT_NE(Key(build_arg), base) << "--build-arg";
+  // A step cached for one platform is never taken for another, even on the
+  // same parent (a directory context is the same for every platform).
+  Inputs arm64;
+  arm64.platform = "linux/arm64";
+  Inputs arm_v7;
+  arm_v7.platform = "linux/arm/v7";
+  EXPECT_NE(Key(arm64), base) << "platform";
+  EXPECT_NE(Key(arm64), Key(arm_v7)) << "platform";
+  EXPECT_EQ(Key(arm64), Key(arm64));
 }
 
 TEST_F(CacheKeyTest, WhatNoStepReadsLeavesTheKey) {

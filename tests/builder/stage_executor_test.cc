@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -269,6 +270,28 @@ TEST_F(StageTest, WorkdirCreatesItsDirectoryAsUserAndChains) {
   FakeRunner r2(*store_);
   auto o2 = BuildStage("FROM scratch\nUSER other\nWORKDIR /a\n", r2);
   EXPECT_EQ(o2.run, 1);
+}
+
+// Another stage of the build failed: this one stops before its next step.
+TEST_F(StageTest, StopsBeforeTheNextStepWhenAskedTo) {
+  FakeRunner r(*store_);
+  auto df = frontend::ParseDockerfile(kDockerfile);
+  frontend::BuildArgs args;
+  BuildContext ctx(dir_ / "ctx", frontend::IgnoreMatcher(), nullptr);
+  NullProgress progress;
+  StageExecutor exec(r, cache_.get(), &ctx, progress, [](int) -> const ImageState* { return nullptr; });
+  std::atomic<bool> stop{true};
+  StageSettings s;
+  s.label = "t";
+  s.stop = &stop;
+  ImageState base;
+  base.config = ScratchConfig(oci::Platform::Host());
+  base.digest = BaseStateDigest("scratch", "test");
+  EXPECT_THROW(exec.Build(df, 0, base, frontend::StageVars(args, frontend::ResolveGlobalArgs(df, args)), s), StageStopped);
+  EXPECT_EQ(r.runs.size() + r.copies.size() + r.workdirs.size(), 0u);
+  stop = false;
+  exec.Build(df, 0, base, frontend::StageVars(args, frontend::ResolveGlobalArgs(df, args)), s);
+  EXPECT_EQ(r.runs.size(), 1u);
 }
 
 }  // namespace

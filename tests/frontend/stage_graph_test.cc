@@ -150,6 +150,34 @@ TEST(StageGraph, DefaultBuildArgsDescribeTheHost) {
   EXPECT_TRUE(a.values.empty());
 }
 
+TEST(StageGraph, PlatformArgsPerTargetAsBuildKitDefinesThem) {
+  BuildArgs a = DefaultBuildArgs();
+  SetPlatformArgs(a, "linux/arm/v7", "linux/amd64");
+  EXPECT_EQ(a.predefined["TARGETPLATFORM"], "linux/arm/v7");
+  EXPECT_EQ(a.predefined["TARGETOS"], "linux");
+  EXPECT_EQ(a.predefined["TARGETARCH"], "arm");
+  EXPECT_EQ(a.predefined["TARGETVARIANT"], "v7");
+  EXPECT_EQ(a.predefined["BUILDPLATFORM"], "linux/amd64");
+  EXPECT_EQ(a.predefined["BUILDARCH"], "amd64");
+  EXPECT_EQ(a.predefined["BUILDVARIANT"], "");
+  // FROM lines see them: the builder stage on the build machine, the final
+  // one per target.
+  Dockerfile df = ParseDockerfile(
+      "FROM --platform=$BUILDPLATFORM golang AS build\n"
+      "ARG TARGETARCH\n"
+      "RUN GOARCH=$TARGETARCH go build\n"
+      "FROM --platform=$TARGETPLATFORM base-$TARGETARCH$TARGETVARIANT\n");
+  StageGraph g = BuildStageGraph(df, a);
+  EXPECT_EQ(g.nodes[0].platform, "linux/amd64");
+  EXPECT_EQ(g.nodes[1].platform, "linux/arm/v7");
+  EXPECT_EQ(g.nodes[1].base_image, "base-armv7");
+  SetPlatformArgs(a, "linux/arm64", "linux/amd64");
+  g = BuildStageGraph(df, a);
+  EXPECT_EQ(g.nodes[0].platform, "linux/amd64");
+  EXPECT_EQ(g.nodes[1].platform, "linux/arm64");
+  EXPECT_EQ(g.nodes[1].base_image, "base-arm64");
+}
+
 TEST(Suggest, ClosestCandidate) {
   std::vector<std::string> words = {"COPY", "CMD", "WORKDIR", "ENTRYPOINT"};
   EXPECT_EQ(Suggest("COPPY", words).value_or(""), "COPY");
