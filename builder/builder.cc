@@ -38,6 +38,7 @@
 #include "frontend/stage_graph.h"
 #include "frontend/stage_vars.h"
 #include "sandbox/file_io.h"
+#include "oci/image_index.h"
 #include "oci/reference.h"
 #include "oci/registry/registry.h"
 #include "oci/store/store.h"
@@ -315,17 +316,15 @@ PlatformImage FinalizeTarget(BuildSession& s, const BuildOptions& opts, const Do
 // manifests, in --platform order.
 oci::Descriptor PutPlatformIndex(const oci::Store& store, const BuildOptions& opts,
                                  const std::vector<PlatformImage>& images) {
-  oci::Index index;
-  const bool docker = opts.format == "docker";
-  index.media_type = docker ? oci::media::kDockerManifestList : oci::media::kOciIndex;
+  std::vector<oci::Descriptor> manifests;
   for (const auto& img : images) {
     oci::Descriptor d = img.image.manifest;
     d.annotations.clear();
     d.platform = img.platform;
-    index.manifests.push_back(std::move(d));
+    manifests.push_back(std::move(d));
   }
-  if (!docker) index.annotations = opts.index_annotations;
-  return store.PutBlob(oci::ToJson(index), index.media_type);
+  if (opts.format == "docker") return oci::PutIndex(store, std::move(manifests), oci::IndexFormat::kDocker);
+  return oci::PutIndex(store, std::move(manifests), oci::IndexFormat::kOci, opts.index_annotations);
 }
 
 // ---- 7. Publish: tags, signature, outputs, pushes, cache export, files.
@@ -342,15 +341,16 @@ void Publish(BuildSession& s, const BuildOptions& opts, BuildResult& result, Pro
   s.stat_cache.Save();
   progress.Finish();
 
-  std::optional<oci::Signature> signature;
+  std::vector<oci::Signature> signatures;  // the image's, or an index's and each platform's
   const std::vector<std::string> push_to = PushTargets(opts);
   if (!opts.sign_key.empty()) {
     const std::string& first = !push_to.empty() ? push_to.front() : !names.empty() ? names.front() : "";
     if (first.empty()) throw std::runtime_error("--sign-by: name the image (-t NAME) so the signature can say which repository it is for");
     const char* pw = std::getenv("KILN_PASSWORD");
     if (!pw) throw std::runtime_error("--sign-by " + opts.sign_key + ": set KILN_PASSWORD to the key's password (may be empty)");
-    signature = oci::Sign(store, result.manifest, RepositoryName(first), opts.sign_key, pw);
-    progress.Note("signed " + RepositoryName(first) + "@" + result.manifest.digest.str() + " with " + opts.sign_key);
+    signatures = oci::SignAll(store, result.manifest, RepositoryName(first), opts.sign_key, pw);
+    for (const auto& sig : signatures)
+      progress.Note("signed " + RepositoryName(first) + "@" + sig.subject.str() + " with " + opts.sign_key);
   }
 
   ExportOutputs(store, opts, result.manifest, result.tags, progress);
@@ -360,11 +360,11 @@ void Publish(BuildSession& s, const BuildOptions& opts, BuildResult& result, Pro
     oci::RegistryClient client(RegistryOptionsFor(opts).AllowInsecure(opts.insecure_registry || target.insecure));
     progress.Note("pushing " + name);
     PushWithReferrers(client, store, result.manifest, target.ref, [&progress](const std::string& s) { progress.Note(s); });
-    if (signature) {  // cosign's place for it: REPO:sha256-<hex>.sig
+    for (const auto& sig : signatures) {  // cosign's place for each: REPO:sha256-<hex>.sig
       oci::Reference sig_ref = target.ref;
       sig_ref.digest.clear();
-      sig_ref.tag = oci::SignatureTag(result.manifest.digest);
-      client.Push(store, signature->sig_manifest, sig_ref);
+      sig_ref.tag = oci::SignatureTag(sig.subject);
+      client.Push(store, sig.sig_manifest, sig_ref);
     }
   }
 
