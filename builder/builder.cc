@@ -123,6 +123,14 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
 }
 
 // --add-host, --ulimit, --shm-size as one cache key field ("" without them).
+// The target and the stages it is built FROM: their layers are the image's.
+// The others are read only through COPY --from and mount from=.
+bool ExportedStage(const frontend::StageGraph& graph, int idx) {
+  for (std::optional<int> s = graph.target; s; s = graph.nodes.at(size_t(*s)).base_stage)
+    if (*s == idx) return true;
+  return false;
+}
+
 std::string RunSandboxKey(const BuildOptions& opts) {
   std::string k;
   for (const auto& h : opts.add_hosts) k += "host=" + h + "\n";
@@ -289,6 +297,7 @@ BuildResult Build(const BuildOptions& opts, Progress& progress) {
     settings.label = label;
     settings.escape = df.escape;
     settings.run_sandbox = RunSandboxKey(opts);
+    settings.exported = ExportedStage(graph, idx);
     StageExecutor exec(runner, &cache, &context, progress, stage_state);
     ImageState final_state = exec.Build(df, idx, std::move(base), frontend::StageVars(args, globals, df.escape), settings);
     {

@@ -28,6 +28,10 @@ struct StageSettings {
   // What --add-host, --ulimit and --shm-size give every RUN (part of RUN's
   // cache key, as in BuildKit's ExecOp); empty without them.
   std::string run_sandbox;
+  // False for a stage nothing exports (only COPY --from or mount from= read
+  // it): its layers are uncompressed snapshots, and FinalizeImage compresses
+  // any that end up in the image after all.
+  bool exported = true;
 };
 
 class StageExecutor {
