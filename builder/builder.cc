@@ -122,7 +122,6 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
                            " error(s) in " + display + "; fix them, or build with --lint=warn");
 }
 
-// --add-host, --ulimit, --shm-size as one cache key field ("" without them).
 // The target and the stages it is built FROM: their layers are the image's.
 // The others are read only through COPY --from and mount from=.
 bool ExportedStage(const frontend::StageGraph& graph, int idx) {
@@ -131,6 +130,7 @@ bool ExportedStage(const frontend::StageGraph& graph, int idx) {
   return false;
 }
 
+// --add-host, --ulimit, --shm-size as one cache key field ("" without them).
 std::string RunSandboxKey(const BuildOptions& opts) {
   std::string k;
   for (const auto& h : opts.add_hosts) k += "host=" + h + "\n";
