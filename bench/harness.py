@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """kiln vs its peers, side by side, in one run (driven by bench/run).
 
-Each scenario runs kiln and the peer alternately (A B A B ...) after a warm-up
-and reports the median and min-max wall time per tool, the median of the
-per-pair ratios kiln/peer, and peak RSS (max RSS of the largest process, from
-getrusage via /usr/bin/time). Ratios, not seconds: these 2-core machines are
-shared and noisy. Exits non-zero only when a scenario could not run.
+Each scenario runs kiln and its peers alternately (A B C A B C ...) after a
+warm-up and reports the median and min-max wall time per tool, the median of
+the per-round ratios kiln/peer, and peak RSS (max RSS of the largest process,
+from getrusage via /usr/bin/time; for BuildKit, the peak of its daemon,
+dockerd, during the build). Build scenarios run kiln, Buildah and BuildKit
+(Debian's dockerd on a private socket) and also report kiln against the faster
+peer of each round. Ratios, not seconds: these 2-core machines are shared and
+noisy. Quick mode (--quick or BENCH_QUICK=1): smaller inputs, each scenario
+once, no warm-up. Exits non-zero only when a scenario could not run.
 """
 import argparse
 import datetime
@@ -33,9 +37,13 @@ def sh(cmd, check=True, **kw):
 class Bench:
     def __init__(self, args):
         self.args = args
-        self.quick = args.quick
-        self.runs = args.runs or (3 if args.quick else 5)
+        self.quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
+        self.runs = args.runs or (1 if self.quick else 3)
+        self.warmup = 0 if self.quick else 1
         self.rows = []
+        self.three_way = []  # build scenarios: kiln against Buildah and BuildKit
+        self.dockerd = None  # the private dockerd's directory (socket, pid, data)
+        self.docker = None   # the docker command line for it
         self.failures = []
         self.work = Path(tempfile.mkdtemp(prefix="kiln-bench."))
         os.chmod(self.work, 0o1777)  # the bench user writes timing files here
@@ -83,6 +91,61 @@ class Bench:
         self.registry = f"127.0.0.1:{port}"
         return self.registry
 
+    def start_dockerd(self):
+        """Debian's dockerd on a private socket (scripts/start-dockerd.sh, as
+        the tests start it); its BuildKit builds with --network=host."""
+        d = Path(tempfile.mkdtemp(prefix="kbd.", dir="/tmp"))  # a socket path has 108 bytes
+        r = sh(f"bash {SRC}/scripts/start-dockerd.sh {d}", check=False)
+        if r.returncode != 0:
+            self.failures.append(f"BuildKit: dockerd did not start: {r.stdout[-500:]}")
+            print(f"   BuildKit unavailable: {r.stdout[-500:]}", flush=True)
+            shutil.rmtree(d, ignore_errors=True)
+            return
+        self.dockerd = d
+        self.docker = f"env DOCKER_HOST=unix://{d}/sock DOCKER_BUILDKIT=1 /usr/bin/docker"
+
+    def stop_dockerd(self):
+        if not self.dockerd:
+            return
+        pid = self.dockerd_pid()
+        sh(f"{self.docker} system prune -af >/dev/null 2>&1", check=False)
+        if pid:
+            sh(f"kill {pid}", check=False)
+            for _ in range(150):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.2)
+        sh(f"umount -R {self.dockerd}/root/overlay2 2>/dev/null; true", check=False)
+        shutil.rmtree(self.dockerd, ignore_errors=True)
+        self.dockerd = None
+
+    def dockerd_pid(self):
+        try:
+            return int((self.dockerd / "pid").read_text().strip())
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def docker_load(self, ref):
+        """The image `ref` (in the local registry) into dockerd, through a
+        docker-archive skopeo writes: nothing comes from the internet, and
+        BuildKit finds it locally."""
+        if not self.dockerd:
+            return
+        tar = self.work / "load.tar"
+        tar.unlink(missing_ok=True)
+        sh(f"skopeo copy -q --src-tls-verify=false docker://{ref} docker-archive:{tar}:{ref}")
+        sh(f"{self.docker} load -q -i {tar}")
+        tar.unlink()
+
+    def buildkit(self, args, tag):
+        """A BuildKit build as a peer row (root: dockerd runs as root)."""
+        return ("BuildKit (docker build)",
+                f"{self.docker} build --network=host -q {args} -t {tag} . >/dev/null", False)
+
+    def clear_buildkit(self, tag):
+        sh(f"{self.docker} rmi -f {tag} >/dev/null 2>&1; {self.docker} builder prune -af >/dev/null 2>&1; true",
+           check=False)
+
     def push_busybox(self):
         layout = self.work / "busybox"
         if not layout.exists():
@@ -119,7 +182,7 @@ class Bench:
         return ctx
 
     # --- measuring --------------------------------------------------------
-    def timed(self, cmd, as_user=True):
+    def timed(self, cmd, as_user=True, cwd=None):
         out = self.work / "time.out"
         wall = self.work / "wall.out"
         env = (f"env -i PATH=/usr/local/bin:/usr/bin:/bin HOME={self.home} USER={USER} "
@@ -130,28 +193,38 @@ class Bench:
         timed = f"s=$EPOCHREALTIME; {cmd}; rc=$?; e=$EPOCHREALTIME; echo $s $e > {wall}; exit $rc"
         wrapped = f"/usr/bin/time -f '%e %M' -o {out} bash -c {sh_quote(timed)}"
         full = f"runuser -u {USER} -- {env} sh -c {sh_quote(wrapped)}" if as_user else wrapped
-        r = sh(full, check=False, cwd=self.work)
+        # A BuildKit build's memory is its daemon's: dockerd's peak RSS is
+        # reset before the build (clear_refs 5) and read after it.
+        daemon = self.dockerd_pid() if (self.docker and self.docker in cmd) else None
+        if daemon:
+            Path(f"/proc/{daemon}/clear_refs").write_text("5")
+        r = sh(full, check=False, cwd=cwd or self.work)
         if r.returncode != 0:
             raise RuntimeError(f"{cmd}\n{r.stdout[-2000:]}")
-        rss = out.read_text().split()[-1]
+        rss = int(out.read_text().split()[-1])
+        if daemon:
+            hwm = next(l for l in Path(f"/proc/{daemon}/status").read_text().splitlines() if l.startswith("VmHWM:"))
+            rss = max(rss, int(hwm.split()[1]))
         start, end = (float(x) for x in wall.read_text().split())
-        return end - start, int(rss) // 1024
+        return end - start, rss // 1024
 
-    def compare(self, scenario, goal, tools, prep=None, note="", work=None, floors=None):
+    def compare(self, scenario, goal, tools, prep=None, note="", work=None, floors=None, cwd=None):
         """tools: list of (name, command, as_user). First is kiln. `work` maps a
         tool to how many units it processed when the tools do different amounts
         (then the ratio compares time per unit). `floors` maps a reference
         tool (one that does only part of the job) to the peer it is divided
-        by: its ratio is the best any tool built on that part could reach."""
+        by: its ratio is the best any tool built on that part could reach.
+        With two or more peers, kiln is also judged against the faster peer
+        of each round (self.three_way). Returns the results by tool."""
         print(f"== {scenario}", flush=True)
         results = {name: [] for name, _, _ in tools}
         try:
-            for i in range(self.runs + 1):
+            for i in range(self.runs + self.warmup):
                 for name, cmd, as_user in tools:
                     if prep:
                         prep(name)
-                    t = self.timed(cmd, as_user)
-                    if i > 0:  # the first round is the warm-up
+                    t = self.timed(cmd, as_user, cwd=cwd)
+                    if i >= self.warmup:  # the first round is the warm-up
                         results[name].append(t)
         except Exception as e:  # a scenario that cannot run is reported, not hidden
             self.failures.append(f"{scenario}: {e}")
@@ -172,9 +245,25 @@ class Bench:
                               ratio, goal if ratio else "", note))
             print(f"   {name:28s} median {statistics.median(times):7.3f}s  [{min(times):.3f}-{max(times):.3f}]"
                   f"  rss {rss} MB  {('ratio ' + ratio) if ratio else ''}", flush=True)
+        peers = [name for name, _, _ in tools[1:] if name not in floors]
+        if any(p.startswith("BuildKit") for p in peers):
+            kiln = results[tools[0][0]]
+            vs_faster = statistics.median(k[0] / max(min(results[p][j][0] for p in peers), 1e-9)
+                                          for j, k in enumerate(kiln))
+            med = {name: statistics.median(t for t, _ in results[name]) for name, _, _ in tools}
+            rss = {name: max(r for _, r in results[name]) for name, _, _ in tools}
+            smaller = min(rss[p] for p in peers)
+            self.three_way.append((scenario, [med[n] for n, _, _ in tools], vs_faster, goal,
+                                   [rss[n] for n, _, _ in tools], rss[tools[0][0]] / max(smaller, 1)))
+            print(f"   kiln / faster peer: {vs_faster:.3f} (goal {goal}); RSS kiln / smaller peer: "
+                  f"{rss[tools[0][0]] / max(smaller, 1):.2f}", flush=True)
+        return results
 
     # --- scenarios --------------------------------------------------------
-    def clear_stores(self, _name=None):
+    def clear_stores(self, name=None):
+        if name and name.startswith("BuildKit"):
+            self.clear_buildkit("bench:latest")
+            return
         sh(f"runuser -u {USER} -- sh -c 'rm -rf $HOME/kiln-root; buildah rm -a >/dev/null 2>&1; "
            f"buildah rmi -a -f >/dev/null 2>&1; true'", check=False)
 
@@ -184,23 +273,45 @@ class Bench:
         files = 2000 if self.quick else 20000
         k, reg = self.kiln, self.start_registry()
         self.push_busybox()
+        builds = {"cold", "intermediate", "noop", "onefile", "runs", "apt", "bigbase"}
+        if only is None or only & builds:
+            self.start_dockerd()
+            self.docker_load(f"{reg}/busybox:latest")
         multi = ("FROM REG/busybox AS build\nWORKDIR /src\nCOPY . .\n"
                  "RUN find . -type f | wc -l > /count\n"
                  "FROM REG/busybox\nCOPY --from=build /count /out/count\nCOPY src /app/src\nUSER 1000\n")
         ctx = self.make_context("ctx", files, multi)
         kb = f"{k} build --lint=off --progress=plain -t bench:latest {ctx}"
         bb = f"buildah build --layers --tls-verify=false -q -t bench:latest {ctx}"
+        peers = lambda kbx, bbx, bkx: [("kiln build", kbx, True), ("buildah build --layers", bbx, True)] + (
+            [bkx] if self.docker else [])
+        bk = self.buildkit("", "bench:latest")
         if want("cold"):
-            self.compare(f"1. cold multi-stage build, {files} files", "<= 0.5",
-                         [("kiln build", kb, True), ("buildah build --layers", bb, True)],
-                         prep=self.clear_stores)
+            self.compare(f"1. cold multi-stage build, {files} files", "<= 0.5", peers(kb, bb, bk),
+                         prep=self.clear_stores, cwd=ctx)
+        if want("intermediate"):
+            # The issue's shape: the large COPY lands only in a stage that is
+            # not exported; the exported stage takes one small file from it.
+            inter = ("FROM REG/busybox AS build\nCOPY src /src\nRUN find /src -type f | wc -l > /count\n"
+                     "FROM REG/busybox\nCOPY --from=build /count /out/count\nUSER 1000\n")
+            ictx = self.work / "ictx"
+            ictx.mkdir(exist_ok=True)
+            sh(f"rm -rf {ictx}/src && cp -al {ctx}/src {ictx}/src")  # hard links: the same files, no copy
+            (ictx / "Dockerfile").write_text(inter.replace("REG", self.registry))
+            sh(f"chmod -R a+rX {ictx}")
+            self.compare(f"1b. cold multi-stage build, {files} files only in an intermediate stage", "<= 0.5",
+                         peers(f"{k} build --lint=off --progress=plain -t bench:latest {ictx}",
+                               f"buildah build --layers --tls-verify=false -q -t bench:latest {ictx}", bk),
+                         prep=self.clear_stores, cwd=ictx)
         if want("noop") or want("onefile"):
             self.clear_stores()
             self.timed(kb)
             self.timed(bb)
+            if self.docker:
+                self.clear_buildkit("bench:latest")
+                self.timed(bk[1], False, cwd=ctx)
         if want("noop"):
-            self.compare("2. no-op rebuild", "<= 0.1",
-                         [("kiln build", kb, True), ("buildah build --layers", bb, True)])
+            self.compare("2. no-op rebuild", "<= 0.1", peers(kb, bb, bk), cwd=ctx)
         if want("onefile"):
             victim = ctx / "src/d007/f00007.dat"
             counter = [0]
@@ -208,16 +319,18 @@ class Bench:
             def touch_one(_name):
                 counter[0] += 1
                 victim.write_bytes(victim.read_bytes()[:4000] + str(counter[0]).encode())
-            self.compare("3. rebuild after one-file change", "<= 0.3",
-                         [("kiln build", kb, True), ("buildah build --layers", bb, True)], prep=touch_one)
+            self.compare("3. rebuild after one-file change", "<= 0.25", peers(kb, bb, bk), prep=touch_one, cwd=ctx)
         if want("runs"):
             rctx = self.work / "runs"
             rctx.mkdir(exist_ok=True)
             (rctx / "Dockerfile").write_text(f"FROM {reg}/busybox\n" + "RUN true\n" * 10 + "USER 1000\n")
             sh(f"chmod -R a+rX {rctx}")
-            self.compare("4. 10 x RUN true (no cache)", "<= 0.33",
-                         [("kiln build", f"{k} build --lint=off --no-cache --progress=plain -t runs {rctx}", True),
-                          ("buildah build", f"buildah build --layers --no-cache --tls-verify=false -q -t runs {rctx}", True)])
+            self.compare("4. 10 x RUN true (no cache)", "<= 0.15",
+                         peers(f"{k} build --lint=off --no-cache --progress=plain -t runs {rctx}",
+                               f"buildah build --layers --no-cache --tls-verify=false -q -t runs {rctx}",
+                               self.buildkit("--no-cache", "runs")), cwd=rctx)
+        if want("bigbase"):
+            self.big_base_scenario()
         if want("push"):
             self.clear_stores()
             self.timed(kb)
@@ -238,12 +351,19 @@ class Bench:
             self.compare_dynamic("5b. re-push, all blobs present", "< 0.1", kp, sp, None)
         if want("layer"):
             tree = ctx / "src"
+            out = self.work / "peer-layer.out"  # on the filesystem of kiln's store
             self.compare(f"6a. layer from {files} files, gzip", ">= 0.9 throughput (ratio <= 1.11)",
                          [("kiln layer (gzip)", f"{k} layer create --compression gzip {tree}", True),
-                          ("tar | gzip -6", f"sh -c 'tar -C {tree} -cf - . | gzip -6 > /dev/null'", True)])
+                          ("tar | gzip -6", f"sh -c 'tar -C {tree} -cf - . | gzip -6 > /dev/null'", True),
+                          ("tar | gzip -6 > file, fsync", f"sh -c 'tar -C {tree} -cf - . | gzip -6 > {out} && sync {out}'",
+                           True)],
+                         note="kiln writes the blob into its store and fsyncs it; the peer to /dev/null does neither")
             self.compare(f"6b. layer from {files} files, zstd", ">= 0.9 throughput (ratio <= 1.11)",
                          [("kiln layer (zstd)", f"{k} layer create --compression zstd {tree}", True),
-                          ("tar | zstd -T0", f"sh -c 'tar -C {tree} -cf - . | zstd -q -T0 -3 > /dev/null'", True)])
+                          ("tar | zstd -T0", f"sh -c 'tar -C {tree} -cf - . | zstd -q -T0 -3 > /dev/null'", True),
+                          ("tar | zstd -T0 > file, fsync",
+                           f"sh -c 'tar -C {tree} -cf - . | zstd -q -T0 -3 > {out} && sync {out}'", True)],
+                         note="kiln writes the blob into its store and fsyncs it; the peer to /dev/null does neither")
         corpus = sorted(str(p) for p in (SRC / "tests/data/corpus/realworld").rglob("*.Dockerfile"))
         listing = self.work / "corpus.txt"
         listing.write_text("\n".join(corpus) + "\n")
@@ -275,7 +395,7 @@ class Bench:
             self.compare(f"8. parse {len(corpus)} real-world Dockerfiles", f"> 20,000 files/s",
                          [("kiln parse", f"sh -c 'xargs {k} parse --dump < {listing} > /dev/null 2>&1 || true'", True)],
                          note=f"{len(corpus)} files, one process; the corpus' one non-Dockerfile (a Nickel template) is rejected")
-        if want("apt") and not self.quick:
+        if want("apt"):
             self.apt_scenario()
         if want("pushmem"):
             self.push_memory_scenario()
@@ -331,12 +451,12 @@ class Bench:
         print(f"== {scenario}", flush=True)
         results = {"kiln push": [], "skopeo copy": []}
         try:
-            for i in range(self.runs + 1):
+            for i in range(self.runs + self.warmup):
                 for name, make in (("kiln push", kiln_cmd), ("skopeo copy", peer_cmd)):
                     if prep:
                         prep(name)
                     t = self.timed(make())
-                    if i > 0:
+                    if i >= self.warmup:
                         results[name].append(t)
         except Exception as e:
             self.failures.append(f"{scenario}: {e}")
@@ -366,18 +486,63 @@ class Bench:
            f"--config.env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin && "
            f"skopeo copy -q --dest-tls-verify=false oci:{layout}:latest docker://{self.registry}/debian:bookworm")
         shutil.rmtree(bundle, ignore_errors=True)
+        self.docker_load(f"{self.registry}/debian:bookworm")
         actx = self.work / "apt"
         actx.mkdir(exist_ok=True)
         (actx / "Dockerfile").write_text(
             f"FROM {self.registry}/debian:bookworm\nRUN apt-get update && apt-get install -y "
             "--no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*\nUSER 1000\n")
         sh(f"chmod -R a+rX {actx}")
-        saved, self.runs = self.runs, 2
-        self.compare("9. apt-get install build (Debian base)", "<= 1",
+        bk = [self.buildkit("", "apt")] if self.docker else []
+
+        def clear(name):
+            if name.startswith("BuildKit"):
+                self.clear_buildkit("apt")
+            else:
+                self.clear_stores(name)
+        self.compare("9. apt-get install build (Debian base)", "<= 0.8",
                      [("kiln build", f"{self.kiln} build --lint=off -q -t apt {actx}", True),
-                      ("buildah build", f"buildah build --layers --tls-verify=false -q -t apt {actx}", True)],
-                     prep=self.clear_stores)
-        self.runs = saved
+                      ("buildah build", f"buildah build --layers --tls-verify=false -q -t apt {actx}", True)] + bk,
+                     prep=clear, cwd=actx, note="kiln and Buildah pull the base from the local registry; "
+                     "dockerd has it loaded")
+
+    def big_base_scenario(self):
+        """A RUN touching one file, on a base of 20k files and of 200k: what a
+        step costs must not grow with the base (kiln: within 10%). The bases
+        are pulled before and kept; each build runs without the step cache."""
+        small, big = (5000, 50000) if self.quick else (20000, 200000)
+        reg, k = self.registry, self.kiln
+        times = {}
+        for n in (small, big):
+            name = f"base{n // 1000}k"
+            bctx = self.work / f"{name}-ctx"
+            if not bctx.exists():
+                for i in range(n):  # small files, 1000 a directory
+                    d = bctx / "data" / f"d{i // 1000:03d}"
+                    if i % 1000 == 0:
+                        d.mkdir(parents=True, exist_ok=True)
+                    (d / f"f{i:06d}").write_bytes(b"kiln bench base file %d\n" % i)
+                (bctx / "Dockerfile").write_text(f"FROM {reg}/busybox\nCOPY data /data\n")
+                sh(f"chmod -R a+rX {bctx}")
+            self.timed(f"{k} build --lint=off -q -t {name} {bctx} && {k} push {name} {reg}/{name}:latest")
+            self.docker_load(f"{reg}/{name}:latest")
+            rctx = self.work / f"{name}-run"
+            rctx.mkdir(exist_ok=True)
+            (rctx / "Dockerfile").write_text(f"FROM {reg}/{name}\nRUN echo changed > /data/d000/f000000\nUSER 1000\n")
+            sh(f"chmod -R a+rX {rctx}")
+            tools = [("kiln build", f"{k} build --lint=off --no-cache -q -t {name}-run {rctx}", True),
+                     ("buildah build", f"buildah build --layers --no-cache --tls-verify=false -q -t {name}-run {rctx}", True)]
+            if self.docker:
+                tools.append(self.buildkit("--no-cache", f"{name}-run"))
+            times[n] = self.compare(f"10. RUN touching one file on a {n // 1000}k-file base (no cache)",
+                                    "<= 0.5", tools, cwd=rctx)
+        if times.get(small) and times.get(big):
+            for tool in times[small]:
+                a = statistics.median(t for t, _ in times[small][tool])
+                b = statistics.median(t for t, _ in times[big][tool])
+                self.rows.append((f"10. {big // 1000}k-file base against {small // 1000}k", tool, b, b, b, 0,
+                                  f"{b / max(a, 1e-9):.3f}", "kiln <= 1.10", "ratio: time on the big base / small base"))
+                print(f"   {tool}: {big // 1000}k base / {small // 1000}k base = {b / max(a, 1e-9):.3f}", flush=True)
 
     # --- report -----------------------------------------------------------
     def report(self):
@@ -394,8 +559,26 @@ class Bench:
             f"- kiln: {ver(f'{self.kiln} --version')}",
             f"- buildah: {ver('buildah --version')}; skopeo: {ver('skopeo --version')}; "
             f"docker-registry: {ver('docker-registry --version')}",
-            f"- runs per tool: {self.runs} after one warm-up, alternating kiln and peer; "
+            f"- BuildKit: {ver(self.docker + ' version -f {{.Server.Version}}') if self.docker else 'not run'} "
+            "(Debian's dockerd, private socket, overlay2; `DOCKER_BUILDKIT=1 docker build --network=host`; cold runs "
+            "after `docker builder prune -af` and `docker rmi`)",
+            f"- runs per tool: {self.runs} after {self.warmup} warm-up, alternating kiln and peers; "
             "times are wall seconds, RSS is the peak of the largest process", "",
+        ]
+        if self.three_way:
+            lines += [
+                "## Build scenarios: kiln, Buildah, BuildKit", "",
+                "Median wall seconds; \"kiln / faster\" is the median over rounds of kiln's time over the faster "
+                "peer's in that round. RSS: peak MB (BuildKit: its daemon's).", "",
+                "| scenario | kiln s | Buildah s | BuildKit s | kiln / faster peer | goal | RSS kiln / Buildah / BuildKit MB "
+                "| RSS kiln / smaller peer |",
+                "|---|---|---|---|---|---|---|---|"]
+            for sc, meds, vs, goal, rss, rss_ratio in self.three_way:
+                m = [f"{x:.3f}" for x in meds] + [""] * (3 - len(meds))
+                lines.append(f"| {sc} | {m[0]} | {m[1]} | {m[2]} | {vs:.3f} | {goal} | "
+                             f"{' / '.join(str(r) for r in rss)} | {rss_ratio:.2f} |")
+            lines += ["", "## Every tool, every scenario", ""]
+        lines += [
             "| scenario | tool | median s | min–max s | peak RSS MB | kiln/peer (median of pairs) | goal | note |",
             "|---|---|---|---|---|---|---|---|",
         ]
@@ -405,7 +588,11 @@ class Bench:
         if self.failures:
             lines += ["", "## Scenarios that could not run", ""] + [f"- {f.splitlines()[0]}" for f in self.failures]
         text = "\n".join(lines) + "\n"
-        (SRC / "bench/RESULTS.md").write_text(text)
+        # Earlier sessions' notes follow the marker and are kept.
+        results, marker = SRC / "bench/RESULTS.md", "<!-- history: kept by bench/run -->"
+        old = results.read_text() if results.exists() else ""
+        history = old[old.index(marker):] if marker in old else marker + "\n"
+        results.write_text(text + "\n" + history)
         print(text)
 
 
@@ -418,7 +605,8 @@ def main():
     ap.add_argument("--kiln", required=True)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--runs", type=int)
-    ap.add_argument("--only", help="comma-separated: cold,noop,onefile,runs,push,layer,lint,parse,apt,pushmem")
+    ap.add_argument("--only", help="comma-separated: cold,intermediate,noop,onefile,runs,bigbase,push,layer,lint,"
+                                   "parse,apt,pushmem")
     args = ap.parse_args()
     b = Bench(args)
     try:
@@ -426,6 +614,7 @@ def main():
         b.run_all()
         b.report()
     finally:
+        b.stop_dockerd()
         if b.reg_proc:
             b.reg_proc.terminate()
         shutil.rmtree(b.work, ignore_errors=True)

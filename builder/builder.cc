@@ -56,6 +56,21 @@ std::string DockerfileDisplayName(const std::string& path) {
   return fs::path(path).filename().string();
 }
 
+// The targets' instances and those they are built FROM: their layers are
+// the images'. The others are read only through COPY --from and mount from=.
+bool ExportedInstance(const PlatformPlan& plan, int id) {
+  for (const PlatformTarget& t : plan.targets) {
+    for (int i = t.instance; i >= 0;) {
+      if (i == id) return true;
+      const StageInstance& inst = plan.instances.at(size_t(i));
+      if (!inst.node.base_stage) break;
+      auto it = inst.deps.find(*inst.node.base_stage);
+      i = it == inst.deps.end() ? -1 : it->second;
+    }
+  }
+  return false;
+}
+
 // --add-host, --ulimit, --shm-size as one cache key field ("" without them).
 std::string RunSandboxKey(const BuildOptions& opts) {
   std::string k;
@@ -212,6 +227,7 @@ StageRun RunStages(BuildSession& s, const BuildOptions& opts, const frontend::Do
     settings.run_sandbox = RunSandboxKey(opts);
     if (oci::MatchRank(host, inst.platform) != 0) settings.platform = inst.platform.str();
     settings.stop = &stop;
+    settings.exported = ExportedInstance(plan, id);
     // COPY --from and mounts name stages by index: this instance's ones.
     StageExecutor exec(*tools.runner, &s.cache, &s.context, progress, [&](int stage_index) -> const ImageState* {
       auto it = inst.deps.find(stage_index);

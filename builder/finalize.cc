@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 #include <exception>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -11,12 +12,14 @@
 #include "builder/finalize_memo.h"
 #include "builder/fs_runner.h"
 #include "builder/image_flatten.h"
+#include "builder/layer_commit.h"
 #include "builder/step_cache.h"
 #include "builder/provenance_input.h"
 #include "oci/digest.h"
 #include "oci/docker_manifest.h"
 #include "oci/supply/provenance.h"
 #include "oci/reference.h"
+#include "oci/supply/secret_scan.h"
 #include "oci/supply/supply_chain.h"
 
 namespace kiln::builder {
@@ -41,9 +44,20 @@ std::string JoinLines(const std::vector<std::string>& v) {
   return out;
 }
 
-void StripStepUncached(oci::Store& store, const oci::StripOptions& so, const FinalizeInput& in,
+// A layer's tree without setuid/setgid entries stays so: remembered by
+// diff_id, it is not walked again when a later image is built on it.
+oci::Digest NoSetBitsKey(const oci::Digest& diff_id) {
+  return CacheKeyBuilder().Add("pass", "no-set-bits-v1").Add("layer", diff_id.str()).Finish();
+}
+
+void StripStepUncached(oci::Store& store, oci::StripOptions so, const FinalizeInput& in,
                        oci::Descriptor& manifest, std::ostream& log) {
+  const FinalizeMemo memo(store);
+  const oci::Manifest m = oci::ParseManifest(store.ReadBlob(manifest.digest));
+  for (const auto& diff_id : oci::ParseImageConfig(store.ReadBlob(m.config.digest)).diff_ids)
+    if (auto hit = memo.Get(NoSetBitsKey(diff_id)); hit && hit->value("none", false)) so.no_set_bits.insert(diff_id);
   const oci::StripResult r = oci::StripSetuid(store, manifest, so);
+  for (const auto& diff_id : r.walked_without_set_bits) memo.Put(NoSetBitsKey(diff_id), {{"none", true}});
   for (const auto& k : r.report.kept) log << "kiln: setuid/setgid kept (allowlisted): " << k << "\n";
   if (!r.layer) return;
   char buf[48];
@@ -100,16 +114,28 @@ void SecretStep(const oci::Store& store, const BuildOptions& opts, const oci::De
     so.allow_paths.push_back(a);
     if (a.find('/') == std::string::npos) so.allow_rules.insert(a);
   }
-  // A clean scan is remembered (a dirty one fails the build, so it is rerun).
-  const oci::Digest key = CacheKeyBuilder()
-                              .Add("pass", "secret-scan-v1")
-                              .Add("kiln", KILN_GIT_COMMIT)  // the passes' rules change with kiln
-                              .Add("manifest", manifest.digest.str())
-                              .Add("allow", JoinLines(opts.allow_secrets))
-                              .Finish();
+  // A clean scan is remembered, for the image and for each layer: a new
+  // image reads only its layers not seen clean before (a dirty scan fails
+  // the build, so it is rerun).
+  auto key_for = [&](const char* what, const std::string& digest) {
+    return CacheKeyBuilder()
+        .Add("pass", "secret-scan-v1")
+        .Add("kiln", KILN_GIT_COMMIT)  // the passes' rules change with kiln
+        .Add(what, digest)
+        .Add("allow", JoinLines(opts.allow_secrets))
+        .Finish();
+  };
+  const oci::Digest key = key_for("manifest", manifest.digest.str());
   const FinalizeMemo memo(store);
   if (auto hit = memo.Get(key); hit && hit->value("clean", false)) return;
-  const auto findings = oci::ScanImageForSecrets(store, manifest, so);
+  const oci::LoadedImage image = oci::LoadImage(store, manifest);
+  for (const auto& l : image.layers)
+    if (auto hit = memo.Get(key_for("layer", l.digest)); hit && hit->value("clean", false)) so.known_clean.insert(l.digest);
+  const auto findings = oci::ScanLayersForSecrets(image.config, image.layers, so);
+  std::set<std::string> dirty;
+  for (const auto& f : findings) dirty.insert(f.layer_digest);
+  for (const auto& l : image.layers)
+    if (!so.known_clean.count(l.digest) && !dirty.count(l.digest)) memo.Put(key_for("layer", l.digest), {{"clean", true}});
   if (findings.empty()) {
     memo.Put(key, {{"clean", true}});
     return;
@@ -150,7 +176,10 @@ void AttestStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput
 }  // namespace
 
 FinalizeResult FinalizeImage(oci::Store& store, const BuildOptions& opts, const FinalizeInput& in, std::ostream& log) {
-  oci::Descriptor manifest = in.manifest;
+  // Snapshot layers of stages built as intermediate ones (in this build or
+  // an earlier one) are compressed now that they are exported.
+  oci::Descriptor manifest = CompressSnapshotLayers(store, LayerOptionsFor(opts), in.manifest);
+  const oci::Descriptor built = manifest;
   // Both passes read every layer. The strip layer holds no content of its
   // own (files of the layers below with other modes, and whiteouts), so the
   // secret scan of the layers as built says all there is, and it runs beside
@@ -162,7 +191,7 @@ FinalizeResult FinalizeImage(oci::Store& store, const BuildOptions& opts, const 
     if (opts.secret_scan) {
       secret = std::jthread([&] {
         try {
-          SecretStep(store, opts, in.manifest, secret_log);
+          SecretStep(store, opts, built, secret_log);
         } catch (...) {
           secret_error = std::current_exception();
         }

@@ -13,6 +13,7 @@
 
 #include "builder/config_apply.h"
 #include "builder/copy.h"
+#include "builder/layer_commit.h"
 #include "builder/layer_lineage.h"
 #include "builder/run_mounts.h"
 #include "sandbox/file_io.h"
@@ -94,14 +95,16 @@ oci::LayerOptions LayerOptionsFor(const BuildOptions& opts) {
   return lo;
 }
 
-std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper, const oci::Digest& lineage) {
+std::optional<oci::Layer> FsStepRunner::Finish(const fs::path& upper, const oci::Digest& lineage, bool snapshot) {
   if (fs::is_empty(upper)) return std::nullopt;  // nothing changed: no layer (BuildKit drops empty diffs)
   oci::LayerOptions opts = layer_opts_;
+  if (snapshot) opts.compression = oci::Compression::kNone;
   const LayerLineage lineages(store_);
   if (!lineage.empty())
     if (auto last = lineages.Last(lineage)) opts.reuse_gzip_members_of = last->blob;
   oci::Layer layer = oci::WriteLayer(store_, upper, opts);
   store_.AdoptLayerDir(upper, layer.diff_id);
+  if (snapshot) MarkSnapshotLayer(store_, layer.diff_id);
   store_.RecordDiffId(layer.blob.digest, layer.diff_id);  // computed here: LayerCache need not hash it again
   if (!lineage.empty()) lineages.Record(lineage, layer.blob.digest, layer.diff_id);
   return layer;
@@ -162,7 +165,7 @@ std::optional<oci::Layer> FsStepRunner::Run(const ImageState& parent, const RunR
     if (!result.ok()) throw StepFailed(result.describe(), result.tail);
     mount.Finish();
   }
-  return Finish(dirs.upper, req.lineage);
+  return Finish(dirs.upper, req.lineage, req.snapshot);
 }
 
 std::optional<oci::Layer> FsStepRunner::Workdir(const ImageState& parent, const WorkdirRequest& req) {
@@ -312,7 +315,7 @@ std::optional<oci::Layer> FsStepRunner::Copy(const ImageState& parent, const Cop
     if (from_context && attrs.earlier && !earlier.from_top.empty() && !earlier.to_top_rel.empty())
       donor = CopyDonor{{}, earlier.from_top, earlier.to_top_rel};
   }
-  auto layer = Finish(dirs.upper, req.lineage);
+  auto layer = Finish(dirs.upper, req.lineage, req.snapshot);
   if (layer && donor) {
     donor->diff_id = layer->diff_id;
     std::lock_guard lock(donors_mu_);

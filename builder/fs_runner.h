@@ -37,7 +37,10 @@ class FsStepRunner : public StepRunner {
   void SetEmulation(std::optional<sandbox::Emulation> e) { emulation_ = std::move(e); }
 
  private:
-  std::optional<oci::Layer> Finish(const std::filesystem::path& upper, const oci::Digest& lineage = {});
+  // `snapshot`: a layer nothing exports, written uncompressed (no gzip for
+  // what only COPY --from reads; FinalizeImage compresses it if exported).
+  std::optional<oci::Layer> Finish(const std::filesystem::path& upper, const oci::Digest& lineage = {},
+                                   bool snapshot = false);
   struct MountResources;
   std::optional<sandbox::Mount> PrepareMount(const frontend::MountSpec& m, const ImageState* from,
                                              const std::string& cwd, sandbox::RunSpec& spec, MountResources& held);

@@ -241,6 +241,7 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
   std::optional<oci::Digest> link_key;
   if (copy_cmd && copy_cmd->link) link_key = CacheKeyBuilder().Add("linked-layer", fields_key.str()).Finish();
   run_req.lineage = copy_req.lineage = LineageKey(inst.original, state);
+  run_req.snapshot = copy_req.snapshot = !settings.exported;
   const int id = progress_.Begin(label);
   std::optional<oci::Layer> layer;
   bool linked_hit = false;

@@ -37,6 +37,10 @@ struct StageSettings {
   // Set when another stage of the build failed: the stage stops before its
   // next step (StageStopped) instead of running on for nothing.
   const std::atomic<bool>* stop = nullptr;
+  // False for a stage nothing exports (only COPY --from or mount from= read
+  // it): its layers are uncompressed snapshots, and FinalizeImage compresses
+  // any that end up in the image after all.
+  bool exported = true;
 };
 
 // Thrown by StageExecutor::Build when StageSettings::stop was set.

@@ -31,6 +31,7 @@ struct RunRequest {
   std::vector<const ImageState*> mount_from;
   std::function<void(std::string_view line)> on_output;
   oci::Digest lineage;               // layer_lineage.h: what this step made last time
+  bool snapshot = false;             // StageSettings::exported false: an uncompressed layer
 };
 
 struct CopyRequest {
@@ -39,6 +40,7 @@ struct CopyRequest {
   const ImageState* from = nullptr;  // --from stage/image; nullptr = build context
   frontend::Location where;
   oci::Digest lineage;               // layer_lineage.h: what this step made last time
+  bool snapshot = false;             // StageSettings::exported false: an uncompressed layer
 };
 
 // WORKDIR creates its directory at once, as BuildKit's

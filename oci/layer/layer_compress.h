@@ -80,7 +80,8 @@ class ChunkQueue {
 std::vector<GzipMember> CompressGzipMembers(ChunkQueue& queue, Store::BlobWriter& blob, unsigned threads,
                                             const Store& store, const std::optional<Digest>& reuse_members_of);
 
-// The queue's chunks through one zstd stream (zstd is fast enough on one core).
-void CompressZstd(ChunkQueue& queue, Store::BlobWriter& blob);
+// The queue's chunks through one zstd stream, compressed by zstd's own
+// `threads` workers (the output is the same for any count >= 1).
+void CompressZstd(ChunkQueue& queue, Store::BlobWriter& blob, unsigned threads);
 
 }  // namespace kiln::oci

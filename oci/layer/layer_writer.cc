@@ -292,7 +292,7 @@ Layer WriteLayer(const Store& store, const fs::path& dir, const LayerOptions& op
     media_type = media::kOciLayerZstd;
     compressor = std::thread([&] {
       try {
-        CompressZstd(queue, blob);
+        CompressZstd(queue, blob, threads);
       } catch (...) {
         z_error = std::current_exception();
         queue.Abort();

@@ -118,6 +118,7 @@ std::vector<SecretFinding> ScanLayersForSecrets(const ImageConfig& config, const
   };
   std::vector<Item> items;
   for (size_t i = 0; i < layers.size(); ++i) {
+    if (opts.known_clean.count(layers[i].digest)) continue;
     if (layers[i].unpacked.empty()) {
       items.push_back({i, 0});
       continue;

@@ -32,6 +32,10 @@ struct SecretScanOptions {
   // contain NUL bytes are binaries and only checked by name.
   int64_t max_bytes = 4 << 20;
   bool scan_config = true;
+  // Layers (blob digests) known to hold no finding under these options, as
+  // remembered from an earlier scan: not read again, so a build's scan costs
+  // what it added, not the size of its base image.
+  std::set<std::string> known_clean;
 };
 
 // `config` gives history (to name created_by per layer) and Env; layers are

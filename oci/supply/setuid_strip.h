@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "oci/digest.h"
 #include "oci/layer/image_fs.h"
 
 namespace kiln::oci {
@@ -22,6 +24,9 @@ struct StripOptions {
   std::vector<std::string> keep_setuid;   // absolute paths left untouched (--keep-setuid)
   std::vector<std::string> strip_shells;  // basenames removed from bin dirs (--strip-shells)
   std::optional<int64_t> mtime;           // mtime for re-added entries (default 0)
+  // Layers (diff_ids) known to hold no setuid/setgid entry, from an earlier
+  // walk: their trees are not walked again.
+  std::set<Digest> no_set_bits;
 };
 
 // The default --strip-shells list.

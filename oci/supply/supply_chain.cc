@@ -56,9 +56,11 @@ namespace {
 // it made or ran on there) and not one entry in them has a setuid or setgid
 // bit: then there is nothing to strip, known from a walk of the unpacked
 // trees, without decompressing every layer again (1 s for 650 MB).
-bool SurelyNoSetBits(const Store& store, const ImageConfig& config) {
+bool SurelyNoSetBits(const Store& store, const ImageConfig& config, const std::set<Digest>& known,
+                     std::vector<Digest>& walked) {
   namespace fs = std::filesystem;
   for (const Digest& diff_id : config.diff_ids) {
+    if (known.count(diff_id)) continue;
     if (!store.HasLayerDir(diff_id)) return false;
     std::error_code ec;
     fs::recursive_directory_iterator it(store.LayerDir(diff_id), fs::directory_options::none, ec), end;
@@ -72,6 +74,7 @@ bool SurelyNoSetBits(const Store& store, const ImageConfig& config) {
         return false;
     }
     if (ec) return false;
+    walked.push_back(diff_id);
   }
   return true;
 }
@@ -80,10 +83,11 @@ bool SurelyNoSetBits(const Store& store, const ImageConfig& config) {
 
 StripResult StripSetuid(const Store& store, const Descriptor& manifest, const StripOptions& opts) {
   LoadedImage img = LoadImage(store, manifest);
-  if (opts.strip_shells.empty() && SurelyNoSetBits(store, img.config)) return {};
+  StripResult r;
+  if (opts.strip_shells.empty() && SurelyNoSetBits(store, img.config, opts.no_set_bits, r.walked_without_set_bits))
+    return r;
   Store::TempDir tmp = store.MakeTempDir("strip-setuid");
   auto tar = tmp.path() / "layer.tar";
-  StripResult r;
   r.report = StripSetuidLayers(img.layers, opts, tar);
   if (r.report.empty()) return r;
   Descriptor blob = store.ImportBlob(tar, media::kOciLayerTar);

@@ -42,6 +42,9 @@ std::vector<SecretFinding> ScanImageForSecrets(const Store& store, const Descrip
 struct StripResult {
   StripReport report;
   std::optional<Layer> layer;
+  // Layers whose trees were walked and hold no setuid/setgid entry (for the
+  // caller to remember as StripOptions::no_set_bits).
+  std::vector<Digest> walked_without_set_bits;
 };
 StripResult StripSetuid(const Store& store, const Descriptor& manifest, const StripOptions& opts);
 // Appends `layer` to the image (config diff_ids + history "kiln: strip

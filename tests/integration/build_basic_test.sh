@@ -345,6 +345,7 @@ kt_eq "reproducible: same manifest digest" "$d1" "$d2"
 # The random file sits in a stored gzip member (first deflate block of type
 # 00 right after kiln's fixed 10-byte member header), and Python's tarfile
 # (multi-member gzip as Go reads it) gives it back whole from every layer.
+# (The build stage's own layer is an uncompressed snapshot: nothing exports it.)
 kt_check "reproducible: incompressible data in stored gzip members, read back whole" python3 -c '
 import glob, io, sys, tarfile
 want = open(sys.argv[2], "rb").read()
@@ -363,6 +364,6 @@ for blob in glob.glob(sys.argv[1] + "/blobs/sha256/*"):
             if m.name.endswith("random.bin"):
                 assert t.extractfile(m).read() == want, blob
                 copies += 1
-sys.exit(0 if stored >= 2 and copies >= 2 else 1)' "${KT_ROOT_OF[kiln-ranged]}" "$REPRO/random.bin"
+sys.exit(0 if stored >= 1 and copies >= 1 else 1)' "${KT_ROOT_OF[kiln-ranged]}" "$REPRO/random.bin"
 
 kt_done

@@ -105,6 +105,29 @@ skopeo copy -q --all --dest-tls-verify=false "oci:$root:multi:1" "docker://$KT_R
   kt_fail "skopeo copy --all of the stored index"
 kt_eq "skopeo reads the pushed index" 2 \
   "$(skopeo inspect --raw --tls-verify=false "docker://$KT_REGISTRY/multi:1" | jq '.manifests | length')"
+# kiln's own outputs of an index: --push sends every manifest, then the
+# index; --sign-by signs the index and each platform's manifest; -o type=oci
+# with a .tar dest writes an archive holding all of it.
+KT_EXTRA_ENV="KILN_PASSWORD=pw" kt_as "$user" "$KT_KILN" keygen --output-key-prefix "$KT_WORK/cosign" \
+  >"$KT_WORK/keygen.log" 2>&1 || { cat "$KT_WORK/keygen.log"; kt_fail "kiln keygen"; }
+if KT_EXTRA_ENV="KILN_PASSWORD=pw" build "$user" "$KT_WORK/push.log" --platform linux/amd64,linux/arm64 \
+    -t "$KT_REGISTRY/multi:pushed" --push --sign-by "$KT_WORK/cosign.key" \
+    -o "type=oci,dest=$KT_WORK/multi-oci.tar" "$ctx"; then
+  pushed=$(skopeo inspect --raw --tls-verify=false "docker://$KT_REGISTRY/multi:pushed")
+  kt_eq "kiln --push: the registry holds the same index" "$index" "sha256:$(printf '%s' "$pushed" | sha256sum | cut -d' ' -f1)"
+  kt_eq "... and the arm64 manifest it lists" arm64 \
+    "$(skopeo inspect --config --tls-verify=false "docker://$KT_REGISTRY/multi@$arm" | jq -r .architecture)"
+  for d in "$index" "$amd" "$arm"; do
+    kt_check "--sign-by pushed a signature for ${d:0:19}" \
+      skopeo inspect --raw --tls-verify=false "docker://$KT_REGISTRY/multi:sha256-${d#sha256:}.sig"
+  done
+  kt_check "kiln verify accepts the signed index" \
+    kt_as "$user" "$KT_KILN" verify --key "$KT_WORK/cosign.pub" "$KT_REGISTRY/multi:pushed"
+  kt_eq "-o type=oci,dest=X.tar: an archive whose index lists both platforms" 2 \
+    "$(skopeo inspect --raw "oci-archive:$KT_WORK/multi-oci.tar" | jq '.manifests | length')"
+else
+  cat "$KT_WORK/push.log"; kt_fail "two-platform build with --push --sign-by -o type=oci"
+fi
 # Rootful podman with private storage, as containers_test.sh runs it (the
 # rlimits: runc cannot raise them above this machine's).
 P=(podman --root "$KT_WORK/podman/root" --runroot "$KT_WORK/podman/run" --storage-driver overlay

@@ -174,6 +174,13 @@ TEST(SecretScan, EveryLayerIncludingDeletedFiles) {
   allow.allow_rules = {"sensitive-assignment"};
   EXPECT_TRUE(ScanLayersForSecrets(cfg, layers, allow).empty());
   EXPECT_NE(FormatFinding(findings.front()).find("sha256:"), std::string::npos);
+
+  // A layer remembered clean is not read again (the build's finalize memo):
+  // the scan costs what the build added, not the size of its base.
+  SecretScanOptions known;
+  known.known_clean = {"sha256:l1"};
+  known.scan_config = false;
+  for (const auto& f : ScanLayersForSecrets(cfg, layers, known)) EXPECT_NE(f.layer_digest, "sha256:l1") << f.path;
 }
 
 }  // namespace
