@@ -14,7 +14,7 @@ test_deps=(uidmap docker-registry busybox-static skopeo umoci buildah runc fuse-
   apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq debootstrap curl shellcheck openssh-client
   bzip2 xz-utils  # ADD of .tar.bz2 / .tar.xz in the tests; neither is in a minbase system
   podman docker.io python3-yaml libcap2-bin  # the container rows; dockerd's BuildKit for conformance
-  clang libclang-rt-14-dev  # libFuzzer targets (tests/fuzz)
+  clang libclang-rt-14-dev  # libFuzzer targets: tests/fuzz
   qemu-user-static binfmt-support)  # foreign-architecture RUN steps (multi-platform builds)
 
 want=("${build_deps[@]}")
