@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -45,23 +46,81 @@ uint64_t MappedCount(const char* map) {
   return n;
 }
 
-// Reads or writes `len` bytes at `addr` in `pid`'s memory (no fd to open:
-// this runs for every stat of the sandbox). Returns the bytes moved, -1.
-ssize_t PeekPoke(pid_t pid, uint64_t addr, void* buf, size_t len, bool write) {
-  iovec local{buf, len};
-  iovec remote{reinterpret_cast<void*>(addr), len};
-  return write ? ::process_vm_writev(pid, &local, 1, &remote, 1, 0) : ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+// What the supervisor knows of the sandbox: whether init's /proc is its
+// own pid namespace's (the full level) or the container's, bound in (the
+// relaxed level, a masked /proc), where a notification's pid, which is in
+// init's namespace, names another process or none; init's root, which is
+// the step's; and whether any process has called chroot(2) (watched), until
+// which every process' root is init's.
+struct Supervisor {
+  bool own_ns = true;
+  UniqueFd root;
+  bool chrooted = false;
+};
+
+bool ProcIsOwnNamespace() {
+  char self[32] = {};
+  const ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
+  return n > 0 && std::string(self, static_cast<size_t>(n)) == std::to_string(::getpid());
+}
+
+// The traced process' /proc/PID directory (O_PATH), or an errno value. In
+// the container's /proc the process is found by a pidfd, whose fdinfo
+// gives its pid as that /proc numbers it.
+int OpenProcDir(const Supervisor& sup, const seccomp_notif& req, UniqueFd& out) {
+  auto pid = static_cast<pid_t>(req.pid);
+  if (!sup.own_ns) {
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    if (!pidfd.valid()) return errno;
+    const std::string info = ReadSmallFile(("/proc/self/fdinfo/" + std::to_string(pidfd.get())).c_str());
+    const auto at = info.find("\nPid:\t");
+    if (at == std::string::npos) return ESRCH;
+    pid = static_cast<pid_t>(std::strtol(info.c_str() + at + 6, nullptr, 10));
+    if (pid <= 0) return ESRCH;  // not visible in this /proc
+  }
+  out = UniqueFd(::open(("/proc/" + std::to_string(pid)).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  return out.valid() ? 0 : errno;
+}
+
+// Reads or writes `len` bytes at `addr` in the caller's memory (no fd to
+// open: this runs for every stat of the sandbox). Where process_vm_readv
+// and process_vm_writev are refused (Docker's default seccomp profile
+// allows them only with CAP_SYS_PTRACE), through /proc/PID/mem, which needs
+// the same ptrace access but none of those syscalls. Returns the bytes
+// moved, or -1 and errno.
+std::atomic<bool> g_vm_refused{false};
+
+ssize_t PeekPoke(const Supervisor& sup, const seccomp_notif& req, uint64_t addr, void* buf, size_t len, bool write) {
+  if (!g_vm_refused.load(std::memory_order_relaxed)) {
+    const auto pid = static_cast<pid_t>(req.pid);
+    iovec local{buf, len};
+    iovec remote{reinterpret_cast<void*>(addr), len};
+    const ssize_t n = write ? ::process_vm_writev(pid, &local, 1, &remote, 1, 0)
+                            : ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n >= 0 || (errno != EPERM && errno != ENOSYS)) return n;
+    g_vm_refused.store(true, std::memory_order_relaxed);
+  }
+  UniqueFd proc;
+  if (int err = OpenProcDir(sup, req, proc)) {
+    errno = err;
+    return -1;
+  }
+  UniqueFd mem(::openat(proc.get(), "mem", (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC));
+  if (!mem.valid()) return -1;
+  return write ? ::pwrite(mem.get(), buf, len, static_cast<off_t>(addr))
+               : ::pread(mem.get(), buf, len, static_cast<off_t>(addr));
 }
 
 // A NUL-terminated string at `addr` in `pid`'s memory, read page by page
 // (a path may end just before an unmapped page). ENAMETOOLONG past PATH_MAX.
-int ReadPath(pid_t pid, uint64_t addr, std::string& out) {
+int ReadPath(const Supervisor& sup, const seccomp_notif& req, uint64_t addr, std::string& out) {
   out.clear();
   constexpr uint64_t kPage = 4096;
   char buf[kPage];
   while (out.size() < PATH_MAX) {
     const size_t want = kPage - (addr % kPage);
-    const ssize_t n = PeekPoke(pid, addr, buf, want, false);
+    const ssize_t n = PeekPoke(sup, req, addr, buf, want, false);
+    if (n < 0 && errno != EFAULT && errno != EIO) return errno;  // not the caller's bad address: say why
     if (n <= 0) return EFAULT;
     if (const void* nul = std::memchr(buf, '\0', static_cast<size_t>(n))) {
       out.append(buf, static_cast<const char*>(nul) - buf);
@@ -109,51 +168,15 @@ bool SetIdsMapped(const seccomp_notif& req, const OwnMaps& maps) {
 
 // setgroups: the unmapped gids of its list are remembered (without a range
 // the kernel refuses setgroups altogether).
-void NoteGroups(const seccomp_notif& req, const OwnMaps& maps) {
+void NoteGroups(const Supervisor& sup, const seccomp_notif& req, const OwnMaps& maps) {
   const auto n = static_cast<int>(req.data.args[0]);
   if (n <= 0 || n > 65536) return;
   std::vector<uint32_t> gids(static_cast<size_t>(n));
   const size_t bytes = gids.size() * sizeof(uint32_t);
-  if (PeekPoke(req.pid, req.data.args[1], gids.data(), bytes, false) != static_cast<ssize_t>(bytes)) return;
+  if (PeekPoke(sup, req, req.data.args[1], gids.data(), bytes, false) != static_cast<ssize_t>(bytes)) return;
   std::lock_guard lock(g_tried_mu);
   for (uint32_t g : gids)
     if (!Mapped(maps.gid, g)) g_tried.emplace(1, g);
-}
-
-// What the supervisor knows of the sandbox: whether init's /proc is its
-// own pid namespace's (the full level) or the container's, bound in (the
-// relaxed level, a masked /proc), where a notification's pid, which is in
-// init's namespace, names another process or none; init's root, which is
-// the step's; and whether any process has called chroot(2) (watched), until
-// which every process' root is init's.
-struct Supervisor {
-  bool own_ns = true;
-  UniqueFd root;
-  bool chrooted = false;
-};
-
-bool ProcIsOwnNamespace() {
-  char self[32] = {};
-  const ssize_t n = ::readlink("/proc/self", self, sizeof self - 1);
-  return n > 0 && std::string(self, static_cast<size_t>(n)) == std::to_string(::getpid());
-}
-
-// The traced process' /proc/PID directory (O_PATH), or an errno value. In
-// the container's /proc the process is found by a pidfd, whose fdinfo
-// gives its pid as that /proc numbers it.
-int OpenProcDir(const Supervisor& sup, const seccomp_notif& req, UniqueFd& out) {
-  auto pid = static_cast<pid_t>(req.pid);
-  if (!sup.own_ns) {
-    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-    if (!pidfd.valid()) return errno;
-    const std::string info = ReadSmallFile(("/proc/self/fdinfo/" + std::to_string(pidfd.get())).c_str());
-    const auto at = info.find("\nPid:\t");
-    if (at == std::string::npos) return ESRCH;
-    pid = static_cast<pid_t>(std::strtol(info.c_str() + at + 6, nullptr, 10));
-    if (pid <= 0) return ESRCH;  // not visible in this /proc
-  }
-  out = UniqueFd(::open(("/proc/" + std::to_string(pid)).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  return out.valid() ? 0 : errno;
 }
 
 std::string ReadLinkAt(int dir, const char* name) {
@@ -222,7 +245,7 @@ int Emulate(const Supervisor& sup, int notify_fd, const seccomp_notif& req) {
     gid = static_cast<uint32_t>(req.data.args[2]);
   } else if (nr == SCMP_SYS(fchownat)) {
     dirfd = static_cast<int>(req.data.args[0]);
-    if (int err = ReadPath(req.pid, req.data.args[1], path)) return err;
+    if (int err = ReadPath(sup, req, req.data.args[1], path)) return err;
     uid = static_cast<uint32_t>(req.data.args[2]);
     gid = static_cast<uint32_t>(req.data.args[3]);
     const auto flags = static_cast<int>(req.data.args[4]);
@@ -230,7 +253,7 @@ int Emulate(const Supervisor& sup, int notify_fd, const seccomp_notif& req) {
     follow = !(flags & AT_SYMLINK_NOFOLLOW);
     empty_ok = flags & AT_EMPTY_PATH;
   } else {  // chown, lchown
-    if (int err = ReadPath(req.pid, req.data.args[0], path)) return err;
+    if (int err = ReadPath(sup, req, req.data.args[0], path)) return err;
     uid = static_cast<uint32_t>(req.data.args[1]);
     gid = static_cast<uint32_t>(req.data.args[2]);
     follow = nr == SCMP_SYS(chown);
@@ -296,12 +319,12 @@ bool AnswerStat(const Supervisor& sup, int notify_fd, const seccomp_notif& req) 
     empty_ok = true;
     buf = req.data.args[1];
   } else if (nr == SCMP_SYS(stat) || nr == SCMP_SYS(lstat)) {
-    if (ReadPath(req.pid, req.data.args[0], path) != 0) return false;
+    if (ReadPath(sup, req, req.data.args[0], path) != 0) return false;
     if (nr == SCMP_SYS(lstat)) flags = AT_SYMLINK_NOFOLLOW;
     buf = req.data.args[1];
   } else {  // newfstatat(dirfd, path, buf, flags), statx(dirfd, path, flags, mask, buf)
     dirfd = static_cast<int>(req.data.args[0]);
-    if (ReadPath(req.pid, req.data.args[1], path) != 0) return false;
+    if (ReadPath(sup, req, req.data.args[1], path) != 0) return false;
     flags = static_cast<int>(nr == SCMP_SYS(statx) ? req.data.args[2] : req.data.args[3]);
     empty_ok = flags & AT_EMPTY_PATH;
     buf = nr == SCMP_SYS(statx) ? req.data.args[4] : req.data.args[2];
@@ -337,7 +360,7 @@ bool AnswerStat(const Supervisor& sup, int notify_fd, const seccomp_notif& req) 
     out.assign(reinterpret_cast<const char*>(&st), sizeof st);
   }
   if (seccomp_notify_id_valid(notify_fd, req.id) != 0) return false;
-  return PeekPoke(req.pid, buf, out.data(), out.size(), true) == static_cast<ssize_t>(out.size());
+  return PeekPoke(sup, req, buf, out.data(), out.size(), true) == static_cast<ssize_t>(out.size());
 }
 
 }  // namespace
@@ -392,7 +415,7 @@ void ServeChownNotifications(int notify_fd) {
       sup.chrooted = true;  // before the call goes on: from now on each caller's root is looked up
       resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     } else if (req->data.nr == SCMP_SYS(setgroups)) {
-      NoteGroups(*req, maps);
+      NoteGroups(sup, *req, maps);
       resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     } else if (SetIdsMapped(*req, maps) || req->data.nr == SCMP_SYS(setfsuid) || req->data.nr == SCMP_SYS(setfsgid)) {
       // Only watched: the kernel does the call (and checks it) itself.

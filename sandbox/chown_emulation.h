@@ -9,6 +9,10 @@
 // with its recorded owner (tools that copy an owner by reading it, such as
 // shadow's useradd rewriting /etc/gshadow, keep it); the kernel answers for
 // every other file.
+// The supervisor reads the caller's paths with process_vm_readv, or through
+// /proc/PID/mem where a seccomp profile refuses it (Docker's default does,
+// without CAP_SYS_PTRACE), and finds a process of the container's /proc
+// with pidfd_open (Docker's default allows it).
 // Symlinks, fifos and device nodes cannot carry the record: chown of one to
 // an unmapped id fails with EINVAL, as it did before. Switching to another
 // user (su, apt's _apt, setpriv) cannot be emulated: it fails, and the step's

@@ -99,7 +99,8 @@ bool IsOverlayMark(const std::string& name) {
          name.starts_with("user.fuseoverlayfs.");
 }
 
-// The xattrs of `p` but overlayfs' marks, sorted: what a copy keeps.
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> KeptXattrs(const fs::path& p) {
   std::vector<std::pair<std::string, std::string>> out;
   ssize_t n = ::llistxattr(p.c_str(), nullptr, 0);
@@ -125,6 +126,8 @@ std::vector<std::pair<std::string, std::string>> KeptXattrs(const fs::path& p) {
   std::sort(out.begin(), out.end());
   return out;
 }
+
+namespace {
 
 void CopyXattrs(const fs::path& from, const fs::path& to) {
   for (const auto& [name, value] : KeptXattrs(from))

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -51,6 +52,9 @@ void PruneUnchangedDirs(const std::vector<std::filesystem::path>& lowers, const 
 // owner record of a single-id build (sandbox/owner_record.h), and the rest;
 // overlayfs' and fuse-overlayfs' own marks stay behind.
 void CopyAttrs(const std::filesystem::path& from, const std::filesystem::path& to, const struct stat& st);
+// The xattrs of `p` (not followed) but overlayfs' and fuse-overlayfs' own
+// marks, sorted by name: what CopyAttrs copies.
+std::vector<std::pair<std::string, std::string>> KeptXattrs(const std::filesystem::path& p);
 // Copies a regular file's bytes into the new file `to` (copy_file_range, so
 // a reflink where the filesystem makes one).
 void CopyContent(const std::filesystem::path& from, const std::filesystem::path& to);

@@ -60,6 +60,7 @@ TreeIndex::Entry Stat(const fs::path& p) {
     e.link = fs::read_symlink(p, ec).string();
     if (ec) Fail("readlink", p);
   }
+  e.xattrs = KeptXattrs(p);  // mostly one llistxattr that finds none
   return e;
 }
 
@@ -153,6 +154,7 @@ class Differ {
     const bool both_dirs = was && S_ISDIR(st.st_mode) && S_ISDIR(was->st.st_mode);
     const bool made_again =
         both_dirs && (st.st_ino != was->st.st_ino || (e.btime >= 0 && was->btime >= 0 && e.btime != was->btime));
+    const bool same_xattrs = was && e.xattrs == was->xattrs;
     if (both_dirs && !made_again) {
       now.entries.emplace(rel, std::move(e));
       const auto names = ListDirNames(m);
@@ -160,14 +162,14 @@ class Differ {
       for (const auto& n : names) changed |= Entry(Join(rel, n), now);
       changed |= Whiteouts(rel, names);
       now.children.emplace(rel, names);
-      if (changed || !SameMeta(st, was->st)) {
+      if (changed || !SameMeta(st, was->st) || !same_xattrs) {
         MakeUpperDir(u);
         CopyAttrs(m, u, st);
         return true;
       }
       return false;
     }
-    if (was && !S_ISDIR(st.st_mode) && SameMeta(st, was->st) && e.link == was->link) {
+    if (was && !S_ISDIR(st.st_mode) && SameMeta(st, was->st) && e.link == was->link && same_xattrs) {
       now.entries.emplace(rel, std::move(e));
       return false;
     }

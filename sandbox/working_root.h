@@ -22,12 +22,17 @@
 
 namespace kiln::sandbox {
 
-// Every entry below a root: relative path ("a/b") -> its lstat and, for a
-// symlink, its target. "" is the root itself.
+// Every entry below a root: relative path ("a/b") -> its lstat, its xattrs
+// and, for a symlink, its target. "" is the root itself. The xattrs are
+// kept because a step may change nothing else (setcap, setfattr, an
+// emulated chown's owner record) and the stat fields would not show it;
+// ctime would, but kiln's own step files (sandbox/chroot_step_files.h)
+// move it too.
 struct TreeIndex {
   struct Entry {
     struct stat st {};
     std::string link;
+    std::vector<std::pair<std::string, std::string>> xattrs;  // sorted, as KeptXattrs gives them
     int64_t btime = -1;  // a directory's birth time (ns), -1 where unknown
   };
   std::unordered_map<std::string, Entry> entries;
@@ -39,7 +44,7 @@ TreeIndex ScanTree(const std::filesystem::path& root);
 
 // Copies what differs in `root` from `before` into the empty or absent
 // `upper`: new and changed entries (type, mode, owner, size, mtime, link
-// target; a directory made again is copied whole and marked opaque), the
+// target, xattrs; a directory made again is copied whole and marked opaque), the
 // directories above them, and a whiteout for each entry that is gone. Files
 // that are hard links of each other stay so. `root` is left as it is.
 // Returns the index of `root` now.

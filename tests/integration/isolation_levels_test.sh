@@ -17,6 +17,9 @@ if ! gcc -O1 -o "$SIM" "$KT_SRC/tests/integration/container_sim.c" -lseccomp -lc
   exit 1
 fi
 chmod 0755 "$SIM"
+if ! gcc -static -O1 -o "$KT_WORK/set_xattr" "$KT_SRC/tests/integration/set_xattr.c" 2>"$KT_WORK/gcc.log"; then
+  cat "$KT_WORK/gcc.log" >&2; kt_fail "compiling set_xattr (static, libc6-dev)"; kt_done; exit 1
+fi
 
 mkctx() {  # mkctx DIR DOCKERFILE-LINES...
   local dir=$1; shift
@@ -36,10 +39,18 @@ mkctx "$KT_WORK/ctx-run" "FROM oci:$BB:latest" "COPY a.txt /c/a.txt" \
 mkctx "$KT_WORK/ctx-copy" "FROM oci:$BB:latest" "COPY a.txt /a.txt" "WORKDIR /w" "COPY a.txt b.txt" \
   "COPY --chown=1000:1000 a.txt /owned/a.txt" "COPY --chown=$(id -u kiln-ranged):$(id -g kiln-ranged) a.txt /mine.txt" \
   "USER 1000" "WORKDIR /home/u/work"
+# A RUN that only sets xattrs of a file an earlier step made: setcap's
+# security.capability (cap_net_bind_service+ep, v2) and a user xattr. No stat
+# field the chroot level's scan compares changes (sandbox/working_root.h).
+CAP=0100000200040000000000000000000000000000
+mkctx "$KT_WORK/ctx-xattr" "FROM oci:$BB:latest" "COPY a.txt /x/a.txt" "COPY set_xattr /bin/set_xattr" \
+  "RUN set_xattr /x/a.txt security.capability $CAP && set_xattr /x/a.txt user.note 6869"
+cp "$KT_WORK/set_xattr" "$KT_WORK/ctx-xattr/set_xattr" && chmod 0755 "$KT_WORK/ctx-xattr/set_xattr"
 
 # build WHO NAME CTX [SIM-ARGS...] : builds CTX as WHO (root or a test user)
 # inside container_sim with SIM-ARGS; the log is $KT_WORK/NAME.log, the ID
-# $KT_WORK/out/NAME.iid. Extra environment: $BUILD_ENV.
+# $KT_WORK/out/NAME.iid. Extra environment: $BUILD_ENV; extra build
+# arguments: $BUILD_ARGS.
 build() {
   local who=$1 name=$2 ctx=$3; shift 3
   local root home uidgid
@@ -51,7 +62,7 @@ build() {
   fi
   mkdir -p "$KT_WORK/out"; chmod 1777 "$KT_WORK/out"
   "$SIM" "$@" --user "$uidgid" -- env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$home" \
-    KILN_ROOT="$root" ${BUILD_ENV:-} "$KT_KILN" build --lint=off --progress=plain --iidfile "$KT_WORK/out/$name.iid" "$ctx" \
+    KILN_ROOT="$root" ${BUILD_ENV:-} "$KT_KILN" build ${BUILD_ARGS:-} --lint=off --progress=plain --iidfile "$KT_WORK/out/$name.iid" "$ctx" \
     >"$KT_WORK/$name.log" 2>&1
 }
 level_of() { sed -n 's/^kiln: isolation \([a-z]*\):.*/\1/p' "$KT_WORK/$1.log" | head -1; }
@@ -91,6 +102,10 @@ rows=(
   "masked-proc-single|kiln-single|relaxed|--mask-proc"
   "restricted-nnp|kiln-ranged|full|--caps none --nnp"
   "docker-root-nocaps|root|none|--seccomp docker --caps none"
+  # Docker's profile with CAP_SYS_ADMIN added, /proc masked: a user namespace
+  # but no process_vm_readv (no CAP_SYS_PTRACE), so the chown emulation
+  # reads the command's memory through /proc/PID/mem; pidfd_open is allowed.
+  "docker-sysadmin-single|kiln-single|relaxed|--seccomp docker-sys-admin --mask-proc"
 )
 for row in "${rows[@]}"; do
   IFS='|' read -r name who level args <<<"$row"
@@ -121,6 +136,29 @@ grep -qF "seccompProfile: Unconfined" "$KT_WORK/docker-user-run.log" &&
 # stand for root on disk, other owners are recorded (sandbox/owner_record.h).
 rc=0; build kiln-ranged docker-user-copy "$KT_WORK/ctx-copy" --seccomp docker || rc=$?
 expect_same docker-user-copy none host-copy "$rc"
+
+# The xattr-only RUN in the chroot level (Docker's root row) gives the host's
+# image, and its layer holds the capability and the user xattr.
+for n in host-xattr docker-root-xattr; do
+  args=(); [ "$n" = docker-root-xattr ] && args=(--seccomp docker --caps docker)
+  rc=0; BUILD_ARGS="--output type=oci,dest=$KT_WORK/out/$n" build root "$n" "$KT_WORK/ctx-xattr" "${args[@]}" || rc=$?
+  [ "$n" = host-xattr ] && [ "$rc" -ne 0 ] && { kt_fail "host-xattr: the reference build failed"; tail -n 15 "$KT_WORK/$n.log" >&2; }
+done
+expect_same docker-root-xattr chroot host-xattr "$rc"
+kt_eq "docker-root-xattr: the RUN layer holds x/a.txt's xattrs" \
+  "x/a.txt security.capability=$CAP user.note=6869" "$(python3 - "$KT_WORK/out/docker-root-xattr" <<'PY' 2>&1
+import json, sys, tarfile
+d = sys.argv[1]
+blob = lambda dg: d + "/blobs/sha256/" + dg.split(":")[1]
+m = json.load(open(blob(json.load(open(d + "/index.json"))["manifests"][0]["digest"])))
+with tarfile.open(blob(m["layers"][-1]["digest"])) as t:
+    for e in t.getmembers():
+        if e.isfile():
+            x = sorted((k[len("SCHILY.xattr."):], v.encode("utf-8", "surrogateescape").hex())
+                       for k, v in e.pax_headers.items() if k.startswith("SCHILY.xattr."))
+            print(e.name, " ".join(k + "=" + v for k, v in x))
+PY
+)"
 
 # A forced level the machine cannot give is an error; one it can give is used.
 rc=0; BUILD_ENV="KILN_ISOLATION=full" build root forced-full "$KT_WORK/ctx-run" --seccomp docker --caps docker || rc=$?

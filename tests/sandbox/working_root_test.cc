@@ -150,5 +150,46 @@ TEST(WorkingRootTest, TheNextStepTakesTheKeptRootOver) {
   EXPECT_FALSE(other.reused());
 }
 
+std::string Xattr(const fs::path& p, const char* name) {
+  char v[64] = {};
+  const ssize_t n = ::lgetxattr(p.c_str(), name, v, sizeof v);
+  return n < 0 ? "(none)" : std::string(v, static_cast<size_t>(n));
+}
+
+// setcap or setfattr on an unchanged file changes no stat field the scan
+// compares (only ctime): the xattrs must show it.
+TEST(WorkingRootTest, AnXattrOnlyChangeReachesTheUpperDir) {
+  Dirs d;
+  MakeLower(d / "lower");
+  fs::create_directory(d / "keep");
+  WorkingRoot::SetKeepDirectory(d / "keep");
+  fs::create_directory(d / "root1");
+  {
+    WorkingRoot root({d / "lower"}, d / "root1");
+    ASSERT_EQ(::lsetxattr((d / "root1/keep").c_str(), "user.x", "1", 1, 0), 0) << "user xattrs refused here";
+    ASSERT_EQ(::lsetxattr((d / "root1/etc/conf.d").c_str(), "user.d", "2", 1, 0), 0);
+    fs::create_directory(d / "upper1");
+    root.Finish(d / "upper1", true);
+  }
+  EXPECT_EQ(Xattr(d / "upper1/keep", "user.x"), "1");
+  EXPECT_EQ(testing::ReadText(d / "upper1/keep"), "keep\n");
+  EXPECT_EQ(Xattr(d / "upper1/etc/conf.d", "user.d"), "2");
+  EXPECT_FALSE(fs::exists(d / "upper1/etc/passwd"));
+  EXPECT_FALSE(fs::exists(d / "upper1/etc/conf.d/a"));
+  EXPECT_FALSE(fs::exists(d / "upper1/var"));
+  // The kept index has the xattrs: the next step finds only its own change,
+  // here the removal of one.
+  fs::rename(d / "upper1", d / "layer1");
+  fs::create_directory(d / "root2");
+  WorkingRoot next({d / "layer1", d / "lower"}, d / "root2");
+  ASSERT_TRUE(next.reused());
+  ASSERT_EQ(::lremovexattr((d / "root2/keep").c_str(), "user.x"), 0);
+  fs::create_directory(d / "upper2");
+  next.Finish(d / "upper2", false);
+  EXPECT_EQ(Xattr(d / "upper2/keep", "user.x"), "(none)");
+  EXPECT_TRUE(fs::exists(d / "upper2/keep"));
+  EXPECT_FALSE(fs::exists(d / "upper2/etc"));
+}
+
 }  // namespace
 }  // namespace kiln::sandbox
