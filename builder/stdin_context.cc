@@ -47,8 +47,9 @@ StdinContext ReadStdinContext(const oci::Store& store, const std::string& docker
   }
   if (!LooksLikeArchive(head)) {
     if (!dockerfile.empty()) {
-      throw Error({"build context from stdin", "", "stdin is no tar archive, so it is the Dockerfile",
-                   "drop -f " + dockerfile + ", or pipe a tar archive of the context"});
+      throw Error({"build context from stdin", "",
+                   "stdin is no tar archive, so it is the Dockerfile; -f " + dockerfile + " cannot be used with it",
+                   "drop -f, or pipe a tar archive of the context"});
     }
     out.dockerfile = input.string();
     return out;
