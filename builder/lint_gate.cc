@@ -71,7 +71,7 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
   for (const auto& f : result.findings)
     if (f.severity == frontend::lint::Severity::kError) only_errors.findings.push_back(f);
   std::cerr << frontend::lint::FormatText(only_errors);
-  throw Error({"lint", display, "found " + std::to_string(only_errors.findings.size()) + " error(s)",
+  throw Error({"lint found " + std::to_string(only_errors.findings.size()) + " error(s) in", display, "",
                "fix them, or build with --lint=warn"});
 }
 
