@@ -194,7 +194,7 @@ StageRun RunStages(BuildSession& s, const BuildOptions& opts, const frontend::Do
     try {
       if (node.base_stage) {
         const ImageState* st = state_of(inst.deps.at(*node.base_stage));
-        if (!st) throw Error({"stage", std::to_string(*node.base_stage), "was not built before the stage built on it (a kiln bug)"});
+        if (!st) throw Error({"stage " + std::to_string(*node.base_stage) + " was not built before the stage built on it", "", "a kiln bug"});
         base = *st;
       } else if (node.scratch) {
         base.config = ScratchConfig(inst.platform);

@@ -100,7 +100,7 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
     sm.readonly = m.readonly;
     return sm;
   }
-  throw Error({"--mount type=" + m.type, "", "is not supported", "use bind, cache, tmpfs, secret or ssh"});
+  throw Error({"--mount type=" + m.type, "", "not supported", "use bind, cache, tmpfs, secret or ssh"});
 }
 
 std::vector<fs::path> FsStepRunner::ContextLowers() {
@@ -145,7 +145,7 @@ std::optional<sandbox::Mount> FsStepRunner::SecretMount(const frontend::MountSpe
     if (s.id == id) found = &s;
   if (!found) {
     if (m.required)
-      throw Error({"secret", id, "is required but was not given", "pass --secret id=" + id + ",src=FILE"});
+      throw Error({"secret " + id + " is required but was not given", "", "", "pass --secret id=" + id + ",src=FILE"});
     return std::nullopt;  // docker skips an optional secret nobody passed
   }
   std::string value;
@@ -208,7 +208,8 @@ fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::Moun
   } else if (m.sharing == "shared" || m.sharing == "locked" || m.sharing.empty()) {
     // Shared users hold the lock shared, so `locked` and `private` users see them.
     if (held.private_dirs.count(base))
-      throw Error({"cache mount", shown, "is mounted twice in one step with different sharing", "give both mounts the same sharing="});
+      throw Error({"cache mount " + shown + " is mounted twice in one step with different sharing", "", "",
+                   "give both mounts the same sharing="});
     bool& exclusive = held.cache_locks[base + ".lock"];
     exclusive = exclusive || m.sharing == "locked";
   } else {

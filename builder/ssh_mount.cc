@@ -193,7 +193,7 @@ std::optional<sandbox::Mount> SshAgentMount(const frontend::MountSpec& m, const 
   for (const auto& s : ssh)
     if (s.id == id) found = &s;
   if (!found) {
-    if (m.required) throw Error({"ssh agent", id, "is required but was not given", "pass kiln build --ssh " + id});
+    if (m.required) throw Error({"ssh agent " + id + " is required but was not given", "", "", "pass kiln build --ssh " + id});
     return std::nullopt;  // BuildKit runs the step without an optional agent nobody forwarded
   }
   sandbox::Mount sm;

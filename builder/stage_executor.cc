@@ -63,7 +63,7 @@ const ImageState& StageExecutor::FromRef(const frontend::Dockerfile& df, int ind
                                          const std::string& ref) {
   if (auto s = frontend::ResolveStageRef(df, ref, index)) {
     const ImageState* st = stage_state_(*s);
-    if (!st) throw Error({"stage", ref, "has not been built", "name a stage defined earlier in the Dockerfile"});
+    if (!st) throw Error({"stage " + ref + " has not been built", "", "", "name a stage defined earlier in the Dockerfile"});
     return *st;
   }
   return runner_.Image(ref);

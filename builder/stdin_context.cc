@@ -24,7 +24,7 @@ bool LooksLikeArchive(const std::string& head) {
 
 StdinContext ReadStdinContext(const oci::Store& store, const std::string& dockerfile) {
   if (dockerfile == "-")
-    throw Error({"the build context and -f", "", "cannot both come from stdin", "name the Dockerfile with -f PATH"});
+    throw Error({"the build context and -f cannot both come from stdin", "", "", "name the Dockerfile with -f PATH"});
   StdinContext out{store.MakeTempDir("stdin-context"), "", ""};
   const auto ctx = out.dir.path() / "context";
   out.context_dir = ctx.string();
