@@ -19,6 +19,7 @@
 #include "builder/build_session.h"
 #include "builder/config_apply.h"
 #include "builder/context.h"
+#include "builder/error.h"
 #include "builder/export_outputs.h"
 #include "builder/finalize.h"
 #include "builder/lint_gate.h"
@@ -95,11 +96,7 @@ DockerfileInput ReadDockerfile(const BuildOptions& opts) {
   DockerfileInput in;
   in.path = opts.dockerfile.empty() ? frontend::FindDockerfile(opts.context_dir) : opts.dockerfile;
   in.display = DockerfileDisplayName(in.path);
-  try {
-    in.text = ReadInputFile(in.path);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("Dockerfile: ") + e.what());
-  }
+  in.text = ReadDockerfileText(in.path);
   in.df = frontend::ParseDockerfile(in.text, in.display);
   for (const auto& w : in.df.warnings) std::cerr << in.display << ":" << w.line << ": warning: " << w.message << "\n";
   return in;
@@ -197,7 +194,7 @@ StageRun RunStages(BuildSession& s, const BuildOptions& opts, const frontend::Do
     try {
       if (node.base_stage) {
         const ImageState* st = state_of(inst.deps.at(*node.base_stage));
-        if (!st) throw std::runtime_error("stage " + std::to_string(*node.base_stage) + " was not built");
+        if (!st) throw Error({"stage " + std::to_string(*node.base_stage) + " was not built before the stage built on it", "", "a kiln bug"});
         base = *st;
       } else if (node.scratch) {
         base.config = ScratchConfig(inst.platform);
@@ -361,9 +358,10 @@ void Publish(BuildSession& s, const BuildOptions& opts, BuildResult& result, Pro
   const std::vector<std::string> push_to = PushTargets(opts);
   if (!opts.sign_key.empty()) {
     const std::string& first = !push_to.empty() ? push_to.front() : !names.empty() ? names.front() : "";
-    if (first.empty()) throw std::runtime_error("--sign-by: name the image (-t NAME) so the signature can say which repository it is for");
+    if (first.empty())
+      throw Error({"--sign-by", "", "the signature must say which repository it is for", "name the image with -t NAME"});
     const char* pw = std::getenv("KILN_PASSWORD");
-    if (!pw) throw std::runtime_error("--sign-by " + opts.sign_key + ": set KILN_PASSWORD to the key's password (may be empty)");
+    if (!pw) throw Error({"--sign-by", opts.sign_key, "no password", "set KILN_PASSWORD to the key's password (may be empty)"});
     signatures = oci::SignAll(store, result.manifest, RepositoryName(first), opts.sign_key, pw);
     for (const auto& sig : signatures)
       progress.Note("signed " + RepositoryName(first) + "@" + sig.subject.str() + " with " + opts.sign_key);

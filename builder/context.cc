@@ -14,6 +14,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "builder/error.h"
 #include "sandbox/file_io.h"
 #include "sandbox/parallel.h"
 
@@ -223,8 +224,9 @@ BuildContext::BuildContext(fs::path root, frontend::IgnoreMatcher ignore, StatCa
     : root_(std::move(root)), ignore_(std::move(ignore)), cache_(cache) {
   struct stat st {};
   if (::stat(root_.c_str(), &st) != 0)
-    throw std::runtime_error("build context " + root_.string() + ": " + std::strerror(errno));
-  if (!S_ISDIR(st.st_mode)) throw std::runtime_error("build context " + root_.string() + ": not a directory");
+    ThrowErrno("build context", root_.string(), "pass the directory to build from as CONTEXT");
+  if (!S_ISDIR(st.st_mode))
+    throw Error({"build context", root_.string(), "not a directory", "pass the directory to build from as CONTEXT"});
   root_entry_.path = "";
   root_entry_.mode = st.st_mode;
 }
@@ -241,7 +243,7 @@ void BuildContext::Walk() {
     stack.pop_back();
     fs::path abs = dir.empty() ? root_ : root_ / dir;
     DIR* d = ::opendir(abs.c_str());
-    if (!d) throw std::runtime_error("build context: open " + abs.string() + ": " + std::strerror(errno));
+    if (!d) ThrowErrno("build context: open", abs.string(), "make it readable, or exclude it in .dockerignore");
     std::vector<std::string> names;
     while (dirent* de = ::readdir(d)) {
       std::string n = de->d_name;
@@ -252,7 +254,7 @@ void BuildContext::Walk() {
       std::string rel = dir.empty() ? n : dir + "/" + n;
       struct stat st {};
       if (::lstat((root_ / rel).c_str(), &st) != 0)
-        throw std::runtime_error("build context: stat " + rel + ": " + std::strerror(errno));
+        ThrowErrno("build context: stat", rel, "make it readable, or exclude it in .dockerignore");
       const bool excluded = !ignore_.empty() && ignore_.Excluded(rel);
       if (S_ISDIR(st.st_mode) && (!excluded || ignore_.MayIncludeBelow(rel))) stack.push_back(rel);
       if (excluded) {
@@ -333,12 +335,12 @@ std::vector<const ContextEntry*> BuildContext::Match(const std::string& source) 
   std::vector<const ContextEntry*> out;
   if (!HasWildcard(clean)) {
     if (const ContextEntry* e = Find(clean)) out.push_back(e);
-    if (out.empty()) throw std::runtime_error("file not found in build context");
+    if (out.empty()) throw Error({"file not found in build context"});
     return out;
   }
   for (const auto& e : Entries())
     if (PathMatch(clean, e.path)) out.push_back(&e);
-  if (out.empty()) throw std::runtime_error("no source files were specified (nothing matches in the build context)");
+  if (out.empty()) throw Error({"no source files were specified", "", "nothing matches in the build context"});
   return out;
 }
 
@@ -386,7 +388,7 @@ std::array<unsigned char, 32> BuildContext::FileSum(const ContextEntry& e) {
   }
   const oci::Digest d = oci::Sha256OfFile(root_ / e.path);
   std::array<unsigned char, 32> sum{};
-  if (!PackHex(d.hex, sum)) throw std::runtime_error("build context: digest of " + e.path + " is not a sha256");
+  if (!PackHex(d.hex, sum)) throw Error({"build context: digest of", e.path, "not a sha256"});
   if (cache_) cache_->CountMiss();
   std::lock_guard lock(digest_mu_);
   e.sum = sum;

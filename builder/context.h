@@ -92,7 +92,7 @@ class BuildContext {
 
   // COPY/ADD source -> the entries it names: a plain path gives that entry
   // (the root for "."), a pattern (Go filepath.Match syntax per component)
-  // gives every matching entry. Throws std::runtime_error("file not found in
+  // gives every matching entry. Throws builder::Error("file not found in
   // build context" / "no source files were specified") when nothing matches.
   std::vector<const ContextEntry*> Match(const std::string& source);
 

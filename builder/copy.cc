@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "builder/config_apply.h"
+#include "builder/error.h"
 #include "oci/error.h"
 #include "sandbox/file_io.h"
 #include "oci/layer/layer_read.h"
@@ -30,7 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 
 [[noreturn]] void Fail(const std::string& what, const fs::path& p) {
-  throw std::runtime_error(what + " " + p.string() + ": " + std::strerror(errno));
+  ThrowErrno(what, p.string());
 }
 
 std::vector<std::string> Split(const std::string& path) {
@@ -249,7 +250,7 @@ void CopyDirContents(const fs::path& from, const fs::path& to, const std::string
   std::error_code ec;
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(from, ec)) names.push_back(e.path().filename().string());
-  if (ec) throw std::runtime_error("read directory " + from.string() + ": " + ec.message());
+  if (ec) throw Error({"read directory", from.string(), ec.message()});
   for (const auto& n : names) {
     std::string child = rel.empty() ? n : rel + "/" + n;
     if (a.include && !a.include(child)) continue;
@@ -275,7 +276,7 @@ void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
   } else if (S_ISLNK(st.st_mode)) {
     std::error_code ec;
     fs::path target = fs::read_symlink(from, ec);
-    if (ec) throw std::runtime_error("readlink " + from.string() + ": " + ec.message());
+    if (ec) throw Error({"readlink", from.string(), ec.message()});
     struct stat old {};
     if (::lstat(to.c_str(), &old) == 0) {
       if (S_ISDIR(old.st_mode)) fs::remove_all(to, ec);
@@ -297,11 +298,11 @@ void CopyEntry(const fs::path& from, const fs::path& to, const std::string& rel,
 std::vector<CopyTarget> PlanCopy(const std::vector<CopySource>& sources, const std::string& dest,
                                  const std::string& workdir, size_t source_args, bool parents,
                                  const std::function<bool(const std::string&)>& dest_is_dir) {
-  if (dest.empty()) throw std::runtime_error("destination can not be empty");
+  if (dest.empty()) throw Error({"destination can not be empty"});  // docker's words
   const bool slash = dest.back() == '/' || dest == "." || dest == ".." ||
                      (dest.size() >= 2 && dest.compare(dest.size() - 2, 2, "/.") == 0);
   if (source_args > 1 && !slash)
-    throw std::runtime_error("When using COPY with more than one source file, the destination must be a directory and end with a /");
+    throw Error({"When using COPY with more than one source file, the destination must be a directory and end with a /"});
   const std::string abs = JoinWorkdir(workdir, dest);
   const bool as_dir = slash || sources.size() > 1 || parents || (dest_is_dir && dest_is_dir(abs));
   std::vector<CopyTarget> out;
@@ -330,7 +331,7 @@ fs::path MkdirAllInRoot(const fs::path& rootfs, const std::string& path, uid_t u
     struct stat st {};
     if (::lstat(host.c_str(), &st) == 0) {
       if (!S_ISDIR(st.st_mode))
-        throw std::runtime_error("cannot create directory " + prefix + ": a file of that name exists in the image");
+        throw Error({"cannot create directory", prefix, "a file of that name exists in the image"});
       continue;
     }
     if (::mkdir(host.c_str(), 0755) != 0 && errno != EEXIST) Fail("mkdir", host);
@@ -428,7 +429,7 @@ bool IsTarArchive(const fs::path& file) {
 
 mode_t ParseChmod(const std::string& text) {
   if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos)
-    throw std::runtime_error("invalid --chmod value '" + text + "': expected an octal mode like 0755");
+    throw Error({"invalid --chmod value", "'" + text + "'", "expected an octal mode like 0755"});
   return static_cast<mode_t>(std::stoul(text, nullptr, 8));
 }
 

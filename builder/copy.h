@@ -33,7 +33,7 @@ struct CopyTarget {
 // `dest` as written (relative to `workdir` unless absolute); `source_args` is
 // how many sources the instruction named (several need a dest ending in '/').
 // `dest_is_dir` tells whether an absolute in-rootfs path is an existing dir.
-// Throws std::runtime_error with docker's messages.
+// Throws builder::Error with docker's messages.
 std::vector<CopyTarget> PlanCopy(const std::vector<CopySource>& sources, const std::string& dest,
                                  const std::string& workdir, size_t source_args, bool parents,
                                  const std::function<bool(const std::string&)>& dest_is_dir);
@@ -106,7 +106,7 @@ void CopyInto(const std::filesystem::path& rootfs, const CopyTarget& target, con
 // unmounted rootfs' upper dir: same paths); where linking fails (the earlier
 // tree was pruned meanwhile, too many links) the source is copied instead.
 // Then gives the directories the copy set times on those times again.
-// Throws std::runtime_error when a copy fails.
+// Throws builder::Error when a copy fails.
 void LinkEarlierFiles(const std::filesystem::path& upper, EarlierFiles& earlier);
 
 // Writes a heredoc/inline file into the rootfs (parents created).
@@ -116,7 +116,7 @@ void WriteFileInRoot(const std::filesystem::path& rootfs, const std::string& des
 // True when libarchive recognises `file` as a (possibly compressed) tar.
 bool IsTarArchive(const std::filesystem::path& file);
 
-// Parses --chmod ("755", "0644"); throws std::runtime_error on anything else.
+// Parses --chmod ("755", "0644"); throws builder::Error on anything else.
 mode_t ParseChmod(const std::string& text);
 
 }  // namespace kiln::builder

@@ -13,6 +13,7 @@
 
 #include "builder/config_apply.h"
 #include "builder/copy.h"
+#include "builder/error.h"
 #include "builder/layer_commit.h"
 #include "builder/layer_lineage.h"
 #include "builder/run_mounts.h"
@@ -58,7 +59,7 @@ std::vector<CopySource> MatchInRoot(const fs::path& root, const std::string& sou
   if (!BuildContext::HasWildcard(clean)) {
     fs::path host = sandbox::ResolveInRoot(root, "/" + clean, true);
     struct stat st {};
-    if (::lstat(host.c_str(), &st) != 0) throw std::runtime_error(source + ": not found");
+    if (::lstat(host.c_str(), &st) != 0) throw Error({source, "", "not found"});
     out.push_back(CopySource{host, clean, S_ISDIR(st.st_mode)});
     return out;
   }
@@ -75,7 +76,7 @@ std::vector<CopySource> MatchInRoot(const fs::path& root, const std::string& sou
     if (!PathMatch(clean, rel)) continue;
     out.push_back(CopySource{host_dir / n, rel, IsDir(host_dir / n)});
   }
-  if (out.empty()) throw std::runtime_error(source + ": no source files were specified");
+  if (out.empty()) throw Error({source, "", "no source files were specified"});
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "builder/error.h"
 #include "frontend/lint/linter.h"
 #include "oci/layer/image_fs.h"
 
@@ -70,8 +71,8 @@ void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const st
   for (const auto& f : result.findings)
     if (f.severity == frontend::lint::Severity::kError) only_errors.findings.push_back(f);
   std::cerr << frontend::lint::FormatText(only_errors);
-  throw std::runtime_error("lint found " + std::to_string(only_errors.findings.size()) +
-                           " error(s) in " + display + "; fix them, or build with --lint=warn");
+  throw Error({"lint found " + std::to_string(only_errors.findings.size()) + " error(s) in", display, "",
+               "fix them, or build with --lint=warn"});
 }
 
 }  // namespace kiln::builder

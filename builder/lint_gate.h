@@ -15,7 +15,7 @@ namespace kiln::builder {
 
 // base: the image a FROM names as the Dockerfile spells it, resolved (the
 // gate asks only when a rule needs it); nullptr for a stage or scratch.
-// Throws std::runtime_error when --lint=error finds errors (after printing them).
+// Throws builder::Error when --lint=error finds errors (after printing them).
 void LintGate(const BuildOptions& opts, const frontend::Dockerfile& df, const std::string& text,
               const std::string& display, const oci::Store& store,
               const std::function<const ImageState*(const std::string& spelled)>& base);

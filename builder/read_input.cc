@@ -8,15 +8,24 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "builder/error.h"
 #include "sandbox/file_io.h"
 
 namespace kiln::builder {
 
+std::string ReadDockerfileText(const std::string& path) {
+  try {
+    return ReadInputFile(path);
+  } catch (const std::exception& e) {
+    throw Error({"Dockerfile", "", e.what()});
+  }
+}
+
 std::string ReadInputFile(const std::string& path) {
-  auto fail = [&] { return std::runtime_error("cannot read " + path + ": " + std::strerror(errno)); };
+  auto fail = [&] { return Error({"cannot read", path, std::strerror(errno)}); };
   auto too_big = [&] {
-    return std::runtime_error("cannot read " + path + ": larger than " + std::to_string(kMaxInputFile >> 20) +
-                              " MiB, which no Dockerfile is (is it the right file?)");
+    return Error({"cannot read", path, "larger than " + std::to_string(kMaxInputFile >> 20) + " MiB, which no Dockerfile is",
+                  "check that -f names the Dockerfile"});
   };
   // Plain read(2) into a string sized by fstat: `kiln lint` reads hundreds of
   // Dockerfiles, and an ifstream's buffer and locale setup cost more than the

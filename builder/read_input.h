@@ -10,7 +10,11 @@ namespace kiln::builder {
 inline constexpr size_t kMaxInputFile = 16 << 20;
 
 // Reads a whole file, or stdin for "-", of at most kMaxInputFile bytes.
-// Throws std::runtime_error naming the path and the reason.
+// Throws builder::Error naming the path and the reason.
 std::string ReadInputFile(const std::string& path);
+
+// ReadInputFile for the build's Dockerfile: the error reads
+// "Dockerfile: cannot read PATH: why".
+std::string ReadDockerfileText(const std::string& path);
 
 }  // namespace kiln::builder

@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "builder/error.h"
 #include "oci/error.h"
 #include "sandbox/file_io.h"
 #include "oci/image.h"
@@ -31,12 +32,12 @@ std::string ParseRegistryCacheSpec(const std::string& spec) {
     else if (key == "ref") ref = value;
     // (image-manifest and oci-mediatypes choose BuildKit's cache format; kiln has one.)
     else if (!key.empty() && key != "mode" && key != "compression" && key != "image-manifest" && key != "oci-mediatypes")
-      throw std::runtime_error("cache spec \"" + spec + "\": unknown key \"" + key + "\"");
+      throw Error({"cache spec", "\"" + spec + "\"", "unknown key \"" + key + "\"", "use type=registry,ref=REFERENCE[,mode=max]"});
     pos = comma + 1;
   }
   if (type != "registry")
-    throw std::runtime_error("cache spec \"" + spec + "\": only type=registry is supported");
-  if (ref.empty()) throw std::runtime_error("cache spec \"" + spec + "\": ref=REFERENCE is required");
+    throw Error({"cache spec", "\"" + spec + "\"", "only type=registry is supported", "use type=registry,ref=REFERENCE"});
+  if (ref.empty()) throw Error({"cache spec", "\"" + spec + "\"", "ref=REFERENCE is required", "add ref=REGISTRY/REPO:TAG"});
   return ref;
 }
 

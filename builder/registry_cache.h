@@ -25,7 +25,7 @@ namespace kiln::builder {
 inline constexpr const char* kCacheArtifactType = "application/vnd.kiln.build-cache.v1";
 inline constexpr const char* kCacheConfigType = "application/vnd.kiln.build-cache.config.v1+json";
 
-// "type=registry,ref=R" (or buildx's bare "R") -> R. Throws std::runtime_error
+// "type=registry,ref=R" (or buildx's bare "R") -> R. Throws builder::Error
 // for other types.
 std::string ParseRegistryCacheSpec(const std::string& spec);
 

@@ -10,6 +10,7 @@
 
 #include "builder/config_apply.h"
 #include "builder/copy.h"
+#include "builder/error.h"
 #include "builder/fs_runner.h"
 #include "builder/run_mounts.h"
 #include "builder/ssh_mount.h"
@@ -46,11 +47,12 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
       seed = sandbox::ResolveInRoot(StateView(*from, held), "/" + BuildContext::CleanSource(m.source), true);
       struct stat st {};
       if (::stat(seed.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        throw std::runtime_error("--mount type=cache from=" + m.from + " source=" + (m.source.empty() ? "/" : m.source) +
-                                 ": not a directory in " + m.from);
+        throw Error({"--mount type=cache from=" + m.from, "source=" + (m.source.empty() ? "/" : m.source),
+                     "not a directory in " + m.from, "name a directory of " + m.from + " with source="});
       id += std::string(1, '\0') + "from=" + from->digest.str() + std::string(1, '\0') + "source=" + m.source;
     } else if (!m.source.empty()) {
-      throw std::runtime_error("--mount type=cache source=" + m.source + " needs from= (the stage or image it is in)");
+      throw Error({"--mount type=cache", "source=" + m.source, "a source needs a stage or image to be in",
+                   "add from=STAGE_OR_IMAGE, or drop source="});
     }
     sm.source = CacheMountDir(id, m, held, seed);
     sm.readonly = m.readonly;
@@ -63,7 +65,8 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
     if (from) {
       lowers = layers_.Lowers(*from);
     } else {
-      if (!context_) throw std::runtime_error("--mount type=bind needs a build context");
+      if (!context_)
+        throw Error({"--mount type=bind", "", "needs a build context", "build with a context directory, or add from=STAGE"});
       lowers = ContextLowers();
     }
     fs::path root;
@@ -92,12 +95,12 @@ std::optional<sandbox::Mount> FsStepRunner::PrepareMount(const frontend::MountSp
     sm.source = sandbox::ResolveInRoot(root, "/" + BuildContext::CleanSource(m.source), true);
     struct stat st {};
     if (::stat(sm.source.c_str(), &st) != 0)
-      throw std::runtime_error("--mount type=bind source " + (m.source.empty() ? "." : m.source) + ": not found in " +
-                               (from ? "the stage" : "the build context"));
+      throw Error({"--mount type=bind source", m.source.empty() ? "." : m.source,
+                   std::string("not found in ") + (from ? "the stage" : "the build context")});
     sm.readonly = m.readonly;
     return sm;
   }
-  throw std::runtime_error("--mount type=" + m.type + " is not supported");
+  throw Error({"--mount type=" + m.type, "", "not supported", "use bind, cache, tmpfs, secret or ssh"});
 }
 
 std::vector<fs::path> FsStepRunner::ContextLowers() {
@@ -116,18 +119,18 @@ std::vector<fs::path> FsStepRunner::ContextLowers() {
       for (size_t slash = h.find('/'); slash != std::string::npos; slash = h.find('/', slash + 1)) {
         const std::string parent = h.substr(0, slash);
         if (::mkdir((mask / parent).c_str(), 0700) == 0) dirs.push_back(parent);
-        else if (errno != EEXIST) throw std::runtime_error("context view: mkdir " + parent + ": " + std::strerror(errno));
+        else if (errno != EEXIST) ThrowErrno("context view: mkdir", parent);
       }
       sandbox::MakeWhiteout(mask / h);
     }
     for (const auto& d : dirs) {
       struct stat st {};
       const fs::path src = d.empty() ? context_->root() : context_->root() / d;
-      if (::lstat(src.c_str(), &st) != 0) throw std::runtime_error("context view: stat " + src.string() + ": " + std::strerror(errno));
+      if (::lstat(src.c_str(), &st) != 0) ThrowErrno("context view: stat", src.string());
       const fs::path dst = d.empty() ? mask : mask / d;
       const struct timespec ts[2] = {st.st_atim, st.st_mtim};
       if (::chmod(dst.c_str(), st.st_mode & 07777) != 0 || ::utimensat(AT_FDCWD, dst.c_str(), ts, 0) != 0)
-        throw std::runtime_error("context view: set attributes of " + dst.string() + ": " + std::strerror(errno));
+        ThrowErrno("context view: set attributes of", dst.string());
     }
     context_mask_.emplace(std::move(tmp));
   }
@@ -141,7 +144,8 @@ std::optional<sandbox::Mount> FsStepRunner::SecretMount(const frontend::MountSpe
   for (const auto& s : opts_.secrets)
     if (s.id == id) found = &s;
   if (!found) {
-    if (m.required) throw std::runtime_error("secret " + id + " is required but was not given (--secret id=" + id + ",src=FILE)");
+    if (m.required)
+      throw Error({"secret " + id + " is required but was not given", "", "", "pass --secret id=" + id + ",src=FILE"});
     return std::nullopt;  // docker skips an optional secret nobody passed
   }
   std::string value;
@@ -149,11 +153,11 @@ std::optional<sandbox::Mount> FsStepRunner::SecretMount(const frontend::MountSpe
     try {
       value = sandbox::ReadFileToString(found->src);
     } catch (const std::exception& e) {
-      throw std::runtime_error("secret " + id + ": " + e.what());
+      throw Error({"secret", id, e.what(), "pass a readable file with --secret id=" + id + ",src=FILE"});
     }
   } else {
     const char* v = std::getenv(found->env.c_str());
-    if (!v) throw std::runtime_error("secret " + id + ": environment variable " + found->env + " is not set");
+    if (!v) throw Error({"secret", id, "environment variable " + found->env + " is not set", "export " + found->env});
     value = v;
   }
   if (!m.env.empty()) spec.env.push_back(m.env + "=" + value);
@@ -204,11 +208,12 @@ fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::Moun
   } else if (m.sharing == "shared" || m.sharing == "locked" || m.sharing.empty()) {
     // Shared users hold the lock shared, so `locked` and `private` users see them.
     if (held.private_dirs.count(base))
-      throw std::runtime_error("cache mount " + shown + " is mounted twice in one step with different sharing");
+      throw Error({"cache mount " + shown + " is mounted twice in one step with different sharing", "", "",
+                   "give both mounts the same sharing="});
     bool& exclusive = held.cache_locks[base + ".lock"];
     exclusive = exclusive || m.sharing == "locked";
   } else {
-    throw std::runtime_error("--mount type=cache sharing=" + m.sharing + ": expected shared, private or locked");
+    throw Error({"--mount type=cache", "sharing=" + m.sharing, "expected shared, private or locked"});
   }
   if (!seed.empty() && ::access(dir.c_str(), F_OK) != 0) {
     // Made whole beside it and renamed into place: a build killed halfway
@@ -218,12 +223,12 @@ fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::Moun
     const fs::path made = tmp.path() / "seed";
     struct stat st {};
     if (::mkdir(made.c_str(), 0700) != 0 || ::lstat(seed.c_str(), &st) != 0)
-      throw std::runtime_error("cache mount " + shown + ": seeding " + made.string() + ": " + std::strerror(errno));
+      ThrowErrno("cache mount " + shown + ": seeding", made.string());
     sandbox::CopyMergedLowers({seed}, made);
     if (::chown(made.c_str(), st.st_uid, st.st_gid) != 0 || ::chmod(made.c_str(), st.st_mode & 07777) != 0)
-      throw std::runtime_error("cache mount " + shown + ": seeding " + made.string() + ": " + std::strerror(errno));
+      ThrowErrno("cache mount " + shown + ": seeding", made.string());
     if (::rename(made.c_str(), dir.c_str()) != 0 && errno != EEXIST && errno != ENOTEMPTY)
-      throw std::runtime_error("cache mount " + shown + ": rename into " + dir.string() + ": " + std::strerror(errno));
+      ThrowErrno("cache mount " + shown + ": rename into", dir.string());
     return dir;
   }
   if (::mkdir(dir.c_str(), 0755) == 0) {
@@ -231,11 +236,11 @@ fs::path FsStepRunner::CacheMountDir(const std::string& id, const frontend::Moun
     try {
       sandbox::SetOwner(dir.string(), m.uid.value_or(0), m.gid.value_or(0));
     } catch (const sandbox::Error& e) {
-      throw std::runtime_error("cache mount " + shown + ": " + e.what());
+      throw Error({"cache mount", shown, e.what()});
     }
     ::chmod(dir.c_str(), m.mode.value_or(0755));
   } else if (errno != EEXIST) {
-    throw std::runtime_error("cache mount " + shown + ": mkdir " + dir.string() + ": " + std::strerror(errno));
+    ThrowErrno("cache mount " + shown + ": mkdir", dir.string(), "check the free space and permissions of the store");
   }
   return dir;
 }

@@ -2,9 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,11 +12,16 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <string_view>
 #include <stdexcept>
 #include <thread>
 
 #include "builder/config_apply.h"
+#include "builder/error.h"
+#include "sandbox/subprocess.h"
+#include "sandbox/unique_fd.h"
 
 extern char** environ;
 
@@ -27,48 +30,34 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Starts argv with `extra_env` added, stdin from /dev/null and stdout and
-// stderr into `log`. The child gets SIGTERM when kiln dies, so an agent
-// never outlives the build that started it.
-pid_t SpawnTied(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env, const fs::path& log) {
-  std::vector<std::string> env_store;
+// kiln's environment with `extra` ("K=V") set over it.
+std::vector<std::string> EnvWith(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
-    const std::string kv = *e;
+    const std::string_view kv = *e;
     bool replaced = false;
-    for (const auto& x : extra_env) replaced |= kv.compare(0, x.find('=') + 1, x, 0, x.find('=') + 1) == 0;
-    if (!replaced) env_store.push_back(kv);
+    for (const auto& x : extra) replaced |= kv.substr(0, kv.find('=') + 1) == std::string_view(x).substr(0, x.find('=') + 1);
+    if (!replaced) env.emplace_back(kv);
   }
-  for (const auto& x : extra_env) env_store.push_back(x);
-  std::vector<char*> envp, args;
-  for (auto& s : env_store) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_store = argv;
-  for (auto& s : argv_store) args.push_back(s.data());
-  args.push_back(nullptr);
-  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (null_fd < 0 || log_fd < 0) {
-    const int err = errno;
-    if (null_fd >= 0) ::close(null_fd);
-    if (log_fd >= 0) ::close(log_fd);
-    throw std::runtime_error("--ssh: opening " + log.string() + ": " + std::strerror(err));
-  }
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != parent) ::_exit(1);  // kiln died before prctl took effect
-    ::dup2(null_fd, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-    ::execvpe(args[0], args.data(), envp.data());
-    ::_exit(127);
-  }
-  const int err = errno;
-  ::close(null_fd);
-  ::close(log_fd);
-  if (pid < 0) throw std::runtime_error("--ssh: fork for " + argv[0] + ": " + std::strerror(err));
-  return pid;
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// Starts argv with stdin from /dev/null and stdout and stderr into `log`.
+// The child dies with kiln, so an agent never outlives the build that
+// started it; dropping the handle stops it with SIGTERM.
+sandbox::Subprocess SpawnLogged(const std::vector<std::string>& argv, std::optional<std::vector<std::string>> env,
+                                const fs::path& log) {
+  sandbox::UniqueFd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  sandbox::UniqueFd log_fd(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!null_fd.valid() || !log_fd.valid()) ThrowErrno("--ssh: open", log.string());
+  sandbox::SpawnOptions o;
+  o.argv = argv;
+  o.env = std::move(env);
+  o.fds = {{0, null_fd.get()}, {1, log_fd.get()}, {2, log_fd.get()}};
+  o.die_with_parent = true;
+  o.kill_signal = SIGTERM;
+  return sandbox::Subprocess(o);
 }
 
 std::string ReadLog(const fs::path& log) {
@@ -89,7 +78,7 @@ class KeyAgent {
     std::string tmpl = (runtime && *runtime && fs::is_directory(runtime, ec) ? std::string(runtime) : std::string("/tmp")) +
                        "/kiln-ssh-XXXXXX";
     if (!::mkdtemp(tmpl.data()))
-      throw std::runtime_error("--ssh " + id + ": a directory for the agent (" + tmpl + "): " + std::strerror(errno));
+      ThrowErrno("--ssh " + id + ": a directory for the agent", tmpl, "set XDG_RUNTIME_DIR to a writable directory");
     dir_ = tmpl;
     socket_ = (dir_ / "agent.sock").string();
     try {
@@ -106,55 +95,41 @@ class KeyAgent {
 
  private:
   void Start(const std::string& id, const std::vector<std::string>& keys) {
-    pid_ = SpawnTied({"ssh-agent", "-D", "-a", socket_}, {}, dir_ / "agent.log");
+    if (!sandbox::FindInPath("ssh-agent"))
+      throw Error({"--ssh", id, "ssh-agent is not installed, and a key file needs it", "install openssh-client"});
+    agent_ = SpawnLogged({"ssh-agent", "-D", "-a", socket_}, std::nullopt, dir_ / "agent.log");
     // Ready once the socket exists; an agent that exits says why in its log.
     for (int i = 0; i < 500; ++i) {
       struct stat st {};
       if (::stat(socket_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) break;
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        const bool missing = WIFEXITED(status) && WEXITSTATUS(status) == 127;
-        throw std::runtime_error("--ssh " + id + ": " +
-                                 (missing ? std::string("ssh-agent is not installed (openssh-client), and a key file needs it")
-                                          : "ssh-agent failed: " + ReadLog(dir_ / "agent.log")));
-      }
-      if (i == 499) throw std::runtime_error("--ssh " + id + ": ssh-agent made no socket at " + socket_ + " within 5 s");
+      if (const auto status = agent_->WaitFor(std::chrono::milliseconds(0)))
+        throw Error({"--ssh", id, "ssh-agent failed (" + sandbox::DescribeWaitStatus(*status) + "): " + ReadLog(dir_ / "agent.log")});
+      if (i == 499) throw Error({"--ssh", id, "ssh-agent made no socket at " + socket_ + " within 5 s"});
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     // No prompt: a key with a passphrase is refused rather than asked for.
     std::vector<std::string> argv = {"ssh-add", "-q"};
     argv.insert(argv.end(), keys.begin(), keys.end());
-    const pid_t add = SpawnTied(argv, {"SSH_AUTH_SOCK=" + socket_, "SSH_ASKPASS_REQUIRE=never", "DISPLAY="},
-                                dir_ / "add.log");
-    int status = 0;
-    while (::waitpid(add, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    sandbox::Subprocess add = SpawnLogged(argv, EnvWith({"SSH_AUTH_SOCK=" + socket_, "SSH_ASKPASS_REQUIRE=never", "DISPLAY="}),
+                                          dir_ / "add.log");
+    if (!sandbox::ExitedZero(add.Wait())) {
       std::string keys_text;
       for (const auto& k : keys) keys_text += (keys_text.empty() ? "" : ",") + k;
-      throw std::runtime_error("--ssh " + id + "=" + keys_text + ": ssh-add could not load the key: " +
-                               ReadLog(dir_ / "add.log") +
-                               " (a key with a passphrase cannot be asked for here: load it into your agent with "
-                               "ssh-add and pass --ssh " + id + "=$SSH_AUTH_SOCK)");
+      throw Error({"--ssh", id + "=" + keys_text, "ssh-add could not load the key: " + ReadLog(dir_ / "add.log"),
+                   "a key with a passphrase cannot be asked for here: load it into your agent with "
+                   "ssh-add and pass --ssh " + id + "=$SSH_AUTH_SOCK"});
     }
   }
 
   void Stop() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-    pid_ = -1;
+    agent_.reset();  // SIGTERM, then reaped
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
 
   fs::path dir_;
   std::string socket_;
-  pid_t pid_ = -1;
+  std::optional<sandbox::Subprocess> agent_;
 };
 
 // Agents live as long as kiln: the build's steps may use them until it ends.
@@ -218,7 +193,7 @@ std::optional<sandbox::Mount> SshAgentMount(const frontend::MountSpec& m, const 
   for (const auto& s : ssh)
     if (s.id == id) found = &s;
   if (!found) {
-    if (m.required) throw std::runtime_error("ssh agent " + id + " is required but was not given (kiln build --ssh " + id + ")");
+    if (m.required) throw Error({"ssh agent " + id + " is required but was not given", "", "", "pass kiln build --ssh " + id});
     return std::nullopt;  // BuildKit runs the step without an optional agent nobody forwarded
   }
   sandbox::Mount sm;

@@ -15,7 +15,7 @@ namespace kiln::builder {
 
 // The mount for `m` (id "default" unless it names one) from `ssh`, with
 // SSH_AUTH_SOCK added to `env`. A missing id is an error when m.required,
-// else the step runs without it (BuildKit). Throws std::runtime_error.
+// else the step runs without it (BuildKit). Throws builder::Error.
 std::optional<sandbox::Mount> SshAgentMount(const frontend::MountSpec& m, const std::vector<SshSpec>& ssh,
                                             const std::string& cwd, std::vector<std::string>& env);
 
@@ -31,7 +31,7 @@ SshSpec ParseSshFlag(const std::string& value);
 // stopped and their sockets removed when kiln exits, or dies (they get
 // SIGTERM when the calling thread ends: call this from the main thread of
 // the process that runs the build, after the namespace re-exec). Throws
-// std::runtime_error.
+// builder::Error.
 void ServeSshKeys(std::vector<SshSpec>& ssh);
 
 }  // namespace kiln::builder

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "builder/config_apply.h"
+#include "builder/error.h"
 #include "builder/layer_cache.h"
 #include "builder/layer_lineage.h"
 #include "builder/signals.h"
@@ -62,7 +63,7 @@ const ImageState& StageExecutor::FromRef(const frontend::Dockerfile& df, int ind
                                          const std::string& ref) {
   if (auto s = frontend::ResolveStageRef(df, ref, index)) {
     const ImageState* st = stage_state_(*s);
-    if (!st) throw std::runtime_error("stage " + ref + " has not been built");
+    if (!st) throw Error({"stage " + ref + " has not been built", "", "", "name a stage defined earlier in the Dockerfile"});
     return *st;
   }
   return runner_.Image(ref);

@@ -6,6 +6,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "builder/error.h"
 #include "oci/layer/layer.h"
 
 namespace kiln::builder {
@@ -22,7 +23,8 @@ bool LooksLikeArchive(const std::string& head) {
 }  // namespace
 
 StdinContext ReadStdinContext(const oci::Store& store, const std::string& dockerfile) {
-  if (dockerfile == "-") throw std::runtime_error("the build context and -f cannot both come from stdin");
+  if (dockerfile == "-")
+    throw Error({"the build context and -f cannot both come from stdin", "", "", "name the Dockerfile with -f PATH"});
   StdinContext out{store.MakeTempDir("stdin-context"), "", ""};
   const auto ctx = out.dir.path() / "context";
   out.context_dir = ctx.string();
@@ -31,11 +33,11 @@ StdinContext ReadStdinContext(const oci::Store& store, const std::string& docker
   // Checked first: inserting an empty streambuf sets failbit, which would
   // read as a write error below.
   if (std::cin.rdbuf()->sgetc() == std::char_traits<char>::eof())
-    throw std::runtime_error("build context from stdin: stdin is empty");
+    throw Error({"build context from stdin", "", "stdin is empty", "pipe a tar archive or a Dockerfile into kiln build -"});
   {
     std::ofstream f(input, std::ios::binary);
     f << std::cin.rdbuf();
-    if (!f.flush()) throw std::runtime_error("build context from stdin: cannot write " + input.string());
+    if (!f.flush()) throw Error({"build context from stdin: write", input.string(), "failed", "check the free space of the store"});
   }
   std::string head(512, '\0');
   {
@@ -45,8 +47,9 @@ StdinContext ReadStdinContext(const oci::Store& store, const std::string& docker
   }
   if (!LooksLikeArchive(head)) {
     if (!dockerfile.empty()) {
-      throw std::runtime_error("build context from stdin: stdin is no tar archive, so it is the Dockerfile; "
-                               "-f " + dockerfile + " cannot be used with it");
+      throw Error({"build context from stdin", "",
+                   "stdin is no tar archive, so it is the Dockerfile; -f " + dockerfile + " cannot be used with it",
+                   "drop -f, or pipe a tar archive of the context"});
     }
     out.dockerfile = input.string();
     return out;

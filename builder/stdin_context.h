@@ -17,7 +17,7 @@ struct StdinContext {
 
 // Reads stdin into a temp dir of `store`. `dockerfile` is the caller's -f:
 // with a tar it names a file inside the archive (as docker's does). Throws
-// std::runtime_error (and oci::Error for a hostile archive) saying why.
+// builder::Error (and oci::Error for a hostile archive) saying why.
 StdinContext ReadStdinContext(const oci::Store& store, const std::string& dockerfile);
 
 }  // namespace kiln::builder

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "builder/error.h"
 #include "builder/read_input.h"
 #include "frontend/context_file.h"
 #include "frontend/lint/linter.h"
@@ -11,14 +12,9 @@ namespace kiln::builder {
 
 int RunBuildChecks(const BuildOptions& opts, std::ostream& out) {
   if (opts.context_dir == "-" && opts.dockerfile.empty())
-    throw std::runtime_error("--check reads the Dockerfile from a file: with CONTEXT '-', name it with -f");
+    throw Error({"--check", "", "reads the Dockerfile from a file", "with CONTEXT '-', name it with -f"});
   const std::string df_path = opts.dockerfile.empty() ? frontend::FindDockerfile(opts.context_dir) : opts.dockerfile;
-  std::string text;
-  try {
-    text = ReadInputFile(df_path);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("Dockerfile: ") + e.what());
-  }
+  const std::string text = ReadDockerfileText(df_path);
   frontend::lint::LintOptions lo;
   if (opts.context_dir != "-") lo.context_dir = opts.context_dir;
   const std::string display = df_path == "-" ? "-" : std::filesystem::path(df_path).filename().string();

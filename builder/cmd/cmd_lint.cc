@@ -14,6 +14,7 @@
 
 #include "builder/cmd/commands.h"
 #include "builder/read_input.h"
+#include "builder/shellcheck_runner.h"
 #include "frontend/dockerignore.h"
 #include "frontend/error.h"
 #include "frontend/lint/linter.h"
@@ -45,7 +46,7 @@ struct LintOpts {
 // lookups made the workers sleep on each other in futex waits.
 class SharedLookups {
  public:
-  explicit SharedLookups(const LintOpts& o) : o_(o) {}
+  explicit SharedLookups(const LintOpts& o) : o_(o), shellcheck_(o.shellcheck ? FindShellcheck() : std::nullopt) {}
 
   // Options for linting `file`; throws frontend::Error for a bad config.
   lint::LintOptions For(const std::string& file, std::optional<lint::Severity>* threshold) {
@@ -62,7 +63,7 @@ class SharedLookups {
     if (!config_path.empty()) lo.config = configs_.Get(config_path, [&] { return lint::LoadLintConfig(config_path); });
     lo.ignore = o_.ignore;
     lo.trusted_registries = o_.trusted;
-    lo.shellcheck = o_.shellcheck;
+    if (o_.shellcheck && shellcheck_) lo.check_script = *shellcheck_;
     if (!dir.empty()) SetContext(dir, ignore_file, lo);
     *threshold = lint::ParseThreshold(!o_.threshold.empty() ? o_.threshold : lo.config.failure_threshold.value_or("error"));
     return lo;
@@ -85,6 +86,7 @@ class SharedLookups {
   }
 
   const LintOpts& o_;
+  const std::optional<lint::ScriptChecker> shellcheck_;  // --shellcheck, when it is installed
   lint::LintConfigFinder finder_;
   frontend::IgnoreFileFinder ignore_finder_;
   frontend::SharedMemo<std::string, lint::LintConfig> configs_;

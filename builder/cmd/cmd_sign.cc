@@ -14,6 +14,7 @@
 
 #include "builder/base_image.h"
 #include "builder/cmd/commands.h"
+#include "builder/error.h"
 #include "builder/push.h"
 #include "oci/error.h"
 #include "oci/image_index.h"
@@ -50,7 +51,7 @@ class NoEcho {
 std::string ReadPassword(const std::string& what, bool confirm) {
   if (const char* p = std::getenv("KILN_PASSWORD")) return p;
   if (!::isatty(STDIN_FILENO))
-    throw std::runtime_error(what + ": no password: set KILN_PASSWORD (may be empty) or run on a terminal to be prompted");
+    throw Error({what, "", "no password", "set KILN_PASSWORD (may be empty) or run on a terminal to be prompted"});
   auto ask = [](const char* prompt) {
     std::cerr << prompt << std::flush;
     std::string line;
@@ -63,7 +64,7 @@ std::string ReadPassword(const std::string& what, bool confirm) {
   };
   std::string pw = ask("Enter password for private key: ");
   if (confirm && ask("Enter password for private key again: ") != pw)
-    throw std::runtime_error(what + ": the passwords do not match");
+    throw Error({what, "", "the passwords do not match", "type the same password twice"});
   return pw;
 }
 

@@ -149,7 +149,7 @@ LintResult Lint(const Dockerfile& df, const LintOptions& opts) {
   CheckPackageRules(ctx);
   CheckShellRules(ctx);
   CheckInstructionRules(ctx);
-  if (opts.shellcheck) CheckShellcheck(ctx);
+  if (opts.check_script) CheckShellcheck(ctx);
 
   std::set<std::string> ignored(opts.ignore.begin(), opts.ignore.end());
   ignored.insert(opts.config.ignore.begin(), opts.config.ignore.end());

@@ -22,6 +22,7 @@
 #include "frontend/lint/context_scan.h"
 #include "frontend/lint/lint_config.h"
 #include "frontend/lint/rule.h"
+#include "frontend/lint/shellcheck.h"
 
 namespace kiln::frontend::lint {
 
@@ -68,7 +69,9 @@ struct LintOptions {
   // "" when it cannot tell), when the caller can read the image; nullopt =
   // unknown, and KL300 guesses from the image's name.
   std::function<std::optional<std::string>(const std::string& base_image)> base_bin_sh;
-  bool shellcheck = false;  // run shellcheck on shell-form RUN scripts when installed
+  // Checks shell-form RUN scripts (shellcheck, run by the caller: frontend
+  // starts no processes); null: they are not checked.
+  ScriptChecker check_script;
 };
 
 LintResult Lint(const Dockerfile& df, const LintOptions& options);

@@ -102,7 +102,7 @@ TEST_F(StdinContextTest, RefusesWhatCannotWork) {
     ReadStdinContext(*store_, "");
     ADD_FAILURE() << "empty stdin accepted";
   } catch (const std::runtime_error& e) {
-    EXPECT_STREQ(e.what(), "build context from stdin: stdin is empty");
+    EXPECT_STREQ(e.what(), "build context from stdin: stdin is empty; pipe a tar archive or a Dockerfile into kiln build -");
   }
 }
 
