@@ -50,13 +50,28 @@ oci::Digest NoSetBitsKey(const oci::Digest& diff_id) {
   return CacheKeyBuilder().Add("pass", "no-set-bits-v1").Add("layer", diff_id.str()).Finish();
 }
 
+// The set-bit state of the bottom k layers depends on those layers alone.
+oci::Digest SetBitsKey(const std::vector<oci::Digest>& diff_ids, size_t k, const std::vector<std::string>& shells) {
+  CacheKeyBuilder b;
+  b.Add("pass", "set-bits-v1").Add("shells", JoinLines(shells));
+  for (size_t i = 0; i < k && i < diff_ids.size(); ++i) b.Add("layer", diff_ids[i].str());
+  return b.Finish();
+}
+
 void StripStepUncached(oci::Store& store, oci::StripOptions so, const FinalizeInput& in,
                        oci::Descriptor& manifest, std::ostream& log) {
   const FinalizeMemo memo(store);
   const oci::Manifest m = oci::ParseManifest(store.ReadBlob(manifest.digest));
-  for (const auto& diff_id : oci::ParseImageConfig(store.ReadBlob(m.config.digest)).diff_ids)
+  const std::vector<oci::Digest> diff_ids = oci::ParseImageConfig(store.ReadBlob(m.config.digest)).diff_ids;
+  for (const auto& diff_id : diff_ids)
     if (auto hit = memo.Get(NoSetBitsKey(diff_id)); hit && hit->value("none", false)) so.no_set_bits.insert(diff_id);
+  // The deepest layer prefix whose set-bit state is known: only the layers
+  // above it are read.
+  for (size_t k = diff_ids.size(); k > 0 && !so.below; --k)
+    if (auto hit = memo.Get(SetBitsKey(diff_ids, k, so.strip_shells)))
+      if (auto state = oci::SetBitsState::FromJson(*hit); state && state->layers == k) so.below = std::move(state);
   const oci::StripResult r = oci::StripSetuid(store, manifest, so);
+  for (const auto& state : r.report.walked) memo.Put(SetBitsKey(diff_ids, state.layers, so.strip_shells), state.ToJson());
   for (const auto& diff_id : r.walked_without_set_bits) memo.Put(NoSetBitsKey(diff_id), {{"none", true}});
   for (const auto& k : r.report.kept) log << "kiln: setuid/setgid kept (allowlisted): " << k << "\n";
   if (!r.layer) return;

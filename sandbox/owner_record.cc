@@ -149,12 +149,14 @@ Owner OwnerOf(const std::string& path, const struct stat& st) {
   return OwnerOf(std::string(buf, static_cast<size_t>(n)), st, path);
 }
 
-void SetOwner(const std::string& path, uint32_t uid, uint32_t gid, const std::string& shown) {
+namespace {
+
+void SetOwnerImpl(const std::string& path, uint32_t uid, uint32_t gid, const std::string& shown, bool fresh) {
   const std::string& name = shown.empty() ? path : shown;
   const auto du = DiskId(uid, Me().uid), dg = DiskId(gid, Me().gid);
   if (du && dg) {
     if (::lchown(path.c_str(), *du, *dg) == 0) {
-      if (::lremovexattr(path.c_str(), kOwnerXattr) != 0 && !NoRecordErrno(errno))
+      if (!fresh && ::lremovexattr(path.c_str(), kOwnerXattr) != 0 && !NoRecordErrno(errno))
         ThrowErrno("remove " + std::string(kOwnerXattr) + " of " + name);
       return;
     }
@@ -173,6 +175,16 @@ void SetOwner(const std::string& path, uint32_t uid, uint32_t gid, const std::st
       CannotRecord(name, uid, gid, "its filesystem has no user xattrs to record it in (put the store on ext4, xfs or btrfs)");
     ThrowErrno("set " + std::string(kOwnerXattr) + " of " + name);
   }
+}
+
+}  // namespace
+
+void SetOwner(const std::string& path, uint32_t uid, uint32_t gid, const std::string& shown) {
+  SetOwnerImpl(path, uid, gid, shown, /*fresh=*/false);
+}
+
+void SetOwnerOfNew(const std::string& path, uint32_t uid, uint32_t gid) {
+  SetOwnerImpl(path, uid, gid, {}, /*fresh=*/true);
 }
 
 void SetOwnerFd(int fd, uint32_t uid, uint32_t gid, const std::string& path) {

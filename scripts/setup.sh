@@ -12,6 +12,7 @@ build_deps=(cmake g++ make pkg-config git
 # and the clients kiln must interoperate with.
 test_deps=(uidmap docker-registry busybox-static skopeo umoci buildah runc fuse-overlayfs
   apache2-utils openssl passwd util-linux procps iproute2 zstd python3 jq debootstrap curl shellcheck openssh-client
+  strace  # copy_syscalls_test counts the system calls that fail
   bzip2 xz-utils  # ADD of .tar.bz2 / .tar.xz in the tests; neither is in a minbase system
   podman docker.io python3-yaml libcap2-bin  # the container rows; dockerd's BuildKit for conformance
   clang libclang-rt-14-dev  # libFuzzer targets: tests/fuzz

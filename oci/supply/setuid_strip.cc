@@ -4,8 +4,12 @@
 #include <archive_entry.h>
 #include <sys/stat.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <set>
@@ -40,10 +44,7 @@ std::string Normalise(std::string p) {
   return p;
 }
 
-struct Meta {
-  unsigned mode = 0;
-  int64_t uid = 0, gid = 0;
-};
+using Meta = SetBitsState::Meta;
 
 // A setuid/setgid inode: the file holding the data in `layer`, and every
 // visible path naming it.
@@ -51,9 +52,98 @@ struct Group {
   size_t layer = 0;
   std::string source;              // path of the data-carrying entry in that layer
   Meta meta;
-  int64_t size = 0;
+  int64_t size = -1;
   std::set<std::string> visible;   // visible paths (source itself and/or hard links)
 };
+
+const std::string& KeyOf(const std::string& k) { return k; }
+template <class V>
+const std::string& KeyOf(const std::pair<const std::string, V>& kv) {
+  return kv.first;
+}
+
+// Erases `path` and everything below it (only below when `keep_self`).
+template <class C>
+void EraseTree(C& c, const std::string& path, bool keep_self) {
+  if (!keep_self) c.erase(path);
+  if (path.empty()) {
+    c.clear();
+    return;
+  }
+  const std::string lo = path + "/";
+  for (auto it = c.lower_bound(lo); it != c.end() && KeyOf(*it).compare(0, lo.size(), lo) == 0;) it = c.erase(it);
+}
+
+template <class... C>
+void EraseTreeAll(const std::string& path, bool keep_self, C&... c) {
+  (EraseTree(c, path, keep_self), ...);
+}
+
+// Applies layer `index` on top of `st`: its whiteouts, opaque markers and
+// entries hide what is below; its own set-bit entries, shells and dirs join.
+void ApplyLayer(SetBitsState& st, const LayerBlob& blob, size_t index, const std::set<std::string>& shells) {
+  static const std::set<std::string> kBinDirs = {"bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin",
+                                                 "usr/local/sbin"};
+  std::set<std::string> whiteouts, opaque;
+  std::map<std::string, bool> paths;  // this layer's entries: path -> is a directory
+  SetBitsState mine;
+  ForEachEntry(blob.path, [&](const TarEntry& raw, const ReadFn&) {
+    const std::string path = CleanTarPath(raw.path);
+    if (path.empty()) return;  // the root directory entry
+    const std::string base = Base(path);
+    if (base == ".wh..wh..opq") {
+      opaque.insert(Parent(path));
+      return;
+    }
+    if (base.starts_with(".wh.")) {
+      const std::string dir = Parent(path);
+      whiteouts.insert(dir.empty() ? base.substr(4) : dir + "/" + base.substr(4));
+      return;
+    }
+    const bool dir = S_ISDIR(raw.mode) && !raw.hardlink;
+    paths[path] = dir;
+    mine.set_bits.erase(path);  // a later entry of the same path wins
+    mine.shells.erase(path);
+    mine.dirs.erase(path);
+    const Meta m{raw.mode, raw.uid, raw.gid};
+    if (dir) mine.dirs[path] = m;
+    if (!dir && shells.count(base) && kBinDirs.count(Parent(path))) {
+      mine.shells.insert(path);
+      return;  // removed: no point in fixing its mode
+    }
+    if (!(raw.mode & kSetBits)) return;
+    if (!dir && !S_ISREG(raw.mode) && !raw.hardlink) return;  // symlink modes mean nothing
+    mine.set_bits[path] = {m, raw.hardlink ? -1 : raw.size, raw.hardlink ? CleanTarPath(raw.link_target) : "",
+                           index, dir};
+  });
+  for (auto& [p, e] : mine.set_bits)
+    if (!e.link.empty())
+      if (auto t = mine.set_bits.find(e.link); t != mine.set_bits.end() && t->second.link.empty()) e.size = t->second.size;
+  for (const auto& w : whiteouts) EraseTreeAll(w, false, st.set_bits, st.shells, st.dirs);
+  for (const auto& d : opaque) EraseTreeAll(d, true, st.set_bits, st.shells, st.dirs);
+  for (const auto& [p, dir] : paths) {
+    EraseTreeAll(p, false, st.set_bits, st.shells, st.dirs);
+    if (!dir) EraseTreeAll(p, true, st.set_bits, st.shells, st.dirs);  // a non-directory hides what was below
+  }
+  for (auto& [p, e] : mine.set_bits) st.set_bits[p] = std::move(e);
+  st.shells.insert(mine.shells.begin(), mine.shells.end());
+  for (auto& [p, m] : mine.dirs) st.dirs[p] = m;
+  st.layers = index + 1;
+}
+
+// The data of `rel` from a layer's unpacked dir, when it is there as a
+// regular file of the size the layer's tar entry gave it.
+std::optional<std::string> ReadUnpacked(const std::filesystem::path& root, const std::string& rel, int64_t size) {
+  if (root.empty() || size < 0) return std::nullopt;
+  const std::filesystem::path file = root / rel;
+  struct stat st {};
+  if (::lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != size) return std::nullopt;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (static_cast<int64_t>(data.size()) != size) return std::nullopt;
+  return data;
+}
 
 class TarWriter {
  public:
@@ -107,53 +197,48 @@ StripReport StripSetuidLayers(const std::vector<LayerBlob>& layers, const StripO
                               const std::filesystem::path& out_tar) {
   std::set<std::string> keep;
   for (const auto& k : opts.keep_setuid) keep.insert(Normalise(k));
-  std::set<std::string> shells(opts.strip_shells.begin(), opts.strip_shells.end());
-  static const std::set<std::string> kBinDirs = {"bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin",
-                                                 "usr/local/sbin"};
+  const std::set<std::string> shells(opts.strip_shells.begin(), opts.strip_shells.end());
 
   StripReport report;
-  std::map<std::string, Meta> dirs;                       // final metadata of every visible dir
+  // Pass 1: the final filesystem, metadata only, bottom up from what is
+  // already known.
+  SetBitsState st;
+  if (opts.below && opts.below->layers <= layers.size()) st = *opts.below;
+  for (size_t i = st.layers; i < layers.size(); ++i) {
+    ApplyLayer(st, layers[i], i, shells);
+    report.walked.push_back(st);
+  }
+
   std::map<std::pair<size_t, std::string>, Group> groups;  // (layer, source) -> inode
   std::map<std::string, Meta> changed_dirs;
-  std::vector<std::string> whiteouts;
-
-  // Pass 1: the final filesystem, metadata only.
-  ForEachFinalEntry(layers, [&](const TarEntry& e, const ReadFn&, size_t layer) {
-    const std::string& path = e.path;
-    Meta m{e.mode, e.uid, e.gid};
-    bool dir = S_ISDIR(e.mode) && !e.hardlink;
-    if (dir) dirs[path] = m;
-    if (!dir && shells.count(Base(path)) && kBinDirs.count(Parent(path))) {
-      whiteouts.push_back(path);
-      return;  // removed: no point in fixing its mode
-    }
-    if (!(e.mode & kSetBits)) return;
-    if (!dir && !S_ISREG(e.mode) && !e.hardlink) return;  // symlink modes mean nothing
+  for (const auto& [path, e] : st.set_bits) {
     if (keep.count(path)) {
       report.kept.push_back("/" + path);
-      return;
+      continue;
     }
-    report.changed.push_back({"/" + path, e.mode & 07777u, e.mode & 07777u & ~kSetBits, layer, dir});
-    if (dir) {
-      changed_dirs[path] = Meta{e.mode & ~kSetBits, e.uid, e.gid};
-      return;
+    report.changed.push_back({"/" + path, e.meta.mode & 07777u, e.meta.mode & 07777u & ~kSetBits, e.layer, e.dir});
+    const Meta fixed{e.meta.mode & ~kSetBits, e.meta.uid, e.meta.gid};
+    if (e.dir) {
+      changed_dirs[path] = fixed;
+      continue;
     }
-    std::string source = e.hardlink ? CleanTarPath(e.link_target) : path;
-    Group& g = groups[{layer, source}];
-    g.layer = layer;
+    const std::string& source = e.link.empty() ? path : e.link;
+    Group& g = groups[{e.layer, source}];
+    g.layer = e.layer;
     g.source = source;
-    g.meta = Meta{e.mode & ~kSetBits, e.uid, e.gid};
-    if (!e.hardlink) g.size = e.size;
+    g.meta = fixed;
+    if (g.size < 0) g.size = e.size;
     g.visible.insert(path);
-  });
+  }
+  std::vector<std::string> whiteouts(st.shells.begin(), st.shells.end());
 
   // Parent directories are re-added with their final metadata: a directory
   // created implicitly in the new layer would mask the real one's mode/owner.
   std::map<std::string, Meta> out_dirs;
   auto add_parents = [&](const std::string& path) {
     for (std::string p = Parent(path); !p.empty(); p = Parent(p)) {
-      auto it = dirs.find(p);
-      out_dirs.emplace(p, it != dirs.end() ? it->second : Meta{S_IFDIR | 0755u, 0, 0});
+      auto it = st.dirs.find(p);
+      out_dirs.emplace(p, it != st.dirs.end() ? it->second : Meta{S_IFDIR | 0755u, 0, 0});
     }
   };
   for (const auto& [p, m] : changed_dirs) add_parents(p);
@@ -162,50 +247,48 @@ StripReport StripSetuidLayers(const std::vector<LayerBlob>& layers, const StripO
   for (const auto& w : whiteouts) add_parents(w);
   for (const auto& [p, m] : changed_dirs) out_dirs[p] = m;
 
-  int64_t mtime = opts.mtime.value_or(0);
-  TarWriter tar(out_tar);
-  for (const auto& [p, m] : out_dirs) tar.Header(p, S_IFDIR | (m.mode & 07777u), m, 0, mtime);
-
-  // Pass 2: copy the data of each inode from its layer.
-  std::map<size_t, std::vector<Group*>> by_layer;
-  for (auto& [k, g] : groups) by_layer[g.layer].push_back(&g);
-  std::vector<std::pair<std::string, std::string>> links;  // (path, target)
-  for (auto& [layer, gs] : by_layer) {
-    std::map<std::string, Group*> want;
-    for (Group* g : gs) want[g->source] = g;
-    std::set<std::string> done;
+  // Pass 2: the data of each inode, from its layer's unpacked dir when it is
+  // there, else from its blob (read once per layer).
+  std::map<std::pair<size_t, std::string>, std::string> data;
+  std::map<size_t, std::map<std::string, const Group*>> from_blob;
+  for (const auto& [k, g] : groups) {
+    if (auto d = ReadUnpacked(layers[g.layer].unpacked, g.source, g.size)) data[k] = std::move(*d);
+    else from_blob[g.layer][g.source] = &g;
+  }
+  for (const auto& [layer, want] : from_blob) {
     ForEachEntry(layers[layer].path, [&](const TarEntry& e, const ReadFn& read) {
       std::string path = CleanTarPath(e.path);
       auto it = want.find(path);
-      if (it == want.end() || e.hardlink || !S_ISREG(e.mode) || done.count(path)) return;
-      Group& g = *it->second;
-      const std::string& first = *g.visible.begin();
-      tar.Header(first, S_IFREG | (g.meta.mode & 07777u), g.meta, e.size, mtime);
-      char buf[65536];
-      int64_t copied = 0;
-      for (long n; (n = read(buf, sizeof buf)) > 0;) {
-        tar.Data(buf, static_cast<size_t>(n), first);
-        copied += n;
-      }
-      if (copied != e.size)
+      if (it == want.end() || e.hardlink || !S_ISREG(e.mode)) return;
+      std::string d = ReadAll(read, static_cast<size_t>(e.size) + 1);
+      if (static_cast<int64_t>(d.size()) != e.size)
         throw Error("strip setuid: " + layers[layer].digest + ": /" + path + ": short read (" +
-                    std::to_string(copied) + " of " + std::to_string(e.size) + " bytes)");
-      for (const auto& v : g.visible)
-        if (v != first) links.emplace_back(v, first);
-      done.insert(path);
+                    std::to_string(d.size()) + " of " + std::to_string(e.size) + " bytes)");
+      data[{layer, path}] = std::move(d);
     });
     for (const auto& [src, g] : want)
-      if (!done.count(src))
+      if (!data.count({layer, src}))
         throw Error("strip setuid: layer " + layers[layer].digest + ": data for /" + src + " not found");
   }
-  std::sort(links.begin(), links.end());
-  for (const auto& [path, target] : links) {
-    Meta m;
-    for (const auto& [k, g] : groups)
-      if (g.visible.count(path)) m = g.meta;
-    tar.Header(path, S_IFREG | (m.mode & 07777u), m, 0, mtime, target);
+
+  const int64_t mtime = opts.mtime.value_or(0);
+  TarWriter tar(out_tar);
+  for (const auto& [p, m] : out_dirs) tar.Header(p, S_IFDIR | (m.mode & 07777u), m, 0, mtime);
+  std::vector<std::pair<std::string, std::string>> links;  // (path, target)
+  std::map<std::string, Meta> link_meta;
+  for (const auto& [k, g] : groups) {
+    const std::string& first = *g.visible.begin();
+    const std::string& d = data.at(k);
+    tar.Header(first, S_IFREG | (g.meta.mode & 07777u), g.meta, static_cast<int64_t>(d.size()), mtime);
+    tar.Data(d.data(), d.size(), first);
+    for (const auto& v : g.visible)
+      if (v != first) {
+        links.emplace_back(v, first);
+        link_meta[v] = g.meta;
+      }
   }
-  std::sort(whiteouts.begin(), whiteouts.end());
+  std::sort(links.begin(), links.end());
+  for (const auto& [path, target] : links) tar.Header(path, S_IFREG | (link_meta[path].mode & 07777u), link_meta[path], 0, mtime, target);
   for (const auto& w : whiteouts) {
     std::string parent = Parent(w);
     tar.Header((parent.empty() ? "" : parent + "/") + ".wh." + Base(w), S_IFREG, Meta{}, 0, mtime);
@@ -217,6 +300,33 @@ StripReport StripSetuidLayers(const std::vector<LayerBlob>& layers, const StripO
             [](const StripChange& a, const StripChange& b) { return a.path < b.path; });
   std::sort(report.kept.begin(), report.kept.end());
   return report;
+}
+
+nlohmann::json SetBitsState::ToJson() const {
+  auto meta = [](const Meta& m) { return nlohmann::json::array({m.mode, m.uid, m.gid}); };
+  nlohmann::json j = {{"v", 1}, {"layers", layers}, {"set_bits", nlohmann::json::object()},
+                      {"shells", shells}, {"dirs", nlohmann::json::object()}};
+  for (const auto& [p, e] : set_bits)
+    j["set_bits"][p] = {{"meta", meta(e.meta)}, {"size", e.size}, {"link", e.link}, {"layer", e.layer}, {"dir", e.dir}};
+  for (const auto& [p, m] : dirs) j["dirs"][p] = meta(m);
+  return j;
+}
+
+std::optional<SetBitsState> SetBitsState::FromJson(const nlohmann::json& j) {
+  try {
+    if (j.at("v").get<int>() != 1) return std::nullopt;
+    auto meta = [](const nlohmann::json& a) { return Meta{a.at(0).get<unsigned>(), a.at(1).get<int64_t>(), a.at(2).get<int64_t>()}; };
+    SetBitsState s;
+    s.layers = j.at("layers").get<size_t>();
+    for (const auto& [p, e] : j.at("set_bits").items())
+      s.set_bits[p] = {meta(e.at("meta")), e.at("size").get<int64_t>(), e.at("link").get<std::string>(),
+                       e.at("layer").get<size_t>(), e.at("dir").get<bool>()};
+    for (const auto& p : j.at("shells")) s.shells.insert(p.get<std::string>());
+    for (const auto& [p, m] : j.at("dirs").items()) s.dirs[p] = meta(m);
+    return s;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
 }
 
 std::string FormatStripReport(const StripReport& r) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "tests/oci/supply/supply_test_util.h"
@@ -78,6 +80,51 @@ TEST(SetuidStrip, FinalStateOnlyWithOverridesAndWhiteouts) {
   // Applying the strip layer on top leaves no setuid/setgid bit in the image.
   auto again = StripSetuidLayers({{l0, "l0"}, {l1, "l1"}, {out_tar, "strip"}}, opts, tmp.path() / "again.tar");
   EXPECT_TRUE(again.changed.empty());
+}
+
+// The state of a base remembered (the finalize memo): a new image on it
+// reads only the layers above; the base's blob is not opened (here it does
+// not exist), the data of its set-bit files comes from its unpacked dir, and
+// the fix-up layer is byte for byte the one a full walk makes.
+TEST(SetuidStrip, KnownBaseStateReadsOnlyTheLayersAbove) {
+  TempDir tmp;
+  auto l0 = tmp.path() / "l0", l1 = tmp.path() / "l1";
+  WriteTar(l0, {Dir("usr", 0755), Dir("usr/bin", 0750), File("usr/bin/passwd", "PASSWD-BINARY", 04755),
+                Hardlink("usr/bin/passwd-link", "usr/bin/passwd", 04755), File("usr/bin/su", "SU", 04755),
+                File("usr/bin/gone", "X", 04755), Dir("opt/app", 0755), File("opt/app/helper", "H", 04750),
+                Dir("var/mail", 02775), File("bin/sh", "SH", 0755)});
+  WriteTar(l1, {File("usr/bin/su", "SU-NEW", 0755), Whiteout("usr/bin/.wh.gone"), Dir("opt/app", 0755),
+                File("opt/app/.wh..wh..opq", ""), File("usr/local/bin/tool", "TOOL-L1", 06711)});
+  StripOptions opts;
+  opts.strip_shells = DefaultShells();
+  auto full = StripSetuidLayers({{l0, "sha256:l0"}, {l1, "sha256:l1"}}, opts, tmp.path() / "full.tar");
+  ASSERT_EQ(full.walked.size(), 2u);
+  EXPECT_EQ(full.walked[0].layers, 1u);
+  EXPECT_EQ(full.walked[1].layers, 2u);
+
+  auto unpacked = tmp.path() / "l0-unpacked";
+  std::filesystem::create_directories(unpacked / "usr/bin");
+  std::ofstream(unpacked / "usr/bin/passwd") << "PASSWD-BINARY";
+  StripOptions known = opts;
+  known.below = SetBitsState::FromJson(full.walked[0].ToJson());
+  ASSERT_TRUE(known.below);
+  auto missing = tmp.path() / "no-such-blob";
+  auto r = StripSetuidLayers({{missing, "sha256:l0", unpacked}, {l1, "sha256:l1"}}, known, tmp.path() / "known.tar");
+  ASSERT_EQ(r.walked.size(), 1u) << "only the layer above the known base is walked";
+  EXPECT_EQ(FormatStripReport(r), FormatStripReport(full));
+  auto bytes = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  EXPECT_EQ(bytes(tmp.path() / "known.tar"), bytes(tmp.path() / "full.tar"));
+  auto out = ReadOut(tmp.path() / "known.tar");
+  EXPECT_EQ(out["usr/bin/passwd"].data, "PASSWD-BINARY");
+  EXPECT_EQ(out["usr/bin/passwd-link"].hardlink, "usr/bin/passwd");
+  EXPECT_EQ(out["usr/bin"].mode & 07777u, 0750u) << "parent dir metadata from the remembered state";
+  EXPECT_FALSE(out.count("usr/bin/su"));
+  EXPECT_FALSE(out.count("opt/app/helper"));
+  EXPECT_TRUE(out.count("bin/.wh.sh"));
+  EXPECT_FALSE(SetBitsState::FromJson(nlohmann::json::parse(R"({"v":2})")));
 }
 
 TEST(SetuidStrip, NothingToDoGivesEmptyValidTar) {
