@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "builder/error.h"
 #include "builder/base_image.h"
 #include "builder/finalize_memo.h"
 #include "builder/fs_runner.h"
@@ -156,9 +157,9 @@ void SecretStep(const oci::Store& store, const BuildOptions& opts, const oci::De
     return;
   }
   for (const auto& f : findings) log << "kiln: secret: " << oci::FormatFinding(f) << "\n";
-  throw std::runtime_error("secret scan: " + std::to_string(findings.size()) +
-                           " secret(s) in the image (deleted files still ship in their layer); remove them, "
-                           "allow them with --allow-secret PATH|RULE, or build with --secret-scan=off");
+  throw Error({"secret scan", "", std::to_string(findings.size()) +
+                " secret(s) in the image (deleted files still ship in their layer)",
+                "remove them, allow them with --allow-secret PATH|RULE, or build with --secret-scan=off"});
 }
 
 void AttestStep(oci::Store& store, const BuildOptions& opts, const FinalizeInput& in,

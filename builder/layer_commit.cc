@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "builder/error.h"
 #include "builder/layer_cache.h"
 #include "sandbox/file_io.h"
 
@@ -42,7 +43,7 @@ void MarkSnapshotLayer(const oci::Store& store, const oci::Digest& diff_id) {
   const fs::path dir = SnapshotDir(store);
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw std::runtime_error("snapshot layers: create " + dir.string() + ": " + ec.message());
+  if (ec) throw Error({"creating the snapshot layer directory", dir.string(), ec.message(), "check the store's disk and permissions"});
   sandbox::WriteFileAtomic(dir / diff_id.hex, "");
 }
 
@@ -68,9 +69,9 @@ oci::Descriptor CompressSnapshotLayers(oci::Store& store, const oci::LayerOption
     lo.reuse_gzip_members_of.reset();
     const oci::Layer written = oci::WriteLayer(store, layers.Ensure(layer, diff_id), lo);
     if (written.diff_id != diff_id)
-      throw std::runtime_error("compressing snapshot layer " + diff_id.str() + " for export: its tree now gives " +
-                               written.diff_id.str() + " (changed in the store?); build with --no-cache to write "
-                               "the stage again");
+      throw Error({"compressing a snapshot layer for export", diff_id.str(),
+                   "its unpacked tree now gives " + written.diff_id.str() + " (changed in the store?)",
+                   "build with --no-cache to write the stage again, and run kiln fsck --full"});
     store.RecordDiffId(written.blob.digest, diff_id);
     sandbox::WriteFileAtomic(memo, oci::DescriptorToJson(written.blob));
     layer = written.blob;
