@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include "builder/base_image.h"
@@ -95,19 +96,34 @@ void ExportOutputs(const oci::Store& store, const BuildOptions& opts, const oci:
       }
       oci::ExportDockerArchive(store, manifest, out.dest, repo_tags);
     } else if ((out.type == "tar" || out.type == "local") && oci::media::IsIndexMediaType(manifest.media_type)) {
-      if (out.type == "tar")
-        throw std::runtime_error("-o type=tar: a multi-platform build has one filesystem per platform; "
-                                 "use -o type=local,dest=DIR (a directory per platform) or build one --platform");
-      // As buildx: DIR/linux_amd64, DIR/linux_arm64, ...
+      // As buildx: one directory per platform (linux_amd64, linux_arm64, ...),
+      // under DEST for type=local, at the top of the tar for type=tar.
+      std::optional<oci::Store::TempDir> tmp;
+      fs::path base = out.dest;
+      if (out.type == "tar") {
+        tmp.emplace(store.MakeTempDir("export-tar"));
+        base = tmp->path() / "root";
+        fs::create_directory(base);
+      }
       for (const auto& d : oci::ParseIndex(store.ReadBlob(manifest.digest)).manifests) {
         std::string sub = d.platform ? oci::Normalize(*d.platform).str() : d.digest.hex;
         for (auto& c : sub) c = c == '/' ? '_' : c;
         note("exporting the " + (d.platform ? d.platform->str() : d.digest.str()) + " image's files to " + to + "/" + sub);
-        const fs::path dir = fs::path(out.dest) / sub;
+        const fs::path dir = base / sub;
         std::error_code ec;
         fs::create_directories(dir, ec);
-        if (ec) throw std::runtime_error("-o type=local,dest=" + out.dest + ": " + dir.string() + ": " + ec.message());
-        FlattenLayers(store, oci::ParseManifest(store.ReadBlob(d.digest)).layers, dir, false, note);
+        if (ec) throw std::runtime_error("-o type=" + out.type + ",dest=" + out.dest + ": " + dir.string() + ": " + ec.message());
+        // The tar keeps the image's owners, as for one platform; a local
+        // directory is the caller's to delete.
+        FlattenLayers(store, oci::ParseManifest(store.ReadBlob(d.digest)).layers, dir, out.type == "tar", note);
+      }
+      if (out.type == "tar") {
+        oci::LayerOptions lo;
+        lo.compression = oci::Compression::kNone;
+        lo.source_date_epoch = opts.source_date_epoch;
+        // A layer blob of the store like the single-platform tar (collected by `kiln prune`).
+        const oci::Layer layer = oci::WriteLayer(store, base, lo);
+        CopyFileTo(store.BlobPath(layer.blob.digest), out.dest);
       }
     } else if (out.type == "tar" || out.type == "local") {
       const oci::Manifest m = oci::ParseManifest(store.ReadBlob(manifest.digest));

@@ -16,7 +16,8 @@ namespace kiln::builder {
 
 // `tags` are the -t names as stored. A "-" dest streams a tar to stdout.
 // `manifest` may be a multi-platform index: type=local then writes a
-// directory per platform (DEST/linux_arm64, as buildx), type=tar refuses.
+// directory per platform (DEST/linux_arm64, as buildx), type=tar the same
+// directories at the top of the tar (linux_arm64/...).
 void ExportOutputs(const oci::Store& store, const BuildOptions& opts, const oci::Descriptor& manifest,
                    const std::vector<std::string>& tags, Progress& progress);
 

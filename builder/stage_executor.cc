@@ -246,7 +246,9 @@ ImageState StageExecutor::Step(const frontend::Dockerfile& df, int index, const 
   const int id = progress_.Begin(label);
   std::optional<oci::Layer> layer;
   bool linked_hit = false;
+  std::unique_lock<std::mutex> claim;  // released once this step's entry is stored (or it failed)
   if (!settings.no_cache && cache_) {
+    claim = cache_->Claim(step_key);
     if (auto hit = cache_->Lookup(step_key)) {
       progress_.Cached(id);
       ++steps_cached_;

@@ -78,6 +78,17 @@ void StepCache::MarkUsed(const oci::Digest& key) const {
   used_.push_back(key);
 }
 
+std::unique_lock<std::mutex> StepCache::Claim(const oci::Digest& key) const {
+  std::mutex* m;
+  {
+    std::lock_guard<std::mutex> lock(used_mu_);
+    auto& slot = claims_[key];
+    if (!slot) slot = std::make_unique<std::mutex>();
+    m = slot.get();
+  }
+  return std::unique_lock<std::mutex>(*m);
+}
+
 std::vector<oci::Digest> StepCache::Used() const {
   std::lock_guard lock(used_mu_);
   return used_;

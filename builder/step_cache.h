@@ -19,6 +19,8 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -55,6 +57,11 @@ class StepCache {
   const std::filesystem::path& dir() const { return dir_; }
   // Keys this process hit or wrote, in order (what --cache-to exports).
   std::vector<oci::Digest> Used() const;
+  // Held by the executor running the step `key` from its Lookup to its Put:
+  // the same step in two stage instances of one build (the steps before
+  // `ARG TARGETARCH` in a `FROM --platform=$BUILDPLATFORM` stage, one
+  // instance per target) then runs once, the other waiting for its entry.
+  std::unique_lock<std::mutex> Claim(const oci::Digest& key) const;
 
  private:
   void MarkUsed(const oci::Digest& key) const;
@@ -63,6 +70,7 @@ class StepCache {
   std::filesystem::path dir_;
   mutable std::mutex used_mu_;
   mutable std::vector<oci::Digest> used_;
+  mutable std::map<oci::Digest, std::unique_ptr<std::mutex>> claims_;  // by key, kept for the build (few)
 };
 
 }  // namespace kiln::builder
