@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "builder/base_image.h"
+#include "builder/error.h"
 #include "builder/image_flatten.h"
 #include "sandbox/file_io.h"
 #include "oci/store/layout.h"
@@ -36,21 +37,21 @@ void CopyFileTo(const fs::path& src, const std::string& dest) {
     const fs::path tmp = fs::path(dest).parent_path() / ("." + fs::path(dest).filename().string() + ".tmp-" + std::to_string(::getpid()));
     std::error_code ec;
     fs::copy_file(src, tmp, fs::copy_options::overwrite_existing, ec);
-    if (ec) throw std::runtime_error("-o dest=" + dest + ": writing " + tmp.string() + ": " + ec.message());
+    if (ec) throw Error({"-o dest=" + dest + ": writing", tmp.string(), ec.message(), "check the destination's directory and free space"});
     fs::rename(tmp, dest, ec);
     if (ec) {
       fs::remove(tmp);
-      throw std::runtime_error("-o dest=" + dest + ": " + ec.message());
+      throw Error({"-o dest=" + dest + ": renaming", tmp.string(), ec.message(), "check the destination's directory"});
     }
     return;
   }
   sandbox::UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) throw std::runtime_error("-o dest=-: opening " + src.string() + ": " + std::strerror(errno));
+  if (!in.valid()) ThrowErrno("-o dest=-: opening", src.string(), "run kiln fsck: the store may be damaged");
   std::vector<char> buf(1 << 17);
   for (;;) {
     const ssize_t n = ::read(in.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw std::runtime_error("-o dest=-: reading " + src.string() + ": " + std::strerror(errno));
+    if (n < 0) ThrowErrno("-o dest=-: reading", src.string(), "run kiln fsck: the store may be damaged");
     if (n == 0) break;
     sandbox::WriteAll(STDOUT_FILENO, buf.data(), size_t(n), "-o dest=- (stdout)");
   }
@@ -112,7 +113,7 @@ void ExportOutputs(const oci::Store& store, const BuildOptions& opts, const oci:
         const fs::path dir = base / sub;
         std::error_code ec;
         fs::create_directories(dir, ec);
-        if (ec) throw std::runtime_error("-o type=" + out.type + ",dest=" + out.dest + ": " + dir.string() + ": " + ec.message());
+        if (ec) throw Error({"-o type=" + out.type + ",dest=" + out.dest + ": creating", dir.string(), ec.message(), "choose a destination you can write"});
         // The tar keeps the image's owners, as for one platform; a local
         // directory is the caller's to delete.
         FlattenLayers(store, oci::ParseManifest(store.ReadBlob(d.digest)).layers, dir, out.type == "tar", note);
@@ -131,7 +132,7 @@ void ExportOutputs(const oci::Store& store, const BuildOptions& opts, const oci:
         note("exporting the image's files to " + to);
         std::error_code ec;
         fs::create_directories(out.dest, ec);
-        if (ec) throw std::runtime_error("-o type=local,dest=" + out.dest + ": " + ec.message());
+        if (ec) throw Error({"-o type=local: creating", out.dest, ec.message(), "choose a destination you can write"});
         FlattenLayers(store, m.layers, out.dest, false, note);
       } else {
         note("exporting the image's files as a tar to " + to);
