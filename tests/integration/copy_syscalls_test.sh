@@ -25,6 +25,8 @@ failed() { grep -c "$1(" "$trace" || true; }
 # after its files, when a record may have been left there); a file has none.
 kt_check "no failing lremovexattr per created file ($(failed lremovexattr) failed for 200 files in 1 directory)" \
   [ "$(failed lremovexattr)" -le 2 ]
-kt_check "copy_file_range fails at most once per copy ($(failed copy_file_range) failed)" \
-  [ "$(failed copy_file_range)" -le 1 ]
+# The copy runs on one thread per core: each may meet the failure once
+# before the first one's finding is seen by the others.
+kt_check "copy_file_range fails at most once per copying thread ($(failed copy_file_range) failed, $(nproc) cores)" \
+  [ "$(failed copy_file_range)" -le "$(nproc)" ]
 kt_done
