@@ -84,16 +84,8 @@ bool SameBytes(const std::string& a, const std::string& b, off_t size) {
   return true;
 }
 
-// Whether copy_file_range failed between two filesystems once (EXDEV between
-// a context and the store on different mounts): then every later file of the
-// copy goes straight to reads and writes instead of failing the same way
-// again (20,000 failing calls for a 20,000-file COPY).
-struct CopyRangeProbe {
-  std::atomic<bool> unsupported{false};
-};
-
 // Returns true when `to` is a new file (nothing of an old one kept).
-bool CopyRegular(const fs::path& from, const fs::path& to, off_t size, CopyRangeProbe* probe = nullptr) {
+bool CopyRegular(const fs::path& from, const fs::path& to, std::atomic<bool>* range_unsupported = nullptr) {
   sandbox::UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!in.valid()) Fail("open", from);
   // Replace rather than write through: the old file may be a lower layer's
@@ -103,26 +95,7 @@ bool CopyRegular(const fs::path& from, const fs::path& to, off_t size, CopyRange
   if (::lstat(to.c_str(), &old) == 0) fresh = !S_ISDIR(old.st_mode) && ::unlink(to.c_str()) == 0;
   sandbox::UniqueFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out.valid()) Fail("create", to);
-  off_t left = size;
-  while (left > 0) {
-    const bool skip = probe && probe->unsupported.load(std::memory_order_relaxed);
-    ssize_t n = skip ? -1 : ::copy_file_range(in.get(), nullptr, out.get(), nullptr, size_t(left), 0);
-    if (skip || (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP))) {
-      // Fallback for filesystems without copy_file_range.
-      if (probe && !skip && left == size) probe->unsupported.store(true, std::memory_order_relaxed);
-      char buf[1 << 16];
-      ssize_t r;
-      while ((r = ::read(in.get(), buf, sizeof buf)) > 0) sandbox::WriteAll(out.get(), buf, size_t(r), to.string());
-      if (r < 0) Fail("read", from);
-      break;
-    }
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Fail("copy to", to);
-    }
-    if (n == 0) break;  // file shrank while copying
-    left -= n;
-  }
+  sandbox::CopyData(in.get(), out.get(), "copying " + from.string() + " to " + to.string(), range_unsupported);
   return fresh;
 }
 
@@ -243,12 +216,12 @@ void DeferredCopy::Run(const CopyAttrs& a) {
   }
   const bool may_link = a.earlier && !a.earlier->tree.empty() && to_top.compare(0, root_prefix.size(), root_prefix) == 0;
   const std::vector<uint32_t> order = DirectoriesInTurn();
-  CopyRangeProbe probe;
+  std::atomic<bool> range_unsupported{false};  // copy_file_range failed between the filesystems
   sandbox::ParallelFor(order.size(), [&](size_t k) {
     const File& f = files[order[k]];
     if (may_link && LeaveForEarlier(f, a)) return;
     const std::string to = to_top + f.sub;
-    const bool fresh = CopyRegular(from_top + f.sub, to, f.m.size, &probe);
+    const bool fresh = CopyRegular(from_top + f.sub, to, &range_unsupported);
     SetOwnerMode(to, f.m.mode, a, false, fresh);
     SetTimes(to, f.m.atime, f.m.mtime);
   }, 32);
@@ -407,7 +380,7 @@ void LinkEarlierFiles(const fs::path& upper, EarlierFiles& earlier) {
     const std::string from = earlier.from_top + p;
     struct stat src {};
     if (::lstat(from.c_str(), &src) != 0) Fail("stat", from);
-    CopyRegular(from, at, src.st_size);
+    CopyRegular(from, at);
     sandbox::SetOwner(at.string(), earlier.uid, earlier.gid);
     if (::chmod(at.c_str(), WantedMode(src.st_mode, earlier.chmod)) != 0) Fail("chmod", at);
     SetTimes(at, src.st_atim, src.st_mtim);

@@ -45,14 +45,20 @@ void WriteAll(int fd, std::string_view data, const std::string& what) {
   if (!TryWriteAll(fd, data)) ThrowErrno(what + ": write");
 }
 
-void CopyData(int in, int out, const std::string& what) {
-  for (;;) {
+void CopyData(int in, int out, const std::string& what, std::atomic<bool>* range_unsupported) {
+  bool first = true;
+  while (!(range_unsupported && range_unsupported->load(std::memory_order_relaxed))) {
     ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
     if (n == 0) return;
-    if (n > 0) continue;
+    if (n > 0) {
+      first = false;
+      continue;
+    }
     if (errno == EINTR) continue;
     if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) ThrowErrno(what);
-    break;  // a filesystem without copy_file_range: plain reads and writes
+    // A filesystem without copy_file_range: plain reads and writes.
+    if (range_unsupported && first) range_unsupported->store(true, std::memory_order_relaxed);
+    break;
   }
   char buf[1 << 16];
   for (;;) {

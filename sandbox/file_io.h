@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -27,8 +28,11 @@ inline void WriteAll(int fd, const void* data, size_t size, const std::string& w
 bool TryWriteAll(int fd, std::string_view data);
 // Copies `in` from its offset to end of file into `out` (copy_file_range,
 // which clones where the filesystem can; plain reads and writes where it
-// has none); throws Error("<what>: ...").
-void CopyData(int in, int out, const std::string& what);
+// has none); throws Error("<what>: ..."). `range_unsupported`, shared by
+// the copies of one tree: set when copy_file_range failed between the two
+// filesystems, so later files go straight to reads and writes instead of
+// failing the same way again (20,000 failing calls for a 20,000-file COPY).
+void CopyData(int in, int out, const std::string& what, std::atomic<bool>* range_unsupported = nullptr);
 // pread(2) of `size` bytes at `offset`, retrying on EINTR/short reads: the
 // number read, less than `size` only at end of file or on an error.
 size_t PreadFull(int fd, void* buf, size_t size, off_t offset);
